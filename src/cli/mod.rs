@@ -1,0 +1,501 @@
+//! The `fleetlab` command line.
+//!
+//! Contract (scripts rely on it): stdout carries only the requested result
+//! (ids one per line, JSON, CSV, a table, a tree, a rule); diagnostics go to
+//! stderr; exit 0 on success, 1 when a rule is invalid, 2 when an input
+//! cannot be read or the command line is wrong. With `--output FILE` the
+//! result is written to a temporary file beside FILE and renamed into
+//! place, so a failed run never leaves a half-written report.
+
+mod output;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::groups::{GroupSet, GroupSetError};
+use crate::inventory::{load_devices, load_users, Device, HasId, User};
+use crate::rule::{self, Diagnostic, ObjectType, Options, Record, Rule, RuleErrors, Timestamp};
+
+const EXAMPLES: &str = "\
+Examples:
+  Is this rule valid?
+    fleetlab check --rule 'device.devicePhysicalIds -any (_ -startsWith \"[ZTDId]\")'
+  Which devices does it catch?
+    fleetlab eval --devices scenarios/contoso/devices.json \\
+                  --rule 'device.devicePhysicalIds -any (_ -startsWith \"[ZTDId]\")'
+  Membership of every group in a group file:
+    fleetlab eval --devices scenarios/contoso/devices.json --groups scenarios/contoso/groups.toml
+  Why does this device not match?
+    fleetlab explain --devices scenarios/contoso/devices.json --device <id or name> --rule '…'
+  The canonical form of a rule:
+    fleetlab fmt --rule 'device.deviceostype eq \"Windows\" and device.accountenabled eq true'";
+
+/// Test Entra ID dynamic-group membership rules against a device or user
+/// inventory, offline, before you save them.
+#[derive(Parser, Debug)]
+#[command(name = "fleetlab", version, about, long_about = None, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check a rule: syntax, properties, operators, values. Exit 0 when valid.
+    #[command(after_help = "Examples:\n  fleetlab check --rule 'user.department -eq \"Sales\"'\n  \
+                            fleetlab check --rule-file rule.txt --format json\n\n\
+                            Exit status: 0 valid, 1 invalid, 2 unreadable input.")]
+    Check {
+        #[command(flatten)]
+        rule: RuleArgs,
+        /// Which objects the rule must select; by default whatever it names.
+        #[arg(long, value_enum)]
+        object: Option<ObjectArg>,
+        /// `text` (a diagnostic with a caret under the problem) or `json`.
+        #[arg(long, value_enum, default_value = "text")]
+        format: CheckFormat,
+    },
+    /// Evaluate a rule or a group file against an inventory.
+    #[command(after_help = "Inventories are Graph device (or user) objects: a JSON array, a Graph page \
+                            ({\"value\": [...]}) or JSON Lines.\n\n\
+                            With --rule: prints the id of each matching object, one per line, in input order.\n\
+                            With --groups: prints each group's membership (--format table|json|csv).\n\n\
+                            Examples:\n  fleetlab eval --devices devices.json --rule 'device.deviceOSType -eq \"Windows\"'\n  \
+                            fleetlab eval --devices devices.json --groups groups.toml --format csv -o membership.csv")]
+    Eval {
+        #[command(flatten)]
+        inventory: InventoryArgs,
+        #[command(flatten)]
+        rule: RuleOrGroups,
+        #[command(flatten)]
+        options: RuleOptions,
+        /// Output format. Default: `ids` for a rule, `table` for a group file.
+        #[arg(long, value_enum)]
+        format: Option<EvalFormat>,
+        /// Write the result to FILE (atomically) instead of stdout.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Worker threads (default: all cores). Results do not depend on it.
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+    },
+    /// Show why one device (or user) does or does not match a rule.
+    #[command(after_help = "The tree lists every sub-expression with its result and the value it read, \
+                            in the shape of Graph's expressionEvaluationDetails (--format json).\n\n\
+                            Example:\n  fleetlab explain --devices devices.json --device CPC-ADA-7731 \\\n    \
+                            --rule '(device.deviceOSType -eq \"Windows\") -and (device.devicePhysicalIds -any (_ -startsWith \"[ZTDId]\"))'")]
+    Explain {
+        #[command(flatten)]
+        inventory: InventoryArgs,
+        #[command(flatten)]
+        rule: RuleArgs,
+        /// The object to explain: its id, its deviceId, or its exact display name.
+        #[arg(long, visible_alias = "user", value_name = "ID")]
+        device: String,
+        /// `text` (a tree) or `json`.
+        #[arg(long, value_enum, default_value = "text")]
+        format: CheckFormat,
+    },
+    /// Print a rule in canonical form (documented casing, explicit parentheses).
+    Fmt {
+        #[command(flatten)]
+        rule: RuleArgs,
+    },
+}
+
+#[derive(Args, Debug)]
+struct RuleArgs {
+    /// The rule text (quote it for your shell).
+    #[arg(long, value_name = "RULE", conflicts_with = "rule_file", required_unless_present = "rule_file")]
+    rule: Option<String>,
+    /// Read the rule from FILE (`-` for stdin).
+    #[arg(long, value_name = "FILE")]
+    rule_file: Option<PathBuf>,
+    #[command(flatten)]
+    options: RuleOptions,
+}
+
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+struct RuleOrGroups {
+    /// The rule text (quote it for your shell).
+    #[arg(long, value_name = "RULE")]
+    rule: Option<String>,
+    /// Read the rule from FILE (`-` for stdin).
+    #[arg(long, value_name = "FILE")]
+    rule_file: Option<PathBuf>,
+    /// A group file: `[[group]]` tables with `name` and `rule`.
+    #[arg(long, value_name = "FILE")]
+    groups: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct RuleOptions {
+    /// Accept an en dash (–) as a hyphen, as the Microsoft docs print it.
+    #[arg(long)]
+    lenient: bool,
+    /// Also warn about property names not in their documented casing.
+    #[arg(long)]
+    strict: bool,
+    /// The instant `system.now` stands for (default: the current time).
+    #[arg(long, value_name = "DATETIME", value_parser = parse_now)]
+    now: Option<Timestamp>,
+}
+
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+struct InventoryArgs {
+    /// Graph device objects (JSON array, Graph page or JSON Lines).
+    #[arg(long, value_name = "FILE")]
+    devices: Option<PathBuf>,
+    /// Graph user objects, for user rules.
+    #[arg(long, value_name = "FILE")]
+    users: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum ObjectArg {
+    Device,
+    User,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum CheckFormat {
+    Text,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum EvalFormat {
+    /// Matching ids, one per line (rules only).
+    Ids,
+    Json,
+    Csv,
+    Table,
+}
+
+fn parse_now(s: &str) -> Result<Timestamp, String> {
+    Timestamp::parse(s).map_err(|e| e.0)
+}
+
+/// A failure that ends the command with a message and an exit code.
+struct Failure {
+    code: u8,
+}
+
+type Outcome = Result<(), Failure>;
+
+fn fail(message: impl std::fmt::Display) -> Failure {
+    eprintln!("error: {message}");
+    Failure { code: 2 }
+}
+
+/// Runs the CLI with the process arguments.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let result = match cli.command {
+        Command::Check { rule, object, format } => check(&rule, object, format),
+        Command::Eval { inventory, rule, options, format, output, threads } => {
+            eval(&inventory, &rule, &options, format, output.as_deref(), threads)
+        }
+        Command::Explain { inventory, rule, device, format } => explain(&inventory, &rule, &device, format),
+        Command::Fmt { rule } => fmt(&rule),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => ExitCode::from(f.code),
+    }
+}
+
+fn read_rule(inline: &Option<String>, file: &Option<PathBuf>) -> Result<(String, String), Failure> {
+    if let Some(text) = inline {
+        return Ok((text.clone(), "rule".into()));
+    }
+    let Some(path) = file else { return Err(fail("give a rule with --rule RULE or --rule-file FILE")) };
+    let text = if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .map_err(|e| fail(format!("stdin: {e}")))?;
+        s
+    } else {
+        std::fs::read_to_string(path).map_err(|e| fail(format!("{}: {e}", path.display())))?
+    };
+    // A rule file ends with a newline; the rule does not.
+    let text =
+        text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text).to_string();
+    Ok((text, path.display().to_string()))
+}
+
+fn options(o: &RuleOptions, object: Option<ObjectType>) -> Options {
+    Options { lenient: o.lenient, strict: o.strict, object, now: o.now }
+}
+
+/// Renders rule errors on stderr with the rule text and a caret.
+fn report_rule_errors(errors: &RuleErrors, name: &str, text: &str) {
+    let mut out = String::new();
+    for e in errors.iter() {
+        out.push_str(&output::render(Diagnostic::new(e.clone(), name, text)));
+    }
+    eprint!("{out}");
+}
+
+fn report_warnings(rule: &Rule, name: &str) {
+    for w in rule.warnings() {
+        let (line, col) = rule::line_col(rule.source(), w.span.start());
+        eprintln!("warning[{}]: {name}:{line}:{col}: {}", w.code, w.message);
+    }
+}
+
+fn compile(args: &RuleArgs, object: Option<ObjectType>, json: bool) -> Result<(Rule, String), Failure> {
+    let (text, name) = read_rule(&args.rule, &args.rule_file)?;
+    match Rule::with_options(&text, &options(&args.options, object)) {
+        Ok(rule) => {
+            if !json {
+                report_warnings(&rule, &name);
+            }
+            Ok((rule, name))
+        }
+        Err(errors) => {
+            if json {
+                let report = serde_json::json!({
+                    "valid": false,
+                    "rule": text,
+                    "errors": errors.iter().map(|e| rule::error_json(e, &text)).collect::<Vec<_>>(),
+                });
+                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            } else {
+                report_rule_errors(&errors, &name, &text);
+            }
+            Err(Failure { code: 1 })
+        }
+    }
+}
+
+fn check(args: &RuleArgs, object: Option<ObjectArg>, format: CheckFormat) -> Outcome {
+    let object = object.map(|o| match o {
+        ObjectArg::Device => ObjectType::Device,
+        ObjectArg::User => ObjectType::User,
+    });
+    let json = format == CheckFormat::Json;
+    let (rule, _) = compile(args, object, json)?;
+    if json {
+        let report = serde_json::json!({
+            "valid": true,
+            "rule": rule.source(),
+            "canonical": rule.canonical(),
+            "object": rule.object(),
+            "warnings": rule.warnings().iter().map(|w| rule::warning_json(w, rule.source())).collect::<Vec<_>>(),
+            "errors": [],
+        });
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        eprintln!("ok: valid {} rule", rule.object());
+    }
+    Ok(())
+}
+
+/// A loaded inventory of either kind.
+enum Inventory {
+    Devices(Vec<Device>),
+    Users(Vec<User>),
+}
+
+impl Inventory {
+    fn load(args: &InventoryArgs) -> Result<(Inventory, ObjectType), Failure> {
+        match (&args.devices, &args.users) {
+            (Some(p), _) => Ok((Inventory::Devices(load_devices(p).map_err(fail)?), ObjectType::Device)),
+            (None, Some(p)) => Ok((Inventory::Users(load_users(p).map_err(fail)?), ObjectType::User)),
+            (None, None) => Err(fail("give an inventory with --devices FILE or --users FILE")),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Inventory::Devices(d) => d.len(),
+            Inventory::Users(u) => u.len(),
+        }
+    }
+
+    fn id(&self, i: usize) -> &str {
+        match self {
+            Inventory::Devices(d) => d.get(i).map_or("", |r| r.id()),
+            Inventory::Users(u) => u.get(i).map_or("", |r| r.id()),
+        }
+    }
+
+    fn name(&self, i: usize) -> &str {
+        match self {
+            Inventory::Devices(d) => d.get(i).and_then(|r| r.display_name()).unwrap_or(""),
+            Inventory::Users(u) => u.get(i).and_then(|r| r.display_name()).unwrap_or(""),
+        }
+    }
+
+    fn matches(&self, rule: &Rule) -> Vec<usize> {
+        use rayon::prelude::*;
+        fn run<R: Record + Sync>(records: &[R], rule: &Rule) -> Vec<usize> {
+            records.par_iter().enumerate().filter(|(_, r)| rule.matches(*r)).map(|(i, _)| i).collect()
+        }
+        match self {
+            Inventory::Devices(d) => run(d, rule),
+            Inventory::Users(u) => run(u, rule),
+        }
+    }
+}
+
+fn eval(
+    inv_args: &InventoryArgs,
+    which: &RuleOrGroups,
+    rule_options: &RuleOptions,
+    format: Option<EvalFormat>,
+    output_path: Option<&Path>,
+    threads: Option<usize>,
+) -> Outcome {
+    if let Some(n) = threads {
+        rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global().map_err(fail)?;
+    }
+    let object = if inv_args.devices.is_some() { ObjectType::Device } else { ObjectType::User };
+    let started = Instant::now();
+    // Check the rules before reading a possibly large inventory.
+    if let Some(groups_path) = &which.groups {
+        let set = match GroupSet::load(groups_path, &options(rule_options, Some(object))) {
+            Ok(set) => set,
+            Err(GroupSetError::InvalidRules { path, failures }) => {
+                for (spec, errors) in &failures {
+                    let label = format!("{} [{}]", path.display(), spec.name);
+                    report_rule_errors(errors, &label, &spec.rule);
+                }
+                eprintln!("error: {} of the groups in {} have invalid rules", failures.len(), path.display());
+                return Err(Failure { code: 1 });
+            }
+            Err(e) => return Err(fail(e)),
+        };
+        let checked = started.elapsed();
+        let (inventory, _) = Inventory::load(inv_args)?;
+        let loaded = started.elapsed();
+        let membership = match &inventory {
+            Inventory::Devices(d) => set.evaluate(d),
+            Inventory::Users(u) => set.evaluate(u),
+        };
+        let evaluated = started.elapsed();
+        let timings = output::Timings { check: checked, load: loaded - checked, eval: evaluated - loaded };
+        let format = format.unwrap_or(EvalFormat::Table);
+        let text = match format {
+            EvalFormat::Ids => {
+                return Err(fail(
+                    "--format ids lists one rule's matches; use table, json or csv with --groups",
+                ))
+            }
+            EvalFormat::Json => {
+                output::groups_json(&set, &membership, &inventory_view(&inventory), object, &timings)
+            }
+            EvalFormat::Csv => {
+                output::groups_csv(&set, &membership, &inventory_view(&inventory)).map_err(fail)?
+            }
+            EvalFormat::Table => output::groups_table(&set, &membership, inventory.len(), object),
+        };
+        return emit(&text, output_path);
+    }
+    let rule_args = RuleArgs {
+        rule: which.rule.clone(),
+        rule_file: which.rule_file.clone(),
+        options: rule_options.clone(),
+    };
+    let format = format.unwrap_or(EvalFormat::Ids);
+    let json = format == EvalFormat::Json;
+    let (rule, _) = compile(&rule_args, Some(object), json)?;
+    let checked = started.elapsed();
+    let (inventory, _) = Inventory::load(inv_args)?;
+    let loaded = started.elapsed();
+    let hits = inventory.matches(&rule);
+    let evaluated = started.elapsed();
+    let timings = output::Timings { check: checked, load: loaded - checked, eval: evaluated - loaded };
+    let text = match format {
+        EvalFormat::Ids => {
+            let mut s = String::new();
+            for &i in &hits {
+                s.push_str(inventory.id(i));
+                s.push('\n');
+            }
+            s
+        }
+        EvalFormat::Json => output::rule_json(&rule, &hits, &inventory_view(&inventory), &timings),
+        EvalFormat::Csv => output::rule_csv(&hits, &inventory_view(&inventory)).map_err(fail)?,
+        EvalFormat::Table => output::rule_table(&rule, &hits, &inventory_view(&inventory)),
+    };
+    emit(&text, output_path)
+}
+
+fn inventory_view(inv: &Inventory) -> output::View<'_> {
+    output::View { ids: (0..inv.len()).map(|i| (inv.id(i), inv.name(i))).collect() }
+}
+
+/// Writes to stdout, or atomically to a file.
+fn emit(text: &str, path: Option<&Path>) -> Outcome {
+    match path {
+        Some(path) => {
+            output::write_atomic(path, text.as_bytes()).map_err(|e| fail(format!("{}: {e}", path.display())))
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+                Ok(()) => Ok(()),
+                // `| head` closing the pipe is not an error worth a message.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                Err(e) => Err(fail(format!("stdout: {e}"))),
+            }
+        }
+    }
+}
+
+fn find<'a, R: HasId>(records: &'a [R], key: &str) -> Result<&'a R, String> {
+    if let Some(r) = records.iter().find(|r| r.id().eq_ignore_ascii_case(key)) {
+        return Ok(r);
+    }
+    let by_name: Vec<&R> = records.iter().filter(|r| r.display_name() == Some(key)).collect();
+    match by_name.len() {
+        1 => Ok(by_name[0]),
+        0 => Err(format!("no object with id or display name {key:?}")),
+        n => Err(format!("{n} objects are named {key:?}; give the id instead")),
+    }
+}
+
+fn explain(inv_args: &InventoryArgs, args: &RuleArgs, key: &str, format: CheckFormat) -> Outcome {
+    let object = if inv_args.devices.is_some() { ObjectType::Device } else { ObjectType::User };
+    let json = format == CheckFormat::Json;
+    let (rule, _) = compile(args, Some(object), json)?;
+    let (inventory, _) = Inventory::load(inv_args)?;
+    let explanation = match &inventory {
+        Inventory::Devices(d) => {
+            let dev = find(d, key).or_else(|e| {
+                d.iter()
+                    .find(|r| r.device_id.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(key)))
+                    .ok_or(e)
+            });
+            rule.explain(dev.map_err(fail)?)
+        }
+        Inventory::Users(u) => rule.explain(find(u, key).map_err(fail)?),
+    };
+    let text = if json {
+        let mut s = serde_json::to_string_pretty(&explanation).unwrap_or_default();
+        s.push('\n');
+        s
+    } else {
+        explanation.to_text()
+    };
+    emit(&text, None)
+}
+
+fn fmt(args: &RuleArgs) -> Outcome {
+    let (rule, _) = compile(args, None, false)?;
+    emit(&format!("{}\n", rule.canonical()), None)
+}

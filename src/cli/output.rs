@@ -1,0 +1,185 @@
+//! Result formats of the CLI (JSON, CSV, tables, diagnostics) and the
+//! atomic file writer.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::groups::{GroupSet, Membership};
+use crate::rule::{Diagnostic, ObjectType, Rule};
+
+/// Wall-clock phases of an evaluation, reported in JSON output.
+pub(crate) struct Timings {
+    pub check: Duration,
+    pub load: Duration,
+    pub eval: Duration,
+}
+
+impl Timings {
+    fn json(&self) -> serde_json::Value {
+        let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
+        json!({ "check_ms": ms(self.check), "load_ms": ms(self.load), "eval_ms": ms(self.eval) })
+    }
+}
+
+/// Ids and display names of the evaluated records, in input order.
+pub(crate) struct View<'a> {
+    pub ids: Vec<(&'a str, &'a str)>,
+}
+
+impl View<'_> {
+    fn id(&self, i: usize) -> &str {
+        self.ids.get(i).map_or("", |x| x.0)
+    }
+    fn name(&self, i: usize) -> &str {
+        self.ids.get(i).map_or("", |x| x.1)
+    }
+}
+
+/// A miette rendering of one diagnostic: colours only on a terminal.
+pub(crate) fn render(diagnostic: Diagnostic) -> String {
+    use std::io::IsTerminal;
+    let theme = if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
+    let mut out = String::new();
+    if handler.render_report(&mut out, &diagnostic).is_err() {
+        out = format!("error: {diagnostic}\n");
+    }
+    out
+}
+
+pub(crate) fn rule_json(rule: &Rule, hits: &[usize], view: &View<'_>, t: &Timings) -> String {
+    let report = json!({
+        "rule": rule.source(),
+        "canonical": rule.canonical(),
+        "object": rule.object(),
+        "total": view.ids.len(),
+        "count": hits.len(),
+        "ids": hits.iter().map(|&i| view.id(i)).collect::<Vec<_>>(),
+        "warnings": rule.warnings().iter().map(|w| crate::rule::warning_json(w, rule.source())).collect::<Vec<_>>(),
+        "timings": t.json(),
+    });
+    let mut s = serde_json::to_string_pretty(&report).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+pub(crate) fn rule_csv(hits: &[usize], view: &View<'_>) -> Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["id", "displayName"])?;
+    for &i in hits {
+        w.write_record([view.id(i), view.name(i)])?;
+    }
+    into_string(w)
+}
+
+pub(crate) fn rule_table(rule: &Rule, hits: &[usize], view: &View<'_>) -> String {
+    let width = hits.iter().map(|&i| view.id(i).chars().count()).max().unwrap_or(2).max(2);
+    let mut s = format!("{:<width$}  DISPLAY NAME\n", "ID");
+    for &i in hits {
+        s.push_str(&format!("{:<width$}  {}\n", view.id(i), view.name(i)));
+    }
+    s.push_str(&format!(
+        "{} of {} {}s match {}\n",
+        hits.len(),
+        view.ids.len(),
+        rule.object(),
+        rule.canonical()
+    ));
+    s
+}
+
+fn into_string(w: csv::Writer<Vec<u8>>) -> Result<String, csv::Error> {
+    let bytes = w.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+pub(crate) fn groups_json(
+    set: &GroupSet,
+    m: &Membership,
+    view: &View<'_>,
+    object: ObjectType,
+    t: &Timings,
+) -> String {
+    let mut per_record: Vec<Vec<&str>> = vec![Vec::new(); view.ids.len()];
+    let groups: Vec<serde_json::Value> = set
+        .groups
+        .iter()
+        .zip(&m.members)
+        .map(|(g, members)| {
+            for &i in members {
+                if let Some(slot) = per_record.get_mut(i) {
+                    slot.push(g.spec.name.as_str());
+                }
+            }
+            json!({
+                "name": g.spec.name,
+                "description": g.spec.description,
+                "rule": g.spec.rule,
+                "count": members.len(),
+                "members": members.iter().map(|&i| view.id(i)).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let records: Vec<serde_json::Value> = per_record
+        .iter()
+        .enumerate()
+        .map(|(i, gs)| json!({ "id": view.id(i), "displayName": view.name(i), "groups": gs }))
+        .collect();
+    let key = format!("{object}s");
+    let mut report = json!({
+        "object": object,
+        "total": view.ids.len(),
+        "groups": groups,
+        "timings": t.json(),
+    });
+    if let Some(map) = report.as_object_mut() {
+        map.insert(key, serde_json::Value::Array(records));
+    }
+    let mut s = serde_json::to_string_pretty(&report).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// Long format, one row per (group, member): what spreadsheets pivot best.
+pub(crate) fn groups_csv(set: &GroupSet, m: &Membership, view: &View<'_>) -> Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["group", "id", "displayName"])?;
+    for (g, members) in set.groups.iter().zip(&m.members) {
+        for &i in members {
+            w.write_record([g.spec.name.as_str(), view.id(i), view.name(i)])?;
+        }
+    }
+    into_string(w)
+}
+
+pub(crate) fn groups_table(set: &GroupSet, m: &Membership, total: usize, object: ObjectType) -> String {
+    let width = set.groups.iter().map(|g| g.spec.name.chars().count()).max().unwrap_or(5).max(5);
+    let mut s = format!("{:<width$}  {:>8}  {:>6}\n", "GROUP", "MEMBERS", "SHARE");
+    for (g, members) in set.groups.iter().zip(&m.members) {
+        let share = if total == 0 { 0.0 } else { 100.0 * members.len() as f64 / total as f64 };
+        s.push_str(&format!("{:<width$}  {:>8}  {:>5.1}%\n", g.spec.name, members.len(), share));
+    }
+    s.push_str(&format!("{} groups evaluated over {total} {object}s\n", set.groups.len()));
+    s
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it over
+/// `path`: readers see the old file or the new one, never half of one.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

@@ -1,0 +1,263 @@
+//! Reading inventories: a JSON array, a Graph page (`{"value": [...]}`), or
+//! JSON Lines, told apart by their first bytes.
+//!
+//! Errors name the file, the line and column, the record (its index, and for
+//! JSON Lines its line), and the field path inside it, because the admin
+//! has to find record 48,213 in a 300 MB export with an editor.
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::inventory::{Device, User};
+
+/// The three layouts fleetlab reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InventoryFormat {
+    /// `[ {...}, {...} ]`
+    JsonArray,
+    /// `{"@odata.context": ..., "value": [ {...} ]}` as Graph returns a page.
+    GraphPage,
+    /// One JSON object per line.
+    JsonLines,
+}
+
+/// Why an inventory could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    /// The file could not be opened or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The text is not JSON at all, or not one of the three layouts.
+    #[error("{path}:{line}:{column}: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// One record does not have the Graph shape.
+    #[error("{path}:{line}:{column}: record {record} ({location}): {message}")]
+    Record {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// 0-based index of the record in the file.
+        record: usize,
+        /// The field path, such as `accountEnabled` or `physicalIds[2]`.
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Loads Graph `device` records from a file in any of the three layouts.
+pub fn load_devices(path: &Path) -> Result<Vec<Device>, InventoryError> {
+    load(path)
+}
+
+/// Loads Graph `user` records from a file in any of the three layouts.
+pub fn load_users(path: &Path) -> Result<Vec<User>, InventoryError> {
+    load(path)
+}
+
+fn load<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, InventoryError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| InventoryError::Io { path: path.to_path_buf(), source })?;
+    parse_records(&text, path).map(|(records, _)| records)
+}
+
+/// Detects the layout of `text`.
+fn detect(text: &str) -> InventoryFormat {
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    if trimmed.starts_with('[') {
+        return InventoryFormat::JsonArray;
+    }
+    let mut stream = serde_json::Deserializer::from_str(trimmed).into_iter::<serde::de::IgnoredAny>();
+    let first_ok = matches!(stream.next(), Some(Ok(_)));
+    let rest = &trimmed[stream.byte_offset()..];
+    if first_ok && rest.trim().is_empty() && trimmed.contains("\"value\"") {
+        if let Ok(probe) = serde_json::from_str::<PageProbe>(trimmed) {
+            if probe.value.is_array() {
+                return InventoryFormat::GraphPage;
+            }
+        }
+    }
+    InventoryFormat::JsonLines
+}
+
+#[derive(Deserialize)]
+struct PageProbe {
+    value: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct Page<T> {
+    value: Vec<T>,
+}
+
+/// Parses records of type `T` from `text` (`path` only labels errors).
+pub fn parse_records<T: DeserializeOwned>(
+    text: &str,
+    path: &Path,
+) -> Result<(Vec<T>, InventoryFormat), InventoryError> {
+    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let format = detect(body);
+    let records = match format {
+        InventoryFormat::JsonArray => whole::<Vec<T>>(body, path, 0)?,
+        InventoryFormat::GraphPage => whole::<Page<T>>(body, path, 0)?.value,
+        InventoryFormat::JsonLines => {
+            let mut out = Vec::new();
+            for (i, line) in body.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let record = out.len();
+                let mut de = serde_json::Deserializer::from_str(line);
+                let parsed = serde_path_to_error::deserialize::<_, T>(&mut de);
+                if let (Ok(_), Err(e)) = (&parsed, de.end()) {
+                    return Err(InventoryError::Syntax {
+                        path: path.to_path_buf(),
+                        line: i + 1,
+                        column: e.column(),
+                        message: format!("unexpected text after record {record}: {}", strip_position(&e)),
+                    });
+                }
+                match parsed {
+                    Ok(v) => out.push(v),
+                    Err(e) => {
+                        let location = e.path().to_string();
+                        let inner = e.into_inner();
+                        let column = inner.column();
+                        if inner.is_syntax() || inner.is_eof() {
+                            return Err(InventoryError::Syntax {
+                                path: path.to_path_buf(),
+                                line: i + 1,
+                                column,
+                                message: format!(
+                                    "record {record} is not valid JSON: {}",
+                                    strip_position(&inner)
+                                ),
+                            });
+                        }
+                        return Err(InventoryError::Record {
+                            path: path.to_path_buf(),
+                            line: i + 1,
+                            column,
+                            record,
+                            location: if location == "." { "the record".into() } else { location },
+                            message: strip_position(&inner),
+                        });
+                    }
+                }
+            }
+            out
+        }
+    };
+    Ok((records, format))
+}
+
+fn strip_position(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+fn whole<T: DeserializeOwned>(text: &str, path: &Path, _offset: usize) -> Result<T, InventoryError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let result = serde_path_to_error::deserialize::<_, T>(&mut de);
+    match result {
+        Ok(v) => {
+            de.end().map_err(|e| InventoryError::Syntax {
+                path: path.to_path_buf(),
+                line: e.line(),
+                column: e.column(),
+                message: format!("unexpected text after the records: {}", strip_position(&e)),
+            })?;
+            Ok(v)
+        }
+        Err(e) => {
+            let full = e.path().to_string();
+            let inner = e.into_inner();
+            if inner.is_syntax() || inner.is_eof() {
+                return Err(InventoryError::Syntax {
+                    path: path.to_path_buf(),
+                    line: inner.line(),
+                    column: inner.column(),
+                    message: format!("not valid JSON: {}", strip_position(&inner)),
+                });
+            }
+            // `value[12].accountEnabled` → record 12, field `accountEnabled`.
+            let after_prefix = full.strip_prefix("value").unwrap_or(&full);
+            let (record, location) = match after_prefix.strip_prefix('[').and_then(|s| s.split_once(']')) {
+                Some((n, rest)) => (n.parse().unwrap_or(0), rest.trim_start_matches('.').to_string()),
+                None => (0, full.clone()),
+            };
+            Err(InventoryError::Record {
+                path: path.to_path_buf(),
+                line: inner.line(),
+                column: inner.column(),
+                record,
+                location: if location.is_empty() { "the record".into() } else { location },
+                message: strip_position(&inner),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn devices(text: &str) -> Result<(Vec<Device>, InventoryFormat), InventoryError> {
+        parse_records(text, Path::new("devices.json"))
+    }
+
+    #[test]
+    fn reads_all_three_layouts() -> Result<(), InventoryError> {
+        let (a, fa) = devices(r#"[{"id": "a"}, {"id": "b", "unknownField": 3}]"#)?;
+        assert_eq!((a.len(), fa), (2, InventoryFormat::JsonArray));
+        let (p, fp) = devices(r#"{"@odata.context": "x", "value": [{"id": "a"}]}"#)?;
+        assert_eq!((p.len(), fp), (1, InventoryFormat::GraphPage));
+        let (l, fl) = devices("{\"id\": \"a\"}\n\n{\"id\": \"b\"}\n")?;
+        assert_eq!((l.len(), fl), (2, InventoryFormat::JsonLines));
+        Ok(())
+    }
+
+    #[test]
+    fn a_bad_field_names_record_line_and_field() {
+        let err = devices("{\"id\": \"a\"}\n{\"id\": \"b\", \"accountEnabled\": \"yes\"}\n");
+        let msg = err.map(|_| String::new()).unwrap_or_else(|e| e.to_string());
+        assert!(msg.starts_with("devices.json:2:"), "{msg}");
+        assert!(msg.contains("record 1 (accountEnabled)"), "{msg}");
+
+        let err = devices(r#"{"value": [{"id": "a"}, {"id": "b", "physicalIds": [1]}]}"#);
+        let msg = err.map(|_| String::new()).unwrap_or_else(|e| e.to_string());
+        assert!(msg.contains("record 1 (physicalIds[0])"), "{msg}");
+
+        let err = devices(r#"[{"id": "a"}, {"displayName": "no id"}]"#);
+        let msg = err.map(|_| String::new()).unwrap_or_else(|e| e.to_string());
+        assert!(msg.contains("record 1") && msg.contains("missing field `id`"), "{msg}");
+    }
+
+    #[test]
+    fn broken_json_is_a_syntax_error_with_position() {
+        let err = devices("[{\"id\": \"a\"},\n {\"id\": }]");
+        assert!(matches!(err, Err(InventoryError::Syntax { line: 2, .. })), "{err:?}");
+    }
+}

@@ -1,0 +1,246 @@
+//! Entra ID dynamic-membership rules: parse, check, evaluate, explain, print.
+//!
+//! The pipeline is `text → parse → RuleAst → check → Rule`, and a [`Rule`]
+//! is the only thing that evaluates. It owns its source text (for
+//! explanations and diagnostics), is immutable, `Send + Sync`, and reads
+//! objects through the [`Record`] trait, so one compiled rule serves any
+//! number of threads and any data model.
+//!
+//! Layering: this module is the bottom of fleetlab. It knows nothing of
+//! inventories, Autopilot, the simulator or Graph; they all build on it.
+//!
+//! Design decisions (spec `rule-language.md`, Decisions table):
+//! * strict by default: en dashes and curly quotes are errors with a hint;
+//!   [`Options::lenient`] accepts en dashes and the docs' backtick form;
+//! * `system.now` is resolved once, when the rule is checked
+//!   ([`Options::now`]), so one evaluation pass sees one "now";
+//! * a rule is bound to one object type; checking against an expected type
+//!   ([`Options::object`]) turns a user rule on a device inventory into an
+//!   error instead of an empty result.
+
+pub mod ast;
+mod catalogue;
+mod check;
+pub mod error;
+mod eval;
+pub mod explain;
+mod grammar;
+pub mod parse;
+pub mod print;
+mod record;
+pub mod time;
+
+use std::fmt;
+
+pub use ast::{ObjectType, Operator, Span};
+pub use catalogue::{DeviceProperty, ExtensionSlot, PlanField, Property, PropertyType, UserProperty};
+pub use check::MAX_MEMBER_OF_GROUPS;
+pub use error::{RuleError, RuleErrors, Warning};
+pub use explain::{Explanation, PropertyRead};
+pub use record::{PlanItem, Record, Scalar};
+pub use time::Timestamp;
+
+/// How to read and check a rule.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Accept an en dash as a hyphen and `` `"x`" `` as the string `"x"`.
+    pub lenient: bool,
+    /// Warn about property names not in their documented casing.
+    pub strict: bool,
+    /// The object type the rule must select (devices for a device group).
+    pub object: Option<ObjectType>,
+    /// The instant `system.now` stands for; the current time when `None`.
+    pub now: Option<Timestamp>,
+}
+
+/// A checked, compiled membership rule.
+///
+/// ```
+/// use fleetlab::rule::{Options, ObjectType, Rule};
+/// let rule = Rule::with_options(
+///     r#"(device.deviceOSType -eq "Windows") -and (device.devicePhysicalIds -any (_ -startsWith "[ZTDId]"))"#,
+///     &Options { object: Some(ObjectType::Device), ..Options::default() },
+/// )?;
+/// assert_eq!(rule.object(), ObjectType::Device);
+/// # Ok::<(), fleetlab::rule::RuleErrors>(())
+/// ```
+pub struct Rule {
+    source: String,
+    ast: ast::RuleAst,
+    object: ObjectType,
+    program: check::Program,
+    warnings: Vec<Warning>,
+}
+
+impl fmt::Debug for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rule").field("source", &self.source).field("object", &self.object).finish()
+    }
+}
+
+impl Rule {
+    /// Parses and checks `text` with default [`Options`].
+    pub fn new(text: &str) -> Result<Rule, RuleErrors> {
+        Rule::with_options(text, &Options::default())
+    }
+
+    /// Parses and checks `text`.
+    pub fn with_options(text: &str, options: &Options) -> Result<Rule, RuleErrors> {
+        let parsed = parse::parse(text, options.lenient)?;
+        let now = options.now.unwrap_or_else(Timestamp::now);
+        let checked = check::Checker::new(text, options.strict, now)
+            .check(&parsed.ast, options.object)
+            .map_err(|errs| {
+                RuleErrors::new(errs).unwrap_or_else(|| {
+                    RuleError::Syntax { expected: "a valid rule".into(), span: Span::default() }.into()
+                })
+            })?;
+        let mut warnings = parsed.warnings;
+        warnings.extend(checked.warnings);
+        Ok(Rule {
+            source: text.to_string(),
+            ast: parsed.ast,
+            object: checked.object,
+            program: checked.program,
+            warnings,
+        })
+    }
+
+    /// True when `record` is a member.
+    pub fn matches<R: Record + ?Sized>(&self, record: &R) -> bool {
+        eval::eval_program(&self.program, record)
+    }
+
+    /// The result of every sub-expression for `record`.
+    pub fn explain<R: Record + ?Sized>(&self, record: &R) -> Explanation {
+        explain::explain_program(&self.program, &self.source, record)
+    }
+
+    /// Whether the rule selects devices or users.
+    pub fn object(&self) -> ObjectType {
+        self.object
+    }
+
+    /// The text the rule was built from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The syntax tree.
+    pub fn ast(&self) -> &ast::RuleAst {
+        &self.ast
+    }
+
+    /// The canonical text (see [`print::print`]).
+    pub fn canonical(&self) -> String {
+        print::print(&self.ast)
+    }
+
+    /// Legal but suspicious things found while checking.
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// A rule error paired with its source, for miette's caret rendering.
+#[derive(Debug)]
+pub struct Diagnostic {
+    error: RuleError,
+    source: miette::NamedSource<String>,
+}
+
+impl Diagnostic {
+    /// Adapts `error` found in `text`; `name` labels the source (a file name,
+    /// a group name, or `rule`).
+    pub fn new(error: RuleError, name: &str, text: &str) -> Diagnostic {
+        Diagnostic { error, source: miette::NamedSource::new(name, text.to_string()) }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl std::error::Error for Diagnostic {}
+
+impl miette::Diagnostic for Diagnostic {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.error.code()))
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.error.help().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        let span = self.error.span();
+        let label = match &self.error {
+            RuleError::Syntax { .. } => "here",
+            RuleError::InvalidCharacter { .. } => "this character",
+            RuleError::UnknownProperty { .. } => "unknown property",
+            RuleError::OperatorNotSupported { .. } => "not allowed here",
+            _ => "here",
+        };
+        Some(Box::new(std::iter::once(miette::LabeledSpan::new(
+            Some(label.to_string()),
+            span.start(),
+            span.len(),
+        ))))
+    }
+}
+
+/// The machine-readable form of an error (`--format json`).
+pub fn error_json(error: &RuleError, text: &str) -> serde_json::Value {
+    let span = error.span();
+    let (line, column) = line_col(text, span.start());
+    serde_json::json!({
+        "code": error.code(),
+        "message": error.to_string(),
+        "help": error.help(),
+        "span": { "start": span.start(), "end": span.end() },
+        "line": line,
+        "column": column,
+        "text": span.slice(text),
+    })
+}
+
+/// The machine-readable form of a warning.
+pub fn warning_json(warning: &Warning, text: &str) -> serde_json::Value {
+    let (line, column) = line_col(text, warning.span.start());
+    serde_json::json!({
+        "code": warning.code,
+        "message": warning.message,
+        "span": { "start": warning.span.start(), "end": warning.span.end() },
+        "line": line,
+        "column": column,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn rules_are_send_and_sync() {
+        assert_send_sync::<Rule>();
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        assert_eq!(line_col("ab\ncdé f", 8), (2, 5));
+        assert_eq!(line_col("abc", 0), (1, 1));
+    }
+}
