@@ -575,8 +575,7 @@ impl<'a> Checker<'a> {
                     Some(c) => RuleError::UnsupportedRegex { construct: c.into(), span },
                     None => {
                         // The regex crate's message is multi-line with its own caret; keep the last line.
-                        let short =
-                            reason.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("").trim();
+                        let short = reason.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("").trim();
                         let short = short.strip_prefix("error: ").unwrap_or(short);
                         RuleError::InvalidRegex { reason: short.to_string(), span }
                     }

@@ -52,7 +52,7 @@ fn collapse(text: &str) -> String {
 fn scalar_json(s: Scalar<'_>) -> Json {
     match s {
         Scalar::Null => Json::Null,
-        Scalar::Str(s) if s.is_empty() => Json::Null,
+        Scalar::Str("") => Json::Null,
         Scalar::Str(s) => Json::String(s.to_string()),
         Scalar::Bool(b) => Json::Bool(b),
     }

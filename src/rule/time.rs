@@ -159,22 +159,20 @@ impl Timestamp {
                     nanos = n;
                 }
             }
-            if p < b.len() {
-                if expect(b, &mut p, b'z').is_none() {
-                    let sign = match b.get(p) {
-                        Some(b'+') => 1,
-                        Some(b'-') => -1,
-                        _ => return None,
-                    };
-                    p += 1;
-                    let oh = digits(b, &mut p, 2)?;
-                    expect(b, &mut p, b':')?;
-                    let om = digits(b, &mut p, 2)?;
-                    if oh > 23 || om > 59 {
-                        return Some(Err(TimeError(format!("`{text}` has an invalid zone offset"))));
-                    }
-                    offset_secs = sign * i64::from(oh * 3600 + om * 60);
+            if p < b.len() && expect(b, &mut p, b'z').is_none() {
+                let sign = match b.get(p) {
+                    Some(b'+') => 1,
+                    Some(b'-') => -1,
+                    _ => return None,
+                };
+                p += 1;
+                let oh = digits(b, &mut p, 2)?;
+                expect(b, &mut p, b':')?;
+                let om = digits(b, &mut p, 2)?;
+                if oh > 23 || om > 59 {
+                    return Some(Err(TimeError(format!("`{text}` has an invalid zone offset"))));
                 }
+                offset_secs = sign * i64::from(oh * 3600 + om * 60);
             }
         }
         if p != b.len() {
