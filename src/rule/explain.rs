@@ -195,8 +195,16 @@ impl Explanation {
         if let Some(read) = &self.property {
             out.push_str("    [");
             out.push_str(&read.name);
-            out.push_str(" = ");
-            out.push_str(&read.value.to_string());
+            match &read.value {
+                // The items follow one per line; repeating them here only adds noise.
+                Json::Array(items) if !self.children.is_empty() => {
+                    out.push_str(&format!(": {} items", items.len()));
+                }
+                value => {
+                    out.push_str(" = ");
+                    out.push_str(&value.to_string());
+                }
+            }
             out.push(']');
         }
         out.push('\n');
