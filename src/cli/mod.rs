@@ -411,8 +411,8 @@ fn eval(
         options: rule_options.clone(),
     };
     let format = format.unwrap_or(EvalFormat::Ids);
-    let json = format == EvalFormat::Json;
-    let (rule, _) = compile(&rule_args, Some(object), json)?;
+    // Even with --format json, a broken rule is a diagnostic on stderr: stdout stays empty.
+    let (rule, _) = compile(&rule_args, Some(object), false)?;
     let checked = started.elapsed();
     let (inventory, _) = Inventory::load(inv_args)?;
     let loaded = started.elapsed();
@@ -472,7 +472,7 @@ fn find<'a, R: HasId>(records: &'a [R], key: &str) -> Result<&'a R, String> {
 fn explain(inv_args: &InventoryArgs, args: &RuleArgs, key: &str, format: CheckFormat) -> Outcome {
     let object = if inv_args.devices.is_some() { ObjectType::Device } else { ObjectType::User };
     let json = format == CheckFormat::Json;
-    let (rule, _) = compile(args, Some(object), json)?;
+    let (rule, _) = compile(args, Some(object), false)?;
     let (inventory, _) = Inventory::load(inv_args)?;
     let explanation = match &inventory {
         Inventory::Devices(d) => {

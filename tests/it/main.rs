@@ -1,1 +1,4 @@
+mod cli;
+mod corpus;
+mod props;
 mod rules;
