@@ -161,7 +161,14 @@ impl Diagnostic {
     /// Adapts `error` found in `text`; `name` labels the source (a file name,
     /// a group name, or `rule`).
     pub fn new(error: RuleError, name: &str, text: &str) -> Diagnostic {
-        Diagnostic { error, source: miette::NamedSource::new(name, text.to_string()) }
+        // miette draws no marker for an empty span at the very end of the
+        // source ("expected a value" after a dangling `-eq`); a trailing
+        // space gives the caret a column to stand on.
+        let mut source = text.to_string();
+        if error.span().is_empty() && error.span().start() >= text.len() {
+            source.push(' ');
+        }
+        Diagnostic { error, source: miette::NamedSource::new(name, source) }
     }
 }
 
@@ -195,7 +202,7 @@ impl miette::Diagnostic for Diagnostic {
         Some(Box::new(std::iter::once(miette::LabeledSpan::new(
             Some(label.to_string()),
             span.start(),
-            span.len(),
+            span.len().max(1),
         ))))
     }
 }

@@ -45,6 +45,13 @@ pub struct Parsed {
 /// assert!(parse("device.deviceOSType –eq \"Windows\"", true).is_ok());
 /// ```
 pub fn parse(text: &str, lenient: bool) -> Result<Parsed, RuleErrors> {
+    if text.trim().is_empty() {
+        return Err(RuleError::Syntax {
+            expected: "a rule such as device.deviceOSType -eq \"Windows\"".into(),
+            span: Span::new(0, text.len()),
+        }
+        .into());
+    }
     prescan(text, lenient)?;
     let pairs = MembershipParser::parse(G::rule, text).map_err(|e| syntax_error(text, &e))?;
     let mut builder = Builder { lenient, errors: Vec::new(), warnings: Vec::new() };
@@ -222,12 +229,18 @@ fn prescan(text: &str, lenient: bool) -> Result<(), RuleErrors> {
 
 fn describe(expected: &G) -> Option<&'static str> {
     Some(match expected {
-        G::expr | G::and_expr | G::unary | G::primary | G::paren | G::comparison | G::quantified => {
-            "an expression such as device.deviceOSType -eq \"Windows\""
-        }
+        G::expr
+        | G::and_expr
+        | G::unary
+        | G::primary
+        | G::paren
+        | G::comparison
+        | G::quantified
+        | G::direct_reports
+        | G::kw_direct => "an expression such as device.deviceOSType -eq \"Windows\"",
         G::reference | G::ident => "a property such as device.deviceOSType",
         G::operator | G::op_not => "an operator such as -eq, -startsWith or -in",
-        G::quantifier | G::op_any | G::op_all => "-any or -all",
+        G::quantifier | G::op_any | G::op_all => "-any/-all",
         G::op_and | G::op_or => "-and or -or",
         G::operand
         | G::scalar

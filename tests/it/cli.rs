@@ -704,3 +704,62 @@ fn snapshot_contains_on_boolean() -> TestResult {
     insta::assert_snapshot!("contains_on_boolean", diagnostic("device.accountEnabled -contains true")?);
     Ok(())
 }
+
+#[test]
+fn eval_groups_names_an_unusable_group_file() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let missing = dir.path().join("missing-groups.toml");
+    let out = fleetlab(&["eval", "--devices", DEVICES, "--groups", missing.to_str().ok_or("path")?])?;
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert_eq!(out.stdout, "");
+    assert!(out.stderr.contains("missing-groups.toml"), "{out:?}");
+
+    let dup = dir.path().join("dup-groups.toml");
+    std::fs::write(
+        &dup,
+        "[[group]]\nname = \"Laptops\"\nrule = 'device.accountEnabled -eq true'\n\n\
+         [[group]]\nname = \"LAPTOPS\"\nrule = 'device.accountEnabled -eq false'\n",
+    )?;
+    let out = fleetlab(&["eval", "--devices", DEVICES, "--groups", dup.to_str().ok_or("path")?])?;
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert_eq!(out.stdout, "");
+    assert!(out.stderr.contains("dup-groups.toml") && out.stderr.contains("LAPTOPS"), "{out:?}");
+    Ok(())
+}
+
+#[test]
+fn eval_names_a_malformed_record_in_a_json_array() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("array-inventory.json");
+    let text = "[\n  {\"id\": \"a1\", \"physicalIds\": [\"[ZTDId]:x\"]},\n  {\"id\": \"a2\", \"physicalIds\": [\"ok\", 5]}\n]\n";
+    std::fs::write(&path, text)?;
+    let out = fleetlab(&[
+        "eval",
+        "--devices",
+        path.to_str().ok_or("path")?,
+        "--rule",
+        "device.accountEnabled -eq true",
+    ])?;
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert_eq!(out.stdout, "");
+    assert!(out.stderr.contains("array-inventory.json:3:"), "line 3: {out:?}");
+    assert!(out.stderr.contains("physicalIds[1]"), "{out:?}");
+    Ok(())
+}
+
+#[test]
+fn check_marks_the_end_of_an_incomplete_rule() -> TestResult {
+    for rule in ["device.deviceOSType -eq", r#"device.deviceOSType -eq "x" -and"#, "device.deviceOSType"] {
+        let out = fleetlab(&["check", "--rule", rule])?;
+        assert_eq!(out.code, Some(1), "{out:?}");
+        let all: Vec<&str> = out.stderr.lines().collect();
+        let i =
+            all.iter().position(|l| l.contains('│') && l.trim_end().ends_with(rule)).ok_or("no rule line")?;
+        let col0 = all[i].trim_end().chars().count() - rule.chars().count();
+        let under = all.get(i + 1).ok_or("no underline")?;
+        let caret = under.chars().position(|c| c == '┬').ok_or("no caret")?;
+        // The caret stands just past the last character: where the missing token belongs.
+        assert_eq!(caret - col0, rule.chars().count(), "{}", out.stderr);
+    }
+    Ok(())
+}

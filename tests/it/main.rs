@@ -1,4 +1,3 @@
 mod cli;
 mod corpus;
 mod props;
-mod rules;
