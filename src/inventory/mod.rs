@@ -10,10 +10,12 @@
 //! empty strings, and exports that write `""` mean "unset").
 
 mod device;
+mod generate;
 mod load;
 mod user;
 
 pub use device::{Device, ExtensionAttributes};
+pub use generate::{generate, FleetSpec, CHUNK_DEVICES};
 pub use load::{load_devices, load_users, parse_records, InventoryError, InventoryFormat};
 pub use user::{AssignedPlan, User};
 

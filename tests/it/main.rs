@@ -1,3 +1,4 @@
 mod cli;
 mod corpus;
+mod generate;
 mod props;
