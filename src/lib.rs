@@ -21,6 +21,7 @@
 //! Layers, lowest first: [`rule`] (the language) ← [`inventory`] (Graph-shaped
 //! records and loaders) ← [`groups`] (named rule sets) ← the `fleetlab` CLI.
 
+pub mod fleet;
 pub mod groups;
 pub mod inventory;
 pub mod rule;

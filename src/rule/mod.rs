@@ -20,9 +20,9 @@
 
 pub mod ast;
 mod catalogue;
-mod check;
+pub(crate) mod check;
 pub mod error;
-mod eval;
+pub(crate) mod eval;
 pub mod explain;
 mod grammar;
 pub mod parse;
@@ -134,6 +134,11 @@ impl Rule {
     /// The canonical text (see [`print::print`]).
     pub fn canonical(&self) -> String {
         print::print(&self.ast)
+    }
+
+    /// The checked program, for the columnar compiler.
+    pub(crate) fn program(&self) -> &check::Program {
+        &self.program
     }
 
     /// Legal but suspicious things found while checking.

@@ -1,4 +1,5 @@
 mod cli;
+mod columnar;
 mod corpus;
 mod generate;
 mod props;

@@ -1,0 +1,224 @@
+//! [`FleetIndex`]: a device inventory laid out for rule evaluation.
+
+use crate::fleet::column::{
+    CollectionBuilder, CollectionColumn, ColumnOverflow, ScalarBuilder, ScalarColumn, PHYSICAL_ID_LANES,
+};
+use crate::inventory::Device;
+use crate::rule::{DeviceProperty, ExtensionSlot};
+
+/// Single-valued device properties in column order; extension attributes
+/// follow as columns `BASE.len() ..`.
+const BASE: [DeviceProperty; 16] = [
+    DeviceProperty::ObjectId,
+    DeviceProperty::AccountEnabled,
+    DeviceProperty::DeviceCategory,
+    DeviceProperty::DeviceId,
+    DeviceProperty::DeviceManagementAppId,
+    DeviceProperty::DeviceManufacturer,
+    DeviceProperty::DeviceModel,
+    DeviceProperty::DisplayName,
+    DeviceProperty::DeviceOsType,
+    DeviceProperty::DeviceOsVersion,
+    DeviceProperty::DeviceOwnership,
+    DeviceProperty::DeviceTrustType,
+    DeviceProperty::EnrollmentProfileName,
+    DeviceProperty::IsRooted,
+    DeviceProperty::ManagementType,
+    DeviceProperty::ProfileType,
+];
+const COLUMNS: usize = BASE.len() + 15;
+const OBJECT_ID: usize = 0;
+const DISPLAY_NAME: usize = 7;
+
+/// The column of a single-valued property (`None` for collections).
+pub(crate) fn scalar_slot(p: DeviceProperty) -> Option<usize> {
+    if let DeviceProperty::ExtensionAttribute(slot) = p {
+        return Some(BASE.len() + usize::from(slot.number()) - 1);
+    }
+    BASE.iter().position(|b| *b == p)
+}
+
+/// True for columns that hold booleans (as the strings `true`/`false`).
+pub(crate) fn is_bool_slot(slot: usize) -> bool {
+    matches!(BASE.get(slot), Some(DeviceProperty::AccountEnabled | DeviceProperty::IsRooted))
+}
+
+fn bool_text(b: Option<bool>) -> Option<&'static str> {
+    b.map(|b| if b { "true" } else { "false" })
+}
+
+fn scalar_value(d: &Device, slot: usize) -> Option<&str> {
+    use DeviceProperty as P;
+    if slot >= BASE.len() {
+        let n = (slot - BASE.len() + 1) as u8;
+        return ExtensionSlot::new(n).and_then(|s| d.extension_attributes.as_ref()?.get(s.number()));
+    }
+    match BASE.get(slot)? {
+        P::ObjectId => Some(d.id.as_str()),
+        P::AccountEnabled => bool_text(d.account_enabled),
+        P::DeviceCategory => d.device_category.as_deref(),
+        P::DeviceId => d.device_id.as_deref(),
+        P::DeviceManagementAppId => d.mdm_app_id.as_deref(),
+        P::DeviceManufacturer => d.manufacturer.as_deref(),
+        P::DeviceModel => d.model.as_deref(),
+        P::DisplayName => d.display_name.as_deref(),
+        P::DeviceOsType => d.operating_system.as_deref(),
+        P::DeviceOsVersion => d.operating_system_version.as_deref(),
+        P::DeviceOwnership => d.device_ownership.as_deref(),
+        P::DeviceTrustType => d.trust_type.as_deref(),
+        P::EnrollmentProfileName => d.enrollment_profile_name.as_deref(),
+        P::IsRooted => bool_text(d.is_rooted),
+        P::ManagementType => d.management_type.as_deref(),
+        P::ProfileType => d.profile_type.as_deref(),
+        _ => None,
+    }
+}
+
+/// A device inventory in columns: each property dictionary-encoded with
+/// per-device codes of the narrowest width, and string collections split
+/// into lanes by item prefix with a per-device lane mask.
+///
+/// ```
+/// use fleetlab::fleet::FleetIndex;
+/// use fleetlab::inventory::Device;
+/// let devices: Vec<Device> = serde_json::from_str(r#"[
+///     {"id": "a", "operatingSystem": "Windows", "physicalIds": ["[ZTDId]:1"]},
+///     {"id": "b", "operatingSystem": "iOS"}
+/// ]"#)?;
+/// let index = FleetIndex::from_devices(&devices)?;
+/// assert_eq!(index.len(), 2);
+/// assert_eq!(index.id(1), "b");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FleetIndex {
+    pub(crate) len: usize,
+    pub(crate) scalars: Vec<ScalarColumn>,
+    pub(crate) physical_ids: CollectionColumn,
+    pub(crate) system_labels: CollectionColumn,
+    pub(crate) member_of: CollectionColumn,
+}
+
+/// Builds a [`FleetIndex`] one device at a time (streaming loaders use it).
+pub struct FleetBuilder {
+    scalars: Vec<ScalarBuilder>,
+    physical_ids: CollectionBuilder,
+    system_labels: CollectionBuilder,
+    member_of: CollectionBuilder,
+    len: usize,
+}
+
+impl Default for FleetBuilder {
+    fn default() -> Self {
+        FleetBuilder::new()
+    }
+}
+
+impl FleetBuilder {
+    /// An empty builder.
+    pub fn new() -> FleetBuilder {
+        FleetBuilder {
+            scalars: (0..COLUMNS).map(|_| ScalarBuilder::new()).collect(),
+            physical_ids: CollectionBuilder::new(PHYSICAL_ID_LANES),
+            system_labels: CollectionBuilder::new(&[]),
+            member_of: CollectionBuilder::new(&[]),
+            len: 0,
+        }
+    }
+
+    /// Appends one device.
+    pub fn push(&mut self, d: &Device) -> Result<(), ColumnOverflow> {
+        for (slot, col) in self.scalars.iter_mut().enumerate() {
+            col.push(scalar_value(d, slot)).map_err(|_| overflow(slot))?;
+        }
+        self.physical_ids
+            .push(d.physical_ids.iter().flatten().map(String::as_str))
+            .map_err(|_| ColumnOverflow { column: "devicePhysicalIds".into() })?;
+        self.system_labels
+            .push(d.system_labels.iter().flatten().map(String::as_str))
+            .map_err(|_| ColumnOverflow { column: "systemLabels".into() })?;
+        self.member_of.push(d.member_of()).map_err(|_| ColumnOverflow { column: "memberOf".into() })?;
+        self.len += 1;
+        Ok(())
+    }
+
+    /// The finished index.
+    pub fn finish(self) -> FleetIndex {
+        FleetIndex {
+            len: self.len,
+            scalars: self.scalars.into_iter().map(ScalarBuilder::finish).collect(),
+            physical_ids: self.physical_ids.finish(),
+            system_labels: self.system_labels.finish(),
+            member_of: self.member_of.finish(),
+        }
+    }
+}
+
+fn overflow(slot: usize) -> ColumnOverflow {
+    let name = if slot >= BASE.len() {
+        format!("extensionAttribute{}", slot - BASE.len() + 1)
+    } else {
+        BASE.get(slot).map(|p| p.name().into_owned()).unwrap_or_default()
+    };
+    ColumnOverflow { column: name }
+}
+
+impl FleetIndex {
+    /// Indexes `devices`, keeping their order.
+    pub fn from_devices(devices: &[Device]) -> Result<FleetIndex, ColumnOverflow> {
+        let mut b = FleetBuilder::new();
+        for d in devices {
+            b.push(d)?;
+        }
+        Ok(b.finish())
+    }
+
+    /// Number of devices.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when the index holds no device.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The object id of device `i` (`""` when out of range).
+    pub fn id(&self, i: usize) -> &str {
+        self.scalar_str(OBJECT_ID, i).unwrap_or("")
+    }
+
+    /// The display name of device `i`.
+    pub fn display_name(&self, i: usize) -> Option<&str> {
+        self.scalar_str(DISPLAY_NAME, i)
+    }
+
+    fn scalar_str(&self, slot: usize, i: usize) -> Option<&str> {
+        let col = self.scalars.get(slot)?;
+        col.dict.get(col.codes.get(i))
+    }
+
+    /// Bytes held, excluding the text of distinct values.
+    pub fn structure_bytes(&self) -> usize {
+        let coll = |c: &CollectionColumn| {
+            c.mask.len() * 2
+                + c.lanes
+                    .iter()
+                    .map(|l| l.first.bytes() + l.extra.len() * 8 + l.dict.offsets.len() * 4)
+                    .sum::<usize>()
+        };
+        self.scalars.iter().map(|c| c.codes.bytes() + c.dict.offsets.len() * 4).sum::<usize>()
+            + coll(&self.physical_ids)
+            + coll(&self.system_labels)
+            + coll(&self.member_of)
+    }
+
+    /// Bytes of distinct text.
+    pub fn text_bytes(&self) -> usize {
+        let coll = |c: &CollectionColumn| c.lanes.iter().map(|l| l.dict.text.len()).sum::<usize>();
+        self.scalars.iter().map(|c| c.dict.text.len()).sum::<usize>()
+            + coll(&self.physical_ids)
+            + coll(&self.system_labels)
+            + coll(&self.member_of)
+    }
+}
