@@ -33,11 +33,22 @@ impl Dict {
 }
 
 /// Interns strings into a [`Dict`].
+///
+/// Columns of unique values (object ids, hardware hashes, `[ZTDId]` items)
+/// gain nothing from deduplication and pay a hash insert and an allocation
+/// per device for it; after [`PROBE`] values a builder whose values were
+/// nearly all distinct stops deduplicating. A repeated value then gets a
+/// second code, which costs one more table entry and changes no result.
 #[derive(Default)]
 pub(crate) struct DictBuilder {
     map: FxHashMap<Box<str>, u32>,
     dict: Dict,
+    interned: u32,
+    unique: bool,
 }
+
+/// Values seen before deciding whether a column is worth deduplicating.
+const PROBE: u32 = 8192;
 
 /// The index's text no longer fits 32-bit offsets.
 #[derive(Debug, thiserror::Error)]
@@ -50,27 +61,24 @@ pub struct ColumnOverflow {
 impl DictBuilder {
     /// The code of `value` (interned on first sight); 0 for `None` or "".
     pub(crate) fn intern(&mut self, value: Option<&str>) -> Result<u32, ColumnOverflow> {
-        let Some(v) = value.filter(|v| !v.is_empty()) else { return Ok(0) };
-        if let Some(&code) = self.map.get(v) {
-            return Ok(code);
+        match value.filter(|v| !v.is_empty()) {
+            Some(v) => self.intern_item(v),
+            None => Ok(0),
         }
-        if self.dict.offsets.is_empty() {
-            self.dict.offsets.push(0);
-        }
-        self.dict.text.push_str(v);
-        let end =
-            u32::try_from(self.dict.text.len()).map_err(|_| ColumnOverflow { column: String::new() })?;
-        self.dict.offsets.push(end);
-        let code = self.dict.len() as u32;
-        self.map.insert(v.into(), code);
-        Ok(code)
     }
 
     /// Like [`DictBuilder::intern`], but "" is a value: collections may hold
     /// an empty item, and `_ -eq null` must see it as the reference does.
     pub(crate) fn intern_item(&mut self, v: &str) -> Result<u32, ColumnOverflow> {
-        if let Some(&code) = self.map.get(v) {
-            return Ok(code);
+        self.interned = self.interned.saturating_add(1);
+        if !self.unique {
+            if let Some(&code) = self.map.get(v) {
+                return Ok(code);
+            }
+            if self.interned == PROBE && self.map.len() as u32 > PROBE * 9 / 10 {
+                self.unique = true;
+                self.map = FxHashMap::default();
+            }
         }
         if self.dict.offsets.is_empty() {
             self.dict.offsets.push(0);
@@ -80,7 +88,9 @@ impl DictBuilder {
             u32::try_from(self.dict.text.len()).map_err(|_| ColumnOverflow { column: String::new() })?;
         self.dict.offsets.push(end);
         let code = self.dict.len() as u32;
-        self.map.insert(v.into(), code);
+        if !self.unique {
+            self.map.insert(v.into(), code);
+        }
         Ok(code)
     }
 

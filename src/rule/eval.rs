@@ -68,9 +68,20 @@ pub(crate) fn string_matches(m: &Matcher, value: &str) -> bool {
     }
     match m {
         Matcher::IsNull => false,
+        // ASCII values fold to their ASCII lower case, so comparing bytes
+        // case-insensitively against the folded constant is exact, and
+        // skips copying the value into the fold buffer.
         Matcher::Equals(c) if value.is_ascii() && c.is_ascii() => {
             value.len() == c.len() && value.bytes().zip(c.bytes()).all(|(a, b)| a.to_ascii_lowercase() == b)
         }
+        Matcher::StartsWith(c) if value.is_ascii() && c.is_ascii() => {
+            value.as_bytes().get(..c.len()).is_some_and(|h| h.eq_ignore_ascii_case(c.as_bytes()))
+        }
+        Matcher::EndsWith(c) if value.is_ascii() && c.is_ascii() => value
+            .len()
+            .checked_sub(c.len())
+            .and_then(|start| value.as_bytes().get(start..))
+            .is_some_and(|t| t.eq_ignore_ascii_case(c.as_bytes())),
         Matcher::Bool(b) => value.eq_ignore_ascii_case(if *b { "true" } else { "false" }),
         Matcher::Date(cmp, at) => Timestamp::parse(value).is_ok_and(|t| date_cmp(*cmp, t, *at)),
         m => with_folded(value, |v| match m {
