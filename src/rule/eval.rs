@@ -4,7 +4,8 @@
 //! so it is written for obviousness first. The Decisions table of the spec
 //! is implemented here, one rule each:
 //!
-//! * strings compare case-insensitively with `to_lowercase` folding, done
+//! * strings compare case-insensitively with `to_lowercase` folding (and
+//!   final sigma folded to σ), done
 //!   per character into a thread-local buffer so no device costs an
 //!   allocation; constants were folded once at check time;
 //! * positive operators on null are false, negated ones are their exact
@@ -31,8 +32,11 @@ pub(crate) fn fold_into(out: &mut String, s: &str) {
         out.push_str(s);
         out[start..].make_ascii_lowercase();
     } else {
+        // Per character, so the buffer is reused; the one context-dependent
+        // lower-case letter, final sigma, is folded to σ as Unicode case
+        // folding does, so "ΟΔΟΣ" and "οδος" compare equal.
         for c in s.chars() {
-            out.extend(c.to_lowercase());
+            out.extend(c.to_lowercase().map(|l| if l == 'ς' { 'σ' } else { l }));
         }
     }
 }
@@ -187,5 +191,18 @@ pub(crate) fn eval_program<R: Record + ?Sized>(program: &Program, record: &R) ->
         Program::MemberOf { property, ids, .. } => record.any_item(property, &mut |g| {
             with_folded(g, |f| ids.binary_search_by(|x| x.as_str().cmp(f)).is_ok())
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fold;
+
+    #[test]
+    fn folding_is_unicode_aware_and_context_free() {
+        assert_eq!(fold("İstanbul"), "i\u{307}stanbul");
+        assert_eq!(fold("ΟΔΟΣ"), fold("οδος"));
+        assert_eq!(fold("STRASSE"), "strasse");
+        assert_eq!(fold("\u{212A}elvin"), "kelvin");
     }
 }
