@@ -16,9 +16,10 @@ use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::groups::{GroupSet, GroupSetError};
-use crate::inventory::{load_devices, load_users, Device, HasId, User};
-use crate::rule::{self, Diagnostic, ObjectType, Options, Record, Rule, RuleErrors, Timestamp};
+use crate::fleet::{load_index, CompiledSet, FleetIndex};
+use crate::groups::{GroupSet, GroupSetError, Membership};
+use crate::inventory::{load_users, HasId, User};
+use crate::rule::{self, Diagnostic, ObjectType, Options, Rule, RuleErrors, Timestamp};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -82,6 +83,9 @@ enum Command {
         /// Worker threads (default: all cores). Results do not depend on it.
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
+        /// Also print each rule's compile and evaluation cost on stderr.
+        #[arg(long)]
+        stats: bool,
     },
     /// Show why one device (or user) does or does not match a rule.
     #[command(after_help = "The tree lists every sub-expression with its result and the value it read, \
@@ -105,6 +109,9 @@ enum Command {
         #[command(flatten)]
         rule: RuleArgs,
     },
+    /// Pack a device inventory for fast reloads, or show how it is stored.
+    #[command(subcommand)]
+    Inventory(InventoryCommand),
     /// Write a synthetic fleet of Graph device records (JSON Lines).
     #[command(
         after_help = "A realistic mix: Autopilot laptops and desktops with group tags and purchase orders, \
@@ -125,6 +132,28 @@ enum Command {
         /// Write to FILE (atomically) instead of stdout; `-` is stdout.
         #[arg(long, short = 'o', value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum InventoryCommand {
+    /// Write a packed index of a device inventory; `eval` and `explain` load it
+    /// at disk speed, with no JSON parsing.
+    #[command(after_help = "Example:\n  fleetlab inventory pack fleet.jsonl -o fleet.fleet\n  \
+                            fleetlab eval --devices fleet.fleet --groups groups.toml\n\n\
+                            A packed index is a cache of the JSON inventory: re-pack it after each export. \
+                            Corrupt, truncated or foreign files are rejected with an error.")]
+    Pack {
+        /// The device inventory (JSON array, Graph page or JSON Lines).
+        input: PathBuf,
+        /// Where to write the packed index (atomically).
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Count the devices of an inventory and show the memory its index takes.
+    Stats {
+        /// The device inventory (JSON or packed).
+        input: PathBuf,
     },
 }
 
@@ -226,12 +255,13 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check { rule, object, format } => check(&rule, object, format),
-        Command::Eval { inventory, rule, options, format, output, threads } => {
-            eval(&inventory, &rule, &options, format, output.as_deref(), threads)
+        Command::Eval { inventory, rule, options, format, output, threads, stats } => {
+            eval(&inventory, &rule, &options, format, output.as_deref(), threads, stats)
         }
         Command::Explain { inventory, rule, device, format } => explain(&inventory, &rule, &device, format),
         Command::Fmt { rule } => fmt(&rule),
         Command::Generate { devices, seed, output } => generate(devices, seed, output.as_deref()),
+        Command::Inventory(cmd) => inventory(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -326,16 +356,40 @@ fn check(args: &RuleArgs, object: Option<ObjectArg>, format: CheckFormat) -> Out
     Ok(())
 }
 
-/// A loaded inventory of either kind.
+/// A loaded inventory of either kind. Devices go into the columnar index
+/// (the fleet-scale path); users stay Graph records for the reference
+/// evaluator (user inventories are small and rules on them rare).
 enum Inventory {
-    Devices(Vec<Device>),
+    Devices(FleetIndex),
     Users(Vec<User>),
+}
+
+/// A progress bar on stderr for long loads; hidden when stderr is not a terminal.
+fn progress_bar(path: &Path) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    if !std::io::stderr().is_terminal() || size < 64 << 20 {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(size);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{msg} [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left)",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(format!("loading {}", path.display()));
+    bar
 }
 
 impl Inventory {
     fn load(args: &InventoryArgs) -> Result<(Inventory, ObjectType), Failure> {
         match (&args.devices, &args.users) {
-            (Some(p), _) => Ok((Inventory::Devices(load_devices(p).map_err(fail)?), ObjectType::Device)),
+            (Some(p), _) => {
+                let bar = progress_bar(p);
+                let index = load_index(p, &|bytes| bar.set_position(bytes)).map_err(fail);
+                bar.finish_and_clear();
+                Ok((Inventory::Devices(index?), ObjectType::Device))
+            }
             (None, Some(p)) => Ok((Inventory::Users(load_users(p).map_err(fail)?), ObjectType::User)),
             (None, None) => Err(fail("give an inventory with --devices FILE or --users FILE")),
         }
@@ -350,30 +404,64 @@ impl Inventory {
 
     fn id(&self, i: usize) -> &str {
         match self {
-            Inventory::Devices(d) => d.get(i).map_or("", |r| r.id()),
+            Inventory::Devices(d) => d.id(i),
             Inventory::Users(u) => u.get(i).map_or("", |r| r.id()),
         }
     }
 
     fn name(&self, i: usize) -> &str {
         match self {
-            Inventory::Devices(d) => d.get(i).and_then(|r| r.display_name()).unwrap_or(""),
+            Inventory::Devices(d) => d.display_name(i).unwrap_or(""),
             Inventory::Users(u) => u.get(i).and_then(|r| r.display_name()).unwrap_or(""),
         }
     }
 
-    fn matches(&self, rule: &Rule) -> Vec<usize> {
+    /// Members of each rule, as indices in input order.
+    fn members(&self, rules: &[&Rule]) -> Result<Vec<Vec<usize>>, Failure> {
         use rayon::prelude::*;
-        fn run<R: Record + Sync>(records: &[R], rule: &Rule) -> Vec<usize> {
-            records.par_iter().enumerate().filter(|(_, r)| rule.matches(*r)).map(|(i, _)| i).collect()
-        }
         match self {
-            Inventory::Devices(d) => run(d, rule),
-            Inventory::Users(u) => run(u, rule),
+            Inventory::Devices(index) => {
+                let set = CompiledSet::compile(rules, index).map_err(fail)?;
+                Ok(set.evaluate().iter().map(|b| b.ones().collect()).collect())
+            }
+            Inventory::Users(users) => Ok(rules
+                .iter()
+                .map(|rule| {
+                    users.par_iter().enumerate().filter(|(_, u)| rule.matches(*u)).map(|(i, _)| i).collect()
+                })
+                .collect()),
         }
     }
 }
 
+/// Per-rule costs on stderr (`--stats`): each rule compiled and run alone.
+fn print_stats(inventory: &Inventory, names: &[&str], rules: &[&Rule]) {
+    let Inventory::Devices(index) = inventory else {
+        eprintln!("--stats: per-rule costs are measured on device inventories");
+        return;
+    };
+    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(4).max(4);
+    eprintln!(
+        "{:<width$}  {:>11}  {:>11}  {:>9}  {:>10}",
+        "RULE", "COMPILE µs", "EVAL µs", "ns/device", "MEMBERS"
+    );
+    for (name, rule) in names.iter().zip(rules) {
+        let t = Instant::now();
+        let Ok(set) = CompiledSet::compile(&[*rule], index) else { continue };
+        let compiled = t.elapsed();
+        let t = Instant::now();
+        let members = set.evaluate().first().map_or(0, |b| b.count());
+        let ran = t.elapsed();
+        let per = ran.as_secs_f64() * 1e9 / index.len().max(1) as f64;
+        eprintln!(
+            "{name:<width$}  {:>11.1}  {:>11.1}  {per:>9.3}  {members:>10}",
+            compiled.as_secs_f64() * 1e6,
+            ran.as_secs_f64() * 1e6
+        );
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn eval(
     inv_args: &InventoryArgs,
     which: &RuleOrGroups,
@@ -381,6 +469,7 @@ fn eval(
     format: Option<EvalFormat>,
     output_path: Option<&Path>,
     threads: Option<usize>,
+    stats: bool,
 ) -> Outcome {
     if let Some(n) = threads {
         rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global().map_err(fail)?;
@@ -404,11 +493,13 @@ fn eval(
         let checked = started.elapsed();
         let (inventory, _) = Inventory::load(inv_args)?;
         let loaded = started.elapsed();
-        let membership = match &inventory {
-            Inventory::Devices(d) => set.evaluate(d),
-            Inventory::Users(u) => set.evaluate(u),
-        };
+        let rules: Vec<&Rule> = set.groups.iter().map(|g| &g.rule).collect();
+        let membership = Membership { members: inventory.members(&rules)? };
         let evaluated = started.elapsed();
+        if stats {
+            let names: Vec<&str> = set.groups.iter().map(|g| g.spec.name.as_str()).collect();
+            print_stats(&inventory, &names, &rules);
+        }
         let timings = output::Timings { check: checked, load: loaded - checked, eval: evaluated - loaded };
         let format = format.unwrap_or(EvalFormat::Table);
         let text = match format {
@@ -434,12 +525,15 @@ fn eval(
     };
     let format = format.unwrap_or(EvalFormat::Ids);
     // Even with --format json, a broken rule is a diagnostic on stderr: stdout stays empty.
-    let (rule, _) = compile(&rule_args, Some(object), false)?;
+    let (rule, name) = compile(&rule_args, Some(object), false)?;
     let checked = started.elapsed();
     let (inventory, _) = Inventory::load(inv_args)?;
     let loaded = started.elapsed();
-    let hits = inventory.matches(&rule);
+    let hits = inventory.members(&[&rule])?.pop().unwrap_or_default();
     let evaluated = started.elapsed();
+    if stats {
+        print_stats(&inventory, &[name.as_str()], &[&rule]);
+    }
     let timings = output::Timings { check: checked, load: loaded - checked, eval: evaluated - loaded };
     let text = match format {
         EvalFormat::Ids => {
@@ -497,13 +591,10 @@ fn explain(inv_args: &InventoryArgs, args: &RuleArgs, key: &str, format: CheckFo
     let (rule, _) = compile(args, Some(object), false)?;
     let (inventory, _) = Inventory::load(inv_args)?;
     let explanation = match &inventory {
-        Inventory::Devices(d) => {
-            let dev = find(d, key).or_else(|e| {
-                d.iter()
-                    .find(|r| r.device_id.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(key)))
-                    .ok_or(e)
-            });
-            rule.explain(dev.map_err(fail)?)
+        Inventory::Devices(index) => {
+            let i = index.find(key).map_err(fail)?;
+            let device = index.device(i).ok_or_else(|| fail(format!("no device {key:?}")))?;
+            rule.explain(&device)
         }
         Inventory::Users(u) => rule.explain(find(u, key).map_err(fail)?),
     };
@@ -543,4 +634,44 @@ fn generate(devices: u64, seed: u64, path: Option<&Path>) -> Outcome {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+fn load_devices_index(path: &Path) -> Result<FleetIndex, Failure> {
+    let bar = progress_bar(path);
+    let index = load_index(path, &|bytes| bar.set_position(bytes)).map_err(fail);
+    bar.finish_and_clear();
+    index
+}
+
+fn inventory(cmd: InventoryCommand) -> Outcome {
+    match cmd {
+        InventoryCommand::Pack { input, output } => {
+            let started = Instant::now();
+            let index = load_devices_index(&input)?;
+            let bytes = crate::fleet::pack::to_bytes(&index);
+            output::write_atomic(&output, &bytes).map_err(|e| fail(format!("{}: {e}", output.display())))?;
+            eprintln!(
+                "packed {} devices into {} ({:.1} MB) in {:.1} s",
+                index.len(),
+                output.display(),
+                bytes.len() as f64 / 1e6,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        InventoryCommand::Stats { input } => {
+            let started = Instant::now();
+            let index = load_devices_index(&input)?;
+            let n = index.len().max(1);
+            let text = format!(
+                "devices          {}\nstructure        {} bytes/device (codes, offsets, lane masks)\n\
+                 distinct text    {} bytes/device\nloaded in        {:.2} s\n",
+                index.len(),
+                index.structure_bytes() / n,
+                index.text_bytes() / n,
+                started.elapsed().as_secs_f64()
+            );
+            emit(&text, None)
+        }
+    }
 }

@@ -28,6 +28,7 @@ const BASE: [DeviceProperty; 16] = [
 ];
 const COLUMNS: usize = BASE.len() + 15;
 const OBJECT_ID: usize = 0;
+const DEVICE_ID: usize = 3;
 const DISPLAY_NAME: usize = 7;
 
 /// The column of a single-valued property (`None` for collections).
@@ -142,6 +143,16 @@ impl FleetBuilder {
         Ok(())
     }
 
+    /// Devices appended so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True before the first device.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// The finished index.
     pub fn finish(self) -> FleetIndex {
         FleetIndex {
@@ -164,6 +175,8 @@ fn overflow(slot: usize) -> ColumnOverflow {
 }
 
 impl FleetIndex {
+    pub(crate) const COLUMNS: usize = COLUMNS;
+
     /// Indexes `devices`, keeping their order.
     pub fn from_devices(devices: &[Device]) -> Result<FleetIndex, ColumnOverflow> {
         let mut b = FleetBuilder::new();
@@ -191,6 +204,93 @@ impl FleetIndex {
     /// The display name of device `i`.
     pub fn display_name(&self, i: usize) -> Option<&str> {
         self.scalar_str(DISPLAY_NAME, i)
+    }
+
+    /// Device `i` as a Graph record, rebuilt from the columns (collection
+    /// items grouped by kind rather than in their original order, which no
+    /// rule can observe). Lets `explain` work on a packed index.
+    pub fn device(&self, i: usize) -> Option<Device> {
+        if i >= self.len {
+            return None;
+        }
+        let s = |slot: usize| self.scalar_str(slot, i).map(str::to_string);
+        let b = |slot: usize| self.scalar_str(slot, i).map(|v| v == "true");
+        let mut ext = crate::inventory::ExtensionAttributes::default();
+        let mut any_ext = false;
+        for n in 1..=15u8 {
+            if let Some(v) = s(BASE.len() + usize::from(n) - 1) {
+                ext.set(n, v);
+                any_ext = true;
+            }
+        }
+        let items = |c: &CollectionColumn| -> Option<Vec<String>> {
+            let mut out = Vec::new();
+            for lane in &c.lanes {
+                if let Some(v) = lane.dict.get(lane.first.get(i)) {
+                    out.push(v.to_string());
+                }
+                let from = lane.extra.partition_point(|(d, _)| (*d as usize) < i);
+                for (d, code) in lane.extra.get(from..).unwrap_or(&[]) {
+                    if *d as usize != i {
+                        break;
+                    }
+                    out.extend(lane.dict.get(*code).map(str::to_string));
+                }
+            }
+            (!out.is_empty()).then_some(out)
+        };
+        let mut d = Device {
+            id: s(OBJECT_ID).unwrap_or_default(),
+            account_enabled: b(1),
+            device_category: s(2),
+            device_id: s(3),
+            mdm_app_id: s(4),
+            manufacturer: s(5),
+            model: s(6),
+            display_name: s(7),
+            operating_system: s(8),
+            operating_system_version: s(9),
+            device_ownership: s(10),
+            trust_type: s(11),
+            enrollment_profile_name: s(12),
+            is_rooted: b(13),
+            management_type: s(14),
+            profile_type: s(15),
+            extension_attributes: any_ext.then_some(ext),
+            physical_ids: items(&self.physical_ids),
+            system_labels: items(&self.system_labels),
+            ..Device::default()
+        };
+        d.set_member_of(items(&self.member_of));
+        Some(d)
+    }
+
+    /// The position of the device whose object id (or else deviceId, or
+    /// else unique display name) is `key`; ids compare case-insensitively.
+    pub fn find(&self, key: &str) -> Result<usize, String> {
+        let by = |slot: usize, exact: bool| {
+            (0..self.len).filter(move |&i| {
+                self.scalar_str(slot, i).is_some_and(|v| {
+                    if exact {
+                        v == key
+                    } else {
+                        v.eq_ignore_ascii_case(key)
+                    }
+                })
+            })
+        };
+        if let Some(i) = by(OBJECT_ID, false).next() {
+            return Ok(i);
+        }
+        if let Some(i) = by(DEVICE_ID, false).next() {
+            return Ok(i);
+        }
+        let named: Vec<usize> = by(DISPLAY_NAME, true).take(2).collect();
+        match named.as_slice() {
+            [i] => Ok(*i),
+            [] => Err(format!("no device with id, deviceId or display name {key:?}")),
+            _ => Err(format!("several devices are named {key:?}; give the id instead")),
+        }
     }
 
     fn scalar_str(&self, slot: usize, i: usize) -> Option<&str> {

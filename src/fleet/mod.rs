@@ -24,8 +24,11 @@
 
 mod column;
 mod index;
+mod load;
+pub mod pack;
 mod plan;
 
 pub use column::{Bitmap, ColumnOverflow};
 pub use index::{FleetBuilder, FleetIndex};
+pub use load::load_index;
 pub use plan::{CompileError, CompiledSet};

@@ -28,6 +28,29 @@ pub struct ExtensionAttributes {
 }
 
 impl ExtensionAttributes {
+    /// Sets slot `n` (1–15); other numbers are ignored.
+    pub fn set(&mut self, n: u8, value: String) {
+        let slot = match n {
+            1 => &mut self.extension_attribute1,
+            2 => &mut self.extension_attribute2,
+            3 => &mut self.extension_attribute3,
+            4 => &mut self.extension_attribute4,
+            5 => &mut self.extension_attribute5,
+            6 => &mut self.extension_attribute6,
+            7 => &mut self.extension_attribute7,
+            8 => &mut self.extension_attribute8,
+            9 => &mut self.extension_attribute9,
+            10 => &mut self.extension_attribute10,
+            11 => &mut self.extension_attribute11,
+            12 => &mut self.extension_attribute12,
+            13 => &mut self.extension_attribute13,
+            14 => &mut self.extension_attribute14,
+            15 => &mut self.extension_attribute15,
+            _ => return,
+        };
+        *slot = Some(value);
+    }
+
     /// The value of slot `n` (1–15).
     pub fn get(&self, n: u8) -> Option<&str> {
         let v = match n {
@@ -112,6 +135,13 @@ impl Device {
     /// Ids of the groups this device is a direct member of, when known.
     pub fn member_of(&self) -> impl Iterator<Item = &str> {
         self.member_of.iter().flatten().map(GroupRef::id)
+    }
+}
+
+impl Device {
+    /// Replaces the group ids of `memberOf`.
+    pub fn set_member_of(&mut self, ids: Option<Vec<String>>) {
+        self.member_of = ids.map(|v| v.into_iter().map(GroupRef::Id).collect());
     }
 }
 

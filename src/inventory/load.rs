@@ -125,49 +125,52 @@ pub fn parse_records<T: DeserializeOwned>(
                 if line.trim().is_empty() {
                     continue;
                 }
-                let record = out.len();
-                let mut de = serde_json::Deserializer::from_str(line);
-                let parsed = serde_path_to_error::deserialize::<_, T>(&mut de);
-                if let (Ok(_), Err(e)) = (&parsed, de.end()) {
-                    return Err(InventoryError::Syntax {
-                        path: path.to_path_buf(),
-                        line: i + 1,
-                        column: e.column(),
-                        message: format!("unexpected text after record {record}: {}", strip_position(&e)),
-                    });
-                }
-                match parsed {
-                    Ok(v) => out.push(v),
-                    Err(e) => {
-                        let location = e.path().to_string();
-                        let inner = e.into_inner();
-                        let column = inner.column();
-                        if inner.is_syntax() || inner.is_eof() {
-                            return Err(InventoryError::Syntax {
-                                path: path.to_path_buf(),
-                                line: i + 1,
-                                column,
-                                message: format!(
-                                    "record {record} is not valid JSON: {}",
-                                    strip_position(&inner)
-                                ),
-                            });
-                        }
-                        return Err(InventoryError::Record {
-                            path: path.to_path_buf(),
-                            line: i + 1,
-                            column,
-                            record,
-                            location: if location == "." { "the record".into() } else { location },
-                            message: strip_position(&inner),
-                        });
-                    }
-                }
+                out.push(parse_line(line, i + 1, out.len(), path)?);
             }
             out
         }
     };
     Ok((records, format))
+}
+
+/// Parses one JSON Lines record; errors name the line, record and field.
+pub(crate) fn parse_line<T: DeserializeOwned>(
+    line: &str,
+    line_no: usize,
+    record: usize,
+    path: &Path,
+) -> Result<T, InventoryError> {
+    let mut de = serde_json::Deserializer::from_str(line);
+    let parsed = serde_path_to_error::deserialize::<_, T>(&mut de);
+    if let (Ok(_), Err(e)) = (&parsed, de.end()) {
+        return Err(InventoryError::Syntax {
+            path: path.to_path_buf(),
+            line: line_no,
+            column: e.column(),
+            message: format!("unexpected text after record {record}: {}", strip_position(&e)),
+        });
+    }
+    parsed.map_err(|e| {
+        let location = e.path().to_string();
+        let inner = e.into_inner();
+        let column = inner.column();
+        if inner.is_syntax() || inner.is_eof() {
+            return InventoryError::Syntax {
+                path: path.to_path_buf(),
+                line: line_no,
+                column,
+                message: format!("record {record} is not valid JSON: {}", strip_position(&inner)),
+            };
+        }
+        InventoryError::Record {
+            path: path.to_path_buf(),
+            line: line_no,
+            column,
+            record,
+            location: if location == "." { "the record".into() } else { location },
+            message: strip_position(&inner),
+        }
+    })
 }
 
 fn strip_position(e: &serde_json::Error) -> String {

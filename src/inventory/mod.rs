@@ -11,7 +11,7 @@
 
 mod device;
 mod generate;
-mod load;
+pub(crate) mod load;
 mod user;
 
 pub use device::{Device, ExtensionAttributes};
