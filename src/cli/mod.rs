@@ -12,7 +12,7 @@ mod output;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -416,20 +416,31 @@ impl Inventory {
         }
     }
 
-    /// Members of each rule, as indices in input order.
-    fn members(&self, rules: &[&Rule]) -> Result<Vec<Vec<usize>>, Failure> {
+    /// Members of each rule, as indices in input order, and the time spent
+    /// compiling the rules for the columnar index.
+    fn members(&self, rules: &[&Rule]) -> Result<(Vec<Vec<usize>>, Duration), Failure> {
         use rayon::prelude::*;
         match self {
             Inventory::Devices(index) => {
+                let t = Instant::now();
                 let set = CompiledSet::compile(rules, index).map_err(fail)?;
-                Ok(set.evaluate().iter().map(|b| b.ones().collect()).collect())
+                let compiled = t.elapsed();
+                Ok((set.evaluate().iter().map(|b| b.ones().collect()).collect(), compiled))
             }
-            Inventory::Users(users) => Ok(rules
-                .iter()
-                .map(|rule| {
-                    users.par_iter().enumerate().filter(|(_, u)| rule.matches(*u)).map(|(i, _)| i).collect()
-                })
-                .collect()),
+            Inventory::Users(users) => Ok((
+                rules
+                    .iter()
+                    .map(|rule| {
+                        users
+                            .par_iter()
+                            .enumerate()
+                            .filter(|(_, u)| rule.matches(*u))
+                            .map(|(i, _)| i)
+                            .collect()
+                    })
+                    .collect(),
+                Duration::ZERO,
+            )),
         }
     }
 }
@@ -494,13 +505,19 @@ fn eval(
         let (inventory, _) = Inventory::load(inv_args)?;
         let loaded = started.elapsed();
         let rules: Vec<&Rule> = set.groups.iter().map(|g| &g.rule).collect();
-        let membership = Membership { members: inventory.members(&rules)? };
+        let (members, compiled) = inventory.members(&rules)?;
+        let membership = Membership { members };
         let evaluated = started.elapsed();
         if stats {
             let names: Vec<&str> = set.groups.iter().map(|g| g.spec.name.as_str()).collect();
             print_stats(&inventory, &names, &rules);
         }
-        let timings = output::Timings { check: checked, load: loaded - checked, eval: evaluated - loaded };
+        let timings = output::Timings {
+            check: checked,
+            load: loaded - checked,
+            compile: compiled,
+            eval: evaluated - loaded - compiled,
+        };
         let format = format.unwrap_or(EvalFormat::Table);
         let text = match format {
             EvalFormat::Ids => {
@@ -529,12 +546,18 @@ fn eval(
     let checked = started.elapsed();
     let (inventory, _) = Inventory::load(inv_args)?;
     let loaded = started.elapsed();
-    let hits = inventory.members(&[&rule])?.pop().unwrap_or_default();
+    let (mut members, compiled) = inventory.members(&[&rule])?;
+    let hits = members.pop().unwrap_or_default();
     let evaluated = started.elapsed();
     if stats {
         print_stats(&inventory, &[name.as_str()], &[&rule]);
     }
-    let timings = output::Timings { check: checked, load: loaded - checked, eval: evaluated - loaded };
+    let timings = output::Timings {
+        check: checked,
+        load: loaded - checked,
+        compile: compiled,
+        eval: evaluated - loaded - compiled,
+    };
     let text = match format {
         EvalFormat::Ids => {
             let mut s = String::new();

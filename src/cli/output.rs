@@ -13,13 +13,19 @@ use crate::rule::{Diagnostic, ObjectType, Rule};
 pub(crate) struct Timings {
     pub check: Duration,
     pub load: Duration,
+    pub compile: Duration,
     pub eval: Duration,
 }
 
 impl Timings {
     fn json(&self) -> serde_json::Value {
         let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
-        json!({ "check_ms": ms(self.check), "load_ms": ms(self.load), "eval_ms": ms(self.eval) })
+        json!({
+            "check_ms": ms(self.check),
+            "load_ms": ms(self.load),
+            "compile_ms": ms(self.compile),
+            "eval_ms": ms(self.eval),
+        })
     }
 }
 
@@ -99,6 +105,37 @@ fn into_string(w: csv::Writer<Vec<u8>>) -> Result<String, csv::Error> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+#[derive(serde::Serialize)]
+struct GroupOut<'a> {
+    name: &'a str,
+    description: Option<&'a str>,
+    rule: &'a str,
+    count: usize,
+    members: Vec<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct RecordOut<'a> {
+    id: &'a str,
+    #[serde(rename = "displayName")]
+    display_name: &'a str,
+    groups: Vec<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct GroupsReport<'a> {
+    object: ObjectType,
+    total: usize,
+    groups: Vec<GroupOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    devices: Option<Vec<RecordOut<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    users: Option<Vec<RecordOut<'a>>>,
+    timings: serde_json::Value,
+}
+
+/// Typed, borrowed structs rather than `serde_json::Value`: a million
+/// devices serialize in a fraction of the time and memory.
 pub(crate) fn groups_json(
     set: &GroupSet,
     m: &Membership,
@@ -107,7 +144,7 @@ pub(crate) fn groups_json(
     t: &Timings,
 ) -> String {
     let mut per_record: Vec<Vec<&str>> = vec![Vec::new(); view.ids.len()];
-    let groups: Vec<serde_json::Value> = set
+    let groups: Vec<GroupOut<'_>> = set
         .groups
         .iter()
         .zip(&m.members)
@@ -117,30 +154,25 @@ pub(crate) fn groups_json(
                     slot.push(g.spec.name.as_str());
                 }
             }
-            json!({
-                "name": g.spec.name,
-                "description": g.spec.description,
-                "rule": g.spec.rule,
-                "count": members.len(),
-                "members": members.iter().map(|&i| view.id(i)).collect::<Vec<_>>(),
-            })
+            GroupOut {
+                name: &g.spec.name,
+                description: g.spec.description.as_deref(),
+                rule: &g.spec.rule,
+                count: members.len(),
+                members: members.iter().map(|&i| view.id(i)).collect(),
+            }
         })
         .collect();
-    let records: Vec<serde_json::Value> = per_record
-        .iter()
+    let records: Vec<RecordOut<'_>> = per_record
+        .into_iter()
         .enumerate()
-        .map(|(i, gs)| json!({ "id": view.id(i), "displayName": view.name(i), "groups": gs }))
+        .map(|(i, groups)| RecordOut { id: view.id(i), display_name: view.name(i), groups })
         .collect();
-    let key = format!("{object}s");
-    let mut report = json!({
-        "object": object,
-        "total": view.ids.len(),
-        "groups": groups,
-        "timings": t.json(),
-    });
-    if let Some(map) = report.as_object_mut() {
-        map.insert(key, serde_json::Value::Array(records));
-    }
+    let (devices, users) = match object {
+        ObjectType::Device => (Some(records), None),
+        ObjectType::User => (None, Some(records)),
+    };
+    let report = GroupsReport { object, total: view.ids.len(), groups, devices, users, timings: t.json() };
     let mut s = serde_json::to_string_pretty(&report).unwrap_or_default();
     s.push('\n');
     s
