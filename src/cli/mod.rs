@@ -648,8 +648,12 @@ fn generate(devices: u64, seed: u64, path: Option<&Path>) -> Outcome {
             Err(e) => Err(fail(format!("stdout: {e}"))),
         };
     };
-    let bytes = output::write_atomic_with(path, |file| crate::inventory::generate(&spec, file))
-        .map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    let bar = generation_bar(devices);
+    let bytes = output::write_atomic_with(path, |file| {
+        crate::inventory::generate(&spec, ProgressWriter { inner: file, bar: &bar })
+    })
+    .map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    bar.finish_and_clear();
     eprintln!(
         "wrote {devices} devices ({:.1} MB) to {} in {:.1} s",
         bytes as f64 / 1e6,
@@ -657,6 +661,39 @@ fn generate(devices: u64, seed: u64, path: Option<&Path>) -> Outcome {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// A byte-counting spinner for `generate`; hidden unless stderr is a terminal.
+fn generation_bar(devices: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() || devices < 100_000 {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} generating {msg}: {bytes} written ({bytes_per_sec})",
+    ) {
+        bar.set_style(style);
+    }
+    bar.set_message(format!("{devices} devices"));
+    bar
+}
+
+/// Counts bytes written into a progress bar.
+struct ProgressWriter<'b, W> {
+    inner: W,
+    bar: &'b indicatif::ProgressBar,
+}
+
+impl<W: std::io::Write> std::io::Write for ProgressWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn load_devices_index(path: &Path) -> Result<FleetIndex, Failure> {
