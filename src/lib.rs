@@ -19,12 +19,17 @@
 //! ```
 //!
 //! Layers, lowest first: [`rule`] (the language) ← [`inventory`] (Graph-shaped
-//! records and loaders) ← [`groups`] (named rule sets) ← the `fleetlab` CLI.
+//! records and loaders) ← [`groups`] (named rule sets) ← [`msgraph`] (the Graph
+//! sync adapter and a fake Graph) ← the `fleetlab` CLI.
 
+pub mod autopilot;
 pub mod fleet;
+pub mod flow;
 pub mod groups;
 pub mod inventory;
+pub mod msgraph;
 pub mod rule;
+pub mod sql;
 
 #[doc(hidden)]
 pub mod cli;

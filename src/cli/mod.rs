@@ -7,7 +7,12 @@
 //! result is written to a temporary file beside FILE and renamed into
 //! place, so a failed run never leaves a half-written report.
 
+mod autopilot;
+mod flow;
 mod output;
+mod sandbox;
+mod sql;
+mod sync;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -109,9 +114,25 @@ enum Command {
         #[command(flatten)]
         rule: RuleArgs,
     },
-    /// Pack a device inventory for fast reloads, or show how it is stored.
+    /// Pack a device inventory for fast reloads, export it for SQL engines, or show how it is stored.
     #[command(subcommand)]
     Inventory(InventoryCommand),
+    /// Check an Autopilot tenant file (profiles, groups, assignments) or Graph profile JSON.
+    Lint(autopilot::LintArgs),
+    /// Which Autopilot profile every device gets, and what a change would change.
+    Plan(autopilot::PlanArgs),
+    /// Translate a device rule into a DuckDB, DataFusion or Spark SQL query.
+    #[command(after_help = sql::SQL_HELP)]
+    Sql(sql::SqlArgs),
+    /// Pull a tenant from Microsoft Graph into a local snapshot, and export it.
+    #[command(subcommand)]
+    Sync(sync::SyncCommand),
+    /// A fake Microsoft Graph on 127.0.0.1, for demos and tests.
+    #[command(subcommand)]
+    Sandbox(sandbox::SandboxCommand),
+    /// Enrollment flows: each Autopilot mode as a validated graph; show, check, walk.
+    #[command(subcommand)]
+    Flow(flow::FlowCommand),
     /// Write a synthetic fleet of Graph device records (JSON Lines).
     #[command(
         after_help = "A realistic mix: Autopilot laptops and desktops with group tags and purchase orders, \
@@ -155,6 +176,9 @@ enum InventoryCommand {
         /// The device inventory (JSON or packed).
         input: PathBuf,
     },
+    /// Write a device inventory as a Parquet or Arrow file, the table `fleetlab sql` queries.
+    #[command(after_help = sql::EXPORT_HELP)]
+    Export(sql::ExportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -262,6 +286,12 @@ pub fn main() -> ExitCode {
         Command::Fmt { rule } => fmt(&rule),
         Command::Generate { devices, seed, output } => generate(devices, seed, output.as_deref()),
         Command::Inventory(cmd) => inventory(cmd),
+        Command::Lint(args) => autopilot::lint(&args),
+        Command::Plan(args) => autopilot::plan(&args),
+        Command::Sql(args) => sql::sql(&args),
+        Command::Sync(cmd) => sync::run(cmd),
+        Command::Sandbox(cmd) => sandbox::run(cmd),
+        Command::Flow(cmd) => flow::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -719,6 +749,7 @@ fn inventory(cmd: InventoryCommand) -> Outcome {
             );
             Ok(())
         }
+        InventoryCommand::Export(args) => sql::export(&args),
         InventoryCommand::Stats { input } => {
             let started = Instant::now();
             let index = load_devices_index(&input)?;

@@ -1,6 +1,14 @@
+mod autopilot;
+mod autopilot_checks;
+mod autopilot_cli;
 mod cli;
 mod columnar;
 mod columnar_props;
 mod corpus;
+mod flow;
+mod flow_cli;
 mod generate;
 mod props;
+mod sql;
+mod sync;
+mod sync_cli;

@@ -1,0 +1,809 @@
+//! `fleetlab lint` and `fleetlab plan`: the Autopilot tenant model on the
+//! command line.
+//!
+//! Same contract as every command: the result on stdout (or atomically in
+//! `-o FILE`), diagnostics on stderr; exit 0 when clean, 1 when the tenant
+//! or the edits have errors (or warnings, with `--deny-warnings`), 2 when
+//! a file cannot be read or has the wrong shape. `lint` findings *are* its
+//! result, so they go to stdout; `plan` reports findings on stderr and
+//! refuses to plan a tenant with errors, because Intune would refuse to
+//! save it.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use super::{emit, fail, load_devices_index, output, Failure, Outcome};
+use crate::autopilot::{
+    self, graph_json, whatif, Applied, CheckedTenant, DevicePlan, EditSet, Finding, Plan, Tenant, Validation,
+    Via, WhatIf, CATALOGUE,
+};
+use crate::fleet::FleetIndex;
+
+const LINT_HELP: &str = "\
+FILE is a tenant file (TOML: [tenant], [[group]], [[profile]], [[app]], [esp], [enrollment_user]) or \
+Graph beta profile JSON (one profile, an array, or a Graph page as GET \
+/beta/deviceManagement/windowsAutopilotDeploymentProfiles returns it).
+
+Every finding has a stable code, a severity, the file:line:column of the key it blames, and the document \
+its rule comes from. `fleetlab lint --checks` lists every rule.
+
+Examples:
+  fleetlab lint scenarios/contoso/tenant.toml
+  fleetlab lint exported-profiles.json --format json
+  fleetlab lint tenant.toml --deny-warnings          # a CI gate
+  fleetlab lint tenant.toml --graph-out build/profiles   # Graph bodies to POST
+
+Exit status: 0 no errors, 1 errors (or warnings with --deny-warnings), 2 unreadable or malformed file.";
+
+const PLAN_HELP: &str = "\
+Resolves, for every device of the inventory, the groups it is in (the tenant's dynamic group rules, \
+evaluated on the columnar engine), the profile it gets and why: the oldest created matching profile wins, \
+an excluded group removes a profile, the profile assigned to all devices is the default. Only devices \
+registered with Autopilot ([ZTDId] in physicalIds) get profiles, plus those a profile with \"convert all \
+targeted devices\" registers.
+
+With --against or --edits, prints a what-if instead: the devices whose groups, profile or mode change.
+
+Examples:
+  fleetlab plan --tenant scenarios/contoso/tenant.toml --devices scenarios/contoso/devices.json
+  fleetlab plan --tenant tenant.toml --devices devices.json --format csv -o plan.csv
+  fleetlab plan --tenant tenant.toml --devices devices.json --against tenant-next.toml
+  fleetlab plan --tenant tenant.toml --devices devices.json --edits edits.toml --format json
+
+Exit status: 0 planned, 1 the tenant or the edits have errors (run fleetlab lint), 2 unreadable input.";
+
+/// `fleetlab lint`.
+#[derive(Args, Debug)]
+#[command(after_help = LINT_HELP)]
+pub(super) struct LintArgs {
+    /// A tenant file (.toml) or Graph profile JSON (.json).
+    #[arg(value_name = "FILE", required_unless_present = "checks")]
+    file: Option<PathBuf>,
+    /// `text` (one line per finding) or `json`.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Exit 1 on warnings too.
+    #[arg(long)]
+    deny_warnings: bool,
+    /// Write the findings to FILE (atomically) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// When there is no error, write each profile as the Graph beta JSON body
+    /// that creates it (new property names only) into DIR.
+    #[arg(long, value_name = "DIR")]
+    graph_out: Option<PathBuf>,
+    /// List every check (code, severity, rule, source) and exit.
+    #[arg(long, conflicts_with_all = ["file", "graph_out"])]
+    checks: bool,
+}
+
+/// `fleetlab plan`.
+#[derive(Args, Debug)]
+#[command(after_help = PLAN_HELP)]
+pub(super) struct PlanArgs {
+    /// The tenant file.
+    #[arg(long, value_name = "FILE")]
+    tenant: PathBuf,
+    /// Graph device objects (JSON array, Graph page, JSON Lines) or a packed index.
+    #[arg(long, value_name = "FILE")]
+    devices: PathBuf,
+    /// What-if: compare with this tenant file on the same devices.
+    #[arg(long, value_name = "FILE", conflicts_with = "edits")]
+    against: Option<PathBuf>,
+    /// What-if: compare with the inventory after these device edits.
+    #[arg(long, value_name = "FILE")]
+    edits: Option<PathBuf>,
+    /// `table` (registered devices, then counts per profile and mode), or
+    /// `json` / `csv` (every device).
+    #[arg(long, value_enum, default_value = "table")]
+    format: PlanFormat,
+    /// Write the result to FILE (atomically) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Table: also list devices that are not registered with Autopilot.
+    #[arg(long)]
+    all: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum PlanFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+fn pretty(value: &impl Serialize) -> String {
+    let mut s = serde_json::to_string_pretty(value).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// One finding as a compiler-style line plus a pointer line.
+fn finding_text(f: &Finding) -> String {
+    format!("{f}\n  --> {} ({})\n", f.path, f.source)
+}
+
+#[derive(Serialize)]
+struct FindingOut<'a> {
+    code: &'a str,
+    severity: autopilot::Severity,
+    message: &'a str,
+    path: &'a str,
+    file: Option<String>,
+    line: Option<usize>,
+    column: Option<usize>,
+    source: &'a str,
+}
+
+fn finding_json(f: &Finding) -> FindingOut<'_> {
+    FindingOut {
+        code: f.code,
+        severity: f.severity,
+        message: &f.message,
+        path: &f.path,
+        file: f.location.as_ref().map(|l| l.file.display().to_string()),
+        line: f.location.as_ref().map(|l| l.line),
+        column: f.location.as_ref().map(|l| l.column),
+        source: f.source,
+    }
+}
+
+pub(super) fn lint(args: &LintArgs) -> Outcome {
+    if args.checks {
+        return list_checks(args.format, args.output.as_deref());
+    }
+    let Some(path) = &args.file else { return Err(fail("give a tenant file or Graph profile JSON")) };
+    let (tenant, validation) = autopilot::lint_file(path).map_err(fail)?;
+    let (errors, warnings) = (validation.errors(), validation.warnings());
+    let text = match args.format {
+        Format::Text => validation.findings.iter().map(finding_text).collect::<String>(),
+        Format::Json => {
+            #[derive(Serialize)]
+            struct Report<'a> {
+                file: String,
+                valid: bool,
+                errors: usize,
+                warnings: usize,
+                profiles: usize,
+                groups: usize,
+                apps: usize,
+                findings: Vec<FindingOut<'a>>,
+            }
+            pretty(&Report {
+                file: path.display().to_string(),
+                valid: errors == 0,
+                errors,
+                warnings,
+                profiles: tenant.profiles.len(),
+                groups: tenant.groups.len(),
+                apps: tenant.apps.len(),
+                findings: validation.findings.iter().map(finding_json).collect(),
+            })
+        }
+    };
+    emit(&text, args.output.as_deref())?;
+    eprintln!(
+        "{}: {errors} error{}, {warnings} warning{} ({} profiles, {} groups, {} apps)",
+        path.display(),
+        plural(errors),
+        plural(warnings),
+        tenant.profiles.len(),
+        tenant.groups.len(),
+        tenant.apps.len()
+    );
+    if let (Some(dir), Some(checked)) = (&args.graph_out, &validation.tenant) {
+        write_graph(dir, checked)?;
+    } else if args.graph_out.is_some() {
+        eprintln!("error: no Graph JSON written: fix the errors first");
+    }
+    if errors > 0 || (args.deny_warnings && warnings > 0) {
+        return Err(Failure { code: 1 });
+    }
+    Ok(())
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn list_checks(format: Format, path: Option<&Path>) -> Outcome {
+    let text = match format {
+        Format::Json => pretty(&CATALOGUE),
+        Format::Text => {
+            let width = CATALOGUE.iter().map(|c| c.code.len()).max().unwrap_or(4);
+            let mut s = format!("{:<width$}  {:<8} RULE (SOURCE)\n", "CODE", "SEVERITY");
+            for c in CATALOGUE {
+                let _ = writeln!(
+                    s,
+                    "{:<width$}  {:<8} {} ({})",
+                    c.code,
+                    c.severity.to_string(),
+                    c.summary,
+                    c.source
+                );
+            }
+            s
+        }
+    };
+    emit(&text, path)
+}
+
+/// Writes one Graph body per profile, named after the profile.
+fn write_graph(dir: &Path, tenant: &CheckedTenant) -> Outcome {
+    std::fs::create_dir_all(dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
+    for a in &tenant.profiles {
+        let slug: String = a
+            .profile
+            .name()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+            .collect();
+        let file = dir.join(format!("{slug}.json"));
+        let body = pretty(&graph_json::to_graph(&a.profile));
+        output::write_atomic(&file, body.as_bytes()).map_err(|e| fail(format!("{}: {e}", file.display())))?;
+    }
+    eprintln!("wrote {} Graph profile bodies to {}", tenant.profiles.len(), dir.display());
+    Ok(())
+}
+
+/// Loads and checks a tenant for planning: errors end the command.
+fn checked_tenant(path: &Path) -> Result<CheckedTenant, Failure> {
+    let tenant = Tenant::load(path).map_err(fail)?;
+    let Validation { findings, tenant: checked } = autopilot::validate(&tenant);
+    let Some(checked) = checked else {
+        for f in findings.iter().filter(|f| f.is_error()) {
+            eprint!("{}", finding_text(f));
+        }
+        eprintln!(
+            "error: {} has {} error(s); Intune would not accept it, so there is nothing to plan \
+             (fleetlab lint {} lists every finding)",
+            path.display(),
+            findings.iter().filter(|f| f.is_error()).count(),
+            path.display()
+        );
+        return Err(Failure { code: 1 });
+    };
+    if !findings.is_empty() {
+        eprintln!(
+            "warning: {} has {} warning(s); fleetlab lint {} lists them",
+            path.display(),
+            findings.len(),
+            path.display()
+        );
+    }
+    Ok(checked)
+}
+
+pub(super) fn plan(args: &PlanArgs) -> Outcome {
+    let tenant = checked_tenant(&args.tenant)?;
+    let against = args.against.as_deref().map(checked_tenant).transpose()?;
+    let edits = args.edits.as_deref().map(EditSet::load).transpose().map_err(fail)?;
+    let index = load_devices_index(&args.devices)?;
+    let before = tenant.plan(&index).map_err(fail)?;
+    let before_label = args.tenant.display().to_string();
+
+    if let Some(other) = against {
+        let after = other.plan(&index).map_err(fail)?;
+        let diff = whatif::compare(&before, &after);
+        let labels =
+            (before_label, args.against.as_deref().map(|p| p.display().to_string()).unwrap_or_default());
+        let text = whatif_output(args.format, &diff, &labels, &[], &[])?;
+        return emit(&text, args.output.as_deref());
+    }
+
+    if let (Some(edits), Some(edits_path)) = (edits, &args.edits) {
+        let mut devices: Vec<_> = (0..index.len()).filter_map(|i| index.device(i)).collect();
+        let resolved = edits.resolve(&devices);
+        let applied = edits.apply(&mut devices, &resolved);
+        let edited = FleetIndex::from_devices(&devices).map_err(fail)?;
+        let after = tenant.plan(&edited).map_err(fail)?;
+        let mut findings = resolved.findings.clone();
+        findings.extend(edits.check_against(&resolved, &after));
+        for f in &findings {
+            eprint!("{}", finding_text(f));
+        }
+        let errors = findings.iter().filter(|f| f.is_error()).count();
+        if errors > 0 {
+            eprintln!(
+                "error: {} has {errors} error(s); fix them to see what the edits change",
+                edits_path.display()
+            );
+            return Err(Failure { code: 1 });
+        }
+        let diff = whatif::compare(&before, &after);
+        let labels = (before_label.clone(), format!("{before_label} + {}", edits_path.display()));
+        let text = whatif_output(args.format, &diff, &labels, &applied, &findings)?;
+        return emit(&text, args.output.as_deref());
+    }
+
+    let text = match args.format {
+        PlanFormat::Table => plan_table(&before, args.all),
+        PlanFormat::Json => plan_json(&before, &args.tenant, &args.devices),
+        PlanFormat::Csv => plan_csv(&before).map_err(fail)?,
+    };
+    emit(&text, args.output.as_deref())
+}
+
+fn name(d: &DevicePlan) -> &str {
+    d.display_name.as_deref().unwrap_or(&d.id)
+}
+
+fn assignment_groups(plan: &Plan, d: &DevicePlan) -> Vec<String> {
+    d.groups
+        .iter()
+        .filter(|&&g| plan.assignment_groups.get(g).copied().unwrap_or(false))
+        .filter_map(|&g| plan.groups.get(g).cloned())
+        .collect()
+}
+
+/// A plain table: columns padded to their widest cell.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| -> String {
+        let last = cells.len().saturating_sub(1);
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i == last {
+                s.push_str(cell);
+            } else {
+                let pad = w.saturating_sub(cell.chars().count());
+                s.push_str(cell);
+                s.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        s.truncate(s.trim_end().len());
+        s.push('\n');
+        s
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+fn plan_table(plan: &Plan, all: bool) -> String {
+    let mut rows = Vec::new();
+    for d in &plan.devices {
+        if !all && d.profile().is_none() && !d.registered {
+            continue;
+        }
+        let profile = d.profile().and_then(|p| plan.profiles.get(p));
+        let mut note = Vec::new();
+        if let Some(m) = d.mismatch {
+            note.push(m.to_string());
+        }
+        if plan.pending_reset(d) {
+            note.push(format!(
+                "enrolled with {:?}; the change applies after a reset",
+                d.enrolled_with.as_deref().unwrap_or("")
+            ));
+        }
+        let mut reason = plan.reason(d);
+        if !note.is_empty() {
+            reason = format!("{reason} [{}]", note.join("; "));
+        }
+        rows.push(vec![
+            name(d).to_string(),
+            profile.map_or("-".into(), |p| p.name.clone()),
+            profile.map_or("-".into(), |p| p.mode.to_string()),
+            profile.map_or("-".into(), |p| p.join.as_str().to_string()),
+            assignment_groups(plan, d).join(", "),
+            reason,
+        ]);
+    }
+    let mut s = table(&["DEVICE", "PROFILE", "MODE", "JOIN", "ASSIGNMENT GROUPS", "REASON"], &rows);
+    s.push('\n');
+    s.push_str(&summary_text(plan));
+    s
+}
+
+fn summary_text(plan: &Plan) -> String {
+    let sum = plan.summary();
+    let mut rows: Vec<Vec<String>> = plan
+        .profiles
+        .iter()
+        .zip(&sum.per_profile)
+        .map(|(p, n)| {
+            let mut target = Vec::new();
+            if p.all_devices {
+                target.push("all devices");
+            }
+            if p.converts {
+                target.push("converts");
+            }
+            vec![
+                p.name.clone(),
+                p.mode.to_string(),
+                p.join.as_str().to_string(),
+                p.device_type.as_str().to_string(),
+                p.created.clone().unwrap_or_else(|| "not created".into()),
+                n.to_string(),
+                target.join(", "),
+            ]
+        })
+        .collect();
+    rows.push(vec![
+        "(no profile)".into(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        sum.no_profile.to_string(),
+        String::new(),
+    ]);
+    let mut s = table(&["PROFILE", "MODE", "JOIN", "DEVICE TYPE", "CREATED", "DEVICES", "NOTE"], &rows);
+    s.push('\n');
+    let modes: Vec<String> = sum.per_mode.iter().map(|(m, n)| format!("{m} {n}")).collect();
+    let _ = writeln!(
+        s,
+        "{} devices, {} registered with Autopilot: {} with a profile, {} without; {} match several profiles \
+         (the oldest created wins).",
+        sum.devices, sum.registered, sum.assigned, sum.no_profile, sum.multiple
+    );
+    if !modes.is_empty() {
+        let _ = writeln!(s, "By mode: {}.", modes.join(", "));
+    }
+    if sum.converted > 0 {
+        let _ = writeln!(
+            s,
+            "{} unregistered devices will be registered by \"convert all targeted devices\".",
+            sum.converted
+        );
+    }
+    if sum.targeted_unregistered > 0 {
+        let _ = writeln!(
+            s,
+            "{} unregistered devices are in profile groups but no profile reaches them (not converted, or not a \
+             managed Windows device).",
+            sum.targeted_unregistered
+        );
+    }
+    for (p, n) in plan.shadowed() {
+        let _ = writeln!(
+            s,
+            "Profile {:?} matches {n} devices but gets none: an older profile wins each of them.",
+            plan.profiles.get(p).map_or("?", |p| p.name.as_str())
+        );
+    }
+    if sum.mismatched > 0 {
+        let _ = writeln!(
+            s,
+            "{} devices have a profile for another device type; Intune fails those assignments.",
+            sum.mismatched
+        );
+    }
+    if sum.pending_reset > 0 {
+        let _ = writeln!(
+            s,
+            "{} devices enrolled with another profile; profile changes apply only after a reset or re-enrollment.",
+            sum.pending_reset
+        );
+    }
+    s
+}
+
+#[derive(Serialize)]
+struct DeviceOut<'a> {
+    id: &'a str,
+    #[serde(rename = "displayName")]
+    display_name: Option<&'a str>,
+    registered: bool,
+    groups: Vec<&'a str>,
+    profile: Option<&'a str>,
+    mode: Option<autopilot::EnrollmentMode>,
+    join: Option<&'static str>,
+    status: &'static str,
+    /// `group` or `all-devices`.
+    via: Option<&'static str>,
+    via_group: Option<&'a str>,
+    also_matched: Vec<&'a str>,
+    reason: String,
+    #[serde(rename = "enrollmentProfileName")]
+    enrolled_with: Option<&'a str>,
+    pending_reset: bool,
+    mismatch: Option<String>,
+}
+
+fn device_out<'a>(plan: &'a Plan, d: &'a DevicePlan) -> DeviceOut<'a> {
+    use crate::autopilot::Outcome as O;
+    let profile = d.profile().and_then(|p| plan.profiles.get(p));
+    let (status, via) = match &d.outcome {
+        O::Assigned { via, .. } => ("assigned", Some(*via)),
+        O::Converted { via, .. } => ("converted", Some(*via)),
+        O::NoProfile { .. } => ("no-profile", None),
+        O::NotRegistered { .. } => ("not-registered", None),
+    };
+    let (via, via_group) = match via {
+        Some(Via::Group(g)) => (Some("group"), plan.groups.get(g).map(String::as_str)),
+        Some(Via::AllDevices) => (Some("all-devices"), None),
+        None => (None, None),
+    };
+    DeviceOut {
+        id: &d.id,
+        display_name: d.display_name.as_deref(),
+        registered: d.registered,
+        groups: d.groups.iter().filter_map(|&g| plan.groups.get(g).map(String::as_str)).collect(),
+        profile: profile.map(|p| p.name.as_str()),
+        mode: profile.map(|p| p.mode),
+        join: profile.map(|p| p.join.as_str()),
+        status,
+        via,
+        via_group,
+        also_matched: d
+            .lost()
+            .iter()
+            .filter_map(|&p| plan.profiles.get(p).map(|p| p.name.as_str()))
+            .collect(),
+        reason: plan.reason(d),
+        enrolled_with: d.enrolled_with.as_deref(),
+        pending_reset: plan.pending_reset(d),
+        mismatch: d.mismatch.map(|m| m.to_string()),
+    }
+}
+
+fn plan_json(plan: &Plan, tenant: &Path, devices: &Path) -> String {
+    #[derive(Serialize)]
+    struct ProfileOut<'a> {
+        #[serde(flatten)]
+        profile: &'a autopilot::PlanProfile,
+        devices: usize,
+        /// Devices it matches but loses to an older profile.
+        lost_to_older: usize,
+    }
+    #[derive(Serialize)]
+    struct GroupOut<'a> {
+        name: &'a str,
+        members: usize,
+        assignment: bool,
+    }
+    #[derive(Serialize)]
+    struct Report<'a> {
+        tenant: String,
+        devices_file: String,
+        summary: autopilot::Summary,
+        profiles: Vec<ProfileOut<'a>>,
+        groups: Vec<GroupOut<'a>>,
+        devices: Vec<DeviceOut<'a>>,
+    }
+    let summary = plan.summary();
+    let profiles = plan
+        .profiles
+        .iter()
+        .zip(summary.per_profile.iter().zip(&summary.lost_per_profile))
+        .map(|(profile, (&devices, &lost_to_older))| ProfileOut { profile, devices, lost_to_older })
+        .collect();
+    let groups = plan
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(g, name)| GroupOut {
+            name,
+            members: plan.group_sizes.get(g).copied().unwrap_or(0),
+            assignment: plan.assignment_groups.get(g).copied().unwrap_or(false),
+        })
+        .collect();
+    pretty(&Report {
+        tenant: tenant.display().to_string(),
+        devices_file: devices.display().to_string(),
+        profiles,
+        groups,
+        devices: plan.devices.iter().map(|d| device_out(plan, d)).collect(),
+        summary,
+    })
+}
+
+fn plan_csv(plan: &Plan) -> Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "id",
+        "displayName",
+        "registered",
+        "status",
+        "profile",
+        "mode",
+        "join",
+        "groups",
+        "reason",
+        "enrollmentProfileName",
+        "pendingReset",
+        "mismatch",
+    ])?;
+    for d in &plan.devices {
+        let o = device_out(plan, d);
+        w.write_record([
+            o.id,
+            o.display_name.unwrap_or(""),
+            if o.registered { "true" } else { "false" },
+            o.status,
+            o.profile.unwrap_or(""),
+            o.mode.map_or("", |m| m.as_str()),
+            o.join.unwrap_or(""),
+            &o.groups.join("; "),
+            &o.reason,
+            o.enrolled_with.unwrap_or(""),
+            if o.pending_reset { "true" } else { "false" },
+            o.mismatch.as_deref().unwrap_or(""),
+        ])?;
+    }
+    into_string(w)
+}
+
+fn into_string(w: csv::Writer<Vec<u8>>) -> Result<String, csv::Error> {
+    let bytes = w.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn arrow<T: PartialEq>(before: &T, after: &T, show: impl Fn(&T) -> String) -> String {
+    if before == after {
+        show(after)
+    } else {
+        format!("{} → {}", show(before), show(after))
+    }
+}
+
+fn whatif_output(
+    format: PlanFormat,
+    diff: &WhatIf,
+    labels: &(String, String),
+    applied: &[Applied],
+    findings: &[Finding],
+) -> Result<String, Failure> {
+    let opt = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
+    let mode = |m: &Option<autopilot::EnrollmentMode>| m.map_or("-".into(), |m| m.to_string());
+    match format {
+        PlanFormat::Json => {
+            #[derive(Serialize)]
+            struct Report<'a> {
+                before: &'a str,
+                after: &'a str,
+                changed: usize,
+                #[serde(flatten)]
+                diff: &'a WhatIf,
+                #[serde(skip_serializing_if = "<[_]>::is_empty")]
+                edits: &'a [Applied],
+                #[serde(skip_serializing_if = "Vec::is_empty")]
+                findings: Vec<FindingOut<'a>>,
+            }
+            Ok(pretty(&Report {
+                before: &labels.0,
+                after: &labels.1,
+                changed: diff.changes.len(),
+                diff,
+                edits: applied,
+                findings: findings.iter().map(finding_json).collect(),
+            }))
+        }
+        PlanFormat::Csv => {
+            let run = || -> Result<String, csv::Error> {
+                let mut w = csv::Writer::from_writer(Vec::new());
+                w.write_record([
+                    "id",
+                    "displayName",
+                    "profileBefore",
+                    "profileAfter",
+                    "modeBefore",
+                    "modeAfter",
+                    "groupsAdded",
+                    "groupsRemoved",
+                    "reasonAfter",
+                ])?;
+                for c in &diff.changes {
+                    w.write_record([
+                        c.id.as_str(),
+                        c.display_name.as_deref().unwrap_or(""),
+                        c.profile.before.as_deref().unwrap_or(""),
+                        c.profile.after.as_deref().unwrap_or(""),
+                        c.mode.before.map_or("", |m| m.as_str()),
+                        c.mode.after.map_or("", |m| m.as_str()),
+                        &c.groups_added.join("; "),
+                        &c.groups_removed.join("; "),
+                        &c.reason.after,
+                    ])?;
+                }
+                into_string(w)
+            };
+            run().map_err(fail)
+        }
+        PlanFormat::Table => {
+            let mut s = format!("before: {}\nafter:  {}\n\n", labels.0, labels.1);
+            if !applied.is_empty() {
+                let rows: Vec<Vec<String>> = applied
+                    .iter()
+                    .map(|a| {
+                        vec![a.display_name.clone().unwrap_or_else(|| a.id.clone()), a.changes.join("; ")]
+                    })
+                    .collect();
+                s.push_str(&table(&["EDITED DEVICE", "CHANGES"], &rows));
+                s.push('\n');
+            }
+            let rows: Vec<Vec<String>> = diff
+                .changes
+                .iter()
+                .map(|c| {
+                    let mut groups: Vec<String> = c.groups_added.iter().map(|g| format!("+{g}")).collect();
+                    groups.extend(c.groups_removed.iter().map(|g| format!("-{g}")));
+                    let mut reason = c.reason.after.clone();
+                    if let Some(m) = &c.mismatch_after {
+                        reason = format!("{reason} [{m}]");
+                    }
+                    vec![
+                        c.display_name.clone().unwrap_or_else(|| c.id.clone()),
+                        arrow(&c.profile.before, &c.profile.after, opt),
+                        arrow(&c.mode.before, &c.mode.after, mode),
+                        groups.join(" "),
+                        reason,
+                    ]
+                })
+                .collect();
+            if rows.is_empty() {
+                s.push_str("No device changes group, profile or mode.\n");
+            } else {
+                s.push_str(&table(&["DEVICE", "PROFILE", "MODE", "GROUPS", "REASON (AFTER)"], &rows));
+            }
+            s.push('\n');
+            let count = |n: Option<usize>| n.map_or("-".into(), |n| n.to_string());
+            let rows: Vec<Vec<String>> = diff
+                .profiles
+                .iter()
+                .map(|p| {
+                    let lost = if p.lost_after > 0 {
+                        format!(
+                            "also matches {} device{} an older profile wins",
+                            p.lost_after,
+                            plural(p.lost_after)
+                        )
+                    } else {
+                        String::new()
+                    };
+                    vec![p.name.clone(), p.mode.to_string(), count(p.before), count(p.after), lost]
+                })
+                .chain(std::iter::once(vec![
+                    "(no profile)".into(),
+                    String::new(),
+                    diff.before.no_profile.to_string(),
+                    diff.after.no_profile.to_string(),
+                    String::new(),
+                ]))
+                .collect();
+            s.push_str(&table(&["PROFILE", "MODE", "BEFORE", "AFTER", "NOTE"], &rows));
+            s.push('\n');
+            let _ = writeln!(
+                s,
+                "{} devices change: {} profile, {} mode, {} groups. Devices matching several profiles: {} → {}.",
+                diff.changes.len(),
+                diff.profile_changed,
+                diff.mode_changed,
+                diff.groups_changed,
+                diff.before.multiple,
+                diff.after.multiple
+            );
+            if diff.after.mismatched > diff.before.mismatched {
+                let _ = writeln!(
+                    s,
+                    "{} devices would get a profile for another device type (Intune fails those assignments).",
+                    diff.after.mismatched
+                );
+            }
+            Ok(s)
+        }
+    }
+}

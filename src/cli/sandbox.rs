@@ -1,0 +1,192 @@
+//! `fleetlab sandbox serve`: the fake Graph of [`crate::msgraph::fake`] as
+//! a process, for demos and for trying `fleetlab sync` without a tenant.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::{fail, Outcome};
+use crate::msgraph::fake::{FakeConfig, FakeServer, Faults, LoopBug, RetryAfterStyle, Scenario};
+
+const SERVE_HELP: &str = "\
+Prints the URL it listens on (one line on stdout), then serves until stopped. The token endpoint \
+accepts any client id and any non-empty secret unless --require-secret-env names a variable \
+holding the one to accept. Test endpoints under /_fake/ add, edit and delete devices \
+(POST /_fake/devices, PATCH|DELETE /_fake/devices/{id}), expire delta tokens \
+(POST /_fake/delta/expire) and report counters (GET /_fake/stats).
+
+Examples:
+  fleetlab sandbox serve --scenario scenarios/contoso --port 8080
+  fleetlab sandbox serve --generate 100000 --groups scenarios/enterprise/groups.toml \\
+      --page-size 999 --throttle 0.1 --server-errors 0.01 --latency 50-150";
+
+/// `fleetlab sandbox …`
+#[derive(Subcommand, Debug)]
+pub(super) enum SandboxCommand {
+    /// Serve a fake Microsoft Graph on 127.0.0.1.
+    #[command(after_help = SERVE_HELP)]
+    Serve(Serve),
+}
+
+#[derive(Args, Debug)]
+pub(super) struct Serve {
+    /// A scenario directory: devices.json, and optionally users.json, groups.toml, profiles.json.
+    #[arg(long, value_name = "DIR", conflicts_with = "generate", required_unless_present = "generate")]
+    scenario: Option<PathBuf>,
+    /// Serve a generated fleet of N devices instead (`fleetlab generate`).
+    #[arg(long, value_name = "N")]
+    generate: Option<u64>,
+    /// Seed of the generated fleet.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    seed: u64,
+    /// Dynamic groups for a generated fleet (or to replace the scenario's).
+    #[arg(long, value_name = "FILE")]
+    groups: Option<PathBuf>,
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Directory and delta page size (Graph: 100 by default, `$top` up to 999).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    page_size: usize,
+    /// Autopilot page size.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    autopilot_page_size: usize,
+    /// Lifetime of issued tokens, seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 3599)]
+    token_lifetime: u64,
+    /// Accept only the client secret held in this environment variable.
+    #[arg(long, value_name = "VAR")]
+    require_secret_env: Option<String>,
+    /// Autopilot sync cooldown, seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    sync_cooldown: u64,
+    /// Share of Graph requests answered 429.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    throttle: f64,
+    /// Retry-After on 429/503, seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 1)]
+    retry_after: u64,
+    /// How Retry-After is written.
+    #[arg(long, value_enum, default_value = "seconds")]
+    retry_after_style: StyleArg,
+    /// Share answered 500.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    server_errors: f64,
+    /// Share answered 503.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    unavailable: f64,
+    /// Share of bodies cut off mid-transfer.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    truncate: f64,
+    /// Added latency per request, milliseconds: `MS` or `MIN-MAX`.
+    #[arg(long, value_name = "MS", value_parser = parse_range)]
+    latency: Option<(u64, u64)>,
+    /// Reproduce a looping pager: the nextLink repeats, or the page does.
+    #[arg(long, value_enum, default_value = "none")]
+    loop_bug: LoopArg,
+    /// Seed of the fault draws.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    fault_seed: u64,
+    /// Print only the URL.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum StyleArg {
+    Seconds,
+    Date,
+    Absent,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum LoopArg {
+    None,
+    SameLink,
+    SamePage,
+}
+
+fn parse_range(s: &str) -> Result<(u64, u64), String> {
+    let parse = |t: &str| t.trim().parse::<u64>().map_err(|_| format!("{s:?} is not MS or MIN-MAX"));
+    match s.split_once('-') {
+        Some((a, b)) => {
+            let (a, b) = (parse(a)?, parse(b)?);
+            if a > b {
+                return Err(format!("{s:?}: the minimum is above the maximum"));
+            }
+            Ok((a, b))
+        }
+        None => parse(s).map(|v| (v, v)),
+    }
+}
+
+pub(super) fn run(command: SandboxCommand) -> Outcome {
+    let SandboxCommand::Serve(args) = command;
+    let mut scenario = match (&args.scenario, args.generate) {
+        (Some(dir), _) => Scenario::load(dir).map_err(fail)?,
+        (None, Some(n)) => Scenario::generated(n, args.seed).map_err(fail)?,
+        (None, None) => return Err(fail("give --scenario DIR or --generate N")),
+    };
+    if let Some(path) = &args.groups {
+        scenario.groups = Scenario::groups_from(path).map_err(fail)?;
+    }
+    let client_secret = match &args.require_secret_env {
+        Some(var) => {
+            Some(std::env::var(var).map_err(|_| fail(format!("environment variable {var} is not set")))?)
+        }
+        None => None,
+    };
+    let share = |name: &str, v: f64| {
+        if (0.0..=1.0).contains(&v) {
+            Ok(v)
+        } else {
+            Err(fail(format!("--{name} is a share between 0 and 1")))
+        }
+    };
+    let faults = Faults {
+        throttle: share("throttle", args.throttle)?,
+        retry_after_secs: args.retry_after,
+        retry_after_style: match args.retry_after_style {
+            StyleArg::Seconds => RetryAfterStyle::Seconds,
+            StyleArg::Date => RetryAfterStyle::Date,
+            StyleArg::Absent => RetryAfterStyle::Absent,
+        },
+        server_error: share("server-errors", args.server_errors)?,
+        unavailable: share("unavailable", args.unavailable)?,
+        truncate: share("truncate", args.truncate)?,
+        latency_ms: args.latency,
+        loop_bug: match args.loop_bug {
+            LoopArg::None => LoopBug::None,
+            LoopArg::SameLink => LoopBug::SameLink,
+            LoopArg::SamePage => LoopBug::SamePage,
+        },
+        seed: args.fault_seed,
+    };
+    let config = FakeConfig {
+        page_size: args.page_size.max(1),
+        autopilot_page_size: args.autopilot_page_size.max(1),
+        token_lifetime: Duration::from_secs(args.token_lifetime.max(1)),
+        client_secret,
+        sync_cooldown: Duration::from_secs(args.sync_cooldown),
+        faults,
+        ..FakeConfig::default()
+    };
+    let devices = scenario.devices.len();
+    let groups = scenario.groups.len();
+    let quiet = args.quiet;
+    FakeServer::serve_forever(scenario, config, args.port, |url| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{url}");
+        let _ = out.flush();
+        if !quiet {
+            eprintln!("fake Graph: {devices} devices, {groups} dynamic groups; Ctrl-C stops it");
+            eprintln!(
+                "try: FLEETLAB_CLIENT_SECRET=anything fleetlab sync pull --graph-url {url} \
+                 --tenant contoso.onmicrosoft.com --client-id sandbox"
+            );
+        }
+    })
+    .map_err(fail)
+}

@@ -1,0 +1,374 @@
+//! `fleetlab sync`: pull a tenant from Microsoft Graph into a local
+//! snapshot, show the snapshot's state, export it as an inventory.
+//!
+//! Credentials: the tenant and client id are arguments (or
+//! `FLEETLAB_TENANT` / `FLEETLAB_CLIENT_ID`); the client secret is read
+//! only from an environment variable (`--secret-env`, default
+//! `FLEETLAB_CLIENT_SECRET`) or a file (`--secret-file`), never from a
+//! command-line value, which would land in shell history and `ps`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::{emit, fail, output, Failure, Outcome};
+use crate::msgraph::snapshot::Snapshot;
+use crate::msgraph::sync::{self, Progress, PullOptions};
+use crate::msgraph::{ClientConfig, Cloud, Credentials, GraphClient, Secret};
+
+const PULL_HELP: &str = "\
+The first pull reads everything; later pulls are delta rounds for devices and groups (Autopilot \
+identities and profiles are listed whole each time). A pull that is interrupted (Ctrl-C, a lost \
+network, a killed process) leaves the previous snapshot intact; the next pull resumes it.
+
+Examples:
+  # Against the fake Graph of `fleetlab sandbox serve`
+  export FLEETLAB_CLIENT_SECRET=anything
+  fleetlab sync pull --graph-url http://127.0.0.1:8080 \\
+      --tenant contoso.onmicrosoft.com --client-id sandbox
+  # Against a tenant (the app needs Device.Read.All, GroupMember.Read.All and
+  # DeviceManagementServiceConfig.Read.All application permissions)
+  fleetlab sync pull --tenant contoso.onmicrosoft.com --client-id <app id> \\
+      --secret-file ~/.fleetlab-secret
+  fleetlab sync export -o devices.jsonl
+  fleetlab eval --devices devices.jsonl --groups groups.toml";
+
+/// `fleetlab sync …`
+#[derive(Subcommand, Debug)]
+pub(super) enum SyncCommand {
+    /// Pull devices, groups and members, Autopilot identities and deployment
+    /// profiles into the snapshot.
+    #[command(after_help = PULL_HELP)]
+    Pull {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(flatten)]
+        snapshot: SnapshotArg,
+        /// Ignore stored delta links and any interrupted pull: read everything again.
+        #[arg(long)]
+        full: bool,
+        /// Requests in flight at most (1 = sequential).
+        #[arg(long, value_name = "N", default_value_t = 4)]
+        concurrency: usize,
+        /// No progress bar and no summary (errors still go to stderr).
+        #[arg(long, short = 'q')]
+        quiet: bool,
+        /// `text` (a summary) or `json` (the full report).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Show what the snapshot holds and when it was pulled.
+    Status {
+        #[command(flatten)]
+        snapshot: SnapshotArg,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Write the snapshot's devices as JSON Lines, the inventory `eval` reads.
+    #[command(after_help = "Example:\n  fleetlab sync export -o devices.jsonl --member-of\n  \
+                            fleetlab eval --devices devices.jsonl --rule 'device.memberOf -any (_ -eq \"<group id>\")'")]
+    Export {
+        #[command(flatten)]
+        snapshot: SnapshotArg,
+        /// Write to FILE (atomically) instead of stdout.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Give each device a `memberOf` array of the groups it is a direct member of.
+        #[arg(long)]
+        member_of: bool,
+        /// Also write each deployment profile, with its assignments, to DIR/<id>.json
+        /// (Graph beta JSON, one profile per file, as a tenant file's `graph = "…"` takes it).
+        #[arg(long, value_name = "DIR")]
+        profiles: Option<PathBuf>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Format {
+    Text,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum CloudArg {
+    Global,
+    Usgov,
+    UsgovDod,
+    China,
+}
+
+#[derive(Args, Debug)]
+pub(super) struct SnapshotArg {
+    /// The snapshot database.
+    #[arg(long, value_name = "FILE", default_value = "fleetlab-snapshot.db")]
+    snapshot: PathBuf,
+}
+
+/// Where Graph is and who signs in.
+#[derive(Args, Debug)]
+pub(super) struct Connection {
+    /// A Graph-compatible server instead of Microsoft's (the fake of `fleetlab sandbox serve`).
+    #[arg(long, value_name = "URL")]
+    graph_url: Option<String>,
+    /// Microsoft cloud (ignored with --graph-url).
+    #[arg(long, value_enum, default_value = "global")]
+    cloud: CloudArg,
+    /// Token authority (default: the cloud's, or --graph-url).
+    #[arg(long, value_name = "URL")]
+    authority_url: Option<String>,
+    /// Tenant id or domain (default: $FLEETLAB_TENANT).
+    #[arg(long, value_name = "TENANT")]
+    tenant: Option<String>,
+    /// Application (client) id (default: $FLEETLAB_CLIENT_ID).
+    #[arg(long, value_name = "ID")]
+    client_id: Option<String>,
+    /// Environment variable holding the client secret.
+    #[arg(long, value_name = "VAR", default_value = "FLEETLAB_CLIENT_SECRET")]
+    secret_env: String,
+    /// File holding the client secret (instead of the environment).
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
+}
+
+impl Connection {
+    fn config(&self, concurrency: usize) -> Result<ClientConfig, Failure> {
+        let from_env = |given: &Option<String>, var: &str, what: &str| -> Result<String, Failure> {
+            match given.clone().or_else(|| std::env::var(var).ok()).filter(|s| !s.trim().is_empty()) {
+                Some(v) => Ok(v),
+                None => Err(fail(format!("give the {what} with --{} or ${var}", what.replace(' ', "-")))),
+            }
+        };
+        let tenant = from_env(&self.tenant, "FLEETLAB_TENANT", "tenant")?;
+        let client_id = from_env(&self.client_id, "FLEETLAB_CLIENT_ID", "client id")?;
+        let secret = match &self.secret_file {
+            Some(path) => Secret::from_file(path),
+            None => Secret::from_env(&self.secret_env),
+        }
+        .map_err(fail)?;
+        let credentials = Credentials { tenant, client_id, secret };
+        let mut config = match &self.graph_url {
+            Some(url) => ClientConfig::for_url(url, credentials),
+            None => ClientConfig::for_cloud(
+                match self.cloud {
+                    CloudArg::Global => Cloud::Global,
+                    CloudArg::Usgov => Cloud::UsGov,
+                    CloudArg::UsgovDod => Cloud::UsGovDod,
+                    CloudArg::China => Cloud::China,
+                },
+                credentials,
+            ),
+        };
+        if let Some(authority) = &self.authority_url {
+            config.authority = authority.trim_end_matches('/').to_string();
+        }
+        config.concurrency = concurrency.max(1);
+        Ok(config)
+    }
+}
+
+pub(super) fn run(command: SyncCommand) -> Outcome {
+    match command {
+        SyncCommand::Pull { connection, snapshot, full, concurrency, quiet, format } => {
+            pull(&connection, &snapshot.snapshot, full, concurrency, quiet, format)
+        }
+        SyncCommand::Status { snapshot, format } => status(&snapshot.snapshot, format),
+        SyncCommand::Export { snapshot, output, member_of, profiles } => {
+            export(&snapshot.snapshot, output.as_deref(), member_of, profiles.as_deref())
+        }
+    }
+}
+
+/// Counts and rate on stderr while pages arrive; hidden unless stderr is a terminal.
+struct Bar(indicatif::ProgressBar);
+
+impl Bar {
+    fn new(quiet: bool) -> Bar {
+        use std::io::IsTerminal;
+        if quiet || !std::io::stderr().is_terminal() {
+            return Bar(indicatif::ProgressBar::hidden());
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{spinner} pulled {pos} records ({per_sec}) {msg}")
+        {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Bar(bar)
+    }
+}
+
+impl Progress for Bar {
+    fn items(&self, resource: &str, items: u64) {
+        self.0.inc(items);
+        self.0.set_message(format!("[{resource}]"));
+    }
+
+    fn note(&self, message: &str) {
+        self.0.suspend(|| eprintln!("note: {message}"));
+    }
+}
+
+fn open(path: &Path) -> Result<Snapshot, Failure> {
+    Snapshot::open(path).map_err(fail)
+}
+
+fn pull(
+    connection: &Connection,
+    db: &Path,
+    full: bool,
+    concurrency: usize,
+    quiet: bool,
+    format: Format,
+) -> Outcome {
+    let config = connection.config(concurrency)?;
+    let snapshot = Mutex::new(open(db)?);
+    let client = GraphClient::new(config).map_err(fail)?;
+    let runtime = sync::runtime().map_err(fail)?;
+    let bar = Bar::new(quiet);
+    let result = runtime.block_on(sync::pull(&client, &snapshot, PullOptions { full }, &bar));
+    bar.0.finish_and_clear();
+    let report = result.map_err(|e| {
+        let staged = snapshot.lock().ok().and_then(|s| s.staged().ok()).is_some_and(|c| !c.is_empty());
+        if staged {
+            eprintln!("note: the snapshot still holds the previous pull; the next `fleetlab sync pull` resumes this one");
+        }
+        fail(e)
+    })?;
+    if format == Format::Json {
+        let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
+        text.push('\n');
+        return emit(&text, None);
+    }
+    if quiet {
+        return Ok(());
+    }
+    let modes: Vec<String> = report
+        .modes
+        .iter()
+        .map(|(r, m)| {
+            format!(
+                "{r} {}",
+                serde_json::to_value(m).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+            )
+        })
+        .collect();
+    let c = &report.changes;
+    let rate = report.received as f64 / report.seconds.max(1e-9);
+    let text = format!(
+        "pulled {} records in {:.1} s ({rate:.0}/s){}: {}\n\
+         devices +{} -{}, groups +{} -{}, members +{} -{}, autopilot {}, profiles {} ({} assignments)\n\
+         {} requests, {} retries ({} throttled, {} server errors, {} broken transfers)\n",
+        report.received,
+        report.seconds,
+        if report.resumed { ", resuming an interrupted pull" } else { "" },
+        modes.join(", "),
+        c.devices_upserted,
+        c.devices_removed,
+        c.groups_upserted,
+        c.groups_removed,
+        c.members_added,
+        c.members_removed,
+        c.autopilot,
+        c.profiles,
+        c.assignments,
+        report.http.requests,
+        report.http.retries,
+        report.http.throttled,
+        report.http.server_errors,
+        report.http.transport_errors,
+    );
+    emit(&text, None)
+}
+
+fn status(db: &Path, format: Format) -> Outcome {
+    if !db.exists() {
+        return Err(fail(format!("{}: no snapshot yet; run `fleetlab sync pull` first", db.display())));
+    }
+    let status = open(db)?.status().map_err(fail)?;
+    if format == Format::Json {
+        let mut text = serde_json::to_string_pretty(&status).unwrap_or_default();
+        text.push('\n');
+        return emit(&text, None);
+    }
+    let mut text = format!(
+        "snapshot          {}\nlast pull         {}\ndevices           {}\nautopilot devices {}\n\
+         groups            {} ({} dynamic)\nmemberships       {}\nprofiles          {} ({} assignments)\n",
+        db.display(),
+        status.last_pull.as_deref().unwrap_or("never"),
+        status.devices,
+        status.autopilot_devices,
+        status.groups,
+        status.dynamic_groups,
+        status.memberships,
+        status.profiles,
+        status.assignments,
+    );
+    for r in &status.resources {
+        text.push_str(&format!(
+            "  {:<10} {:<5} at {}  {} records{}\n",
+            r.resource,
+            if r.mode == crate::msgraph::snapshot::Mode::Full { "full" } else { "delta" },
+            r.synced_at,
+            r.items,
+            if r.has_delta_link { ", next pull is a delta round" } else { "" }
+        ));
+    }
+    if !status.staged.is_empty() {
+        let items: u64 = status.staged.iter().map(|c| c.items).sum();
+        text.push_str(&format!(
+            "interrupted pull  {items} records staged over {} resources; the next pull resumes it\n",
+            status.staged.len()
+        ));
+    }
+    emit(&text, None)
+}
+
+fn export(db: &Path, path: Option<&Path>, member_of: bool, profiles: Option<&Path>) -> Outcome {
+    if !db.exists() {
+        return Err(fail(format!("{}: no snapshot yet; run `fleetlab sync pull` first", db.display())));
+    }
+    let snapshot = open(db)?;
+    if let Some(dir) = profiles {
+        std::fs::create_dir_all(dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
+        let list = snapshot.profiles().map_err(fail)?;
+        for profile in &list {
+            let id = profile.get("id").and_then(|v| v.as_str()).unwrap_or("");
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                return Err(fail(format!("a profile has an unusable id {id:?}")));
+            }
+            let file = dir.join(format!("{id}.json"));
+            let mut text = serde_json::to_string_pretty(profile).unwrap_or_default();
+            text.push('\n');
+            output::write_atomic(&file, text.as_bytes())
+                .map_err(|e| fail(format!("{}: {e}", file.display())))?;
+        }
+        eprintln!("wrote {} profiles to {}", list.len(), dir.display());
+    }
+    match path.filter(|p| p.as_os_str() != "-") {
+        Some(path) => {
+            let n = output::write_atomic_with(path, |file| {
+                let mut out = std::io::BufWriter::new(file);
+                let n = snapshot.export_devices(&mut out, member_of).map_err(std::io::Error::other)?;
+                out.flush()?;
+                Ok(n)
+            })
+            .map_err(|e| fail(format!("{}: {e}", path.display())))?;
+            eprintln!("wrote {n} devices to {}", path.display());
+            Ok(())
+        }
+        None => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            match snapshot.export_devices(&mut out, member_of).and_then(|_| out.flush().map_err(Into::into)) {
+                Ok(()) => Ok(()),
+                Err(crate::msgraph::SnapshotError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    Ok(())
+                }
+                Err(e) => Err(fail(e)),
+            }
+        }
+    }
+}

@@ -1,0 +1,1194 @@
+//! The fake tenant's data and the Graph routes over it (synchronous; the
+//! server in [`super`] adds HTTP, latency and faults around it).
+//!
+//! Data model, chosen for delta queries: one version counter for the whole
+//! tenant. Every device, tombstone and group carries the version of its last
+//! change, and each group keeps a log of membership changes with their
+//! versions. A delta token is "the version when the round started"; the
+//! next round returns what changed after it. Pages inside a round are keyed
+//! by the last id served, so a round pages correctly over a changing
+//! tenant (an object changed mid-round may come twice, as Graph allows).
+//! Tokens carry a random epoch: a token of another server run, or one
+//! older than [`Tenant::expire_delta`] allowed, gets 410 Gone with a
+//! `Location` to start over, like an expired Graph token.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::{json, Map, Value};
+
+use crate::inventory::Device;
+use crate::rule::{Rule, Timestamp};
+
+use super::{FakeConfig, FakeError, Scenario};
+
+/// An answer of the fake, before HTTP.
+#[derive(Clone, Debug)]
+pub(crate) struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub(crate) fn json(status: u16, value: &Value) -> Reply {
+        Reply::raw_json(status, value.to_string().into_bytes())
+    }
+
+    pub(crate) fn raw_json(status: u16, body: Vec<u8>) -> Reply {
+        Reply { status, headers: vec![("Content-Type".into(), "application/json".into())], body }
+    }
+
+    pub(crate) fn empty(status: u16) -> Reply {
+        Reply { status, headers: Vec::new(), body: Vec::new() }
+    }
+
+    pub(crate) fn with_header(mut self, name: &str, value: String) -> Reply {
+        self.headers.push((name.to_string(), value));
+        self
+    }
+}
+
+/// A directory-style error (graph-api.md F23).
+pub(crate) fn graph_error(status: u16, code: &str, message: &str) -> Reply {
+    Reply::json(
+        status,
+        &json!({"error": {"code": code, "message": message,
+            "innerError": {"date": Timestamp::now().to_string(), "request-id": "00000000-0000-0000-0000-000000000000"}}}),
+    )
+}
+
+/// An Intune-wrapped error (graph-api.md F11, F21, F22).
+pub(crate) fn intune_error(status: u16, code: &str, message: &str, path: &str) -> Reply {
+    let inner = format!(
+        "{{\r\n  \"_version\": 3,\r\n  \"Message\": {} ,\r\n  \"CustomApiErrorPhrase\": \"\",\r\n  \"RetryAfter\": null,\r\n  \"ErrorSourceService\": \"\",\r\n  \"HttpHeaders\": \"{{}}\"\r\n}}",
+        Value::String(format!(
+            "{message} - Operation ID (for customer support): 00000000-0000-0000-0000-000000000000 - Activity ID: 5e0f7a3c-0000-4000-8000-fa4e00000001 - Url: https://fef.fake.manage.microsoft.com/DeviceEnrollmentFE/StatelessDeviceEnrollmentFEService{path}?api-version=5025-01-01"
+        ))
+    );
+    Reply::json(status, &json!({"error": {"code": code, "message": inner}}))
+}
+
+/// A deterministic GUID from two numbers (splitmix64).
+pub(crate) fn guid(seed: u64, n: u64) -> String {
+    let mut x = seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut next = || {
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let (a, b) = (next(), next());
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        ((b >> 48) & 0x3fff) | 0x8000,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+fn hash_str(s: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<String> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
+struct GroupRec {
+    props: Map<String, Value>,
+    rule: Option<Rule>,
+    members: BTreeSet<String>,
+    version: u64,
+    /// (version, member id, added?)
+    log: Vec<(u64, String, bool)>,
+}
+
+struct ProfileRec {
+    raw: Map<String, Value>,
+    assignments: BTreeMap<String, Map<String, Value>>,
+}
+
+/// Why a device could not be stored.
+pub(crate) fn device_id_of(value: &Value) -> Result<String, FakeError> {
+    value
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| FakeError::Data("a device record has no `id`".into()))
+}
+
+/// The tenant.
+pub(crate) struct Tenant {
+    pub config: FakeConfig,
+    epoch: String,
+    version: u64,
+    min_delta_version: u64,
+    devices: BTreeMap<String, String>,
+    device_versions: HashMap<String, u64>,
+    tombstones: BTreeMap<String, u64>,
+    users: BTreeMap<String, String>,
+    groups: BTreeMap<String, GroupRec>,
+    /// Autopilot identity id → beta JSON.
+    autopilot: BTreeMap<String, Map<String, Value>>,
+    /// Entra object id → Autopilot identity id.
+    device_autopilot: HashMap<String, String>,
+    /// Properties set with updateDeviceProperties that do not live on the Entra device.
+    autopilot_overrides: HashMap<String, Map<String, Value>>,
+    profiles: BTreeMap<String, ProfileRec>,
+    created: u64,
+    tokens: HashMap<String, Instant>,
+    sync_triggered: Option<(Instant, SystemTime)>,
+}
+
+const SYNC_RUNNING: Duration = Duration::from_secs(2);
+
+/// Group properties the group delta returns.
+const GROUP_PROPS: &[&str] = &[
+    "displayName",
+    "description",
+    "groupTypes",
+    "membershipRule",
+    "membershipRuleProcessingState",
+    "securityEnabled",
+    "mailEnabled",
+    "mailNickname",
+];
+
+/// Properties of an Autopilot identity that v1.0 returns (graph-api.md F3).
+const V1_AUTOPILOT: &[&str] = &[
+    "id",
+    "groupTag",
+    "purchaseOrderIdentifier",
+    "serialNumber",
+    "productKey",
+    "manufacturer",
+    "model",
+    "enrollmentState",
+    "lastContactedDateTime",
+    "addressableUserName",
+    "userPrincipalName",
+    "resourceName",
+    "skuNumber",
+    "systemFamily",
+    "azureActiveDirectoryDeviceId",
+    "managedDeviceId",
+    "displayName",
+];
+
+impl Tenant {
+    pub(crate) fn new(scenario: Scenario, config: FakeConfig) -> Result<Tenant, FakeError> {
+        let epoch = format!(
+            "{:x}",
+            hash_str(&format!("{:?}{}", SystemTime::now(), std::process::id())) & 0xffff_ffff
+        );
+        let mut t = Tenant {
+            config,
+            epoch,
+            version: 1,
+            min_delta_version: 0,
+            devices: BTreeMap::new(),
+            device_versions: HashMap::new(),
+            tombstones: BTreeMap::new(),
+            users: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            autopilot: BTreeMap::new(),
+            device_autopilot: HashMap::new(),
+            autopilot_overrides: HashMap::new(),
+            profiles: BTreeMap::new(),
+            created: 0,
+            tokens: HashMap::new(),
+            sync_triggered: None,
+        };
+        for d in &scenario.devices {
+            let id = device_id_of(d)?;
+            t.devices.insert(id.clone(), d.to_string());
+            t.device_versions.insert(id, 1);
+        }
+        for u in &scenario.users {
+            if let Some(id) = u.get("id").and_then(Value::as_str) {
+                t.users.insert(id.to_string(), u.to_string());
+            }
+        }
+        let seed = 0x0067_726f_7570;
+        for (i, g) in scenario.groups.iter().enumerate() {
+            let id = guid(seed, hash_str(&g.name.to_lowercase()) ^ i as u64);
+            let rule = Rule::new(&g.rule).map_err(|e| FakeError::Data(format!("group {:?}: {e}", g.name)))?;
+            let nickname: String = g.name.chars().filter(char::is_ascii_alphanumeric).take(60).collect();
+            let mut props = Map::new();
+            props.insert("displayName".into(), json!(g.name));
+            props.insert("description".into(), json!(g.description));
+            props.insert("groupTypes".into(), json!(["DynamicMembership"]));
+            props.insert("membershipRule".into(), json!(g.rule));
+            props.insert("membershipRuleProcessingState".into(), json!("On"));
+            props.insert("securityEnabled".into(), json!(true));
+            props.insert("mailEnabled".into(), json!(false));
+            props.insert("mailNickname".into(), json!(nickname.to_lowercase()));
+            t.groups.insert(
+                id,
+                GroupRec { props, rule: Some(rule), members: BTreeSet::new(), version: 1, log: Vec::new() },
+            );
+        }
+        t.evaluate_all()?;
+        let ids: Vec<String> = t.devices.keys().cloned().collect();
+        for id in ids {
+            t.refresh_autopilot(&id);
+        }
+        for p in scenario.profiles {
+            let Value::Object(mut raw) = p else { continue };
+            let id = raw.get("id").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| {
+                t.created += 1;
+                guid(0x7072_6f66, t.created)
+            });
+            raw.insert("id".into(), json!(id));
+            let mut assignments = BTreeMap::new();
+            if let Some(Value::Array(list)) = raw.remove("assignments") {
+                for a in list {
+                    if let Value::Object(a) = a {
+                        let aid = a.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+                        assignments.insert(aid, a);
+                    }
+                }
+            }
+            t.profiles.insert(id, ProfileRec { raw, assignments });
+        }
+        Ok(t)
+    }
+
+    /// Initial membership with the columnar engine (one pass for all groups).
+    fn evaluate_all(&mut self) -> Result<(), FakeError> {
+        let devices: Vec<Device> = self
+            .devices
+            .values()
+            .map(|raw| serde_json::from_str(raw))
+            .collect::<Result<_, _>>()
+            .map_err(|e| FakeError::Data(format!("device record: {e}")))?;
+        let index =
+            crate::fleet::FleetIndex::from_devices(&devices).map_err(|e| FakeError::Data(e.to_string()))?;
+        let ids: Vec<String> = self.groups.keys().cloned().collect();
+        let rules: Vec<&Rule> = self.groups.values().filter_map(|g| g.rule.as_ref()).collect();
+        if rules.len() != ids.len() {
+            return Err(FakeError::Data("every scenario group needs a rule".into()));
+        }
+        let set =
+            crate::fleet::CompiledSet::compile(&rules, &index).map_err(|e| FakeError::Data(e.to_string()))?;
+        let members: Vec<BTreeSet<String>> = set
+            .evaluate()
+            .iter()
+            .map(|bits| bits.ones().map(|i| index.id(i).to_string()).collect())
+            .collect();
+        for (id, m) in ids.iter().zip(members) {
+            if let Some(g) = self.groups.get_mut(id) {
+                g.members = m;
+            }
+        }
+        Ok(())
+    }
+
+    // ----- mutations (test endpoints and writes) -----
+
+    fn bump(&mut self) -> u64 {
+        self.version += 1;
+        self.version
+    }
+
+    /// Adds or replaces a device.
+    pub(crate) fn put_device(&mut self, value: &Value) -> Result<String, FakeError> {
+        let id = device_id_of(value)?;
+        let _: Device = serde_json::from_value(value.clone())
+            .map_err(|e| FakeError::Data(format!("device {id}: {e}")))?;
+        let v = self.bump();
+        self.devices.insert(id.clone(), value.to_string());
+        self.device_versions.insert(id.clone(), v);
+        self.tombstones.remove(&id);
+        self.reevaluate(&id, v);
+        self.refresh_autopilot(&id);
+        Ok(id)
+    }
+
+    /// Merges `patch` into a device (top-level keys; `extensionAttributes` merged by slot).
+    pub(crate) fn patch_device(&mut self, id: &str, patch: &Value) -> Result<bool, FakeError> {
+        let Some(raw) = self.devices.get(id) else { return Ok(false) };
+        let mut current: Value = serde_json::from_str(raw).map_err(|e| FakeError::Data(e.to_string()))?;
+        let (Some(obj), Some(p)) = (current.as_object_mut(), patch.as_object()) else {
+            return Err(FakeError::Data("a device patch must be a JSON object".into()));
+        };
+        for (k, v) in p {
+            if k == "id" {
+                continue;
+            }
+            match (k.as_str(), obj.get_mut(k), v) {
+                ("extensionAttributes", Some(Value::Object(old)), Value::Object(new)) => {
+                    for (slot, value) in new {
+                        old.insert(slot.clone(), value.clone());
+                    }
+                }
+                _ => {
+                    obj.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        self.put_device(&current)?;
+        Ok(true)
+    }
+
+    /// Deletes a device (it leaves its groups; a tombstone feeds delta).
+    pub(crate) fn delete_device(&mut self, id: &str) -> bool {
+        if self.devices.remove(id).is_none() {
+            return false;
+        }
+        let v = self.bump();
+        self.device_versions.remove(id);
+        self.tombstones.insert(id.to_string(), v);
+        for g in self.groups.values_mut() {
+            if g.members.remove(id) {
+                g.log.push((v, id.to_string(), false));
+            }
+        }
+        if let Some(ap) = self.device_autopilot.remove(id) {
+            self.autopilot.remove(&ap);
+        }
+        true
+    }
+
+    /// Re-evaluates one device against every dynamic group.
+    fn reevaluate(&mut self, id: &str, v: u64) {
+        let device: Option<Device> = self.devices.get(id).and_then(|raw| serde_json::from_str(raw).ok());
+        for g in self.groups.values_mut() {
+            let Some(rule) = &g.rule else { continue };
+            let now = device.as_ref().is_some_and(|d| rule.matches(d));
+            let was = g.members.contains(id);
+            if now && !was {
+                g.members.insert(id.to_string());
+                g.log.push((v, id.to_string(), true));
+            } else if was && !now {
+                g.members.remove(id);
+                g.log.push((v, id.to_string(), false));
+            }
+        }
+    }
+
+    /// Makes delta tokens older than now invalid (the next round gets 410).
+    pub(crate) fn expire_delta(&mut self) {
+        self.min_delta_version = self.bump();
+    }
+
+    /// Derives the Autopilot identity of an Entra device from its
+    /// `[ZTDId]`, `[OrderId]` and `[PurchaseOrderId]` physical ids.
+    fn refresh_autopilot(&mut self, device_id: &str) {
+        if let Some(old) = self.device_autopilot.remove(device_id) {
+            self.autopilot.remove(&old);
+        }
+        let Some(raw) = self.devices.get(device_id) else { return };
+        let Ok(device) = serde_json::from_str::<Device>(raw) else { return };
+        let ids = device.physical_ids.clone().unwrap_or_default();
+        let find = |prefix: &str| {
+            ids.iter().find_map(|p| {
+                let (head, rest) = p.split_once(':')?;
+                head.eq_ignore_ascii_case(prefix).then(|| rest.to_string())
+            })
+        };
+        let Some(ztd) = find("[ZTDId]") else { return };
+        let ap_id = if ztd.len() == 36 && !self.autopilot.contains_key(&ztd) {
+            ztd
+        } else {
+            guid(0x007a_7464, hash_str(device_id))
+        };
+        let h = hash_str(device_id);
+        let managed = device.management_type.as_deref().is_some_and(|m| !m.is_empty());
+        let mut ap = Map::new();
+        ap.insert("@odata.type".into(), json!("#microsoft.graph.windowsAutopilotDeviceIdentity"));
+        ap.insert("id".into(), json!(ap_id));
+        ap.insert("groupTag".into(), json!(find("[OrderId]").unwrap_or_default()));
+        ap.insert("purchaseOrderIdentifier".into(), json!(find("[PurchaseOrderId]").unwrap_or_default()));
+        ap.insert("serialNumber".into(), json!(format!("FL{:010X}", h & 0xff_ffff_ffff)));
+        ap.insert("productKey".into(), json!(""));
+        ap.insert("manufacturer".into(), json!(device.manufacturer.clone().unwrap_or_default()));
+        ap.insert("model".into(), json!(device.model.clone().unwrap_or_default()));
+        ap.insert("enrollmentState".into(), json!(if managed { "enrolled" } else { "notContacted" }));
+        ap.insert("lastContactedDateTime".into(), json!("0001-01-01T00:00:00Z"));
+        ap.insert("addressableUserName".into(), json!(""));
+        ap.insert("userPrincipalName".into(), json!(""));
+        ap.insert("resourceName".into(), json!(""));
+        ap.insert("skuNumber".into(), json!(""));
+        ap.insert("systemFamily".into(), json!(""));
+        ap.insert("azureActiveDirectoryDeviceId".into(), json!(device.device_id.clone().unwrap_or_default()));
+        ap.insert("azureAdDeviceId".into(), json!(device.device_id.clone().unwrap_or_default()));
+        ap.insert("managedDeviceId".into(), json!("00000000-0000-0000-0000-000000000000"));
+        ap.insert("displayName".into(), json!(""));
+        ap.insert("deploymentProfileAssignmentStatus".into(), json!("notAssigned"));
+        ap.insert("deploymentProfileAssignmentDetailedStatus".into(), json!("none"));
+        ap.insert("deploymentProfileAssignedDateTime".into(), json!("0001-01-01T00:00:00Z"));
+        ap.insert("remediationState".into(), json!("unknown"));
+        ap.insert("userlessEnrollmentStatus".into(), json!("unknown"));
+        if let Some(over) = self.autopilot_overrides.get(&ap_id) {
+            for (k, v) in over {
+                ap.insert(k.clone(), v.clone());
+            }
+        }
+        self.device_autopilot.insert(device_id.to_string(), ap_id.clone());
+        self.autopilot.insert(ap_id, ap);
+    }
+
+    // ----- views for tests -----
+
+    pub(crate) fn devices_json(&self) -> Vec<Value> {
+        self.devices.values().filter_map(|raw| serde_json::from_str(raw).ok()).collect()
+    }
+
+    pub(crate) fn groups_json(&self) -> Vec<(String, Value, Vec<String>)> {
+        self.groups
+            .iter()
+            .map(|(id, g)| {
+                let mut props = g.props.clone();
+                props.insert("id".into(), json!(id));
+                (id.clone(), Value::Object(props), g.members.iter().cloned().collect())
+            })
+            .collect()
+    }
+
+    pub(crate) fn autopilot_json(&self) -> Vec<Value> {
+        self.autopilot.values().map(|m| Value::Object(m.clone())).collect()
+    }
+
+    pub(crate) fn profiles_json(&self) -> Vec<Value> {
+        self.profiles
+            .values()
+            .map(|p| {
+                let mut raw = p.raw.clone();
+                raw.insert(
+                    "assignments".into(),
+                    Value::Array(p.assignments.values().cloned().map(Value::Object).collect()),
+                );
+                Value::Object(raw)
+            })
+            .collect()
+    }
+
+    // ----- tokens -----
+
+    pub(crate) fn issue_token(&mut self) -> (String, u64) {
+        self.created += 1;
+        let token =
+            format!("fake.{}.{}", self.epoch, guid(hash_str(&self.epoch), self.created).replace('-', ""));
+        let life = self.config.token_lifetime;
+        self.tokens.insert(token.clone(), Instant::now() + life);
+        (token, life.as_secs().max(1))
+    }
+
+    pub(crate) fn token_valid(&self, token: &str) -> bool {
+        self.tokens.get(token).is_some_and(|exp| Instant::now() < *exp)
+    }
+
+    // ----- Graph routes -----
+
+    /// Serves one Graph request: `version` is `v1.0` or `beta`, `path`
+    /// the rest (decoded), `base` the server's URL for links.
+    pub(crate) fn route(
+        &mut self,
+        method: &str,
+        version: &str,
+        path: &str,
+        query: &[(String, String)],
+        body: &[u8],
+        base: &str,
+    ) -> Reply {
+        let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let beta = version == "beta";
+        let q =
+            |name: &str| query.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+        let top = q("$top").and_then(|t| t.parse::<usize>().ok());
+        let after = q("$skiptoken").and_then(unhex);
+        let link = format!("{base}/{version}/{}", segs.join("/"));
+        let dir_page = |top: Option<usize>| top.unwrap_or(self.config.page_size).clamp(1, 999);
+        match (method, segs.as_slice()) {
+            ("GET", ["devices"]) => {
+                let size = dir_page(top);
+                page_reply(&self.devices, after.as_deref(), size, &link, top, |raw| raw.clone(), "devices", base, version)
+            }
+            ("GET", ["devices", "delta"]) => self.devices_delta(query, &link, base, version),
+            ("GET", ["devices", id]) => match self.devices.get(*id) {
+                Some(raw) => Reply::raw_json(200, raw.clone().into_bytes()),
+                None => not_found(id),
+            },
+            ("GET", [one]) if one.starts_with("devices(deviceId='") && one.ends_with("')") => {
+                let device_id = one.trim_start_matches("devices(deviceId='").trim_end_matches("')");
+                match self.find_by_device_id(device_id).and_then(|k| self.devices.get(&k)) {
+                    Some(raw) => Reply::raw_json(200, raw.clone().into_bytes()),
+                    None => not_found(device_id),
+                }
+            }
+            ("PATCH", ["devices", id]) => match serde_json::from_slice::<Value>(body) {
+                Ok(patch) => match self.patch_device(id, &patch) {
+                    Ok(true) => Reply::empty(204),
+                    Ok(false) => not_found(id),
+                    Err(e) => graph_error(400, "Request_BadRequest", &e.to_string()),
+                },
+                Err(e) => graph_error(400, "BadRequest", &format!("invalid JSON: {e}")),
+            },
+            ("GET", ["users"]) => {
+                let size = dir_page(top);
+                page_reply(&self.users, after.as_deref(), size, &link, top, |raw| raw.clone(), "users", base, version)
+            }
+            ("GET", ["groups"]) => {
+                let size = dir_page(top);
+                let rendered: BTreeMap<String, String> = self.groups.iter().map(|(id, g)| (id.clone(), group_json(id, g).to_string())).collect();
+                page_reply(&rendered, after.as_deref(), size, &link, top, |raw| raw.clone(), "groups", base, version)
+            }
+            ("GET", ["groups", "delta"]) => self.groups_delta(query, &link, base, version),
+            ("GET", ["groups", id]) => match self.groups.get(*id) {
+                Some(g) => Reply::json(200, &group_json(id, g)),
+                None => not_found(id),
+            },
+            ("GET", ["groups", id, "members" | "transitiveMembers", rest @ ..]) if rest.is_empty() || rest == ["microsoft.graph.device"] => {
+                let Some(g) = self.groups.get(*id) else { return not_found(id) };
+                let size = dir_page(top);
+                let members: BTreeMap<String, String> = g
+                    .members
+                    .range::<String, _>((after.clone().map_or(Bound::Unbounded, Bound::Excluded), Bound::Unbounded))
+                    .take(size + 1)
+                    .filter_map(|m| self.devices.get(m).map(|raw| (m.clone(), raw.clone())))
+                    .collect();
+                page_reply(&members, after.as_deref(), size, &link, top, |raw| {
+                    raw.replacen('{', "{\"@odata.type\":\"#microsoft.graph.device\",", 1)
+                }, "directoryObjects", base, version)
+            }
+            ("POST", ["groups", id, "members", "$ref"]) => match self.groups.get(*id) {
+                Some(_) => graph_error(400, "Request_BadRequest", "Insufficient privileges to complete the operation: the members of a dynamic group are computed from its rule and cannot be added manually."),
+                None => not_found(id),
+            },
+            (_, ["deviceManagement", rest @ ..]) => self.device_management(method, beta, rest, query, body, &link, base, version),
+            _ => graph_error(400, "BadRequest", &format!("Resource not found for the segment '{}'.", segs.first().unwrap_or(&""))),
+        }
+    }
+
+    fn find_by_device_id(&self, device_id: &str) -> Option<String> {
+        self.devices.iter().find_map(|(id, raw)| {
+            let v: Value = serde_json::from_str(raw).ok()?;
+            (v.get("deviceId")?.as_str()? == device_id).then(|| id.clone())
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn device_management(
+        &mut self,
+        method: &str,
+        beta: bool,
+        rest: &[&str],
+        query: &[(String, String)],
+        body: &[u8],
+        link: &str,
+        base: &str,
+        version: &str,
+    ) -> Reply {
+        let path = format!("/deviceManagement/{}", rest.join("/"));
+        let beta_only =
+            matches!(rest.first(), Some(&"windowsAutopilotDeploymentProfiles" | &"windowsAutopilotSettings"));
+        if beta_only && !beta {
+            return graph_error(
+                400,
+                "BadRequest",
+                &format!("Resource not found for the segment '{}'.", rest.first().unwrap_or(&"")),
+            );
+        }
+        let q =
+            |name: &str| query.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+        let top = q("$top").and_then(|t| t.parse::<usize>().ok());
+        let after = q("$skiptoken").and_then(unhex);
+        let size = top.unwrap_or(self.config.autopilot_page_size).clamp(1, 1000);
+        let body_json = || serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
+        match (method, rest) {
+            ("GET", ["windowsAutopilotDeviceIdentities"]) => {
+                let v1 = !beta;
+                page_reply(
+                    &self.autopilot,
+                    after.as_deref(),
+                    size,
+                    link,
+                    top,
+                    |m| autopilot_view(m, v1),
+                    "deviceManagement/windowsAutopilotDeviceIdentities",
+                    base,
+                    version,
+                )
+            }
+            ("GET", ["windowsAutopilotDeviceIdentities", id]) => match self.autopilot.get(*id) {
+                Some(m) => Reply::raw_json(200, autopilot_view(m, !beta).into_bytes()),
+                None => intune_error(404, "NotFound", "An error has occurred", &path),
+            },
+            ("POST", ["windowsAutopilotDeviceIdentities", id, "updateDeviceProperties"]) => {
+                let Some(_) = self.autopilot.get(*id) else {
+                    return intune_error(404, "NotFound", "An error has occurred", &path);
+                };
+                let props = body_json();
+                let Some(props) = props.as_object() else {
+                    return intune_error(400, "BadRequest", "An error has occurred", &path);
+                };
+                let device =
+                    self.device_autopilot.iter().find(|(_, ap)| ap.as_str() == *id).map(|(d, _)| d.clone());
+                let over = self.autopilot_overrides.entry(id.to_string()).or_default();
+                for key in ["displayName", "userPrincipalName", "addressableUserName"] {
+                    if let Some(v) = props.get(key) {
+                        over.insert(key.into(), v.clone());
+                    }
+                }
+                if let (Some(tag), Some(dev)) =
+                    (props.get("groupTag").and_then(Value::as_str), device.clone())
+                {
+                    if let Some(raw) = self.devices.get(&dev) {
+                        if let Ok(mut v) = serde_json::from_str::<Value>(raw) {
+                            let mut ids: Vec<Value> =
+                                v.get("physicalIds").and_then(Value::as_array).cloned().unwrap_or_default();
+                            ids.retain(|p| {
+                                !p.as_str().is_some_and(|s| s.to_ascii_lowercase().starts_with("[orderid]:"))
+                            });
+                            if !tag.is_empty() {
+                                ids.push(json!(format!("[OrderId]:{tag}")));
+                            }
+                            v["physicalIds"] = Value::Array(ids);
+                            if self.put_device(&v).is_err() {
+                                return intune_error(400, "BadRequest", "An error has occurred", &path);
+                            }
+                        }
+                    }
+                } else if let Some(dev) = device {
+                    self.refresh_autopilot(&dev);
+                }
+                Reply::empty(204)
+            }
+            ("GET", ["windowsAutopilotDeploymentProfiles"]) => {
+                let rendered: BTreeMap<String, String> = self
+                    .profiles
+                    .iter()
+                    .map(|(id, p)| (id.clone(), Value::Object(p.raw.clone()).to_string()))
+                    .collect();
+                page_reply(
+                    &rendered,
+                    after.as_deref(),
+                    size,
+                    link,
+                    top,
+                    |raw| raw.clone(),
+                    "deviceManagement/windowsAutopilotDeploymentProfiles",
+                    base,
+                    version,
+                )
+            }
+            ("POST", ["windowsAutopilotDeploymentProfiles"]) => self.create_profile(body_json(), &path),
+            ("GET", ["windowsAutopilotDeploymentProfiles", id]) => match self.profiles.get(*id) {
+                Some(p) => Reply::json(200, &Value::Object(p.raw.clone())),
+                None => intune_error(404, "NotFound", "An error has occurred", &path),
+            },
+            ("PATCH", ["windowsAutopilotDeploymentProfiles", id]) => {
+                let patch = body_json();
+                let Some(p) = self.profiles.get_mut(*id) else {
+                    return intune_error(404, "NotFound", "An error has occurred", &path);
+                };
+                let Some(patch) = patch.as_object() else {
+                    return intune_error(400, "BadRequest", "An error has occurred", &path);
+                };
+                if patch.get("@odata.type").is_some_and(|t| Some(t) != p.raw.get("@odata.type")) {
+                    return intune_error(400, "BadRequest", "An error has occurred", &path);
+                }
+                for (k, v) in patch {
+                    if k != "id" && k != "createdDateTime" {
+                        p.raw.insert(k.clone(), v.clone());
+                    }
+                }
+                p.raw.insert("lastModifiedDateTime".into(), json!(Timestamp::now().to_string()));
+                Reply::json(200, &Value::Object(p.raw.clone()))
+            }
+            ("DELETE", ["windowsAutopilotDeploymentProfiles", id]) => match self.profiles.get(*id) {
+                None => intune_error(404, "NotFound", "An error has occurred", &path),
+                Some(p) if !p.assignments.is_empty() => intune_error(
+                    400,
+                    "BadRequest",
+                    "The profile is assigned to groups; remove its assignments first.",
+                    &path,
+                ),
+                Some(_) => {
+                    self.profiles.remove(*id);
+                    Reply::empty(204)
+                }
+            },
+            ("GET", ["windowsAutopilotDeploymentProfiles", id, "assignments"]) => {
+                match self.profiles.get(*id) {
+                    Some(p) => {
+                        let rendered: BTreeMap<String, String> = p
+                            .assignments
+                            .iter()
+                            .map(|(k, a)| (k.clone(), Value::Object(a.clone()).to_string()))
+                            .collect();
+                        let rel = format!(
+                            "deviceManagement/windowsAutopilotDeploymentProfiles('{id}')/assignments"
+                        );
+                        page_reply(
+                            &rendered,
+                            after.as_deref(),
+                            size,
+                            link,
+                            top,
+                            |raw| raw.clone(),
+                            &rel,
+                            base,
+                            version,
+                        )
+                    }
+                    None => intune_error(404, "NotFound", "An error has occurred", &path),
+                }
+            }
+            ("POST", ["windowsAutopilotDeploymentProfiles", id, "assignments"]) => {
+                self.create_assignment(id, body_json(), &path)
+            }
+            ("DELETE", ["windowsAutopilotDeploymentProfiles", id, "assignments", aid]) => {
+                match self.profiles.get_mut(*id).and_then(|p| p.assignments.remove(*aid)) {
+                    Some(_) => Reply::empty(204),
+                    None => intune_error(404, "NotFound", "An error has occurred", &path),
+                }
+            }
+            ("GET", ["windowsAutopilotSettings"]) => {
+                let (status, last_sync, last_trigger) = match self.sync_triggered {
+                    Some((at, wall)) => {
+                        let running = at.elapsed() < SYNC_RUNNING;
+                        let trig = Timestamp::from_unix(unix(wall), 0).to_string();
+                        let done =
+                            Timestamp::from_unix(unix(wall) + SYNC_RUNNING.as_secs() as i64, 0).to_string();
+                        (if running { "inProgress" } else { "completed" }, json!(done), json!(trig))
+                    }
+                    None => ("completed", Value::Null, Value::Null),
+                };
+                Reply::json(
+                    200,
+                    &json!({"@odata.context": format!("{base}/beta/$metadata#deviceManagement/windowsAutopilotSettings/$entity"),
+                    "id": "0d5b7cc9-461f-44cb-a0cf-9a7a94599c8f", "lastSyncDateTime": last_sync,
+                    "lastManualSyncTriggerDateTime": last_trigger, "syncStatus": status}),
+                )
+            }
+            ("POST", ["windowsAutopilotSettings", "sync"]) => {
+                if let Some((at, _)) = self.sync_triggered {
+                    let since = at.elapsed();
+                    if since < SYNC_RUNNING {
+                        return intune_error(409, "Conflict", "Sync already in progress", &path);
+                    }
+                    if since < self.config.sync_cooldown {
+                        let wait = (self.config.sync_cooldown - since).as_secs().max(1);
+                        return intune_error(
+                            429,
+                            "TooManyRequests",
+                            "Sync was requested less than 10 minutes ago",
+                            &path,
+                        )
+                        .with_header("Retry-After", wait.to_string());
+                    }
+                }
+                self.sync_triggered = Some((Instant::now(), SystemTime::now()));
+                Reply::empty(204)
+            }
+            _ => intune_error(400, "BadRequest", "No OData route exists that match template", &path),
+        }
+    }
+
+    fn create_profile(&mut self, body: Value, path: &str) -> Reply {
+        let Value::Object(mut raw) = body else {
+            return intune_error(400, "BadRequest", "An error has occurred", path);
+        };
+        let kind = raw.get("@odata.type").and_then(Value::as_str).unwrap_or("");
+        if !matches!(
+            kind,
+            "#microsoft.graph.azureADWindowsAutopilotDeploymentProfile"
+                | "#microsoft.graph.activeDirectoryWindowsAutopilotDeploymentProfile"
+        ) {
+            return intune_error(400, "BadRequest", "An error has occurred", path);
+        }
+        let shared = ["outOfBoxExperienceSetting", "outOfBoxExperienceSettings"].iter().any(|k| {
+            raw.get(*k).is_some_and(|o| {
+                o.get("deviceUsageType").and_then(Value::as_str) == Some("shared")
+                    && o.get("userType").is_some_and(|u| !u.is_null())
+            })
+        });
+        if shared || raw.get("displayName").and_then(Value::as_str).is_none_or(str::is_empty) {
+            return intune_error(400, "BadRequest", "An error has occurred", path);
+        }
+        self.created += 1;
+        let id = guid(0x7072_6f66, self.created + hash_str(&self.epoch));
+        let now = Timestamp::now().to_string();
+        raw.insert("id".into(), json!(id));
+        raw.insert("createdDateTime".into(), json!(now));
+        raw.insert("lastModifiedDateTime".into(), json!(now));
+        raw.entry("roleScopeTagIds").or_insert(json!(["0"]));
+        self.profiles.insert(id, ProfileRec { raw: raw.clone(), assignments: BTreeMap::new() });
+        Reply::json(201, &Value::Object(raw))
+    }
+
+    fn create_assignment(&mut self, profile: &str, body: Value, path: &str) -> Reply {
+        let target = body.get("target").cloned().unwrap_or(Value::Null);
+        let kind = target.get("@odata.type").and_then(Value::as_str).unwrap_or("").to_string();
+        let group = target.get("groupId").and_then(Value::as_str).map(str::to_string);
+        let suffix = match (kind.as_str(), &group) {
+            ("#microsoft.graph.allDevicesAssignmentTarget", _) => "allDevices_0".to_string(),
+            ("#microsoft.graph.groupAssignmentTarget", Some(g)) => format!("{g}_0"),
+            ("#microsoft.graph.exclusionGroupAssignmentTarget", Some(g)) => format!("{g}_1"),
+            _ => return intune_error(400, "BadRequest", "An error has occurred", path),
+        };
+        if !self.profiles.contains_key(profile) {
+            return intune_error(404, "NotFound", "An error has occurred", path);
+        }
+        if kind == "#microsoft.graph.allDevicesAssignmentTarget" {
+            let other = self.profiles.iter().find(|(pid, p)| {
+                pid.as_str() != profile
+                    && p.assignments.values().any(|a| {
+                        a.get("target").and_then(|t| t.get("@odata.type")).and_then(Value::as_str)
+                            == Some(kind.as_str())
+                    })
+            });
+            if let Some((other, _)) = other {
+                return intune_error(
+                    400,
+                    "BadRequest",
+                    &format!("Another Profile {other} is already assigned to All Devices."),
+                    path,
+                );
+            }
+        }
+        let id = format!("{profile}_{suffix}");
+        let Some(p) = self.profiles.get_mut(profile) else {
+            return intune_error(404, "NotFound", "An error has occurred", path);
+        };
+        if p.assignments.contains_key(&id) {
+            return intune_error(400, "BadRequest", "The profile is already assigned to this target.", path);
+        }
+        let mut t = Map::new();
+        t.insert("@odata.type".into(), json!(kind));
+        t.insert("deviceAndAppManagementAssignmentFilterId".into(), Value::Null);
+        t.insert("deviceAndAppManagementAssignmentFilterType".into(), json!("none"));
+        if let Some(g) = group {
+            t.insert("groupId".into(), json!(g));
+        }
+        let mut a = Map::new();
+        a.insert("id".into(), json!(id));
+        a.insert("source".into(), json!("direct"));
+        a.insert("sourceId".into(), Value::Null);
+        a.insert("target".into(), Value::Object(t));
+        p.assignments.insert(id, a.clone());
+        Reply::json(201, &Value::Object(a))
+    }
+
+    // ----- delta -----
+
+    /// (since, members?) from `$deltatoken`, or the state of a `$skiptoken`.
+    fn delta_state(&self, query: &[(String, String)]) -> Result<DeltaState, ()> {
+        let get = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        if let Some(tok) = get("$deltatoken") {
+            if tok == "latest" {
+                return Ok(DeltaState {
+                    since: self.version,
+                    start: self.version,
+                    members: true,
+                    after: None,
+                    latest: true,
+                });
+            }
+            let parts: Vec<&str> = tok.split('.').collect();
+            let [epoch, since, members] = parts.as_slice() else { return Err(()) };
+            let since: u64 = since.parse().map_err(|_| ())?;
+            if *epoch != self.epoch || since < self.min_delta_version {
+                return Err(());
+            }
+            return Ok(DeltaState {
+                since,
+                start: self.version,
+                members: *members == "1",
+                after: None,
+                latest: false,
+            });
+        }
+        if let Some(tok) = get("$skiptoken") {
+            let parts: Vec<&str> = tok.split('.').collect();
+            let [epoch, since, start, members, after] = parts.as_slice() else { return Err(()) };
+            let since: u64 = since.parse().map_err(|_| ())?;
+            if *epoch != self.epoch || (since > 0 && since < self.min_delta_version) {
+                return Err(());
+            }
+            return Ok(DeltaState {
+                since,
+                start: start.parse().map_err(|_| ())?,
+                members: *members == "1",
+                after: unhex(after),
+                latest: false,
+            });
+        }
+        let members = get("$select").is_some_and(|s| s.split(',').any(|f| f.trim() == "members"));
+        Ok(DeltaState { since: 0, start: self.version, members, after: None, latest: false })
+    }
+
+    fn skip_link(&self, link: &str, st: &DeltaState, after: &str) -> String {
+        format!(
+            "{link}?$skiptoken={}.{}.{}.{}.{}",
+            self.epoch,
+            st.since,
+            st.start,
+            u8::from(st.members),
+            hex(after)
+        )
+    }
+
+    fn delta_link(&self, link: &str, st: &DeltaState) -> String {
+        format!("{link}?$deltatoken={}.{}.{}", self.epoch, st.start, u8::from(st.members))
+    }
+
+    fn gone(&self, link: &str) -> Reply {
+        graph_error(410, "resyncRequired", "The delta token has expired or is not valid; start a new round.")
+            .with_header("Location", link.to_string())
+    }
+
+    fn devices_delta(&self, query: &[(String, String)], link: &str, base: &str, version: &str) -> Reply {
+        let Ok(st) = self.delta_state(query) else { return self.gone(link) };
+        let context = format!("{base}/{version}/$metadata#devices");
+        if st.latest {
+            return Reply::json(
+                200,
+                &json!({"@odata.context": context, "@odata.deltaLink": self.delta_link(link, &st), "value": []}),
+            );
+        }
+        let size = self.config.page_size.max(1);
+        let lower = st.after.clone().map_or(Bound::Unbounded, Bound::Excluded);
+        let live = self
+            .devices
+            .range::<String, _>((lower.clone(), Bound::Unbounded))
+            .filter(|(id, _)| self.device_versions.get(*id).is_some_and(|v| *v > st.since))
+            .map(|(id, raw)| (id.clone(), raw.clone()))
+            .take(size + 1);
+        let mut items: Vec<(String, String)> = live.collect();
+        if st.since > 0 {
+            let gone = self
+                .tombstones
+                .range::<String, _>((lower, Bound::Unbounded))
+                .filter(|(_, v)| **v > st.since)
+                .map(|(id, _)| (id.clone(), json!({"id": id, "@removed": {"reason": "deleted"}}).to_string()))
+                .take(size + 1);
+            items.extend(gone);
+            items.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        let more = items.len() > size;
+        items.truncate(size);
+        let mut body = format!("{{\"@odata.context\":{}", Value::String(context));
+        if more {
+            let last = items.last().map(|(id, _)| id.as_str()).unwrap_or("");
+            body.push_str(&format!(
+                ",\"@odata.nextLink\":{}",
+                Value::String(self.skip_link(link, &st, last))
+            ));
+        } else {
+            body.push_str(&format!(",\"@odata.deltaLink\":{}", Value::String(self.delta_link(link, &st))));
+        }
+        body.push_str(",\"value\":[");
+        for (i, (_, raw)) in items.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(raw);
+        }
+        body.push_str("]}");
+        Reply::raw_json(200, body.into_bytes())
+    }
+
+    fn groups_delta(&self, query: &[(String, String)], link: &str, base: &str, version: &str) -> Reply {
+        let Ok(st) = self.delta_state(query) else { return self.gone(link) };
+        let context = format!("{base}/{version}/$metadata#groups");
+        if st.latest {
+            return Reply::json(
+                200,
+                &json!({"@odata.context": context, "@odata.deltaLink": self.delta_link(link, &st), "value": []}),
+            );
+        }
+        let size = self.config.page_size.max(1);
+        let chunk = self.config.members_chunk.max(1);
+        // The position: "groupId/chunk".
+        let (after_group, after_chunk) = match &st.after {
+            Some(a) => match a.rsplit_once('/') {
+                Some((g, c)) => (Some(g.to_string()), c.parse::<usize>().ok()),
+                None => (Some(a.clone()), None),
+            },
+            None => (None, None),
+        };
+        let lower = after_group.clone().map_or(Bound::Unbounded, Bound::Included);
+        let mut items: Vec<Value> = Vec::new();
+        let mut last_key = String::new();
+        let mut more = false;
+        'groups: for (id, g) in self.groups.range::<String, _>((lower, Bound::Unbounded)) {
+            let changes: Vec<(String, bool)> = if !st.members {
+                Vec::new()
+            } else if st.since == 0 {
+                g.members.iter().map(|m| (m.clone(), true)).collect()
+            } else {
+                let mut net: BTreeMap<&str, bool> = BTreeMap::new();
+                for (v, m, added) in &g.log {
+                    if *v > st.since {
+                        net.insert(m.as_str(), *added);
+                    }
+                }
+                net.into_iter().map(|(m, a)| (m.to_string(), a)).collect()
+            };
+            let props_changed = st.since == 0 || g.version > st.since;
+            if !props_changed && changes.is_empty() {
+                continue;
+            }
+            let chunks: Vec<&[(String, bool)]> =
+                if changes.is_empty() { vec![&[]] } else { changes.chunks(chunk).collect() };
+            for (ci, part) in chunks.iter().enumerate() {
+                if after_group.as_deref() == Some(id.as_str()) && after_chunk.is_some_and(|c| ci <= c) {
+                    continue;
+                }
+                if items.len() == size {
+                    more = true;
+                    break 'groups;
+                }
+                let mut item = group_json(id, g);
+                if let Some(obj) = item.as_object_mut() {
+                    if st.members {
+                        let list: Vec<Value> = part
+                            .iter()
+                            .map(|(m, added)| {
+                                if *added {
+                                    json!({"@odata.type": "#microsoft.graph.device", "id": m})
+                                } else {
+                                    json!({"@odata.type": "#microsoft.graph.device", "id": m, "@removed": {"reason": "deleted"}})
+                                }
+                            })
+                            .collect();
+                        obj.insert("members@delta".into(), Value::Array(list));
+                    }
+                }
+                items.push(item);
+                last_key = format!("{id}/{ci}");
+            }
+        }
+        let mut body = Map::new();
+        body.insert("@odata.context".into(), json!(context));
+        if more {
+            body.insert("@odata.nextLink".into(), json!(self.skip_link(link, &st, &last_key)));
+        } else {
+            body.insert("@odata.deltaLink".into(), json!(self.delta_link(link, &st)));
+        }
+        body.insert("value".into(), Value::Array(items));
+        Reply::json(200, &Value::Object(body))
+    }
+}
+
+struct DeltaState {
+    since: u64,
+    start: u64,
+    members: bool,
+    after: Option<String>,
+    latest: bool,
+}
+
+fn unix(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+fn group_json(id: &str, g: &GroupRec) -> Value {
+    let mut out = Map::new();
+    out.insert("id".into(), json!(id));
+    for key in GROUP_PROPS {
+        if let Some(v) = g.props.get(*key) {
+            out.insert((*key).to_string(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+fn autopilot_view(m: &Map<String, Value>, v1: bool) -> String {
+    if !v1 {
+        return Value::Object(m.clone()).to_string();
+    }
+    let subset: Map<String, Value> = m
+        .iter()
+        .filter(|(k, _)| V1_AUTOPILOT.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Value::Object(subset).to_string()
+}
+
+fn not_found(id: &str) -> Reply {
+    graph_error(
+        404,
+        "Request_ResourceNotFound",
+        &format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present."),
+    )
+}
+
+/// One page of a keyed collection, with a nextLink holding the last key.
+#[allow(clippy::too_many_arguments)]
+fn page_reply<T>(
+    map: &BTreeMap<String, T>,
+    after: Option<&str>,
+    size: usize,
+    link: &str,
+    top: Option<usize>,
+    render: impl Fn(&T) -> String,
+    context: &str,
+    base: &str,
+    version: &str,
+) -> Reply {
+    let lower = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.to_string()));
+    let mut iter = map.range::<String, _>((lower, Bound::Unbounded));
+    let mut body = format!(
+        "{{\"@odata.context\":{},\"value\":[",
+        Value::String(format!("{base}/{version}/$metadata#{context}"))
+    );
+    let mut last = None;
+    for i in 0..size {
+        let Some((id, item)) = iter.next() else { break };
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&render(item));
+        last = Some(id.clone());
+    }
+    body.push(']');
+    if let (Some(last), Some(_)) = (last, iter.next()) {
+        let mut next = format!("{link}?");
+        if let Some(top) = top {
+            next.push_str(&format!("$top={top}&"));
+        }
+        next.push_str(&format!("$skiptoken={}", hex(&last)));
+        body.push_str(&format!(",\"@odata.nextLink\":{}", Value::String(next)));
+    }
+    body.push('}');
+    Reply::raw_json(200, body.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guids_look_like_guids_and_hex_round_trips() {
+        let g = guid(1, 2);
+        assert_eq!(g.len(), 36);
+        assert_eq!(g.as_bytes()[14], b'4');
+        assert_ne!(guid(1, 2), guid(1, 3));
+        assert_eq!(unhex(&hex("abc/1")).as_deref(), Some("abc/1"));
+        assert_eq!(unhex("zz"), None);
+    }
+}

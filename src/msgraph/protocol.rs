@@ -1,0 +1,315 @@
+//! Graph's protocol conventions on top of [`GraphClient`]: paging, delta
+//! rounds and JSON batching.
+//!
+//! * **Paging** ([`Pager`]): `@odata.nextLink` is followed verbatim — never
+//!   rebuilt or re-encoded (graph-api.md §3.4, the double-encoding pitfall)
+//!   — and only to the configured Graph root. Two guards stop a looping
+//!   server with [`GraphError::PagingLoop`] instead of paging forever: a
+//!   link that was already followed in this listing, and a non-empty page
+//!   whose content (a hash of its items) was already seen, which catches the
+//!   "same page under a fresh token" bug as well. A run of 1,000 empty pages
+//!   also stops.
+//! * **Delta** is the same pager: a round ends on a page carrying
+//!   `@odata.deltaLink` ([`Pager::delta_link`]), which the caller persists;
+//!   the next round starts from it. `@removed` and `members@delta` are read
+//!   by the snapshot ([`crate::msgraph::snapshot`]) when it applies a round.
+//! * **Batching** ([`batch`]): at most [`MAX_BATCH`] requests per `$batch`;
+//!   items answered 429/503/504 are sent again on their own, after the
+//!   longest `Retry-After` among them (or the backoff), up to the retry cap;
+//!   the others keep their answer. Results come back in request order
+//!   whatever order Graph used.
+
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::time::{Duration, SystemTime};
+
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::msgraph::client::{parse_retry_after, path_of, ApiVersion, GraphClient, Request};
+use crate::msgraph::error::GraphError;
+
+/// One page of a collection.
+#[derive(Clone, Debug, Default)]
+pub struct Page {
+    /// The items of `value`.
+    pub items: Vec<Value>,
+    /// `@odata.nextLink`, when more pages follow.
+    pub next_link: Option<String>,
+    /// `@odata.deltaLink`, on the last page of a delta round.
+    pub delta_link: Option<String>,
+}
+
+/// Reads one page at `url`.
+pub async fn get_page(client: &GraphClient, url: &str) -> Result<Page, GraphError> {
+    let value = client.send_json(&Request::get(url)).await?;
+    page_from(value, url, client)
+}
+
+fn page_from(mut value: Value, url: &str, client: &GraphClient) -> Result<Page, GraphError> {
+    let malformed =
+        |message: &str| GraphError::Malformed { path: path_of(url), message: message.to_string() };
+    let Some(object) = value.as_object_mut() else { return Err(malformed("not a JSON object")) };
+    let items = match object.remove("value") {
+        Some(Value::Array(items)) => items,
+        _ => return Err(malformed("no `value` array")),
+    };
+    let link = |key: &str| -> Result<Option<String>, GraphError> {
+        match object.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => {
+                client.check_link(s)?;
+                Ok(Some(s.clone()))
+            }
+            Some(_) => Err(malformed(&format!("`{key}` is not a string"))),
+        }
+    };
+    Ok(Page { next_link: link("@odata.nextLink")?, delta_link: link("@odata.deltaLink")?, items })
+}
+
+/// Remembers the links and pages of one listing, to stop a looping server.
+///
+/// ```
+/// use fleetlab::msgraph::LoopGuard;
+/// let mut guard = LoopGuard::new("/v1.0/devices");
+/// assert!(guard.visit_link("https://graph.microsoft.com/v1.0/devices?$skiptoken=a").is_ok());
+/// assert!(guard.visit_link("https://graph.microsoft.com/v1.0/devices?$skiptoken=a").is_err());
+/// let page = vec![serde_json::json!({"id": "1"})];
+/// assert!(guard.visit_page(&page).is_ok());
+/// assert!(guard.visit_page(&page).is_err());
+/// ```
+#[derive(Debug)]
+pub struct LoopGuard {
+    path: String,
+    links: HashSet<String>,
+    pages: HashSet<u64>,
+    empty_run: u32,
+}
+
+/// Consecutive empty pages tolerated (Graph may send empty pages with a
+/// nextLink, but not forever).
+const MAX_EMPTY_RUN: u32 = 1000;
+
+impl LoopGuard {
+    /// A guard for the listing of `path`.
+    pub fn new(path: &str) -> LoopGuard {
+        LoopGuard { path: path.to_string(), links: HashSet::new(), pages: HashSet::new(), empty_run: 0 }
+    }
+
+    /// Records that `link` is about to be followed; an error if it was before.
+    pub fn visit_link(&mut self, link: &str) -> Result<(), GraphError> {
+        if self.links.insert(link.to_string()) {
+            Ok(())
+        } else {
+            Err(GraphError::PagingLoop {
+                path: self.path.clone(),
+                what: "the server sent a nextLink that was already followed".into(),
+            })
+        }
+    }
+
+    /// Records a page's items; an error if the same non-empty page was seen.
+    pub fn visit_page(&mut self, items: &[Value]) -> Result<(), GraphError> {
+        if items.is_empty() {
+            self.empty_run += 1;
+            if self.empty_run > MAX_EMPTY_RUN {
+                return Err(GraphError::PagingLoop {
+                    path: self.path.clone(),
+                    what: format!("more than {MAX_EMPTY_RUN} empty pages in a row"),
+                });
+            }
+            return Ok(());
+        }
+        self.empty_run = 0;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        items.len().hash(&mut hasher);
+        for item in items {
+            item.to_string().hash(&mut hasher);
+        }
+        if self.pages.insert(hasher.finish()) {
+            Ok(())
+        } else {
+            Err(GraphError::PagingLoop {
+                path: self.path.clone(),
+                what: format!("a page of {} items came back a second time under another link", items.len()),
+            })
+        }
+    }
+}
+
+/// Follows a listing or a delta round page by page.
+pub struct Pager {
+    client: GraphClient,
+    next: Option<String>,
+    guard: LoopGuard,
+    delta_link: Option<String>,
+}
+
+impl Pager {
+    /// Starts at `url` (an initial URL, a saved nextLink, or a deltaLink).
+    pub fn new(client: &GraphClient, url: &str) -> Pager {
+        Pager {
+            client: client.clone(),
+            next: Some(url.to_string()),
+            guard: LoopGuard::new(&path_of(url)),
+            delta_link: None,
+        }
+    }
+
+    /// The next page, or `None` after the last.
+    pub async fn next_page(&mut self) -> Result<Option<Page>, GraphError> {
+        let Some(url) = self.next.take() else { return Ok(None) };
+        self.guard.visit_link(&url)?;
+        let page = get_page(&self.client, &url).await?;
+        self.guard.visit_page(&page.items)?;
+        self.next = page.next_link.clone();
+        if page.delta_link.is_some() {
+            self.delta_link = page.delta_link.clone();
+        }
+        Ok(Some(page))
+    }
+
+    /// The deltaLink that ended the round, once it has.
+    pub fn delta_link(&self) -> Option<&str> {
+        self.delta_link.as_deref()
+    }
+}
+
+/// Every item of a (small) collection.
+pub async fn list_all(client: &GraphClient, url: &str) -> Result<Vec<Value>, GraphError> {
+    let mut pager = Pager::new(client, url);
+    let mut out = Vec::new();
+    while let Some(page) = pager.next_page().await? {
+        out.extend(page.items);
+    }
+    Ok(out)
+}
+
+/// Requests per `$batch`, Graph's limit.
+pub const MAX_BATCH: usize = 20;
+
+/// One request inside a `$batch`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct BatchRequest {
+    /// Unique within the batch.
+    pub id: String,
+    /// `GET`, `POST`, `PATCH`, `DELETE`.
+    pub method: String,
+    /// Relative to the version root, e.g. `/devices/{id}`.
+    pub url: String,
+    /// JSON body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+    /// Headers (`Content-Type` is added when there is a body).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// One answer inside a `$batch` response.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct BatchResponse {
+    /// The request's id.
+    pub id: String,
+    /// HTTP status of the item.
+    pub status: u16,
+    /// Item headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Item body.
+    #[serde(default)]
+    pub body: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct BatchEnvelope {
+    responses: Vec<BatchResponse>,
+}
+
+/// Sends `requests` as `$batch` calls of at most [`MAX_BATCH`], retrying
+/// throttled items alone, and returns one response per request, in order.
+pub async fn batch(
+    client: &GraphClient,
+    version: ApiVersion,
+    requests: Vec<BatchRequest>,
+) -> Result<Vec<BatchResponse>, GraphError> {
+    let mut seen = HashSet::new();
+    for r in &requests {
+        if !seen.insert(r.id.clone()) {
+            return Err(GraphError::Config(format!("batch request id {:?} is used twice", r.id)));
+        }
+    }
+    let chunks: Vec<Vec<BatchRequest>> = requests.chunks(MAX_BATCH).map(<[BatchRequest]>::to_vec).collect();
+    let futures = chunks.into_iter().map(|chunk| batch_chunk(client, version, chunk));
+    let results = futures_util::future::join_all(futures).await;
+    let mut out = Vec::with_capacity(requests.len());
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
+}
+
+async fn batch_chunk(
+    client: &GraphClient,
+    version: ApiVersion,
+    chunk: Vec<BatchRequest>,
+) -> Result<Vec<BatchResponse>, GraphError> {
+    let url = client.url(version, "/$batch");
+    let policy = client.config().retry;
+    let mut done: BTreeMap<String, BatchResponse> = BTreeMap::new();
+    let mut pending: Vec<BatchRequest> = chunk
+        .iter()
+        .cloned()
+        .map(|mut r| {
+            if r.body.is_some() && !r.headers.keys().any(|k| k.eq_ignore_ascii_case("content-type")) {
+                r.headers.insert("Content-Type".into(), "application/json".into());
+            }
+            r
+        })
+        .collect();
+    let mut round = 0u32;
+    while !pending.is_empty() {
+        round += 1;
+        let idempotent = pending.iter().all(|r| !r.method.eq_ignore_ascii_case("POST"));
+        let mut request =
+            Request::json(Method::POST, url.clone(), &serde_json::json!({ "requests": pending }));
+        request.idempotent = idempotent;
+        let value = client.send_json(&request).await?;
+        let envelope: BatchEnvelope = serde_json::from_value(value).map_err(|e| GraphError::Malformed {
+            path: path_of(&url),
+            message: format!("batch response: {e}"),
+        })?;
+        let mut wait: Option<Duration> = None;
+        let mut retry = Vec::new();
+        let by_id: BTreeMap<String, BatchResponse> =
+            envelope.responses.into_iter().map(|r| (r.id.clone(), r)).collect();
+        for request in pending {
+            let Some(response) = by_id.get(&request.id).cloned() else {
+                return Err(GraphError::Malformed {
+                    path: path_of(&url),
+                    message: format!("no answer for batch item {:?}", request.id),
+                });
+            };
+            if matches!(response.status, 429 | 503 | 504) && round < policy.max_attempts {
+                let after = response
+                    .headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+                    .and_then(|(_, v)| parse_retry_after(v, SystemTime::now()));
+                if let Some(d) = after {
+                    wait = Some(wait.map_or(d, |w| w.max(d)));
+                }
+                retry.push(request);
+            } else {
+                done.insert(response.id.clone(), response);
+            }
+        }
+        if !retry.is_empty() {
+            let backoff = policy.base_delay.saturating_mul(1 << round.min(10)).min(policy.max_delay);
+            let delay = wait.unwrap_or(backoff).min(policy.max_retry_after);
+            tokio::time::sleep(delay).await;
+        }
+        pending = retry;
+    }
+    Ok(chunk.iter().filter_map(|r| done.remove(&r.id)).collect())
+}

@@ -1,0 +1,321 @@
+//! `fleetlab lint` and `fleetlab plan`, run as real processes on the
+//! bundled Contoso scenario: output shapes, locations, exit codes.
+
+use std::error::Error;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde_json::Value as Json;
+
+type TestResult = Result<(), Box<dyn Error>>;
+
+const TENANT: &str = "scenarios/contoso/tenant.toml";
+const NEXT: &str = "scenarios/contoso/tenant-next.toml";
+const EDITS: &str = "scenarios/contoso/edits.toml";
+const DEVICES: &str = "scenarios/contoso/devices.json";
+
+struct Output {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {:?}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+impl Output {
+    fn json(&self) -> Result<Json, Box<dyn Error>> {
+        serde_json::from_str(&self.stdout)
+            .map_err(|e| format!("stdout is not JSON ({e}):\n{}", self.stdout).into())
+    }
+}
+
+fn fleetlab(args: &[&str]) -> Result<Output, Box<dyn Error>> {
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetlab"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()?;
+    Ok(Output {
+        code: out.status.code(),
+        stdout: String::from_utf8(out.stdout)?,
+        stderr: String::from_utf8(out.stderr)?,
+    })
+}
+
+fn temp_file(dir: &Path, name: &str, text: &str) -> Result<String, Box<dyn Error>> {
+    let path = dir.join(name);
+    std::fs::write(&path, text)?;
+    Ok(path.to_string_lossy().into_owned())
+}
+
+// ------------------------------------------------------------------ lint
+
+#[test]
+fn lint_contoso_reports_warnings_with_locations_and_exits_0() -> TestResult {
+    let out = fleetlab(&["lint", TENANT])?;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let first =
+        out.stdout.lines().find(|l| l.contains("scenarios/contoso/tenant.toml:")).ok_or("no finding")?;
+    assert_eq!(
+        first.split(": ").take(2).collect::<Vec<_>>(),
+        ["scenarios/contoso/tenant.toml:86:1", "warning[name-template-serial-truncated]"]
+    );
+    assert!(
+        out.stdout.contains("  --> profile[1].device_name_template (graph-api.md §4.1 [MD-profiles])"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("0 errors, 4 warnings (5 profiles, 28 groups, 7 apps)"), "{out:?}");
+    Ok(())
+}
+
+#[test]
+fn lint_json_is_machine_readable() -> TestResult {
+    let out = fleetlab(&["lint", TENANT, "--format", "json"])?;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let report = out.json()?;
+    assert_eq!(
+        (report["valid"].as_bool(), report["errors"].as_u64(), report["warnings"].as_u64()),
+        (Some(true), Some(0), Some(4))
+    );
+    let f = &report["findings"][1];
+    assert_eq!(f["code"], "name-template-serial-truncated");
+    assert_eq!(
+        (f["file"].as_str(), f["line"].as_u64(), f["column"].as_u64()),
+        (Some(TENANT), Some(86), Some(1))
+    );
+    assert_eq!(f["path"], "profile[1].device_name_template");
+    assert_eq!(f["severity"], "warning");
+    Ok(())
+}
+
+#[test]
+fn lint_errors_exit_1_and_deny_warnings_makes_warnings_fatal() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let bad = temp_file(
+        dir.path(),
+        "bad.toml",
+        "[[profile]]\nname = \"Kiosk\"\nmode = \"self-deploying\"\npre_provisioning = true\n",
+    )?;
+    let out = fleetlab(&["lint", &bad])?;
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stdout.contains("bad.toml:4:1: error[pre-provisioning-self-deploying]"), "{out:?}");
+    let out = fleetlab(&["lint", TENANT, "--deny-warnings"])?;
+    assert_eq!(out.code, Some(1), "{out:?}");
+    Ok(())
+}
+
+#[test]
+fn malformed_tenant_files_exit_2_naming_file_line_and_key() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let bad = temp_file(
+        dir.path(),
+        "bad.toml",
+        "[[profile]]\nname = \"P\"\n\n[[profile]]\nname = \"Q\"\nmode = \"kiosk\"\n",
+    )?;
+    let out = fleetlab(&["lint", &bad])?;
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stdout.is_empty());
+    assert!(out.stderr.contains("bad.toml:6:8: profile[1].mode: unknown variant `kiosk`"), "{out:?}");
+    let out = fleetlab(&["plan", "--tenant", &bad, "--devices", DEVICES])?;
+    assert_eq!(out.code, Some(2), "{out:?}");
+    Ok(())
+}
+
+#[test]
+fn lint_reads_graph_profile_json() -> TestResult {
+    let out = fleetlab(&["lint", "scenarios/contoso/profiles/graph-export.json"])?;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("graph-export.json:7:7: warning[display-name-characters]"), "{out:?}");
+    assert!(out.stdout.contains("--> value[1].deviceNameTemplate"), "{out:?}");
+    Ok(())
+}
+
+#[test]
+fn lint_checks_lists_the_catalogue() -> TestResult {
+    let out = fleetlab(&["lint", "--checks", "--format", "json"])?;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let list = out.json()?;
+    let codes: Vec<&str> =
+        list.as_array().ok_or("not a list")?.iter().filter_map(|c| c["code"].as_str()).collect();
+    assert_eq!(codes.len(), fleetlab::autopilot::CATALOGUE.len());
+    assert!(codes.contains(&"hololens-self-deploying"));
+    let text = fleetlab(&["lint", "--checks"])?;
+    assert!(text.stdout.starts_with("CODE"), "{text:?}");
+    Ok(())
+}
+
+#[test]
+fn lint_writes_graph_bodies_and_reports_atomically() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let graph = dir.path().join("graph");
+    let report = dir.path().join("lint.json");
+    let out = fleetlab(&[
+        "lint",
+        TENANT,
+        "--format",
+        "json",
+        "-o",
+        &report.to_string_lossy(),
+        "--graph-out",
+        &graph.to_string_lossy(),
+    ])?;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.is_empty());
+    let saved: Json = serde_json::from_str(&std::fs::read_to_string(&report)?)?;
+    assert_eq!(saved["warnings"], 4);
+    let mut names: Vec<String> = std::fs::read_dir(&graph)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "Contoso-HoloLens-SD.json",
+            "Contoso-Hybrid-HQ.json",
+            "Contoso-Kiosk-SD.json",
+            "Contoso-Pre-provisioned.json",
+            "Contoso-UD-Entra.json"
+        ]
+    );
+    let body: Json = serde_json::from_str(&std::fs::read_to_string(graph.join("Contoso-Hybrid-HQ.json"))?)?;
+    assert_eq!(body["@odata.type"], "#microsoft.graph.activeDirectoryWindowsAutopilotDeploymentProfile");
+    assert_eq!(body["hardwareHashExtractionEnabled"], true);
+    Ok(())
+}
+
+// ------------------------------------------------------------------ plan
+
+#[test]
+fn plan_table_lists_devices_profiles_and_a_summary() -> TestResult {
+    let out = fleetlab(&["plan", "--tenant", TENANT, "--devices", DEVICES])?;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.starts_with("DEVICE "), "{out:?}");
+    assert!(
+        out.stdout.contains("401 devices, 194 registered with Autopilot: 194 with a profile, 0 without"),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout.contains("By mode: user-driven 155, pre-provisioning 29, self-deploying 15."),
+        "{out:?}"
+    );
+    let hololens = out.stdout.lines().find(|l| l.starts_with("HOLOLENS-N6PKXA")).ok_or("no HoloLens row")?;
+    assert!(hololens.contains("Contoso HoloLens SD") && hololens.contains("self-deploying"), "{hololens}");
+    // Unregistered devices appear only with --all.
+    assert!(!out.stdout.contains("Daan's iPhone"));
+    let all = fleetlab(&["plan", "--tenant", TENANT, "--devices", DEVICES, "--all"])?;
+    assert!(all.stdout.contains("Daan's iPhone"));
+    assert!(out.stderr.contains("4 warning(s)"), "{out:?}");
+    Ok(())
+}
+
+#[test]
+fn plan_json_and_csv_cover_every_device() -> TestResult {
+    let out = fleetlab(&["plan", "--tenant", TENANT, "--devices", DEVICES, "--format", "json"])?;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let plan = out.json()?;
+    assert_eq!(plan["devices"].as_array().map(Vec::len), Some(401));
+    assert_eq!(plan["summary"]["per_mode"]["self-deploying"], 15);
+    let kiosk = plan["devices"]
+        .as_array()
+        .and_then(|d| d.iter().find(|d| d["displayName"] == "CON-KSK-CZC1632"))
+        .ok_or("no kiosk")?;
+    assert_eq!(
+        (kiosk["profile"].as_str(), kiosk["via"].as_str(), kiosk["via_group"].as_str()),
+        (Some("Contoso Kiosk SD"), Some("group"), Some("Kiosks"))
+    );
+    let csv = fleetlab(&["plan", "--tenant", TENANT, "--devices", DEVICES, "--format", "csv"])?;
+    let mut reader = csv::Reader::from_reader(csv.stdout.as_bytes());
+    assert_eq!(reader.headers()?.get(4), Some("profile"));
+    assert_eq!(reader.records().count(), 401);
+    Ok(())
+}
+
+#[test]
+fn plan_against_another_tenant_is_a_what_if() -> TestResult {
+    let out = fleetlab(&["plan", "--tenant", TENANT, "--devices", DEVICES, "--against", NEXT])?;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stdout.contains("Contoso UD Entra → Contoso Pre-provisioned  user-driven → pre-provisioning"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("also matches 53 devices an older profile wins"), "{out:?}");
+    assert!(out.stdout.contains("2 devices would get a profile for another device type"), "{out:?}");
+    let json =
+        fleetlab(&["plan", "--tenant", TENANT, "--devices", DEVICES, "--against", NEXT, "--format", "json"])?
+            .json()?;
+    assert_eq!((json["changed"].as_u64(), json["profile_changed"].as_u64()), (Some(90), Some(29)));
+    Ok(())
+}
+
+#[test]
+fn plan_with_edits_shows_the_edits_and_their_effect() -> TestResult {
+    let out = fleetlab(&["plan", "--tenant", TENANT, "--devices", DEVICES, "--edits", EDITS])?;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("CON-KSK-CZC4676  group tag: \"KIOSK-LOBBY\" → \"\"; device name: \"CON-KSK-CZC4676\" → \"CON-MTG-AMS01\""), "{out:?}");
+    assert!(out.stdout.contains("CON-MTG-AMS01    Contoso Kiosk SD → Contoso UD Entra"), "{out:?}");
+    assert!(out.stderr.contains("edits.toml:44:1: warning[edit-user-self-deploying]"), "{out:?}");
+    let json =
+        fleetlab(&["plan", "--tenant", TENANT, "--devices", DEVICES, "--edits", EDITS, "--format", "json"])?
+            .json()?;
+    assert_eq!(json["edits"].as_array().map(Vec::len), Some(7));
+    assert_eq!(json["findings"][0]["code"], "edit-user-self-deploying");
+    assert_eq!(json["changed"], 4);
+    Ok(())
+}
+
+#[test]
+fn plan_refuses_invalid_tenants_and_edits() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let bad = temp_file(dir.path(), "bad.toml", "[[profile]]\nname = \"H\"\ndevice_type = \"hololens\"\n")?;
+    let out = fleetlab(&["plan", "--tenant", &bad, "--devices", DEVICES])?;
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stdout.is_empty());
+    assert!(out.stderr.contains("error[hololens-self-deploying]"), "{out:?}");
+    let edits = temp_file(dir.path(), "edits.toml", "[[edit]]\ndevice = \"TWIN-404\"\ngroup_tag = \"X\"\n")?;
+    let out = fleetlab(&["plan", "--tenant", TENANT, "--devices", DEVICES, "--edits", &edits])?;
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stderr.contains("edits.toml:2:1: error[edit-unknown-device]"), "{out:?}");
+    let out =
+        fleetlab(&["plan", "--tenant", TENANT, "--devices", DEVICES, "--edits", EDITS, "--against", NEXT])?;
+    assert_eq!(out.code, Some(2), "--edits and --against together: {out:?}");
+    Ok(())
+}
+
+#[test]
+fn plan_writes_atomically() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("plan.csv");
+    let out = fleetlab(&[
+        "plan",
+        "--tenant",
+        TENANT,
+        "--devices",
+        DEVICES,
+        "--format",
+        "csv",
+        "-o",
+        &path.to_string_lossy(),
+    ])?;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.is_empty());
+    assert!(std::fs::read_to_string(&path)?.starts_with("id,displayName,registered,status,profile"));
+    Ok(())
+}
+
+#[test]
+fn help_teaches_with_examples() -> TestResult {
+    for cmd in ["lint", "plan"] {
+        let out = fleetlab(&[cmd, "--help"])?;
+        assert_eq!(out.code, Some(0), "{out:?}");
+        assert!(out.stdout.contains("Examples:") && out.stdout.contains("Exit status:"), "{out:?}");
+    }
+    let top = fleetlab(&["--help"])?;
+    assert!(top.stdout.contains("lint") && top.stdout.contains("plan"), "{top:?}");
+    Ok(())
+}

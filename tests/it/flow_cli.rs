@@ -1,0 +1,126 @@
+//! `fleetlab flow` as a real process: show, check, walk, exit codes.
+
+use std::error::Error;
+use std::process::Command;
+
+type TestResult = Result<(), Box<dyn Error>>;
+
+const TENANT: &str = "scenarios/contoso/tenant.toml";
+const DEVICES: &str = "scenarios/contoso/devices.json";
+
+fn fleetlab(args: &[&str]) -> Result<(Option<i32>, String, String), Box<dyn Error>> {
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetlab")).args(args).output()?;
+    Ok((out.status.code(), String::from_utf8(out.stdout)?, String::from_utf8(out.stderr)?))
+}
+
+#[test]
+fn check_contoso_tenant() -> TestResult {
+    let (code, stdout, stderr) = fleetlab(&["flow", "check", "--tenant", TENANT])?;
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.lines().count() >= 5, "{stdout}");
+    assert!(stdout.lines().all(|l| l.starts_with("ok")), "{stdout}");
+    Ok(())
+}
+
+#[test]
+fn check_builtin_modes() -> TestResult {
+    let (code, stdout, _) = fleetlab(&["flow", "check"])?;
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("device-preparation") && stdout.contains("HoloLens"));
+    Ok(())
+}
+
+#[test]
+fn show_formats() -> TestResult {
+    let (code, dot, _) = fleetlab(&[
+        "flow",
+        "show",
+        "--tenant",
+        TENANT,
+        "--profile",
+        "Contoso Pre-provisioned",
+        "--format",
+        "dot",
+    ])?;
+    assert_eq!(code, Some(0));
+    assert!(dot.starts_with("digraph") && dot.contains("style=dashed, color=red"));
+    let (code, mermaid, _) = fleetlab(&[
+        "flow",
+        "show",
+        "--mode",
+        "self-deploying",
+        "--device-type",
+        "holoLens",
+        "--format",
+        "mermaid",
+    ])?;
+    assert_eq!(code, Some(0));
+    assert!(mermaid.contains("HL.DetectWindow"));
+    let (code, text, _) = fleetlab(&["flow", "show", "--mode", "user-driven", "--join", "hybrid"])?;
+    assert_eq!(code, Some(0));
+    assert!(text.contains("HybridReboot"));
+    Ok(())
+}
+
+#[test]
+fn show_rejects_impossible_profiles_and_unknown_names() -> TestResult {
+    let (code, _, stderr) =
+        fleetlab(&["flow", "show", "--mode", "user-driven", "--device-type", "holoLens"])?;
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("HoloLens"), "{stderr}");
+    let (code, _, stderr) = fleetlab(&["flow", "show", "--tenant", TENANT, "--profile", "No such profile"])?;
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("no profile"), "{stderr}");
+    let (code, _, _) = fleetlab(&["flow", "show", "--tenant", TENANT, "--mode", "user-driven"])?;
+    assert_eq!(code, Some(2));
+    Ok(())
+}
+
+#[test]
+fn walk_a_contoso_hololens_with_a_transient_tpm_failure() -> TestResult {
+    let (code, stdout, stderr) = fleetlab(&[
+        "flow",
+        "walk",
+        "--tenant",
+        TENANT,
+        "--devices",
+        DEVICES,
+        "--device",
+        "HOLOLENS-1XUCDR",
+        "--fail",
+        "tpm-transient",
+        "--retry",
+    ])?;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("TpmError{transient}"), "{stdout}");
+    assert!(stdout.contains("end: SignInScreen"), "{stdout}");
+    assert!(stdout.contains("phase timings:"));
+    Ok(())
+}
+
+#[test]
+fn walk_json_and_unregistered_devices() -> TestResult {
+    let (code, stdout, _) = fleetlab(&[
+        "flow",
+        "walk",
+        "--mode",
+        "user-driven",
+        "--fail",
+        "esp-timeout",
+        "--retry",
+        "--format",
+        "json",
+    ])?;
+    assert_eq!(code, Some(0));
+    let json: serde_json::Value = serde_json::from_str(&stdout)?;
+    assert!(json["walk"]["minutes"].as_f64().unwrap_or(0.0) > 60.0);
+    let (code, stdout, stderr) =
+        fleetlab(&["flow", "walk", "--tenant", TENANT, "--devices", DEVICES, "--device", "NLUTR-WS1116"])?;
+    assert_eq!(code, Some(0));
+    assert!(stderr.contains("not registered"), "{stderr}");
+    assert!(stdout.contains("end: StandardOobe"), "{stdout}");
+    let (code, _, _) =
+        fleetlab(&["flow", "walk", "--tenant", TENANT, "--devices", DEVICES, "--device", "nope"])?;
+    assert_eq!(code, Some(2));
+    Ok(())
+}
