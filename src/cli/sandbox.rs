@@ -184,7 +184,7 @@ pub(super) fn run(command: SandboxCommand) -> Outcome {
             eprintln!("fake Graph: {devices} devices, {groups} dynamic groups; Ctrl-C stops it");
             eprintln!(
                 "try: FLEETLAB_CLIENT_SECRET=anything fleetlab sync pull --graph-url {url} \
-                 --tenant contoso.onmicrosoft.com --client-id sandbox"
+                 --tenant-id contoso.onmicrosoft.com --client-id sandbox"
             );
         }
     })

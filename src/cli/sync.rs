@@ -1,7 +1,11 @@
 //! `fleetlab sync`: pull a tenant from Microsoft Graph into a local
-//! snapshot, show the snapshot's state, export it as an inventory.
+//! snapshot, show the snapshot's state, export it as an inventory, and
+//! plan and apply a tenant file and an edit set against it.
 //!
-//! Credentials: the tenant and client id are arguments (or
+//! `--tenant FILE` is the desired tenant file (as in `fleetlab plan`), so
+//! the directory tenant is `--tenant-id`. Writes happen only with `--yes`.
+//!
+//! Credentials: the tenant id and client id are arguments (or
 //! `FLEETLAB_TENANT` / `FLEETLAB_CLIENT_ID`); the client secret is read
 //! only from an environment variable (`--secret-env`, default
 //! `FLEETLAB_CLIENT_SECRET`) or a file (`--secret-file`), never from a
@@ -27,10 +31,10 @@ Examples:
   # Against the fake Graph of `fleetlab sandbox serve`
   export FLEETLAB_CLIENT_SECRET=anything
   fleetlab sync pull --graph-url http://127.0.0.1:8080 \\
-      --tenant contoso.onmicrosoft.com --client-id sandbox
+      --tenant-id contoso.onmicrosoft.com --client-id sandbox
   # Against a tenant (the app needs Device.Read.All, GroupMember.Read.All and
   # DeviceManagementServiceConfig.Read.All application permissions)
-  fleetlab sync pull --tenant contoso.onmicrosoft.com --client-id <app id> \\
+  fleetlab sync pull --tenant-id contoso.onmicrosoft.com --client-id <app id> \\
       --secret-file ~/.fleetlab-secret
   fleetlab sync export -o devices.jsonl
   fleetlab eval --devices devices.jsonl --groups groups.toml";
@@ -59,6 +63,47 @@ pub(super) enum SyncCommand {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Show the writes that would make the tenant match a tenant file (and an edit set).
+    #[command(after_help = "Profiles are matched by display name; assignments by target (only direct \
+                            ones are touched). Nothing is written.\n\n\
+                            Example:\n  fleetlab sync plan --tenant tenant.toml --edits edits.toml\n\n\
+                            Exit status: 0 a plan (possibly empty), 1 the tenant file or the edits \
+                            are rejected (lint errors, a second All Devices assignment, an unknown \
+                            group), 2 unreadable input.")]
+    Plan {
+        #[command(flatten)]
+        desired: Desired,
+        #[command(flatten)]
+        snapshot: SnapshotArg,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Make the plan's writes (only with --yes), log each to the audit log, then pull.
+    #[command(after_help = "Example:\n  fleetlab sync apply --tenant tenant.toml --yes \\\n      \
+                            --tenant-id contoso.onmicrosoft.com --client-id <app id> --secret-file ~/.fleetlab-secret\n\n\
+                            Needs DeviceManagementServiceConfig.ReadWrite.All. Applying twice is harmless: \
+                            the second plan is empty.")]
+    Apply {
+        #[command(flatten)]
+        desired: Desired,
+        #[command(flatten)]
+        connection: Connection,
+        #[command(flatten)]
+        snapshot: SnapshotArg,
+        /// Really write.
+        #[arg(long)]
+        yes: bool,
+        /// Append one JSON line per write here.
+        #[arg(long, value_name = "FILE", default_value = "fleetlab-audit.jsonl")]
+        audit_log: PathBuf,
+        /// Requests in flight at most.
+        #[arg(long, value_name = "N", default_value_t = 4)]
+        concurrency: usize,
+        /// No summary.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
     /// Show what the snapshot holds and when it was pulled.
     Status {
         #[command(flatten)]
@@ -84,6 +129,34 @@ pub(super) enum SyncCommand {
         #[arg(long, value_name = "DIR")]
         profiles: Option<PathBuf>,
     },
+}
+
+/// The desired state.
+#[derive(Args, Debug)]
+pub(super) struct Desired {
+    /// The tenant file (profiles, assignments, groups).
+    #[arg(long = "tenant", value_name = "FILE")]
+    tenant_file: PathBuf,
+    /// Device edits (group tags, users, names, deletions).
+    #[arg(long, value_name = "FILE")]
+    edits: Option<PathBuf>,
+}
+
+impl Desired {
+    fn plan(&self, snapshot: &Snapshot) -> Result<crate::msgraph::plan::SyncPlan, Failure> {
+        let tenant = crate::autopilot::Tenant::load(&self.tenant_file).map_err(fail)?;
+        let edits = match &self.edits {
+            Some(p) => Some(crate::autopilot::EditSet::load(p).map_err(fail)?),
+            None => None,
+        };
+        crate::msgraph::plan::plan(snapshot, &tenant, edits.as_ref()).map_err(|e| match e {
+            crate::msgraph::plan::PlanError::Snapshot(_) => fail(e),
+            other => {
+                eprintln!("error: {other}");
+                Failure { code: 1 }
+            }
+        })
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,8 +193,8 @@ pub(super) struct Connection {
     #[arg(long, value_name = "URL")]
     authority_url: Option<String>,
     /// Tenant id or domain (default: $FLEETLAB_TENANT).
-    #[arg(long, value_name = "TENANT")]
-    tenant: Option<String>,
+    #[arg(long = "tenant-id", value_name = "TENANT")]
+    tenant_id: Option<String>,
     /// Application (client) id (default: $FLEETLAB_CLIENT_ID).
     #[arg(long, value_name = "ID")]
     client_id: Option<String>,
@@ -141,7 +214,7 @@ impl Connection {
                 None => Err(fail(format!("give the {what} with --{} or ${var}", what.replace(' ', "-")))),
             }
         };
-        let tenant = from_env(&self.tenant, "FLEETLAB_TENANT", "tenant")?;
+        let tenant = from_env(&self.tenant_id, "FLEETLAB_TENANT", "tenant id")?;
         let client_id = from_env(&self.client_id, "FLEETLAB_CLIENT_ID", "client id")?;
         let secret = match &self.secret_file {
             Some(path) => Secret::from_file(path),
@@ -173,6 +246,10 @@ pub(super) fn run(command: SyncCommand) -> Outcome {
     match command {
         SyncCommand::Pull { connection, snapshot, full, concurrency, quiet, format } => {
             pull(&connection, &snapshot.snapshot, full, concurrency, quiet, format)
+        }
+        SyncCommand::Plan { desired, snapshot, format } => plan(&desired, &snapshot.snapshot, format),
+        SyncCommand::Apply { desired, connection, snapshot, yes, audit_log, concurrency, quiet } => {
+            apply(&desired, &connection, &snapshot.snapshot, yes, &audit_log, concurrency, quiet)
         }
         SyncCommand::Status { snapshot, format } => status(&snapshot.snapshot, format),
         SyncCommand::Export { snapshot, output, member_of, profiles } => {
@@ -371,4 +448,75 @@ fn export(db: &Path, path: Option<&Path>, member_of: bool, profiles: Option<&Pat
             }
         }
     }
+}
+
+fn plan(desired: &Desired, db: &Path, format: Format) -> Outcome {
+    if !db.exists() {
+        return Err(fail(format!("{}: no snapshot yet; run `fleetlab sync pull` first", db.display())));
+    }
+    let plan = desired.plan(&open(db)?)?;
+    let text = match format {
+        Format::Json => {
+            let mut t = serde_json::to_string_pretty(&plan).unwrap_or_default();
+            t.push('\n');
+            t
+        }
+        Format::Text => plan.to_text(),
+    };
+    emit(&text, None)
+}
+
+fn apply(
+    desired: &Desired,
+    connection: &Connection,
+    db: &Path,
+    yes: bool,
+    audit_log: &Path,
+    concurrency: usize,
+    quiet: bool,
+) -> Outcome {
+    if !db.exists() {
+        return Err(fail(format!("{}: no snapshot yet; run `fleetlab sync pull` first", db.display())));
+    }
+    let config = connection.config(concurrency)?;
+    let plan = desired.plan(&open(db)?)?;
+    if plan.actions.is_empty() {
+        if !quiet {
+            emit(&plan.to_text(), None)?;
+        }
+        return Ok(());
+    }
+    if !yes {
+        eprint!("{}", plan.to_text());
+        return Err(fail("nothing was written: add --yes to make these changes"));
+    }
+    let client = GraphClient::new(config).map_err(fail)?;
+    let runtime = sync::runtime().map_err(fail)?;
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(audit_log)
+        .map_err(|e| fail(format!("{}: {e}", audit_log.display())))?;
+    let result = runtime.block_on(crate::msgraph::plan::apply(&client, &plan, &mut log));
+    let report =
+        result.map_err(|e| fail(format!("{e} (every write so far is in {})", audit_log.display())))?;
+    // Pull, so the snapshot shows what was written and the next plan is empty.
+    let snapshot = Mutex::new(open(db)?);
+    runtime.block_on(sync::pull(&client, &snapshot, PullOptions::default(), &sync::Quiet)).map_err(fail)?;
+    if !quiet {
+        emit(
+            &format!(
+                "{}applied {} change(s), {} failed; audit log {}\n",
+                plan.to_text(),
+                report.succeeded,
+                report.failed,
+                audit_log.display()
+            ),
+            None,
+        )?;
+    }
+    if report.failed > 0 {
+        return Err(Failure { code: 2 });
+    }
+    Ok(())
 }

@@ -4,7 +4,8 @@
 //!
 //! Layers, lowest first: [`client`] (sign-in, tokens, retries, the bound on
 //! requests in flight) ← [`protocol`] (paging, delta rounds, `$batch`) ←
-//! [`snapshot`] (the SQLite store) ← [`sync`] (pulls). [`fake`] is the
+//! [`snapshot`] (the SQLite store) ← [`sync`] (pulls) ← [`plan`] (plan and
+//! apply a tenant file and an edit set, on [`crate::autopilot`]). [`fake`] is the
 //! server side, used by the tests, the benchmark and `fleetlab sandbox`.
 //! This module may use everything below it in the crate (the rule engine,
 //! inventories, group files); nothing below imports it.
@@ -31,6 +32,7 @@
 pub mod client;
 mod error;
 pub mod fake;
+pub mod plan;
 pub mod protocol;
 pub mod snapshot;
 pub mod sync;

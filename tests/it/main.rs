@@ -12,3 +12,4 @@ mod props;
 mod sql;
 mod sync;
 mod sync_cli;
+mod sync_plan;

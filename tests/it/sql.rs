@@ -928,7 +928,8 @@ mod in_datafusion {
     use super::*;
     use datafusion::arrow::array::AsArray;
     use datafusion::arrow::datatypes::DataType;
-    use datafusion::prelude::{ArrowReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
+    use datafusion::datasource::file_format::options::ArrowReadOptions;
+    use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 
     /// Every disagreement between DataFusion (over the Parquet and the Arrow
     /// export) and fleetlab.

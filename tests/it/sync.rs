@@ -120,8 +120,8 @@ fn faults_10_1() -> Faults {
     Faults { throttle: 0.10, server_error: 0.01, retry_after_secs: 1, seed: 11, ..Faults::default() }
 }
 
-fn big_pull(devices: u64) -> TestResult {
-    let config = FakeConfig { page_size: 999, faults: faults_10_1(), ..FakeConfig::default() };
+fn big_pull(devices: u64, page_size: usize) -> TestResult {
+    let config = FakeConfig { page_size, faults: faults_10_1(), ..FakeConfig::default() };
     let server = FakeServer::start(fleet(devices)?, config, 0)?;
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("tenant.db");
@@ -144,14 +144,16 @@ fn big_pull(devices: u64) -> TestResult {
 
 #[test]
 fn full_pull_under_429s_and_500s_equals_the_server() -> TestResult {
-    big_pull(20_000)
+    // Pages of 200 make enough requests (~150) that the 10% of 429s cannot
+    // all miss: the chance of none is below 1e-6.
+    big_pull(20_000, 200)
 }
 
 /// The full-size run: `cargo test --release -- --ignored full_pull_of_100k`.
 #[test]
 #[ignore = "100,000 devices: about a minute in release mode"]
 fn full_pull_of_100k_devices_under_faults() -> TestResult {
-    big_pull(100_000)
+    big_pull(100_000, 999)
 }
 
 #[test]
@@ -255,13 +257,14 @@ fn retry_after_as_a_date_and_truncated_bodies_are_survived() -> TestResult {
         throttle: 0.2,
         retry_after_secs: 0,
         retry_after_style: RetryAfterStyle::Date,
-        truncate: 0.1,
+        truncate: 0.2,
         unavailable: 0.05,
         seed: 5,
         ..Faults::default()
     };
     let server =
-        FakeServer::start(contoso()?, FakeConfig { page_size: 40, faults, ..FakeConfig::default() }, 0)?;
+        // Pages of 10: about 60 requests, so both faults certainly occur (0.8^60 < 1e-5).
+        FakeServer::start(contoso()?, FakeConfig { page_size: 10, faults, ..FakeConfig::default() }, 0)?;
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("tenant.db");
     let report = pull(server.url(), &db, false)?;

@@ -44,7 +44,7 @@ fn sync_pull(url: &str, db: &Path) -> Command {
         "pull",
         "--graph-url",
         url,
-        "--tenant",
+        "--tenant-id",
         "contoso.onmicrosoft.com",
         "--client-id",
         "sandbox",
@@ -150,7 +150,7 @@ fn the_secret_never_appears_in_any_output_log_or_file() -> TestResult {
 
     let mut outputs = Vec::new();
     let base = |cmd: &mut Command| {
-        cmd.args(["--graph-url", &url, "--tenant", "contoso.onmicrosoft.com", "--client-id", "sandbox"])
+        cmd.args(["--graph-url", &url, "--tenant-id", "contoso.onmicrosoft.com", "--client-id", "sandbox"])
             .arg("--snapshot")
             .arg(&db);
     };

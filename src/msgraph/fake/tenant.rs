@@ -635,6 +635,32 @@ impl Tenant {
                 Some(m) => Reply::raw_json(200, autopilot_view(m, !beta).into_bytes()),
                 None => intune_error(404, "NotFound", "An error has occurred", &path),
             },
+            ("DELETE", ["windowsAutopilotDeviceIdentities", id]) => {
+                let device =
+                    self.device_autopilot.iter().find(|(_, ap)| ap.as_str() == *id).map(|(d, _)| d.clone());
+                let Some(dev) = device else {
+                    return intune_error(404, "NotFound", "An error has occurred", &path);
+                };
+                // The Autopilot record goes; the Entra device stays without its Autopilot ids.
+                if let Some(mut v) =
+                    self.devices.get(&dev).and_then(|raw| serde_json::from_str::<Value>(raw).ok())
+                {
+                    let mut ids: Vec<Value> =
+                        v.get("physicalIds").and_then(Value::as_array).cloned().unwrap_or_default();
+                    ids.retain(|p| {
+                        let s = p.as_str().unwrap_or("").to_ascii_lowercase();
+                        !(s.starts_with("[ztdid]:")
+                            || s.starts_with("[orderid]:")
+                            || s.starts_with("[purchaseorderid]:"))
+                    });
+                    v["physicalIds"] = Value::Array(ids);
+                    if self.put_device(&v).is_err() {
+                        return intune_error(400, "BadRequest", "An error has occurred", &path);
+                    }
+                }
+                self.autopilot_overrides.remove(*id);
+                Reply::empty(204)
+            }
             ("POST", ["windowsAutopilotDeviceIdentities", id, "updateDeviceProperties"]) => {
                 let Some(_) = self.autopilot.get(*id) else {
                     return intune_error(404, "NotFound", "An error has occurred", &path);

@@ -1,0 +1,590 @@
+//! Plan and apply: the writes that make the tenant match a tenant file
+//! (deployment profiles and their assignments) and an edit set (Autopilot
+//! device properties and deletions), computed against the snapshot.
+//!
+//! Decisions, and why:
+//!
+//! * **Lint first.** The tenant file is checked with
+//!   [`crate::autopilot::validate`] and the edits with
+//!   [`EditSet::resolve`] against the snapshot's devices; any error refuses
+//!   the whole plan ([`PlanError::Lint`]): nothing the linter rejects is
+//!   ever sent.
+//! * **Profiles are matched by display name**, case-insensitively (Graph
+//!   has no other natural key; graph-api.md §3.5). A missing profile is
+//!   created with the body of [`crate::autopilot::graph_json::to_graph`]; an
+//!   existing one is patched with only the properties whose values differ
+//!   (plus `@odata.type`). Profiles that exist in the tenant but not in the
+//!   file are left alone and listed: deleting what a file does not mention
+//!   is too dangerous to do implicitly.
+//! * **Assignments are diffed by target** (type and group id), never by
+//!   assignment id (§4.3), and only `source: direct` assignments are
+//!   touched; assignments from policy sets belong to them. Groups are found
+//!   by display name among the snapshot's groups.
+//! * **Order**: assignment deletions, device deletions, profile creations,
+//!   profile updates, assignment creations, device property updates. An
+//!   All-Devices assignment can therefore move from one profile to
+//!   another, and a profile never loses its last assignment after gaining
+//!   a conflicting one. A plan whose end state has two All-Devices
+//!   assignments is refused at plan time ([`PlanError::Refused`]), as the
+//!   service would refuse it halfway through an apply (F11).
+//! * **Idempotent**: every action is derived from a difference, so planning
+//!   again after an apply (and the pull that follows it) finds nothing to do.
+//! * **Audited**: each write and its result is one JSON line in the audit
+//!   log, written before the next write is sent.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+
+use reqwest::Method;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use crate::autopilot::{graph_json, CheckedTenant, EditSet, Finding, Tenant};
+use crate::inventory::Device;
+use crate::msgraph::client::{ApiVersion, GraphClient, Request};
+use crate::msgraph::error::GraphError;
+use crate::msgraph::protocol::{batch, BatchRequest};
+use crate::msgraph::snapshot::{Snapshot, SnapshotError};
+use crate::msgraph::sync::PROFILES;
+
+const AUTOPILOT: &str = "/deviceManagement/windowsAutopilotDeviceIdentities";
+const ALL_DEVICES: &str = "#microsoft.graph.allDevicesAssignmentTarget";
+const GROUP: &str = "#microsoft.graph.groupAssignmentTarget";
+const EXCLUSION: &str = "#microsoft.graph.exclusionGroupAssignmentTarget";
+
+/// Why no plan could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The tenant file or the edits have errors.
+    #[error("{} error(s) in the tenant file or the edits:\n{}", .0.len(), .0.join("\n"))]
+    Lint(Vec<String>),
+    /// The plan would break a service rule or names something unknown.
+    #[error("refused:\n{}", .0.join("\n"))]
+    Refused(Vec<String>),
+    /// The snapshot could not be read.
+    #[error("snapshot {0}")]
+    Snapshot(#[from] SnapshotError),
+}
+
+/// One write.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Action {
+    /// `DELETE …/windowsAutopilotDeploymentProfiles/{id}/assignments/{aid}`.
+    DeleteAssignment {
+        /// Profile display name.
+        profile: String,
+        /// Profile id.
+        profile_id: String,
+        /// Assignment id.
+        assignment_id: String,
+        /// What it targets.
+        target: String,
+    },
+    /// `DELETE …/windowsAutopilotDeviceIdentities/{id}`.
+    DeleteDevice {
+        /// The device as the edit named it.
+        device: String,
+        /// Autopilot identity id.
+        autopilot_id: String,
+    },
+    /// `POST …/windowsAutopilotDeploymentProfiles`.
+    CreateProfile {
+        /// Display name.
+        profile: String,
+        /// Graph beta body.
+        body: Value,
+    },
+    /// `PATCH …/windowsAutopilotDeploymentProfiles/{id}`.
+    UpdateProfile {
+        /// Display name.
+        profile: String,
+        /// Profile id.
+        profile_id: String,
+        /// Properties that change.
+        changed: Vec<String>,
+        /// The patch.
+        body: Value,
+    },
+    /// `POST …/windowsAutopilotDeploymentProfiles/{id}/assignments`.
+    CreateAssignment {
+        /// Profile display name.
+        profile: String,
+        /// Profile id, unless the profile is created by this plan.
+        profile_id: Option<String>,
+        /// What it targets.
+        target: String,
+        /// The `target` object.
+        body: Value,
+    },
+    /// `POST …/windowsAutopilotDeviceIdentities/{id}/updateDeviceProperties`
+    /// (sent in `$batch`es).
+    UpdateDevice {
+        /// The device as the edit named it.
+        device: String,
+        /// Autopilot identity id.
+        autopilot_id: String,
+        /// The properties.
+        body: Value,
+    },
+}
+
+impl Action {
+    /// One line for the plan listing.
+    ///
+    /// ```
+    /// use fleetlab::msgraph::plan::Action;
+    /// let a = Action::CreateProfile { profile: "Kiosk".into(), body: serde_json::json!({}) };
+    /// assert_eq!(a.describe(), "+ create profile \"Kiosk\"");
+    /// ```
+    pub fn describe(&self) -> String {
+        match self {
+            Action::DeleteAssignment { profile, target, .. } => {
+                format!("- unassign {profile:?} from {target}")
+            }
+            Action::DeleteDevice { device, autopilot_id } => {
+                format!("- delete Autopilot device {device} ({autopilot_id})")
+            }
+            Action::CreateProfile { profile, .. } => format!("+ create profile {profile:?}"),
+            Action::UpdateProfile { profile, changed, .. } => {
+                format!("~ update profile {profile:?}: {}", changed.join(", "))
+            }
+            Action::CreateAssignment { profile, target, .. } => format!("+ assign {profile:?} to {target}"),
+            Action::UpdateDevice { device, body, .. } => {
+                format!("~ update Autopilot device {device}: {body}")
+            }
+        }
+    }
+}
+
+/// The writes, in the order they will be sent.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SyncPlan {
+    /// The actions.
+    pub actions: Vec<Action>,
+    /// Profiles in the tenant but not in the file (left alone).
+    pub unmanaged_profiles: Vec<String>,
+    /// Lint warnings, for the record.
+    pub warnings: Vec<String>,
+}
+
+impl SyncPlan {
+    /// The listing `fleetlab sync plan` prints.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        for a in &self.actions {
+            s.push_str(&a.describe());
+            s.push('\n');
+        }
+        for p in &self.unmanaged_profiles {
+            s.push_str(&format!("  (profile {p:?} is not in the tenant file: left alone)\n"));
+        }
+        s.push_str(&match self.actions.len() {
+            0 => "nothing to do: the tenant matches\n".to_string(),
+            n => format!("{n} change(s)\n"),
+        });
+        s
+    }
+}
+
+fn finding_text(f: &Finding) -> String {
+    f.to_string()
+}
+
+fn target_key(target: &Value) -> (String, String) {
+    let kind = target.get("@odata.type").and_then(Value::as_str).unwrap_or("").to_string();
+    let group = target.get("groupId").and_then(Value::as_str).unwrap_or("").to_string();
+    (kind, group)
+}
+
+fn describe_target(kind: &str, group: &str, names: &HashMap<String, String>) -> String {
+    let name = names.get(group).map_or(group, String::as_str);
+    match kind {
+        ALL_DEVICES => "All Devices".to_string(),
+        EXCLUSION => format!("exclusion of group {name:?}"),
+        _ => format!("group {name:?}"),
+    }
+}
+
+/// The plan for `tenant` (and `edits`) against `snapshot`.
+pub fn plan(snapshot: &Snapshot, tenant: &Tenant, edits: Option<&EditSet>) -> Result<SyncPlan, PlanError> {
+    let validation = crate::autopilot::validate(tenant);
+    let mut lint: Vec<String> =
+        validation.findings.iter().filter(|f| f.is_error()).map(finding_text).collect();
+    let warnings: Vec<String> =
+        validation.findings.iter().filter(|f| !f.is_error()).map(finding_text).collect();
+    let devices: Vec<Device> =
+        snapshot.devices()?.into_iter().filter_map(|d| serde_json::from_value(d).ok()).collect();
+    let resolved = edits.map(|e| e.resolve(&devices));
+    if let Some(r) = &resolved {
+        lint.extend(r.findings.iter().filter(|f| f.is_error()).map(finding_text));
+    }
+    let Some(checked) = validation.tenant.filter(|_| lint.is_empty()) else {
+        return Err(PlanError::Lint(lint));
+    };
+    let mut out = SyncPlan { warnings, ..SyncPlan::default() };
+    let mut refusals = Vec::new();
+    profile_actions(snapshot, &checked, &mut out, &mut refusals)?;
+    if let (Some(edits), Some(resolved)) = (edits, &resolved) {
+        edit_actions(snapshot, edits, resolved, &devices, &mut out, &mut refusals)?;
+    }
+    if !refusals.is_empty() {
+        return Err(PlanError::Refused(refusals));
+    }
+    // Deletions first, then creations and updates.
+    out.actions.sort_by_key(|a| match a {
+        Action::DeleteAssignment { .. } => 0,
+        Action::DeleteDevice { .. } => 1,
+        Action::CreateProfile { .. } => 2,
+        Action::UpdateProfile { .. } => 3,
+        Action::CreateAssignment { .. } => 4,
+        Action::UpdateDevice { .. } => 5,
+    });
+    Ok(out)
+}
+
+fn profile_actions(
+    snapshot: &Snapshot,
+    checked: &CheckedTenant,
+    out: &mut SyncPlan,
+    refusals: &mut Vec<String>,
+) -> Result<(), PlanError> {
+    let groups = snapshot.groups()?;
+    let mut group_ids: HashMap<String, String> = HashMap::new();
+    let mut group_names: HashMap<String, String> = HashMap::new();
+    for g in &groups {
+        let id = g.group.get("id").and_then(Value::as_str).unwrap_or("").to_string();
+        let name = g.group.get("displayName").and_then(Value::as_str).unwrap_or("").to_string();
+        group_ids.insert(name.to_lowercase(), id.clone());
+        group_names.insert(id, name);
+    }
+    let existing = snapshot.profiles()?;
+    let mut by_name: BTreeMap<String, &Value> = BTreeMap::new();
+    for p in &existing {
+        if let Some(name) = p.get("displayName").and_then(Value::as_str) {
+            by_name.insert(name.to_lowercase(), p);
+        }
+    }
+    // All-Devices assignments that stay: on profiles the file does not manage.
+    let mut all_devices_after: Vec<String> = Vec::new();
+    let managed: Vec<String> = checked.profiles.iter().map(|p| p.profile.name().to_lowercase()).collect();
+    for p in &existing {
+        let name = p.get("displayName").and_then(Value::as_str).unwrap_or("");
+        let unmanaged = !managed.contains(&name.to_lowercase());
+        if unmanaged {
+            out.unmanaged_profiles.push(name.to_string());
+        }
+        for a in p.get("assignments").and_then(Value::as_array).into_iter().flatten() {
+            let direct = a.get("source").and_then(Value::as_str).is_none_or(|s| s == "direct");
+            let kind = a.get("target").map(target_key).map(|k| k.0).unwrap_or_default();
+            if kind == ALL_DEVICES && (unmanaged || !direct) {
+                all_devices_after.push(p.get("id").and_then(Value::as_str).unwrap_or(name).to_string());
+            }
+        }
+    }
+    for assigned in &checked.profiles {
+        let profile = &assigned.profile;
+        let name = profile.name().to_string();
+        let mut body = graph_json::to_graph(profile);
+        if let Some(obj) = body.as_object_mut() {
+            obj.remove("id");
+            obj.remove("createdDateTime");
+            obj.remove("lastModifiedDateTime");
+        }
+        // Desired targets.
+        let mut desired: Vec<(String, String)> = Vec::new();
+        for (list, kind) in [(&assigned.include, GROUP), (&assigned.exclude, EXCLUSION)] {
+            for &g in list.iter() {
+                let gname = checked.groups.get(g).map(|g| g.name.clone()).unwrap_or_default();
+                match group_ids.get(&gname.to_lowercase()) {
+                    Some(id) => desired.push((kind.to_string(), id.clone())),
+                    None => refusals.push(format!("profile {name:?}: group {gname:?} does not exist in the tenant (pull, or create it first)")),
+                }
+            }
+        }
+        if assigned.all_devices {
+            desired.push((ALL_DEVICES.to_string(), String::new()));
+            all_devices_after.push(name.clone());
+        }
+        let current = by_name.get(&name.to_lowercase());
+        let profile_id = current.and_then(|p| p.get("id")).and_then(Value::as_str).map(str::to_string);
+        match current {
+            None => out.actions.push(Action::CreateProfile { profile: name.clone(), body: body.clone() }),
+            Some(cur) => {
+                let cur_type = cur.get("@odata.type");
+                if cur_type.is_some() && cur_type != body.get("@odata.type") {
+                    refusals.push(format!(
+                        "profile {name:?}: the join type cannot change; create a new profile instead"
+                    ));
+                }
+                let mut changed = Vec::new();
+                let mut patch = Map::new();
+                for (k, v) in body.as_object().into_iter().flatten() {
+                    if k == "@odata.type" {
+                        continue;
+                    }
+                    if cur.get(k) != Some(v) {
+                        changed.push(k.clone());
+                        patch.insert(k.clone(), v.clone());
+                    }
+                }
+                if !changed.is_empty() {
+                    if let Some(t) = body.get("@odata.type") {
+                        patch.insert("@odata.type".into(), t.clone());
+                    }
+                    out.actions.push(Action::UpdateProfile {
+                        profile: name.clone(),
+                        profile_id: profile_id.clone().unwrap_or_default(),
+                        changed,
+                        body: Value::Object(patch),
+                    });
+                }
+            }
+        }
+        // Current direct targets.
+        let mut current_targets: Vec<((String, String), String)> = Vec::new();
+        for a in current.and_then(|p| p.get("assignments")).and_then(Value::as_array).into_iter().flatten() {
+            if a.get("source").and_then(Value::as_str).is_some_and(|s| s != "direct") {
+                continue;
+            }
+            let key = a.get("target").map(target_key).unwrap_or_default();
+            let id = a.get("id").and_then(Value::as_str).unwrap_or("").to_string();
+            current_targets.push((key, id));
+        }
+        for ((kind, group), id) in &current_targets {
+            if !desired.contains(&(kind.clone(), group.clone())) {
+                out.actions.push(Action::DeleteAssignment {
+                    profile: name.clone(),
+                    profile_id: profile_id.clone().unwrap_or_default(),
+                    assignment_id: id.clone(),
+                    target: describe_target(kind, group, &group_names),
+                });
+            }
+        }
+        for (kind, group) in &desired {
+            if current_targets.iter().any(|(k, _)| k.0 == *kind && k.1 == *group) {
+                continue;
+            }
+            let mut target = Map::new();
+            target.insert("@odata.type".into(), json!(kind));
+            if !group.is_empty() {
+                target.insert("groupId".into(), json!(group));
+            }
+            out.actions.push(Action::CreateAssignment {
+                profile: name.clone(),
+                profile_id: profile_id.clone(),
+                target: describe_target(kind, group, &group_names),
+                body: json!({ "target": Value::Object(target) }),
+            });
+        }
+    }
+    if all_devices_after.len() > 1 {
+        refusals.push(format!(
+            "only one profile may be assigned to All Devices; after this plan {} would be: {} \
+             (Graph: \"Another Profile … is already assigned to All Devices.\")",
+            all_devices_after.len(),
+            all_devices_after.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+fn edit_actions(
+    snapshot: &Snapshot,
+    edits: &EditSet,
+    resolved: &crate::autopilot::Resolved,
+    devices: &[Device],
+    out: &mut SyncPlan,
+    refusals: &mut Vec<String>,
+) -> Result<(), PlanError> {
+    let identities = snapshot.autopilot_devices()?;
+    let by_device_id: HashMap<String, &Value> = identities
+        .iter()
+        .filter_map(|i| {
+            i.get("azureActiveDirectoryDeviceId")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(|d| (d.to_lowercase(), i))
+        })
+        .collect();
+    let identity_of = |index: Option<usize>| -> Option<&Value> {
+        let device = devices.get(index?)?;
+        by_device_id.get(&device.device_id.as_deref()?.to_lowercase()).copied()
+    };
+    for (edit, index) in edits.edits.iter().zip(&resolved.edits) {
+        let Some(identity) = identity_of(*index) else {
+            refusals.push(format!(
+                "edit of {:?}: no Autopilot identity found for it in the snapshot",
+                edit.device
+            ));
+            continue;
+        };
+        let mut body = Map::new();
+        let fields = [
+            ("groupTag", &edit.group_tag),
+            ("userPrincipalName", &edit.user),
+            ("addressableUserName", &edit.friendly_name),
+            ("displayName", &edit.device_name),
+        ];
+        for (key, wanted) in fields {
+            if let Some(w) = wanted {
+                if identity.get(key).and_then(Value::as_str).unwrap_or("") != w {
+                    body.insert(key.to_string(), json!(w));
+                }
+            }
+        }
+        if !body.is_empty() {
+            out.actions.push(Action::UpdateDevice {
+                device: edit.device.clone(),
+                autopilot_id: identity.get("id").and_then(Value::as_str).unwrap_or("").to_string(),
+                body: Value::Object(body),
+            });
+        }
+    }
+    for (delete, index) in edits.deletes.iter().zip(&resolved.deletes) {
+        // Already gone: nothing to do (idempotent).
+        if let Some(identity) = identity_of(*index) {
+            out.actions.push(Action::DeleteDevice {
+                device: delete.device.clone(),
+                autopilot_id: identity.get("id").and_then(Value::as_str).unwrap_or("").to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What an apply did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ApplyReport {
+    /// Writes that succeeded.
+    pub succeeded: usize,
+    /// Writes that failed (the apply stops at the first failure outside a batch).
+    pub failed: usize,
+}
+
+#[derive(Serialize)]
+struct AuditLine<'a> {
+    time: String,
+    action: &'a Action,
+    method: &'a str,
+    path: String,
+    status: u16,
+    ok: bool,
+    message: String,
+}
+
+fn audit(
+    log: &mut dyn Write,
+    action: &Action,
+    method: &str,
+    path: &str,
+    status: u16,
+    message: &str,
+) -> Result<(), GraphError> {
+    let line = AuditLine {
+        time: crate::rule::Timestamp::now().to_string(),
+        action,
+        method,
+        path: path.to_string(),
+        status,
+        ok: (200..300).contains(&status),
+        message: message.to_string(),
+    };
+    let text = serde_json::to_string(&line).unwrap_or_default();
+    writeln!(log, "{text}")
+        .and_then(|_| log.flush())
+        .map_err(|e| GraphError::Runtime(format!("audit log: {e}")))
+}
+
+/// Sends the plan's writes in order, each followed by its audit line.
+/// Stops at the first failed write (device updates, sent in `$batch`es, are
+/// all attempted and their failures counted).
+pub async fn apply(
+    client: &GraphClient,
+    plan: &SyncPlan,
+    log: &mut dyn Write,
+) -> Result<ApplyReport, GraphError> {
+    let mut report = ApplyReport::default();
+    let mut created: HashMap<String, String> = HashMap::new();
+    let mut updates: Vec<&Action> = Vec::new();
+    for action in &plan.actions {
+        let (method, path, body) = match action {
+            Action::DeleteAssignment { profile_id, assignment_id, .. } => {
+                (Method::DELETE, format!("{PROFILES}/{profile_id}/assignments/{assignment_id}"), None)
+            }
+            Action::DeleteDevice { autopilot_id, .. } => {
+                (Method::DELETE, format!("{AUTOPILOT}/{autopilot_id}"), None)
+            }
+            Action::CreateProfile { body, .. } => (Method::POST, PROFILES.to_string(), Some(body)),
+            Action::UpdateProfile { profile_id, body, .. } => {
+                (Method::PATCH, format!("{PROFILES}/{profile_id}"), Some(body))
+            }
+            Action::CreateAssignment { profile, profile_id, body, .. } => {
+                let id = profile_id.clone().or_else(|| created.get(profile).cloned()).unwrap_or_default();
+                (Method::POST, format!("{PROFILES}/{id}/assignments"), Some(body))
+            }
+            Action::UpdateDevice { .. } => {
+                updates.push(action);
+                continue;
+            }
+        };
+        let url = client.url(ApiVersion::Beta, &path);
+        let request = match body {
+            Some(b) => Request::json(method.clone(), url, b),
+            None => Request { method: method.clone(), ..Request::delete(url) },
+        };
+        match client.send(&request).await {
+            Ok(response) => {
+                if let Action::CreateProfile { profile, .. } = action {
+                    let id = serde_json::from_slice::<Value>(&response.body)
+                        .ok()
+                        .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_string));
+                    if let Some(id) = id {
+                        created.insert(profile.clone(), id);
+                    }
+                }
+                audit(log, action, method.as_str(), &path, response.status, "")?;
+                report.succeeded += 1;
+            }
+            Err(e) => {
+                let status = match &e {
+                    GraphError::Api { error, .. } => error.status,
+                    _ => 0,
+                };
+                audit(log, action, method.as_str(), &path, status, &e.to_string())?;
+                return Err(e);
+            }
+        }
+    }
+    if !updates.is_empty() {
+        let requests: Vec<BatchRequest> = updates
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| match a {
+                Action::UpdateDevice { autopilot_id, body, .. } => Some(BatchRequest {
+                    id: i.to_string(),
+                    method: "POST".into(),
+                    url: format!("{AUTOPILOT}/{autopilot_id}/updateDeviceProperties"),
+                    body: Some(body.clone()),
+                    headers: BTreeMap::new(),
+                }),
+                _ => None,
+            })
+            .collect();
+        let responses = batch(client, ApiVersion::Beta, requests.clone()).await?;
+        for ((action, request), response) in updates.iter().zip(&requests).zip(&responses) {
+            let message = response
+                .body
+                .as_ref()
+                .map(|b| crate::msgraph::ApiError::parse(response.status, b.to_string().as_bytes()).message)
+                .unwrap_or_default();
+            audit(log, action, "POST", &request.url, response.status, &message)?;
+            if (200..300).contains(&response.status) {
+                report.succeeded += 1;
+            } else {
+                report.failed += 1;
+            }
+        }
+    }
+    Ok(report)
+}
