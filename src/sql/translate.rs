@@ -1,4 +1,6 @@
-//! The checked program of a device rule → one SQL boolean expression.
+//! The checked program of a device rule → one SQL query: a derived table
+//! holding the columns the rule reads, folded once, and a `WHERE` clause
+//! over it.
 //!
 //! Works on the checked program rather than the syntax tree because the
 //! checker already did the deciding: properties are resolved, negated
@@ -19,9 +21,9 @@ use crate::rule::{DeviceProperty, Property, PropertyType};
 use crate::sql::{column, regex, Dialect, SqlError};
 
 /// Case pairs fleetlab folds (Unicode 16 and 17) that DuckDB 1.5's and
-/// Java 21's `lower()` leave alone: `(first, last, offset)`, each letter of
-/// `first..=last` folding to the letter `offset` code points on (or, for a
-/// one-letter range, to the given letter when `offset` is 0).
+/// Java 21's `lower()` leave alone, as `(first, last, offset, to)`: each
+/// letter of `first..=last` folds to `to` when given, else to the letter
+/// `offset` code points on.
 const PATCH_RANGES: [(char, char, u32, Option<char>); 10] = [
     ('\u{1C89}', '\u{1C89}', 1, None),
     ('\u{A7CB}', '\u{A7CB}', 0, Some('\u{264}')),
@@ -153,23 +155,21 @@ fn fold(value: &str, dialect: Dialect) -> String {
         // Rust's own lower-casing: only the final sigma differs.
         Dialect::DataFusion => format!("replace(lower({value}), 'ς', 'σ')"),
         Dialect::DuckDb | Dialect::Spark => {
+            // Fixed texts with no quote, `$` or NUL: plain literals suffice.
+            let lit = |s: &str| match dialect {
+                Dialect::Spark => spark_literal(s),
+                _ => format!("'{s}'"),
+            };
             let from: String = FOLD_PATCHES.iter().map(|p| p.0).collect();
             let to: String = FOLD_PATCHES.iter().map(|p| p.1).collect();
-            let (from, to) = match dialect {
-                Dialect::Spark => (spark_literal(&from), spark_literal(&to)),
-                _ => (format!("'{from}'"), format!("'{to}'")),
-            };
-            let dotted_i = match dialect {
-                Dialect::Spark => "r'i\u{307}'",
-                _ => "'i\u{307}'",
-            };
-            let (upper_i, final_sigma, sigma) = match dialect {
-                Dialect::Spark => ("r'İ'", "r'ς'", "r'σ'"),
-                _ => ("'İ'", "'ς'", "'σ'"),
-            };
             format!(
-                "replace(lower(translate(replace({value}, {upper_i}, {dotted_i}), {from}, {to})), \
-                 {final_sigma}, {sigma})"
+                "replace(lower(translate(replace({value}, {}, {}), {}, {})), {}, {})",
+                lit("İ"),
+                lit("i\u{307}"),
+                lit(&from),
+                lit(&to),
+                lit("ς"),
+                lit("σ")
             )
         }
     }
