@@ -219,14 +219,6 @@ impl Compiler<'_> {
         }
     }
 
-    fn coll(&self, c: Coll) -> &CollectionColumn {
-        match c {
-            Coll::PhysicalIds => &self.index.physical_ids,
-            Coll::SystemLabels => &self.index.system_labels,
-            Coll::MemberOf => &self.index.member_of,
-        }
-    }
-
     fn node(&self, node: &Node) -> Plan {
         match &node.kind {
             NodeKind::Or(parts) => {
@@ -336,7 +328,7 @@ impl Compiler<'_> {
         negate: bool,
     ) -> Plan {
         let (possible, all_true) = hint;
-        let column = self.coll(coll);
+        let column = coll_ref(self.index, coll);
         let mut present = 0u16;
         let mut tables = Vec::new();
         for (k, lane) in column.lanes.iter().enumerate() {
