@@ -29,6 +29,7 @@ pub mod groups;
 pub mod inventory;
 pub mod msgraph;
 pub mod rule;
+pub mod sim;
 pub mod sql;
 
 #[doc(hidden)]

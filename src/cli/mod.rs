@@ -11,6 +11,7 @@ mod autopilot;
 mod flow;
 mod output;
 mod sandbox;
+mod simulate;
 mod sql;
 mod sync;
 
@@ -133,6 +134,9 @@ enum Command {
     /// Enrollment flows: each Autopilot mode as a validated graph; show, check, walk.
     #[command(subcommand)]
     Flow(flow::FlowCommand),
+    /// Simulate provisioning waves: depots, bandwidth, failures, Monte Carlo replications.
+    #[command(after_help = simulate::HELP)]
+    Simulate(simulate::SimulateArgs),
     /// Write a synthetic fleet of Graph device records (JSON Lines).
     #[command(
         after_help = "A realistic mix: Autopilot laptops and desktops with group tags and purchase orders, \
@@ -292,6 +296,7 @@ pub fn main() -> ExitCode {
         Command::Sync(cmd) => sync::run(cmd),
         Command::Sandbox(cmd) => sandbox::run(cmd),
         Command::Flow(cmd) => flow::run(cmd),
+        Command::Simulate(args) => simulate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,12 +13,18 @@ use crate::msgraph::fake::{FakeConfig, FakeServer, Faults, LoopBug, RetryAfterSt
 const SERVE_HELP: &str = "\
 Prints the URL it listens on (one line on stdout), then serves until stopped. The token endpoint \
 accepts any client id and any non-empty secret unless --require-secret-env names a variable \
-holding the one to accept. Test endpoints under /_fake/ add, edit and delete devices \
+holding the one to accept. Issued tokens carry the application permissions of --roles (default: \
+what `fleetlab sync` needs, Device.Read.All, GroupMember.Read.All, Group.ReadWrite.All and \
+DeviceManagementServiceConfig.ReadWrite.All); a route called without its permission gets Graph's 403. \
+Test endpoints under /_fake/ add, edit and delete devices \
 (POST /_fake/devices, PATCH|DELETE /_fake/devices/{id}), expire delta tokens \
 (POST /_fake/delta/expire) and report counters (GET /_fake/stats).
 
 Examples:
   fleetlab sandbox serve --scenario scenarios/contoso --port 8080
+  # An app that may only read: `sync apply` gets 403s naming what is missing
+  fleetlab sandbox serve --scenario scenarios/contoso \\
+      --roles Device.Read.All,GroupMember.Read.All,DeviceManagementServiceConfig.Read.All
   fleetlab sandbox serve --generate 100000 --groups scenarios/enterprise/groups.toml \\
       --page-size 999 --throttle 0.1 --server-errors 0.01 --latency 50-150";
 
@@ -56,6 +62,9 @@ pub(super) struct Serve {
     /// Lifetime of issued tokens, seconds.
     #[arg(long, value_name = "SECS", default_value_t = 3599)]
     token_lifetime: u64,
+    /// Application permissions the tokens grant, comma-separated (`--roles ''`: none).
+    #[arg(long, value_name = "ROLE,…", value_delimiter = ',')]
+    roles: Option<Vec<String>>,
     /// Accept only the client secret held in this environment variable.
     #[arg(long, value_name = "VAR")]
     require_secret_env: Option<String>,
@@ -171,6 +180,10 @@ pub(super) fn run(command: SandboxCommand) -> Outcome {
         client_secret,
         sync_cooldown: Duration::from_secs(args.sync_cooldown),
         faults,
+        roles: match &args.roles {
+            Some(list) => list.iter().map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).collect(),
+            None => FakeConfig::default().roles,
+        },
         ..FakeConfig::default()
     };
     let devices = scenario.devices.len();

@@ -1,6 +1,7 @@
 //! `fleetlab sync`: pull a tenant from Microsoft Graph into a local
-//! snapshot, show the snapshot's state, export it as an inventory, and
-//! plan and apply a tenant file and an edit set against it.
+//! snapshot, show the snapshot's state, export it (as an inventory, as
+//! Graph profile JSON, or as a tenant file), and plan and apply a tenant
+//! file and an edit set against it.
 //!
 //! `--tenant FILE` is the desired tenant file (as in `fleetlab plan`), so
 //! the directory tenant is `--tenant-id`. Writes happen only with `--yes`.
@@ -10,6 +11,10 @@
 //! only from an environment variable (`--secret-env`, default
 //! `FLEETLAB_CLIENT_SECRET`) or a file (`--secret-file`), never from a
 //! command-line value, which would land in shell history and `ps`.
+//!
+//! Every file `export` writes is written atomically (a temporary file in
+//! the same directory, then a rename), so an interrupted export never
+//! leaves half a tenant file where a complete one was.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -64,8 +69,10 @@ pub(super) enum SyncCommand {
         format: Format,
     },
     /// Show the writes that would make the tenant match a tenant file (and an edit set).
-    #[command(after_help = "Profiles are matched by display name; assignments by target (only direct \
-                            ones are touched). Nothing is written.\n\n\
+    #[command(after_help = "Groups and profiles are matched by display name; assignments by target (only \
+                            direct ones are touched). Missing dynamic groups are created, changed rules \
+                            patched. Profiles the file does not have are kept unless --prune. Nothing is \
+                            written.\n\n\
                             Example:\n  fleetlab sync plan --tenant tenant.toml --edits edits.toml\n\n\
                             Exit status: 0 a plan (possibly empty), 1 the tenant file or the edits \
                             are rejected (lint errors, a second All Devices assignment, an unknown \
@@ -82,8 +89,8 @@ pub(super) enum SyncCommand {
     /// Make the plan's writes (only with --yes), log each to the audit log, then pull.
     #[command(after_help = "Example:\n  fleetlab sync apply --tenant tenant.toml --yes \\\n      \
                             --tenant-id contoso.onmicrosoft.com --client-id <app id> --secret-file ~/.fleetlab-secret\n\n\
-                            Needs DeviceManagementServiceConfig.ReadWrite.All. Applying twice is harmless: \
-                            the second plan is empty.")]
+                            Needs DeviceManagementServiceConfig.ReadWrite.All, and Group.ReadWrite.All when \
+                            groups are created or changed. Applying twice is harmless: the second plan is empty.")]
     Apply {
         #[command(flatten)]
         desired: Desired,
@@ -112,15 +119,23 @@ pub(super) enum SyncCommand {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
-    /// Write the snapshot's devices as JSON Lines, the inventory `eval` reads.
-    #[command(after_help = "Example:\n  fleetlab sync export -o devices.jsonl --member-of\n  \
-                            fleetlab eval --devices devices.jsonl --rule 'device.memberOf -any (_ -eq \"<group id>\")'")]
+    /// Write the snapshot's devices as JSON Lines (the inventory `eval` reads), its
+    /// profiles as Graph JSON, or the whole configuration as a tenant file.
+    #[command(after_help = "Examples:\n  fleetlab sync export -o devices.jsonl --member-of\n  \
+                            fleetlab eval --devices devices.jsonl --rule 'device.memberOf -any (_ -eq \"<group id>\")'\n  \
+                            fleetlab sync export --tenant tenant.toml     # groups, profiles, assignments\n  \
+                            fleetlab lint tenant.toml && fleetlab sync plan --tenant tenant.toml   # nothing to do\n\n\
+                            With --tenant or --profiles and no -o, no devices are written.")]
     Export {
         #[command(flatten)]
         snapshot: SnapshotArg,
-        /// Write to FILE (atomically) instead of stdout.
+        /// Write the devices to FILE (atomically) instead of stdout.
         #[arg(long, short = 'o', value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Write the dynamic groups, deployment profiles and their direct assignments as a
+        /// tenant file (atomically); what a tenant file cannot hold is listed on stderr.
+        #[arg(long = "tenant", value_name = "FILE")]
+        tenant_file: Option<PathBuf>,
         /// Give each device a `memberOf` array of the groups it is a direct member of.
         #[arg(long)]
         member_of: bool,
@@ -140,6 +155,10 @@ pub(super) struct Desired {
     /// Device edits (group tags, users, names, deletions).
     #[arg(long, value_name = "FILE")]
     edits: Option<PathBuf>,
+    /// Delete deployment profiles the tenant file does not have (their direct
+    /// assignments first). Without it they are kept and listed.
+    #[arg(long)]
+    prune: bool,
 }
 
 impl Desired {
@@ -149,7 +168,8 @@ impl Desired {
             Some(p) => Some(crate::autopilot::EditSet::load(p).map_err(fail)?),
             None => None,
         };
-        crate::msgraph::plan::plan(snapshot, &tenant, edits.as_ref()).map_err(|e| match e {
+        let options = crate::msgraph::plan::PlanOptions { prune: self.prune };
+        crate::msgraph::plan::plan_with(snapshot, &tenant, edits.as_ref(), options).map_err(|e| match e {
             crate::msgraph::plan::PlanError::Snapshot(_) => fail(e),
             other => {
                 eprintln!("error: {other}");
@@ -252,9 +272,13 @@ pub(super) fn run(command: SyncCommand) -> Outcome {
             apply(&desired, &connection, &snapshot.snapshot, yes, &audit_log, concurrency, quiet)
         }
         SyncCommand::Status { snapshot, format } => status(&snapshot.snapshot, format),
-        SyncCommand::Export { snapshot, output, member_of, profiles } => {
-            export(&snapshot.snapshot, output.as_deref(), member_of, profiles.as_deref())
-        }
+        SyncCommand::Export { snapshot, output, tenant_file, member_of, profiles } => export(
+            &snapshot.snapshot,
+            output.as_deref(),
+            tenant_file.as_deref(),
+            member_of,
+            profiles.as_deref(),
+        ),
     }
 }
 
@@ -404,11 +428,33 @@ fn status(db: &Path, format: Format) -> Outcome {
     emit(&text, None)
 }
 
-fn export(db: &Path, path: Option<&Path>, member_of: bool, profiles: Option<&Path>) -> Outcome {
+fn export(
+    db: &Path,
+    path: Option<&Path>,
+    tenant_file: Option<&Path>,
+    member_of: bool,
+    profiles: Option<&Path>,
+) -> Outcome {
     if !db.exists() {
         return Err(fail(format!("{}: no snapshot yet; run `fleetlab sync pull` first", db.display())));
     }
     let snapshot = open(db)?;
+    if let Some(file) = tenant_file {
+        let last = snapshot.status().map_err(fail)?.last_pull.unwrap_or_else(|| "never".into());
+        let label = format!("the snapshot {} (last pull {last})", db.display());
+        let written = crate::msgraph::export::tenant_toml(&snapshot, &label).map_err(fail)?;
+        output::write_atomic(file, written.text.as_bytes())
+            .map_err(|e| fail(format!("{}: {e}", file.display())))?;
+        for note in &written.notes {
+            eprintln!("note: not written: {note}");
+        }
+        eprintln!(
+            "wrote {} dynamic groups and {} profiles to {}",
+            written.groups,
+            written.profiles,
+            file.display()
+        );
+    }
     if let Some(dir) = profiles {
         std::fs::create_dir_all(dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
         let list = snapshot.profiles().map_err(fail)?;
@@ -424,6 +470,9 @@ fn export(db: &Path, path: Option<&Path>, member_of: bool, profiles: Option<&Pat
                 .map_err(|e| fail(format!("{}: {e}", file.display())))?;
         }
         eprintln!("wrote {} profiles to {}", list.len(), dir.display());
+    }
+    if path.is_none() && (tenant_file.is_some() || profiles.is_some()) {
+        return Ok(());
     }
     match path.filter(|p| p.as_os_str() != "-") {
         Some(path) => {

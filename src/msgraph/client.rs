@@ -31,6 +31,11 @@
 //!   [`RetryPolicy::max_retry_after`] ends the call instead of hanging it.
 //!   The permit of the concurrency bound is held only while a request is
 //!   on the wire, never while waiting to retry.
+//! * **A 403 names the permission to grant.** Graph's directory 403 says
+//!   only "Insufficient privileges"; the client turns any 403 into
+//!   [`GraphError::Forbidden`] with the least privileged application
+//!   permission the route needs ([`crate::msgraph::permissions`]) and where
+//!   to grant it, since that is the one thing the admin must do next.
 //! * **The bearer token goes only to the Graph root.** Every URL, including
 //!   each `@odata.nextLink`, must have the configured root's scheme, host
 //!   and port ([`GraphError::ForeignLink`] otherwise), as graph-rs-sdk does.
@@ -561,11 +566,12 @@ impl GraphClient {
                         location,
                     });
                 }
-                Err(GraphError::Api {
-                    method: request.method.to_string(),
-                    path: path_of(&request.url),
-                    error: Box::new(error),
-                })
+                let (method, path) = (request.method.to_string(), path_of(&request.url));
+                if status == 403 {
+                    let permission = crate::msgraph::permissions::hint(&method, &path);
+                    return Err(GraphError::Forbidden { method, path, error: Box::new(error), permission });
+                }
+                Err(GraphError::Api { method, path, error: Box::new(error) })
             }
         }
     }

@@ -129,6 +129,20 @@ pub enum GraphError {
         /// The parsed error.
         error: Box<ApiError>,
     },
+    /// Graph answered 403: the application lacks a permission. `permission`
+    /// names the one the route needs ([`crate::msgraph::permissions`]),
+    /// since directory 403s do not say.
+    #[error("{method} {path}: {error}{}", permission.as_ref().map(|p| format!("; {p}")).unwrap_or_default())]
+    Forbidden {
+        /// HTTP method.
+        method: String,
+        /// The path of the request.
+        path: String,
+        /// The parsed error.
+        error: Box<ApiError>,
+        /// What to grant, as a sentence.
+        permission: Option<String>,
+    },
     /// A delta token expired or was rejected (410 Gone, `resyncRequired`):
     /// the round must start again from `location` or the initial URL.
     #[error("{path}: delta state expired ({code}); a full resync is needed")]

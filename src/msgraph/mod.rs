@@ -5,8 +5,10 @@
 //! Layers, lowest first: [`client`] (sign-in, tokens, retries, the bound on
 //! requests in flight) ← [`protocol`] (paging, delta rounds, `$batch`) ←
 //! [`snapshot`] (the SQLite store) ← [`sync`] (pulls) ← [`plan`] (plan and
-//! apply a tenant file and an edit set, on [`crate::autopilot`]). [`fake`] is the
-//! server side, used by the tests, the benchmark and `fleetlab sandbox`.
+//! apply a tenant file and an edit set, on [`crate::autopilot`]) and
+//! [`export`] (the snapshot as a tenant file). [`permissions`] is the table
+//! of what each route needs, shared by the client and the fake. [`fake`] is
+//! the server side, used by the tests, the benchmark and `fleetlab sandbox`.
 //! This module may use everything below it in the crate (the rule engine,
 //! inventories, group files); nothing below imports it.
 //!
@@ -31,7 +33,9 @@
 
 pub mod client;
 mod error;
+pub mod export;
 pub mod fake;
+pub mod permissions;
 pub mod plan;
 pub mod protocol;
 pub mod snapshot;

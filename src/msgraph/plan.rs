@@ -1,6 +1,7 @@
 //! Plan and apply: the writes that make the tenant match a tenant file
-//! (deployment profiles and their assignments) and an edit set (Autopilot
-//! device properties and deletions), computed against the snapshot.
+//! (dynamic groups, deployment profiles and their assignments) and an edit
+//! set (Autopilot device properties and deletions), computed against the
+//! snapshot.
 //!
 //! Decisions, and why:
 //!
@@ -13,18 +14,41 @@
 //!   has no other natural key; graph-api.md §3.5). A missing profile is
 //!   created with the body of [`crate::autopilot::graph_json::to_graph`]; an
 //!   existing one is patched with only the properties whose values differ
-//!   (plus `@odata.type`). Profiles that exist in the tenant but not in the
-//!   file are left alone and listed: deleting what a file does not mention
-//!   is too dangerous to do implicitly.
+//!   (plus `@odata.type`). "Differ" means in meaning: a property is
+//!   compared with its stored value and with the stored profile read back
+//!   through the same model ([`graph_json::read_profiles`], then
+//!   [`graph_json::to_graph`]), and only a value that matches neither is
+//!   patched. An absent `description` and `""`, or the deprecated and the
+//!   new OOBE names, are the same setting, and patching them would make a
+//!   plan that never settles.
+//! * **Profiles not in the file are kept** and listed, unless
+//!   [`PlanOptions::prune`]: deleting what a file does not mention is too
+//!   dangerous to do implicitly. A pruned profile loses its direct
+//!   assignments first, then is deleted (Intune refuses to delete an
+//!   assigned profile, and tools do it in this order, graph-api.md §4.3);
+//!   one that a policy set assigns is refused, since fleetlab never touches
+//!   policy-set assignments.
+//! * **Groups are matched by display name.** A group of the file missing
+//!   from the tenant is created as a dynamic security group
+//!   (graph-api.md §4.5) with a `mailNickname` derived from its name
+//!   ([`mail_nickname`]); one whose rule or description changed is
+//!   patched. Rules are compared by their canonical form, so a rule Graph
+//!   stored with other spacing or casing is not rewritten. Rules the rule
+//!   engine rejects never get this far: the lint refuses them. A file group
+//!   that exists as an assigned (static) group is refused; fleetlab does
+//!   not convert groups. Groups the file does not mention are never
+//!   touched. Assignments to a group created by the same plan carry its
+//!   name and get its id when the creation answers.
 //! * **Assignments are diffed by target** (type and group id), never by
 //!   assignment id (§4.3), and only `source: direct` assignments are
 //!   touched; assignments from policy sets belong to them. Groups are found
-//!   by display name among the snapshot's groups.
-//! * **Order**: assignment deletions, device deletions, profile creations,
-//!   profile updates, assignment creations, device property updates. An
-//!   All-Devices assignment can therefore move from one profile to
-//!   another, and a profile never loses its last assignment after gaining
-//!   a conflicting one. A plan whose end state has two All-Devices
+//!   by display name among the snapshot's groups and the plan's creations.
+//! * **Order**: assignment deletions, profile deletions, device deletions,
+//!   group creations, group updates, profile creations, profile updates,
+//!   assignment creations, device property updates. An All-Devices
+//!   assignment can therefore move from one profile to another (even from
+//!   a pruned one), a profile is deleted only once unassigned, and a group
+//!   exists before anything is assigned to it. A plan whose end state has two All-Devices
 //!   assignments is refused at plan time ([`PlanError::Refused`]), as the
 //!   service would refuse it halfway through an apply (F11).
 //! * **Idempotent**: every action is derived from a difference, so planning
@@ -39,18 +63,27 @@ use reqwest::Method;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::autopilot::{graph_json, CheckedTenant, EditSet, Finding, Tenant};
+use crate::autopilot::{check_profile, graph_json, CheckedTenant, EditSet, Finding, Source, Tenant};
 use crate::inventory::Device;
 use crate::msgraph::client::{ApiVersion, GraphClient, Request};
 use crate::msgraph::error::GraphError;
 use crate::msgraph::protocol::{batch, BatchRequest};
-use crate::msgraph::snapshot::{Snapshot, SnapshotError};
+use crate::msgraph::snapshot::{Snapshot, SnapshotError, StoredGroup};
 use crate::msgraph::sync::PROFILES;
 
 const AUTOPILOT: &str = "/deviceManagement/windowsAutopilotDeviceIdentities";
 const ALL_DEVICES: &str = "#microsoft.graph.allDevicesAssignmentTarget";
 const GROUP: &str = "#microsoft.graph.groupAssignmentTarget";
 const EXCLUSION: &str = "#microsoft.graph.exclusionGroupAssignmentTarget";
+const GROUPS: &str = "/groups";
+
+/// How to plan.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Delete deployment profiles the tenant file does not have (after
+    /// removing their direct assignments). Off: they are kept and listed.
+    pub prune: bool,
+}
 
 /// Why no plan could be made.
 #[derive(Debug, thiserror::Error)]
@@ -81,12 +114,38 @@ pub enum Action {
         /// What it targets.
         target: String,
     },
+    /// `DELETE …/windowsAutopilotDeploymentProfiles/{id}` (with `--prune`,
+    /// after its direct assignments are removed).
+    DeleteProfile {
+        /// Display name.
+        profile: String,
+        /// Profile id.
+        profile_id: String,
+    },
     /// `DELETE …/windowsAutopilotDeviceIdentities/{id}`.
     DeleteDevice {
         /// The device as the edit named it.
         device: String,
         /// Autopilot identity id.
         autopilot_id: String,
+    },
+    /// `POST /groups` (v1.0): a dynamic security group.
+    CreateGroup {
+        /// Display name.
+        group: String,
+        /// The Graph body.
+        body: Value,
+    },
+    /// `PATCH /groups/{id}` (v1.0): rule or description.
+    UpdateGroup {
+        /// Display name.
+        group: String,
+        /// Group id.
+        group_id: String,
+        /// Properties that change.
+        changed: Vec<String>,
+        /// The patch.
+        body: Value,
     },
     /// `POST …/windowsAutopilotDeploymentProfiles`.
     CreateProfile {
@@ -114,6 +173,10 @@ pub enum Action {
         profile_id: Option<String>,
         /// What it targets.
         target: String,
+        /// The group, when this plan creates it: its id fills
+        /// `target.groupId` once the creation answers.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        group: Option<String>,
         /// The `target` object.
         body: Value,
     },
@@ -142,6 +205,16 @@ impl Action {
             Action::DeleteAssignment { profile, target, .. } => {
                 format!("- unassign {profile:?} from {target}")
             }
+            Action::DeleteProfile { profile, profile_id } => {
+                format!("- delete profile {profile:?} ({profile_id})")
+            }
+            Action::CreateGroup { group, body } => format!(
+                "+ create group {group:?}: {}",
+                body.get("membershipRule").and_then(Value::as_str).unwrap_or("")
+            ),
+            Action::UpdateGroup { group, changed, .. } => {
+                format!("~ update group {group:?}: {}", changed.join(", "))
+            }
             Action::DeleteDevice { device, autopilot_id } => {
                 format!("- delete Autopilot device {device} ({autopilot_id})")
             }
@@ -162,7 +235,7 @@ impl Action {
 pub struct SyncPlan {
     /// The actions.
     pub actions: Vec<Action>,
-    /// Profiles in the tenant but not in the file (left alone).
+    /// Profiles in the tenant but not in the file, kept (no `--prune`).
     pub unmanaged_profiles: Vec<String>,
     /// Lint warnings, for the record.
     pub warnings: Vec<String>,
@@ -177,7 +250,7 @@ impl SyncPlan {
             s.push('\n');
         }
         for p in &self.unmanaged_profiles {
-            s.push_str(&format!("  (profile {p:?} is not in the tenant file: left alone)\n"));
+            s.push_str(&format!("  = profile {p:?}: not in tenant file, kept (use --prune to delete it)\n"));
         }
         s.push_str(&match self.actions.len() {
             0 => "nothing to do: the tenant matches\n".to_string(),
@@ -206,8 +279,19 @@ fn describe_target(kind: &str, group: &str, names: &HashMap<String, String>) -> 
     }
 }
 
-/// The plan for `tenant` (and `edits`) against `snapshot`.
+/// The plan for `tenant` (and `edits`) against `snapshot`, keeping
+/// profiles the file does not have.
 pub fn plan(snapshot: &Snapshot, tenant: &Tenant, edits: Option<&EditSet>) -> Result<SyncPlan, PlanError> {
+    plan_with(snapshot, tenant, edits, PlanOptions::default())
+}
+
+/// [`plan`] with options (`--prune`).
+pub fn plan_with(
+    snapshot: &Snapshot,
+    tenant: &Tenant,
+    edits: Option<&EditSet>,
+    options: PlanOptions,
+) -> Result<SyncPlan, PlanError> {
     let validation = crate::autopilot::validate(tenant);
     let mut lint: Vec<String> =
         validation.findings.iter().filter(|f| f.is_error()).map(finding_text).collect();
@@ -224,7 +308,9 @@ pub fn plan(snapshot: &Snapshot, tenant: &Tenant, edits: Option<&EditSet>) -> Re
     };
     let mut out = SyncPlan { warnings, ..SyncPlan::default() };
     let mut refusals = Vec::new();
-    profile_actions(snapshot, &checked, &mut out, &mut refusals)?;
+    let groups = snapshot.groups()?;
+    let created = group_actions(&groups, &checked, &mut out, &mut refusals);
+    profile_actions(snapshot, &groups, &created, &checked, options, &mut out, &mut refusals)?;
     if let (Some(edits), Some(resolved)) = (edits, &resolved) {
         edit_actions(snapshot, edits, resolved, &devices, &mut out, &mut refusals)?;
     }
@@ -234,25 +320,166 @@ pub fn plan(snapshot: &Snapshot, tenant: &Tenant, edits: Option<&EditSet>) -> Re
     // Deletions first, then creations and updates.
     out.actions.sort_by_key(|a| match a {
         Action::DeleteAssignment { .. } => 0,
-        Action::DeleteDevice { .. } => 1,
-        Action::CreateProfile { .. } => 2,
-        Action::UpdateProfile { .. } => 3,
-        Action::CreateAssignment { .. } => 4,
-        Action::UpdateDevice { .. } => 5,
+        Action::DeleteProfile { .. } => 1,
+        Action::DeleteDevice { .. } => 2,
+        Action::CreateGroup { .. } => 3,
+        Action::UpdateGroup { .. } => 4,
+        Action::CreateProfile { .. } => 5,
+        Action::UpdateProfile { .. } => 6,
+        Action::CreateAssignment { .. } => 7,
+        Action::UpdateDevice { .. } => 8,
     });
     Ok(out)
 }
 
-fn profile_actions(
-    snapshot: &Snapshot,
+/// A `mailNickname` for a group named `name` (graph-api.md §1.8: at most 64
+/// ASCII characters, none of `@ ( ) \ [ ] " ; : . < > ,` or space): the
+/// name lowercased, letters, digits and `_` kept, every run of other
+/// characters (`-` included) one `-`. When that is taken (`used`, lowercase), or nothing
+/// is left of the name, a hash of the full name makes it unique; the
+/// result is deterministic, so a plan is the same each time.
+///
+/// ```
+/// use std::collections::HashSet;
+/// use fleetlab::msgraph::plan::mail_nickname;
+/// assert_eq!(mail_nickname("Autopilot - NL-LT-FIN", &HashSet::new()), "autopilot-nl-lt-fin");
+/// assert_eq!(mail_nickname("Kiosks (Lobby) @ HQ", &HashSet::new()), "kiosks-lobby-hq");
+/// let taken = HashSet::from(["kiosks".to_string()]);
+/// assert!(mail_nickname("Kiosks", &taken).starts_with("kiosks-"));
+/// assert!(mail_nickname("Überwachung ✓", &HashSet::new()).is_ascii());
+/// ```
+pub fn mail_nickname(name: &str, used: &std::collections::HashSet<String>) -> String {
+    let mut base = String::new();
+    for c in name.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_alphanumeric() || c == '_' {
+            base.push(c);
+        } else if !base.ends_with('-') {
+            base.push('-');
+        }
+    }
+    let base: String = base.trim_matches('-').chars().take(64).collect();
+    if !base.is_empty() && !used.contains(&base) {
+        return base;
+    }
+    // FNV-1a: stable across runs and Rust versions, unlike the std hasher.
+    let hash =
+        name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let stem: String = if base.is_empty() { "group".to_string() } else { base.chars().take(55).collect() };
+    format!("{}-{:08x}", stem.trim_end_matches('-'), hash & 0xffff_ffff)
+}
+
+fn is_dynamic(group: &Value) -> bool {
+    group.get("groupTypes").and_then(Value::as_array).is_some_and(|t| {
+        t.iter().any(|t| t.as_str().is_some_and(|t| t.eq_ignore_ascii_case("DynamicMembership")))
+    })
+}
+
+/// True when two rule texts say the same thing (equal text, or equal
+/// canonical form when both parse).
+fn same_rule(stored: &str, wanted: &crate::rule::Rule) -> bool {
+    if stored.trim() == wanted.source().trim() {
+        return true;
+    }
+    crate::rule::Rule::new(stored).is_ok_and(|r| r.canonical() == wanted.canonical())
+}
+
+/// Creations and updates of the file's groups; returns the (lowercase)
+/// names of the groups the plan creates.
+fn group_actions(
+    stored: &[StoredGroup],
     checked: &CheckedTenant,
     out: &mut SyncPlan,
     refusals: &mut Vec<String>,
+) -> std::collections::HashSet<String> {
+    let mut created = std::collections::HashSet::new();
+    let mut by_name: HashMap<String, &Value> = HashMap::new();
+    let mut nicknames = std::collections::HashSet::new();
+    for g in stored {
+        if let Some(name) = g.group.get("displayName").and_then(Value::as_str) {
+            by_name.entry(name.to_lowercase()).or_insert(&g.group);
+        }
+        if let Some(nick) = g.group.get("mailNickname").and_then(Value::as_str) {
+            nicknames.insert(nick.to_lowercase());
+        }
+    }
+    for g in &checked.groups {
+        let key = g.name.to_lowercase();
+        let Some(current) = by_name.get(&key) else {
+            if !created.insert(key) {
+                continue;
+            }
+            let nickname = mail_nickname(&g.name, &nicknames);
+            nicknames.insert(nickname.clone());
+            let mut body = Map::new();
+            body.insert("displayName".into(), json!(g.name));
+            if let Some(d) = g.description.as_deref().filter(|d| !d.is_empty()) {
+                body.insert("description".into(), json!(d));
+            }
+            body.insert("mailNickname".into(), json!(nickname));
+            body.insert("mailEnabled".into(), json!(false));
+            body.insert("securityEnabled".into(), json!(true));
+            body.insert("groupTypes".into(), json!(["DynamicMembership"]));
+            body.insert("membershipRule".into(), json!(g.rule.source()));
+            body.insert("membershipRuleProcessingState".into(), json!("On"));
+            out.actions.push(Action::CreateGroup { group: g.name.clone(), body: Value::Object(body) });
+            continue;
+        };
+        let id = current.get("id").and_then(Value::as_str).unwrap_or("").to_string();
+        if !is_dynamic(current) {
+            refusals.push(format!(
+                "group {:?} ({id}) exists as an assigned group, not a dynamic one; fleetlab does not convert                  groups: rename the group in the tenant file or convert it in the Entra admin center",
+                g.name
+            ));
+            continue;
+        }
+        let mut patch = Map::new();
+        let stored_rule = current.get("membershipRule").and_then(Value::as_str).unwrap_or("");
+        if !same_rule(stored_rule, &g.rule) {
+            patch.insert("membershipRule".into(), json!(g.rule.source()));
+        }
+        if let Some(d) = &g.description {
+            if current.get("description").and_then(Value::as_str).unwrap_or("") != d {
+                patch.insert("description".into(), json!(d));
+            }
+        }
+        if !patch.is_empty() {
+            out.actions.push(Action::UpdateGroup {
+                group: g.name.clone(),
+                group_id: id,
+                changed: patch.keys().cloned().collect(),
+                body: Value::Object(patch),
+            });
+        }
+    }
+    created
+}
+
+/// The stored profile read back through the tenant model and written as
+/// [`graph_json::to_graph`] would: what it means, in the shape a desired
+/// body has. `None` when fleetlab cannot read or check it.
+fn canonical_profile(stored: &Value) -> Option<Value> {
+    let mut settings = stored.clone();
+    settings.as_object_mut()?.remove("assignments");
+    let source = Source::new("snapshot", settings.to_string());
+    let (mut specs, _) = graph_json::read_profiles(&source).ok()?;
+    let (profile, _) = check_profile(&specs.pop()?);
+    Some(graph_json::to_graph(&profile?))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn profile_actions(
+    snapshot: &Snapshot,
+    groups: &[StoredGroup],
+    created_groups: &std::collections::HashSet<String>,
+    checked: &CheckedTenant,
+    options: PlanOptions,
+    out: &mut SyncPlan,
+    refusals: &mut Vec<String>,
 ) -> Result<(), PlanError> {
-    let groups = snapshot.groups()?;
     let mut group_ids: HashMap<String, String> = HashMap::new();
     let mut group_names: HashMap<String, String> = HashMap::new();
-    for g in &groups {
+    for g in groups {
         let id = g.group.get("id").and_then(Value::as_str).unwrap_or("").to_string();
         let name = g.group.get("displayName").and_then(Value::as_str).unwrap_or("").to_string();
         group_ids.insert(name.to_lowercase(), id.clone());
@@ -270,16 +497,39 @@ fn profile_actions(
     let managed: Vec<String> = checked.profiles.iter().map(|p| p.profile.name().to_lowercase()).collect();
     for p in &existing {
         let name = p.get("displayName").and_then(Value::as_str).unwrap_or("");
+        let id = p.get("id").and_then(Value::as_str).unwrap_or("").to_string();
         let unmanaged = !managed.contains(&name.to_lowercase());
-        if unmanaged {
+        let pruned = unmanaged && options.prune;
+        if unmanaged && !pruned {
             out.unmanaged_profiles.push(name.to_string());
         }
-        for a in p.get("assignments").and_then(Value::as_array).into_iter().flatten() {
+        let assignments: Vec<&Value> =
+            p.get("assignments").and_then(Value::as_array).into_iter().flatten().collect();
+        for a in &assignments {
             let direct = a.get("source").and_then(Value::as_str).is_none_or(|s| s == "direct");
-            let kind = a.get("target").map(target_key).map(|k| k.0).unwrap_or_default();
-            if kind == ALL_DEVICES && (unmanaged || !direct) {
-                all_devices_after.push(p.get("id").and_then(Value::as_str).unwrap_or(name).to_string());
+            let (kind, group) = a.get("target").map(target_key).unwrap_or_default();
+            if kind == ALL_DEVICES && ((unmanaged && !pruned) || !direct) {
+                all_devices_after.push(if id.is_empty() { name.to_string() } else { id.clone() });
             }
+            if !pruned {
+                continue;
+            }
+            if direct {
+                out.actions.push(Action::DeleteAssignment {
+                    profile: name.to_string(),
+                    profile_id: id.clone(),
+                    assignment_id: a.get("id").and_then(Value::as_str).unwrap_or("").to_string(),
+                    target: describe_target(&kind, &group, &group_names),
+                });
+            } else {
+                refusals.push(format!(
+                    "profile {name:?} is not in the tenant file, but a policy set ({}) assigns it; fleetlab touches                      only direct assignments: remove it from the policy set first, or add it to the tenant file",
+                    a.get("sourceId").and_then(Value::as_str).unwrap_or("unknown")
+                ));
+            }
+        }
+        if pruned {
+            out.actions.push(Action::DeleteProfile { profile: name.to_string(), profile_id: id });
         }
     }
     for assigned in &checked.profiles {
@@ -291,19 +541,22 @@ fn profile_actions(
             obj.remove("createdDateTime");
             obj.remove("lastModifiedDateTime");
         }
-        // Desired targets.
-        let mut desired: Vec<(String, String)> = Vec::new();
+        // Desired targets: (kind, group id, the group's name when this plan creates it).
+        let mut desired: Vec<(String, String, Option<String>)> = Vec::new();
         for (list, kind) in [(&assigned.include, GROUP), (&assigned.exclude, EXCLUSION)] {
             for &g in list.iter() {
                 let gname = checked.groups.get(g).map(|g| g.name.clone()).unwrap_or_default();
                 match group_ids.get(&gname.to_lowercase()) {
-                    Some(id) => desired.push((kind.to_string(), id.clone())),
+                    Some(id) => desired.push((kind.to_string(), id.clone(), None)),
+                    None if created_groups.contains(&gname.to_lowercase()) => {
+                        desired.push((kind.to_string(), String::new(), Some(gname)))
+                    }
                     None => refusals.push(format!("profile {name:?}: group {gname:?} does not exist in the tenant (pull, or create it first)")),
                 }
             }
         }
         if assigned.all_devices {
-            desired.push((ALL_DEVICES.to_string(), String::new()));
+            desired.push((ALL_DEVICES.to_string(), String::new(), None));
             all_devices_after.push(name.clone());
         }
         let current = by_name.get(&name.to_lowercase());
@@ -319,11 +572,12 @@ fn profile_actions(
                 }
                 let mut changed = Vec::new();
                 let mut patch = Map::new();
+                let meaning = canonical_profile(cur);
                 for (k, v) in body.as_object().into_iter().flatten() {
                     if k == "@odata.type" {
                         continue;
                     }
-                    if cur.get(k) != Some(v) {
+                    if cur.get(k) != Some(v) && meaning.as_ref().and_then(|m| m.get(k)) != Some(v) {
                         changed.push(k.clone());
                         patch.insert(k.clone(), v.clone());
                     }
@@ -352,7 +606,7 @@ fn profile_actions(
             current_targets.push((key, id));
         }
         for ((kind, group), id) in &current_targets {
-            if !desired.contains(&(kind.clone(), group.clone())) {
+            if !desired.iter().any(|(k, g, pending)| pending.is_none() && k == kind && g == group) {
                 out.actions.push(Action::DeleteAssignment {
                     profile: name.clone(),
                     profile_id: profile_id.clone().unwrap_or_default(),
@@ -361,8 +615,8 @@ fn profile_actions(
                 });
             }
         }
-        for (kind, group) in &desired {
-            if current_targets.iter().any(|(k, _)| k.0 == *kind && k.1 == *group) {
+        for (kind, group, pending) in &desired {
+            if pending.is_none() && current_targets.iter().any(|(k, _)| k.0 == *kind && k.1 == *group) {
                 continue;
             }
             let mut target = Map::new();
@@ -373,7 +627,11 @@ fn profile_actions(
             out.actions.push(Action::CreateAssignment {
                 profile: name.clone(),
                 profile_id: profile_id.clone(),
-                target: describe_target(kind, group, &group_names),
+                target: match pending {
+                    Some(g) => describe_target(kind, g, &group_names),
+                    None => describe_target(kind, group, &group_names),
+                },
+                group: pending.clone(),
                 body: json!({ "target": Value::Object(target) }),
             });
         }
@@ -506,49 +764,85 @@ pub async fn apply(
 ) -> Result<ApplyReport, GraphError> {
     let mut report = ApplyReport::default();
     let mut created: HashMap<String, String> = HashMap::new();
+    let mut created_groups: HashMap<String, String> = HashMap::new();
     let mut updates: Vec<&Action> = Vec::new();
     for action in &plan.actions {
-        let (method, path, body) = match action {
+        let beta = ApiVersion::Beta;
+        let (method, version, path, body) = match action {
             Action::DeleteAssignment { profile_id, assignment_id, .. } => {
-                (Method::DELETE, format!("{PROFILES}/{profile_id}/assignments/{assignment_id}"), None)
+                (Method::DELETE, beta, format!("{PROFILES}/{profile_id}/assignments/{assignment_id}"), None)
+            }
+            Action::DeleteProfile { profile_id, .. } => {
+                (Method::DELETE, beta, format!("{PROFILES}/{profile_id}"), None)
             }
             Action::DeleteDevice { autopilot_id, .. } => {
-                (Method::DELETE, format!("{AUTOPILOT}/{autopilot_id}"), None)
+                (Method::DELETE, beta, format!("{AUTOPILOT}/{autopilot_id}"), None)
             }
-            Action::CreateProfile { body, .. } => (Method::POST, PROFILES.to_string(), Some(body)),
+            Action::CreateGroup { body, .. } => {
+                (Method::POST, ApiVersion::V1, GROUPS.to_string(), Some(body.clone()))
+            }
+            Action::UpdateGroup { group_id, body, .. } => {
+                (Method::PATCH, ApiVersion::V1, format!("{GROUPS}/{group_id}"), Some(body.clone()))
+            }
+            Action::CreateProfile { body, .. } => {
+                (Method::POST, beta, PROFILES.to_string(), Some(body.clone()))
+            }
             Action::UpdateProfile { profile_id, body, .. } => {
-                (Method::PATCH, format!("{PROFILES}/{profile_id}"), Some(body))
+                (Method::PATCH, beta, format!("{PROFILES}/{profile_id}"), Some(body.clone()))
             }
-            Action::CreateAssignment { profile, profile_id, body, .. } => {
+            Action::CreateAssignment { profile, profile_id, group, body, .. } => {
                 let id = profile_id.clone().or_else(|| created.get(profile).cloned()).unwrap_or_default();
-                (Method::POST, format!("{PROFILES}/{id}/assignments"), Some(body))
+                let path = format!("{PROFILES}/{id}/assignments");
+                let mut body = body.clone();
+                if let Some(name) = group {
+                    let Some(gid) = created_groups.get(&name.to_lowercase()) else {
+                        let message =
+                            format!("group {name:?} was not created, so nothing can be assigned to it");
+                        audit(log, action, "POST", &path, 0, &message)?;
+                        return Err(GraphError::Malformed { path, message });
+                    };
+                    if let Some(target) = body.get_mut("target").and_then(Value::as_object_mut) {
+                        target.insert("groupId".into(), json!(gid));
+                    }
+                }
+                (Method::POST, beta, path, Some(body))
             }
             Action::UpdateDevice { .. } => {
                 updates.push(action);
                 continue;
             }
         };
-        let url = client.url(ApiVersion::Beta, &path);
-        let request = match body {
+        let url = client.url(version, &path);
+        let request = match &body {
             Some(b) => Request::json(method.clone(), url, b),
             None => Request { method: method.clone(), ..Request::delete(url) },
         };
         match client.send(&request).await {
             Ok(response) => {
-                if let Action::CreateProfile { profile, .. } = action {
-                    let id = serde_json::from_slice::<Value>(&response.body)
+                let new_id = || {
+                    serde_json::from_slice::<Value>(&response.body)
                         .ok()
-                        .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_string));
-                    if let Some(id) = id {
-                        created.insert(profile.clone(), id);
+                        .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_string))
+                };
+                match action {
+                    Action::CreateProfile { profile, .. } => {
+                        if let Some(id) = new_id() {
+                            created.insert(profile.clone(), id);
+                        }
                     }
+                    Action::CreateGroup { group, .. } => {
+                        if let Some(id) = new_id() {
+                            created_groups.insert(group.to_lowercase(), id);
+                        }
+                    }
+                    _ => {}
                 }
                 audit(log, action, method.as_str(), &path, response.status, "")?;
                 report.succeeded += 1;
             }
             Err(e) => {
                 let status = match &e {
-                    GraphError::Api { error, .. } => error.status,
+                    GraphError::Api { error, .. } | GraphError::Forbidden { error, .. } => error.status,
                     _ => 0,
                 };
                 audit(log, action, method.as_str(), &path, status, &e.to_string())?;
@@ -573,11 +867,16 @@ pub async fn apply(
             .collect();
         let responses = batch(client, ApiVersion::Beta, requests.clone()).await?;
         for ((action, request), response) in updates.iter().zip(&requests).zip(&responses) {
-            let message = response
+            let mut message = response
                 .body
                 .as_ref()
                 .map(|b| crate::msgraph::ApiError::parse(response.status, b.to_string().as_bytes()).message)
                 .unwrap_or_default();
+            if response.status == 403 {
+                if let Some(hint) = crate::msgraph::permissions::hint("POST", &request.url) {
+                    message = format!("{message}; {hint}");
+                }
+            }
             audit(log, action, "POST", &request.url, response.status, &message)?;
             if (200..300).contains(&response.status) {
                 report.succeeded += 1;

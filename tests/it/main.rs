@@ -9,6 +9,8 @@ mod flow;
 mod flow_cli;
 mod generate;
 mod props;
+mod sim;
+mod sim_report;
 mod sql;
 mod sync;
 mod sync_cli;

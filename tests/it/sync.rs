@@ -277,7 +277,10 @@ fn retry_after_as_a_date_and_truncated_bodies_are_survived() -> TestResult {
 #[test]
 fn batches_retry_only_their_throttled_items() -> TestResult {
     let faults = Faults { throttle: 0.3, retry_after_secs: 0, seed: 3, ..Faults::default() };
-    let server = FakeServer::start(contoso()?, FakeConfig { faults, ..FakeConfig::default() }, 0)?;
+    // Writing extension attributes needs Device.ReadWrite.All, which the adapter never asks for.
+    let mut roles = FakeConfig::default().roles;
+    roles.push("Device.ReadWrite.All".into());
+    let server = FakeServer::start(contoso()?, FakeConfig { faults, roles, ..FakeConfig::default() }, 0)?;
     let handle = server.handle();
     let ids: Vec<String> =
         handle.devices()?.iter().take(45).filter_map(|d| d["id"].as_str().map(str::to_string)).collect();
@@ -366,5 +369,192 @@ fn tokens_are_cached_and_refreshed_before_expiry() -> TestResult {
         .ok_or("wrong secret accepted")?;
     assert!(matches!(err, GraphError::Auth(_)), "{err}");
     assert!(err.to_string().contains("AADSTS7000215"), "{err}");
+    Ok(())
+}
+
+/// Percent-encodes a query value.
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[test]
+fn routes_without_their_permission_get_graphs_403_and_the_client_names_it() -> TestResult {
+    let roles = vec!["Device.Read.All".to_string(), "DeviceManagementServiceConfig.Read.All".to_string()];
+    let server = FakeServer::start(contoso()?, FakeConfig { roles, ..FakeConfig::default() }, 0)?;
+    let dir = tempfile::tempdir()?;
+
+    // The pull reads groups: directory 403, which names nothing; the client does.
+    let err = pull(server.url(), &dir.path().join("t.db"), false).err().ok_or("pull without group read")?;
+    assert!(matches!(err, GraphError::Forbidden { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("HTTP 403 Authorization_RequestDenied: Insufficient privileges"), "{text}");
+    assert!(text.contains("lacks the GroupMember.Read.All application permission"), "{text}");
+    assert!(text.contains("Grant admin consent"), "{text}");
+
+    // An Intune write with only the read permission: the wrapped 403 lists the scopes.
+    let client = GraphClient::new(client_config(server.url()))?;
+    let runtime = sync::runtime()?;
+    let url = client.url(
+        ApiVersion::Beta,
+        "/deviceManagement/windowsAutopilotDeploymentProfiles/73eae2b2-5a11-400a-984f-d3ff1f975164",
+    );
+    let err = runtime
+        .block_on(client.send(&Request::json(Method::PATCH, url, &json!({"description": "x"}))))
+        .err()
+        .ok_or("a write without ReadWrite was accepted")?;
+    let text = err.to_string();
+    assert!(
+        text.contains("HTTP 403 Forbidden: Application is not authorized to perform this operation. Application must have one of the following scopes: DeviceManagementServiceConfig.ReadWrite.All"),
+        "{text}"
+    );
+    assert!(
+        text.contains("lacks the DeviceManagementServiceConfig.ReadWrite.All application permission"),
+        "{text}"
+    );
+    assert!(!text.contains("Operation ID"), "{text}");
+    // Reads it has still work, and the token says what it grants (graph-api.md F24).
+    let ok = runtime.block_on(client.send(&Request::get(client.url(ApiVersion::V1, "/devices?$top=1"))))?;
+    assert_eq!(ok.status, 200);
+    let token = runtime.block_on(client.token())?;
+    assert_eq!(token.split('.').count(), 3, "an unsigned JWT: {token}");
+
+    // $batch items are checked one by one.
+    let requests = vec![
+        BatchRequest {
+            id: "1".into(),
+            method: "GET".into(),
+            url: "/devices?$top=1".into(),
+            body: None,
+            headers: Default::default(),
+        },
+        BatchRequest {
+            id: "2".into(),
+            method: "GET".into(),
+            url: "/groups?$top=1".into(),
+            body: None,
+            headers: Default::default(),
+        },
+    ];
+    let responses = runtime.block_on(batch(&client, ApiVersion::V1, requests))?;
+    let status: Vec<u16> = responses.iter().map(|r| r.status).collect();
+    assert_eq!(status, [200, 403]);
+    assert_eq!(
+        responses[1].body.as_ref().map(|b| b["error"]["code"].clone()),
+        Some(json!("Authorization_RequestDenied"))
+    );
+    Ok(())
+}
+
+#[test]
+fn filters_search_and_count_follow_graphs_advanced_query_rules() -> TestResult {
+    let server = FakeServer::start(contoso()?, FakeConfig::default(), 0)?;
+    let handle = server.handle();
+    let client = GraphClient::new(client_config(server.url()))?;
+    let runtime = sync::runtime()?;
+    let eventual = |mut r: Request| {
+        r.headers.push(("ConsistencyLevel".into(), "eventual".into()));
+        r
+    };
+    let get = |path: &str, advanced: bool| -> Result<Value, GraphError> {
+        let mut request = Request::get(client.url(ApiVersion::V1, path));
+        if advanced {
+            request = eventual(request);
+        }
+        let response = runtime.block_on(client.send(&request))?;
+        serde_json::from_slice(&response.body).map_err(|e| GraphError::Runtime(e.to_string()))
+    };
+    let devices = handle.devices()?;
+
+    // Basic filters: a device by deviceId, groups by name.
+    let one = devices.iter().find(|d| d["deviceId"].is_string()).ok_or("no deviceId")?;
+    let id = one["deviceId"].as_str().unwrap_or_default();
+    let page =
+        get(&format!("/devices?$filter={}", enc(&format!("deviceId eq '{}'", id.to_uppercase()))), false)?;
+    assert_eq!(page["value"].as_array().map(Vec::len), Some(1), "{page}");
+    assert_eq!(page["value"][0]["id"], one["id"]);
+    let page = get(&format!("/groups?$filter={}", enc("displayName eq 'Autopilot - NL-LT-FIN'")), false)?;
+    assert_eq!(page["value"].as_array().map(Vec::len), Some(1), "{page}");
+    let page = get(&format!("/groups?$filter={}", enc("startswith(displayName,'Autopilot - NL')")), false)?;
+    let names: Vec<&str> =
+        page["value"].as_array().into_iter().flatten().filter_map(|g| g["displayName"].as_str()).collect();
+    assert!(names.len() >= 3 && names.iter().all(|n| n.starts_with("Autopilot - NL")), "{names:?}");
+
+    // physicalIds/any is an advanced query: refused without the header and $count=true.
+    let filter = enc("physicalIds/any(p:startswith(p,'[OrderId]:NL-'))");
+    let err =
+        get(&format!("/devices?$filter={filter}"), false).err().ok_or("advanced query without the header")?;
+    assert!(err.to_string().contains("HTTP 400 Request_UnsupportedQuery"), "{err}");
+    let expected = devices
+        .iter()
+        .filter(|d| {
+            d["physicalIds"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|p| p.as_str().is_some_and(|p| p.to_lowercase().starts_with("[orderid]:nl-")))
+        })
+        .count();
+    assert!(expected > 5, "the scenario has Dutch devices");
+    let mut page = get(&format!("/devices?$filter={filter}&$count=true&$top=5"), true)?;
+    assert_eq!(page["@odata.count"], json!(expected));
+    let mut seen = page["value"].as_array().map(Vec::len).unwrap_or(0);
+    while let Some(next) = page["@odata.nextLink"].as_str().map(str::to_string) {
+        assert!(next.contains("$filter="), "the nextLink keeps the filter: {next}");
+        page = serde_json::from_slice(&runtime.block_on(client.send(&eventual(Request::get(next))))?.body)?;
+        assert!(page.get("@odata.count").is_none(), "the count is on the first page only");
+        seen += page["value"].as_array().map(Vec::len).unwrap_or(0);
+    }
+    assert_eq!(seen, expected);
+
+    // $search needs the header; $count=true without it is ignored; the $count segment needs it.
+    let search = enc("\"displayName:NL\"");
+    let err = get(&format!("/groups?$search={search}"), false).err().ok_or("$search without the header")?;
+    assert!(
+        err.to_string().contains(
+            "only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'"
+        ),
+        "{err}"
+    );
+    let page = get(&format!("/groups?$search={search}&$count=true"), true)?;
+    assert!(page["@odata.count"].as_u64().is_some_and(|n| n >= 3), "{page}");
+    let page = get("/groups?$count=true", false)?;
+    assert!(page.get("@odata.count").is_none(), "{page}");
+    let err = get("/devices/$count", false).err().ok_or("$count segment without the header")?;
+    assert!(
+        err.to_string().contains("HTTP 400 Request_BadRequest: $count is not currently supported."),
+        "{err}"
+    );
+    let count = runtime
+        .block_on(client.send(&eventual(Request::get(client.url(ApiVersion::V1, "/devices/$count")))))?;
+    assert_eq!(String::from_utf8_lossy(&count.body), devices.len().to_string());
+
+    // contains() is not a directory operator; Autopilot identities take it (graph-api.md §3.5).
+    let err = get(&format!("/devices?$filter={}", enc("contains(displayName,'A')")), false)
+        .err()
+        .ok_or("contains on devices")?;
+    assert!(err.to_string().contains("Request_UnsupportedQuery"), "{err}");
+    let identity = handle.autopilot()?.into_iter().next().ok_or("no Autopilot identity")?;
+    let serial = identity["serialNumber"].as_str().unwrap_or_default();
+    let path = format!(
+        "/deviceManagement/windowsAutopilotDeviceIdentities?$filter={}",
+        enc(&format!("contains(serialNumber,'{}')", &serial[2..]))
+    );
+    let page: Value = serde_json::from_slice(
+        &runtime.block_on(client.send(&Request::get(client.url(ApiVersion::Beta, &path))))?.body,
+    )?;
+    assert_eq!(page["value"].as_array().map(Vec::len), Some(1), "{page}");
+    // Profiles take no $filter at all: Intune's generic 400.
+    let path =
+        format!("/deviceManagement/windowsAutopilotDeploymentProfiles?$filter={}", enc("displayName eq 'x'"));
+    let err = runtime
+        .block_on(client.send(&Request::get(client.url(ApiVersion::Beta, &path))))
+        .err()
+        .ok_or("profiles filtered")?;
+    assert!(err.to_string().contains("HTTP 400 BadRequest: An error has occurred"), "{err}");
     Ok(())
 }

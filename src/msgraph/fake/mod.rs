@@ -28,10 +28,30 @@
 //!   identities derived from devices' `[ZTDId]`/`[OrderId]` physical ids,
 //!   `updateDeviceProperties` writing the tag back to the device (at once,
 //!   where Graph takes minutes: tests need determinism); profiles and
-//!   assignments with the single All-Devices rule and Intune-wrapped errors;
-//!   the 10-minute sync cooldown (409 while running, 429 with
+//!   assignments with the single All-Devices rule, Intune-wrapped errors and
+//!   the refusal to delete a profile that is still assigned; dynamic groups
+//!   created (`POST /groups`, with Graph's checks on the required
+//!   properties and `mailNickname`) and changed (`PATCH /groups/{id}`),
+//!   their members computed by the same engine and reported by the next
+//!   group delta; the 10-minute sync cooldown (409 while running, 429 with
 //!   `Retry-After` after); `$batch` with per-item faults; bearer tokens that
 //!   expire.
+//! * **Permissions per route.** A token is an unsigned JWT whose `roles`
+//!   are [`FakeConfig::roles`] when it was issued (graph-api.md F24); each
+//!   route, and each `$batch` item, is checked against
+//!   [`crate::msgraph::permissions`], the table the client uses to name a
+//!   missing permission. A refusal is Graph's 403 in the dialect of the
+//!   route: Intune's wrapped "Application must have one of the following
+//!   scopes" under `/deviceManagement` (F22), the directory's bare
+//!   `Authorization_RequestDenied` elsewhere (F23). The default roles are
+//!   what fleetlab needs, so a test that wants a 403 says so.
+//! * **Query options** ([`query`]): `$filter` on devices, groups, users and
+//!   Autopilot identities within the operators graph-api.md §1.7 and §3.5
+//!   list (a profile `$filter` is Intune's 400); advanced queries (`ne`,
+//!   `not`, `endswith`, `physicalIds/any`) and `$search` need
+//!   `ConsistencyLevel: eventual` (and `$count=true` for the filters), as
+//!   does the `/$count` segment; `$count=true` alone is ignored, as §3.7
+//!   says Graph does. Filters and searches travel inside the nextLinks.
 //! * **Faults by flag** ([`Faults`]): a share of 429s (`Retry-After` in
 //!   seconds, as an HTTP date, or absent), of 500s and 503s, latency drawn
 //!   from a range, bodies cut off mid-transfer, and two looping-pager bugs.
@@ -43,6 +63,7 @@
 //!   /_fake/delta/expire` expires every delta token, `PUT /_fake/faults`
 //!   replaces the faults, `GET /_fake/stats` counts requests and faults.
 
+mod query;
 mod tenant;
 
 use std::path::{Path, PathBuf};
@@ -59,7 +80,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::groups::GroupSpec;
-use tenant::{graph_error, Reply, Tenant};
+use tenant::{graph_error, intune_error, Reply, Tenant};
 
 /// Why the fake could not start or load its data.
 #[derive(Debug, thiserror::Error)]
@@ -216,6 +237,10 @@ pub struct FakeConfig {
     pub sync_cooldown: Duration,
     /// Faults.
     pub faults: Faults,
+    /// Application permissions the issued tokens carry (`roles`); each
+    /// Graph route checks them. Default: what `fleetlab sync` needs
+    /// ([`crate::msgraph::permissions::ADAPTER_ROLES`]).
+    pub roles: Vec<String>,
 }
 
 impl Default for FakeConfig {
@@ -228,6 +253,7 @@ impl Default for FakeConfig {
             client_secret: None,
             sync_cooldown: Duration::from_secs(600),
             faults: Faults::default(),
+            roles: crate::msgraph::permissions::ADAPTER_ROLES.iter().map(|r| r.to_string()).collect(),
         }
     }
 }
@@ -605,13 +631,13 @@ fn dispatch(shared: &Shared, req: &Incoming) -> (Reply, bool) {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    let valid = shared.tenant.lock().map(|t| t.token_valid(bearer)).unwrap_or(false);
-    if !valid {
+    let roles = shared.tenant.lock().ok().and_then(|t| t.token_roles(bearer));
+    let Some(roles) = roles else {
         return (
             graph_error(401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid."),
             false,
         );
-    }
+    };
     shared.counters.requests.fetch_add(1, Ordering::Relaxed);
     let truncate = match shared.draw() {
         Fault::Reply(r) => return (r, false),
@@ -625,10 +651,18 @@ fn dispatch(shared: &Shared, req: &Incoming) -> (Reply, bool) {
         return (graph_error(400, "BadRequest", "Invalid version."), false);
     }
     if rest == "$batch" && req.method == "POST" {
-        return (batch(shared, version, &req.body), false);
+        return (batch(shared, version, &req.body, &roles), false);
     }
+    if let Some(denied) = permission_denied(&req.method, rest, &roles) {
+        return (denied, false);
+    }
+    let eventual = req
+        .headers
+        .get("consistencylevel")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("eventual"));
     let mut reply = match shared.tenant.lock() {
-        Ok(mut t) => t.route(&req.method, version, rest, &req.query, &req.body, &shared.base),
+        Ok(mut t) => t.route(&req.method, version, rest, &req.query, &req.body, &shared.base, eventual),
         Err(_) => graph_error(500, "generalException", "tenant lock poisoned"),
     };
     if reply.status == 200 && req.method == "GET" && req.query.iter().any(|(k, _)| k == "$skiptoken") {
@@ -669,6 +703,32 @@ fn apply_loop_bug(shared: &Shared, req: &Incoming, reply: Reply) -> Reply {
     Reply::json(200, &page)
 }
 
+/// Graph's 403 when the token's roles grant none of the permissions the
+/// route accepts: Intune's wrapped message listing the scopes
+/// (graph-api.md F22) under `/deviceManagement`, the directory's
+/// `Authorization_RequestDenied` elsewhere (F23), which names none.
+fn permission_denied(method: &str, rest: &str, roles: &[String]) -> Option<Reply> {
+    let need = crate::msgraph::permissions::required(method, rest)?;
+    if need.granted_by(roles) {
+        return None;
+    }
+    let path = format!("/{}", rest.split('?').next().unwrap_or(rest));
+    Some(if path.starts_with("/deviceManagement") {
+        intune_error(
+            403,
+            "Forbidden",
+            &format!(
+                "Application is not authorized to perform this operation. Application must have one of the \
+                 following scopes: {}",
+                need.accepted.join(", ")
+            ),
+            &path,
+        )
+    } else {
+        graph_error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+    })
+}
+
 fn token(shared: &Shared, req: &Incoming) -> Reply {
     let form = parse_query(&String::from_utf8_lossy(&req.body));
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
@@ -707,7 +767,8 @@ fn token(shared: &Shared, req: &Incoming) -> Reply {
     if !secret_ok {
         return oauth_error(401, "invalid_client", "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.");
     }
-    let (access_token, expires_in) = tenant.issue_token();
+    let directory = req.path.trim_matches('/').split('/').next().unwrap_or("");
+    let (access_token, expires_in) = tenant.issue_token(directory);
     shared.counters.tokens.fetch_add(1, Ordering::Relaxed);
     Reply::json(
         200,
@@ -715,7 +776,7 @@ fn token(shared: &Shared, req: &Incoming) -> Reply {
     )
 }
 
-fn batch(shared: &Shared, version: &str, body: &[u8]) -> Reply {
+fn batch(shared: &Shared, version: &str, body: &[u8], roles: &[String]) -> Reply {
     #[derive(Deserialize)]
     struct Envelope {
         requests: Vec<Item>,
@@ -729,6 +790,8 @@ fn batch(shared: &Shared, version: &str, body: &[u8]) -> Reply {
         body: Option<Value>,
         #[serde(default, rename = "dependsOn")]
         depends_on: Vec<String>,
+        #[serde(default)]
+        headers: std::collections::BTreeMap<String, String>,
     }
     let envelope: Envelope = match serde_json::from_slice(body) {
         Ok(e) => e,
@@ -749,19 +812,26 @@ fn batch(shared: &Shared, version: &str, body: &[u8]) -> Reply {
             graph_error(424, "FailedDependency", "The dependent request failed.")
         } else {
             shared.counters.requests.fetch_add(1, Ordering::Relaxed);
-            match shared.draw() {
-                Fault::Reply(r) => r,
+            let (path, query) = item.url.split_once('?').unwrap_or((item.url.as_str(), ""));
+            let path = percent_decode(path);
+            let method = item.method.to_uppercase();
+            let eventual = item.headers.iter().any(|(k, v)| {
+                k.eq_ignore_ascii_case("ConsistencyLevel") && v.trim().eq_ignore_ascii_case("eventual")
+            });
+            match (shared.draw(), permission_denied(&method, path.trim_start_matches('/'), roles)) {
+                (Fault::Reply(r), _) => r,
+                (_, Some(denied)) => denied,
                 _ => {
-                    let (path, query) = item.url.split_once('?').unwrap_or((item.url.as_str(), ""));
                     let body = item.body.as_ref().map(|b| b.to_string().into_bytes()).unwrap_or_default();
                     match shared.tenant.lock() {
                         Ok(mut t) => t.route(
-                            &item.method.to_uppercase(),
+                            &method,
                             version,
-                            &percent_decode(path),
+                            &path,
                             &parse_query(query),
                             &body,
                             &shared.base,
+                            eventual,
                         ),
                         Err(_) => graph_error(500, "generalException", "lock"),
                     }

@@ -19,8 +19,9 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{json, Map, Value};
 
 use crate::inventory::Device;
-use crate::rule::{Rule, Timestamp};
+use crate::rule::{ObjectType, Options, Rule, Timestamp};
 
+use super::query::{classify, encode, Expr, Resource, Search, Verdict};
 use super::{FakeConfig, FakeError, Scenario};
 
 /// An answer of the fake, before HTTP.
@@ -98,6 +99,20 @@ fn hash_str(s: &str) -> u64 {
     h.finish()
 }
 
+/// Base64url without padding (RFC 4648 §5), as JWTs use.
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
+}
+
 fn hex(s: &str) -> String {
     s.bytes().map(|b| format!("{b:02x}")).collect()
 }
@@ -156,7 +171,8 @@ pub(crate) struct Tenant {
     autopilot_overrides: HashMap<String, Map<String, Value>>,
     profiles: BTreeMap<String, ProfileRec>,
     created: u64,
-    tokens: HashMap<String, Instant>,
+    /// Issued tokens: expiry and the roles granted when issued.
+    tokens: HashMap<String, (Instant, Vec<String>)>,
     sync_triggered: Option<(Instant, SystemTime)>,
 }
 
@@ -274,8 +290,9 @@ impl Tenant {
         Ok(t)
     }
 
-    /// Initial membership with the columnar engine (one pass for all groups).
-    fn evaluate_all(&mut self) -> Result<(), FakeError> {
+    /// The members of each rule over the current devices, with the
+    /// columnar engine (one pass for all rules).
+    fn members_of(&self, rules: &[&Rule]) -> Result<Vec<BTreeSet<String>>, FakeError> {
         let devices: Vec<Device> = self
             .devices
             .values()
@@ -284,23 +301,42 @@ impl Tenant {
             .map_err(|e| FakeError::Data(format!("device record: {e}")))?;
         let index =
             crate::fleet::FleetIndex::from_devices(&devices).map_err(|e| FakeError::Data(e.to_string()))?;
+        let set =
+            crate::fleet::CompiledSet::compile(rules, &index).map_err(|e| FakeError::Data(e.to_string()))?;
+        Ok(set.evaluate().iter().map(|bits| bits.ones().map(|i| index.id(i).to_string()).collect()).collect())
+    }
+
+    /// Initial membership of every scenario group.
+    fn evaluate_all(&mut self) -> Result<(), FakeError> {
         let ids: Vec<String> = self.groups.keys().cloned().collect();
         let rules: Vec<&Rule> = self.groups.values().filter_map(|g| g.rule.as_ref()).collect();
         if rules.len() != ids.len() {
             return Err(FakeError::Data("every scenario group needs a rule".into()));
         }
-        let set =
-            crate::fleet::CompiledSet::compile(&rules, &index).map_err(|e| FakeError::Data(e.to_string()))?;
-        let members: Vec<BTreeSet<String>> = set
-            .evaluate()
-            .iter()
-            .map(|bits| bits.ones().map(|i| index.id(i).to_string()).collect())
-            .collect();
+        let members = self.members_of(&rules)?;
         for (id, m) in ids.iter().zip(members) {
             if let Some(g) = self.groups.get_mut(id) {
                 g.members = m;
             }
         }
+        Ok(())
+    }
+
+    /// Recomputes one group after its rule changed or it was created, and
+    /// logs the differences at version `v` so the group delta reports them.
+    /// A paused group keeps its members, as Entra's does.
+    fn evaluate_group(&mut self, id: &str, v: u64) -> Result<(), FakeError> {
+        let Some(g) = self.groups.get(id) else { return Ok(()) };
+        let Some(rule) = g.rule.as_ref().filter(|_| !paused(g)) else { return Ok(()) };
+        let members = self.members_of(&[rule])?.pop().unwrap_or_default();
+        let Some(g) = self.groups.get_mut(id) else { return Ok(()) };
+        for gone in g.members.difference(&members) {
+            g.log.push((v, gone.clone(), false));
+        }
+        for new in members.difference(&g.members) {
+            g.log.push((v, new.clone(), true));
+        }
+        g.members = members;
         Ok(())
     }
 
@@ -374,6 +410,9 @@ impl Tenant {
     fn reevaluate(&mut self, id: &str, v: u64) {
         let device: Option<Device> = self.devices.get(id).and_then(|raw| serde_json::from_str(raw).ok());
         for g in self.groups.values_mut() {
+            if paused(g) {
+                continue;
+            }
             let Some(rule) = &g.rule else { continue };
             let now = device.as_ref().is_some_and(|d| rule.matches(d));
             let was = g.members.contains(id);
@@ -486,23 +525,32 @@ impl Tenant {
 
     // ----- tokens -----
 
-    pub(crate) fn issue_token(&mut self) -> (String, u64) {
+    /// An unsigned JWT whose payload lists the tenant and the application
+    /// roles granted (graph-api.md F24), so a client or a person decoding
+    /// it sees what the fake will allow.
+    pub(crate) fn issue_token(&mut self, tenant: &str) -> (String, u64) {
         self.created += 1;
-        let token =
-            format!("fake.{}.{}", self.epoch, guid(hash_str(&self.epoch), self.created).replace('-', ""));
+        let roles = self.config.roles.clone();
+        let header = base64url(br#"{"typ":"JWT","alg":"none"}"#);
+        let payload = json!({"tid": tenant, "roles": roles,
+            "jti": guid(hash_str(&self.epoch), self.created), "iss": format!("fake.{}", self.epoch)});
+        let token = format!("{header}.{}.", base64url(payload.to_string().as_bytes()));
         let life = self.config.token_lifetime;
-        self.tokens.insert(token.clone(), Instant::now() + life);
+        self.tokens.insert(token.clone(), (Instant::now() + life, roles));
         (token, life.as_secs().max(1))
     }
 
-    pub(crate) fn token_valid(&self, token: &str) -> bool {
-        self.tokens.get(token).is_some_and(|exp| Instant::now() < *exp)
+    /// The roles of a valid token; `None` when it is unknown or expired.
+    pub(crate) fn token_roles(&self, token: &str) -> Option<Vec<String>> {
+        self.tokens.get(token).filter(|(exp, _)| Instant::now() < *exp).map(|(_, roles)| roles.clone())
     }
 
     // ----- Graph routes -----
 
     /// Serves one Graph request: `version` is `v1.0` or `beta`, `path`
-    /// the rest (decoded), `base` the server's URL for links.
+    /// the rest (decoded), `base` the server's URL for links, `eventual`
+    /// whether it carried `ConsistencyLevel: eventual`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn route(
         &mut self,
         method: &str,
@@ -511,6 +559,7 @@ impl Tenant {
         query: &[(String, String)],
         body: &[u8],
         base: &str,
+        eventual: bool,
     ) -> Reply {
         let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
         let beta = version == "beta";
@@ -520,10 +569,26 @@ impl Tenant {
         let after = q("$skiptoken").and_then(unhex);
         let link = format!("{base}/{version}/{}", segs.join("/"));
         let dir_page = |top: Option<usize>| top.unwrap_or(self.config.page_size).clamp(1, 999);
+        let listing = Listing { query, eventual, after: after.as_deref(), link: &link, top, base, version };
         match (method, segs.as_slice()) {
+            ("GET", ["devices" | "groups" | "users", "$count"]) => {
+                let n = match segs[0] {
+                    "devices" => self.devices.len(),
+                    "groups" => self.groups.len(),
+                    _ => self.users.len(),
+                };
+                count_reply(n, eventual)
+            }
+            ("GET", ["groups", id, "members" | "transitiveMembers", "$count"]) => match self.groups.get(*id) {
+                Some(g) => count_reply(g.members.len(), eventual),
+                None => not_found(id),
+            },
+            ("GET", ["devices"]) if has_query(query) => {
+                listing.directory(Resource::Devices, &self.devices, dir_page(top), "devices")
+            }
             ("GET", ["devices"]) => {
                 let size = dir_page(top);
-                page_reply(&self.devices, after.as_deref(), size, &link, top, |raw| raw.clone(), "devices", base, version)
+                page_reply(&self.devices, after.as_deref(), size, &link, top, |raw| raw.clone(), "devices", base, version, "", None)
             }
             ("GET", ["devices", "delta"]) => self.devices_delta(query, &link, base, version),
             ("GET", ["devices", id]) => match self.devices.get(*id) {
@@ -545,15 +610,23 @@ impl Tenant {
                 },
                 Err(e) => graph_error(400, "BadRequest", &format!("invalid JSON: {e}")),
             },
+            ("GET", ["users"]) if has_query(query) => {
+                listing.directory(Resource::Users, &self.users, dir_page(top), "users")
+            }
             ("GET", ["users"]) => {
                 let size = dir_page(top);
-                page_reply(&self.users, after.as_deref(), size, &link, top, |raw| raw.clone(), "users", base, version)
+                page_reply(&self.users, after.as_deref(), size, &link, top, |raw| raw.clone(), "users", base, version, "", None)
             }
             ("GET", ["groups"]) => {
                 let size = dir_page(top);
                 let rendered: BTreeMap<String, String> = self.groups.iter().map(|(id, g)| (id.clone(), group_json(id, g).to_string())).collect();
-                page_reply(&rendered, after.as_deref(), size, &link, top, |raw| raw.clone(), "groups", base, version)
+                if has_query(query) {
+                    return listing.directory(Resource::Groups, &rendered, size, "groups");
+                }
+                page_reply(&rendered, after.as_deref(), size, &link, top, |raw| raw.clone(), "groups", base, version, "", None)
             }
+            ("POST", ["groups"]) => self.create_group(body, base, version),
+            ("PATCH", ["groups", id]) => self.patch_group(id, body),
             ("GET", ["groups", "delta"]) => self.groups_delta(query, &link, base, version),
             ("GET", ["groups", id]) => match self.groups.get(*id) {
                 Some(g) => Reply::json(200, &group_json(id, g)),
@@ -570,13 +643,13 @@ impl Tenant {
                     .collect();
                 page_reply(&members, after.as_deref(), size, &link, top, |raw| {
                     raw.replacen('{', "{\"@odata.type\":\"#microsoft.graph.device\",", 1)
-                }, "directoryObjects", base, version)
+                }, "directoryObjects", base, version, "", None)
             }
             ("POST", ["groups", id, "members", "$ref"]) => match self.groups.get(*id) {
                 Some(_) => graph_error(400, "Request_BadRequest", "Insufficient privileges to complete the operation: the members of a dynamic group are computed from its rule and cannot be added manually."),
                 None => not_found(id),
             },
-            (_, ["deviceManagement", rest @ ..]) => self.device_management(method, beta, rest, query, body, &link, base, version),
+            (_, ["deviceManagement", rest @ ..]) => self.device_management(method, beta, rest, query, body, &listing),
             _ => graph_error(400, "BadRequest", &format!("Resource not found for the segment '{}'.", segs.first().unwrap_or(&""))),
         }
     }
@@ -588,7 +661,6 @@ impl Tenant {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn device_management(
         &mut self,
         method: &str,
@@ -596,10 +668,9 @@ impl Tenant {
         rest: &[&str],
         query: &[(String, String)],
         body: &[u8],
-        link: &str,
-        base: &str,
-        version: &str,
+        listing: &Listing<'_>,
     ) -> Reply {
+        let (link, base, version) = (listing.link, listing.base, listing.version);
         let path = format!("/deviceManagement/{}", rest.join("/"));
         let beta_only =
             matches!(rest.first(), Some(&"windowsAutopilotDeploymentProfiles" | &"windowsAutopilotSettings"));
@@ -617,6 +688,40 @@ impl Tenant {
         let size = top.unwrap_or(self.config.autopilot_page_size).clamp(1, 1000);
         let body_json = || serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
         match (method, rest) {
+            ("GET", ["windowsAutopilotDeviceIdentities"]) if q("$filter").is_some() => {
+                let Some(filter) = q("$filter").and_then(|f| Expr::parse(f).ok()) else {
+                    return intune_error(400, "BadRequest", "An error has occurred", &path);
+                };
+                if classify(&filter, Resource::Autopilot) != Verdict::Basic {
+                    return intune_error(400, "BadRequest", "An error has occurred", &path);
+                }
+                let matched: BTreeMap<String, String> = self
+                    .autopilot
+                    .iter()
+                    .filter(|(_, m)| filter.matches(&Value::Object((*m).clone())))
+                    .map(|(id, m)| (id.clone(), autopilot_view(m, !beta)))
+                    .collect();
+                let carry = q("$filter").map(|f| format!("$filter={}&", encode(f))).unwrap_or_default();
+                page_reply(
+                    &matched,
+                    after.as_deref(),
+                    size,
+                    link,
+                    top,
+                    |raw| raw.clone(),
+                    "deviceManagement/windowsAutopilotDeviceIdentities",
+                    base,
+                    version,
+                    &carry,
+                    None,
+                )
+            }
+            ("GET", ["windowsAutopilotDeploymentProfiles", ..])
+                if q("$filter").is_some() || q("$search").is_some() =>
+            {
+                // Profiles take $select, $top, $skip and $orderby only (graph-api.md §3.5).
+                intune_error(400, "BadRequest", "An error has occurred", &path)
+            }
             ("GET", ["windowsAutopilotDeviceIdentities"]) => {
                 let v1 = !beta;
                 page_reply(
@@ -629,6 +734,8 @@ impl Tenant {
                     "deviceManagement/windowsAutopilotDeviceIdentities",
                     base,
                     version,
+                    "",
+                    None,
                 )
             }
             ("GET", ["windowsAutopilotDeviceIdentities", id]) => match self.autopilot.get(*id) {
@@ -717,6 +824,8 @@ impl Tenant {
                     "deviceManagement/windowsAutopilotDeploymentProfiles",
                     base,
                     version,
+                    "",
+                    None,
                 )
             }
             ("POST", ["windowsAutopilotDeploymentProfiles"]) => self.create_profile(body_json(), &path),
@@ -777,6 +886,8 @@ impl Tenant {
                             &rel,
                             base,
                             version,
+                            "",
+                            None,
                         )
                     }
                     None => intune_error(404, "NotFound", "An error has occurred", &path),
@@ -830,6 +941,178 @@ impl Tenant {
                 Reply::empty(204)
             }
             _ => intune_error(400, "BadRequest", "No OData route exists that match template", &path),
+        }
+    }
+
+    /// `POST /groups` (graph-api.md §4.5, F16): the required properties,
+    /// a valid `mailNickname`, and for a dynamic group a rule the rule
+    /// engine accepts as a device rule; the members are computed at once
+    /// (Entra takes minutes: tests need determinism).
+    fn create_group(&mut self, body: &[u8], base: &str, version: &str) -> Reply {
+        let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(body) else {
+            return graph_error(400, "BadRequest", "Invalid request body: expected a JSON object.");
+        };
+        let required = |key: &str| {
+            graph_error(
+                400,
+                "Request_BadRequest",
+                &format!("A value is required for property '{key}' of resource 'Group'."),
+            )
+        };
+        let invalid = |key: &str| {
+            graph_error(
+                400,
+                "Request_BadRequest",
+                &format!("Invalid value specified for property '{key}' of resource 'Group'."),
+            )
+        };
+        for key in ["displayName", "mailNickname"] {
+            match body.get(key) {
+                None | Some(Value::Null) => return required(key),
+                Some(Value::String(s)) if !s.is_empty() => {}
+                Some(_) => return invalid(key),
+            }
+        }
+        for key in ["mailEnabled", "securityEnabled"] {
+            match body.get(key) {
+                None | Some(Value::Null) => return required(key),
+                Some(Value::Bool(_)) => {}
+                Some(_) => return invalid(key),
+            }
+        }
+        if body.get("displayName").and_then(Value::as_str).is_some_and(|n| n.chars().count() > 256) {
+            return invalid("displayName");
+        }
+        if !body.get("mailNickname").and_then(Value::as_str).is_some_and(valid_mail_nickname) {
+            return invalid("mailNickname");
+        }
+        let types: Vec<String> = match body.get("groupTypes") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(a)) if a.iter().all(Value::is_string) => {
+                a.iter().filter_map(Value::as_str).map(str::to_string).collect()
+            }
+            Some(_) => return invalid("groupTypes"),
+        };
+        let dynamic = types.iter().any(|t| t.eq_ignore_ascii_case("DynamicMembership"));
+        let rule_text = body.get("membershipRule").and_then(Value::as_str).map(str::to_string);
+        if dynamic && body.get("isAssignableToRole").and_then(Value::as_bool) == Some(true) {
+            return invalid("isAssignableToRole");
+        }
+        let rule = match (dynamic, &rule_text) {
+            (true, None) => return required("membershipRule"),
+            (false, Some(_)) => return invalid("membershipRule"),
+            (false, None) => None,
+            (true, Some(text)) => match device_rule(text) {
+                Ok(rule) => Some(rule),
+                Err(reply) => return reply,
+            },
+        };
+        let state = match body.get("membershipRuleProcessingState").and_then(Value::as_str) {
+            None => "On",
+            Some(s) if s.eq_ignore_ascii_case("On") => "On",
+            Some(s) if s.eq_ignore_ascii_case("Paused") => "Paused",
+            Some(_) => return invalid("membershipRuleProcessingState"),
+        };
+        self.created += 1;
+        let id = guid(0x0067_726f_7570, self.created.wrapping_add(hash_str(&self.epoch)));
+        let mut props = Map::new();
+        for key in GROUP_PROPS {
+            if let Some(v) = body.get(*key) {
+                props.insert((*key).to_string(), v.clone());
+            }
+        }
+        props.entry("description").or_insert(Value::Null);
+        props.insert("groupTypes".into(), json!(types));
+        if dynamic {
+            props.insert("membershipRuleProcessingState".into(), json!(state));
+        } else {
+            props.insert("membershipRule".into(), Value::Null);
+            props.insert("membershipRuleProcessingState".into(), Value::Null);
+        }
+        let v = self.bump();
+        self.groups.insert(
+            id.clone(),
+            GroupRec { props, rule, members: BTreeSet::new(), version: v, log: Vec::new() },
+        );
+        if let Err(e) = self.evaluate_group(&id, v) {
+            return graph_error(500, "generalException", &e.to_string());
+        }
+        let Some(g) = self.groups.get(&id) else { return not_found(&id) };
+        let mut out = Map::new();
+        out.insert("@odata.context".into(), json!(format!("{base}/{version}/$metadata#groups/$entity")));
+        if let Value::Object(m) = group_json(&id, g) {
+            out.extend(m);
+        }
+        let now = Timestamp::now().to_string();
+        out.insert("createdDateTime".into(), json!(now));
+        out.insert("renewedDateTime".into(), json!(now));
+        out.insert("deletedDateTime".into(), Value::Null);
+        out.insert("isAssignableToRole".into(), Value::Null);
+        out.insert("mail".into(), Value::Null);
+        out.insert("proxyAddresses".into(), json!([]));
+        Reply::json(201, &Value::Object(out))
+    }
+
+    /// `PATCH /groups/{id}`: rule text, processing state, names. A changed
+    /// rule or a resumed group is evaluated again at once.
+    fn patch_group(&mut self, id: &str, body: &[u8]) -> Reply {
+        let Ok(Value::Object(patch)) = serde_json::from_slice::<Value>(body) else {
+            return graph_error(400, "BadRequest", "Invalid request body: expected a JSON object.");
+        };
+        let Some(g) = self.groups.get(id) else { return not_found(id) };
+        let invalid = |key: &str| {
+            graph_error(
+                400,
+                "Request_BadRequest",
+                &format!("Invalid value specified for property '{key}' of resource 'Group'."),
+            )
+        };
+        let dynamic = g.props.get("groupTypes").and_then(Value::as_array).is_some_and(|t| {
+            t.iter().any(|t| t.as_str().is_some_and(|t| t.eq_ignore_ascii_case("DynamicMembership")))
+        });
+        let mut rule = None;
+        for (key, value) in &patch {
+            match (key.as_str(), value) {
+                ("displayName", Value::String(s)) if !s.is_empty() && s.chars().count() <= 256 => {}
+                ("description", Value::String(_) | Value::Null) => {}
+                ("mailNickname", Value::String(s)) if valid_mail_nickname(s) => {}
+                ("membershipRuleProcessingState", Value::String(s))
+                    if dynamic && (s == "On" || s == "Paused") => {}
+                ("membershipRule", Value::String(text)) if dynamic => match device_rule(text) {
+                    Ok(r) => rule = Some(r),
+                    Err(reply) => return reply,
+                },
+                (
+                    "displayName"
+                    | "description"
+                    | "mailNickname"
+                    | "membershipRuleProcessingState"
+                    | "membershipRule",
+                    _,
+                ) => return invalid(key),
+                (other, _) => {
+                    return graph_error(
+                        400,
+                        "Request_BadRequest",
+                        &format!(
+                        "Property '{other}' is read-only or does not exist on type 'microsoft.graph.group'."
+                    ),
+                    )
+                }
+            }
+        }
+        let v = self.bump();
+        let Some(g) = self.groups.get_mut(id) else { return not_found(id) };
+        for (key, value) in patch {
+            g.props.insert(key, value);
+        }
+        if let Some(r) = rule {
+            g.rule = Some(r);
+        }
+        g.version = v;
+        match self.evaluate_group(id, v) {
+            Ok(()) => Reply::empty(204),
+            Err(e) => graph_error(500, "generalException", &e.to_string()),
         }
     }
 
@@ -1120,6 +1403,148 @@ impl Tenant {
     }
 }
 
+/// The parts of a request a filtered listing needs.
+struct Listing<'a> {
+    query: &'a [(String, String)],
+    eventual: bool,
+    after: Option<&'a str>,
+    link: &'a str,
+    top: Option<usize>,
+    base: &'a str,
+    version: &'a str,
+}
+
+impl Listing<'_> {
+    fn q(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// A directory collection under `$filter`, `$search` and `$count`,
+    /// with the advanced-query gate of graph-api.md §3.7.
+    fn directory(
+        &self,
+        resource: Resource,
+        items: &BTreeMap<String, String>,
+        size: usize,
+        context: &str,
+    ) -> Reply {
+        let count = self.q("$count").is_some_and(|c| c.eq_ignore_ascii_case("true"));
+        let filter = match self.q("$filter") {
+            None => None,
+            Some(text) => match Expr::parse(text) {
+                Ok(e) => Some(e),
+                Err(e) => return graph_error(400, "BadRequest", &format!("Invalid filter clause: {e}")),
+            },
+        };
+        if let Some(e) = &filter {
+            let refused = match classify(e, resource) {
+                Verdict::Basic => None,
+                Verdict::Advanced(_) if self.eventual && count => None,
+                Verdict::Advanced(p) | Verdict::Unsupported(p) => Some(p),
+            };
+            if let Some(p) = refused {
+                return graph_error(
+                    400,
+                    "Request_UnsupportedQuery",
+                    &format!("Unsupported or invalid query filter clause specified for property '{p}' of resource '{}'.", resource.entity()),
+                );
+            }
+        }
+        let search = match self.q("$search") {
+            None => None,
+            Some(_) if !self.eventual => {
+                return graph_error(
+                    400,
+                    "Request_UnsupportedQuery",
+                    "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'",
+                )
+            }
+            Some(text) => match Search::parse(text) {
+                Ok(s) => {
+                    if let Some(p) = s.properties().find(|p| !matches!(*p, "displayName" | "description")) {
+                        return graph_error(
+                            400,
+                            "Request_UnsupportedQuery",
+                            &format!("Search on property '{p}' is not supported for resource '{}'.", resource.entity()),
+                        );
+                    }
+                    Some(s)
+                }
+                Err(e) => return graph_error(400, "BadRequest", &format!("Syntax error: {e}")),
+            },
+        };
+        let matched: BTreeMap<String, String> = items
+            .iter()
+            .filter(|(_, raw)| {
+                let Ok(v) = serde_json::from_str::<Value>(raw) else { return false };
+                filter.as_ref().is_none_or(|f| f.matches(&v)) && search.as_ref().is_none_or(|s| s.matches(&v))
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        // The options travel in every nextLink, as Graph's opaque tokens embed them.
+        let mut carry = String::new();
+        for key in ["$filter", "$search", "$count"] {
+            if let Some(v) = self.q(key) {
+                carry.push_str(&format!("{key}={}&", encode(v)));
+            }
+        }
+        // Without the header `$count=true` is ignored (graph-api.md §3.7).
+        let total = (count && self.eventual).then_some(matched.len());
+        page_reply(
+            &matched,
+            self.after,
+            size,
+            self.link,
+            self.top,
+            |raw| raw.clone(),
+            context,
+            self.base,
+            self.version,
+            &carry,
+            total,
+        )
+    }
+}
+
+/// True when a listing carries options the plain pager does not handle.
+fn has_query(query: &[(String, String)]) -> bool {
+    query.iter().any(|(k, _)| matches!(k.to_ascii_lowercase().as_str(), "$filter" | "$search" | "$count"))
+}
+
+/// `…/$count`: a plain-text number, only with `ConsistencyLevel: eventual`.
+fn count_reply(n: usize, eventual: bool) -> Reply {
+    if !eventual {
+        return graph_error(400, "Request_BadRequest", "$count is not currently supported.");
+    }
+    Reply {
+        status: 200,
+        headers: vec![("Content-Type".into(), "text/plain".into())],
+        body: n.to_string().into_bytes(),
+    }
+}
+
+fn paused(g: &GroupRec) -> bool {
+    g.props
+        .get("membershipRuleProcessingState")
+        .and_then(Value::as_str)
+        .is_some_and(|s| s.eq_ignore_ascii_case("Paused"))
+}
+
+/// `mailNickname`: 1–64 ASCII characters, none of `@ ( ) \ [ ] " ; : . < > ,` or space
+/// (graph-api.md §1.8).
+pub(crate) fn valid_mail_nickname(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.chars().all(|c| c.is_ascii() && !c.is_ascii_control() && !"@()\\[]\";:.<>, ".contains(c))
+}
+
+/// A membership rule for a device group, or Graph's 400 for it.
+fn device_rule(text: &str) -> Result<Rule, Reply> {
+    let options = Options { object: Some(ObjectType::Device), ..Options::default() };
+    Rule::with_options(text, &options).map_err(|e| {
+        graph_error(400, "Request_BadRequest", &format!("Dynamic membership rule validation error: {e}"))
+    })
+}
+
 struct DeltaState {
     since: u64,
     start: u64,
@@ -1164,6 +1589,8 @@ fn not_found(id: &str) -> Reply {
 }
 
 /// One page of a keyed collection, with a nextLink holding the last key.
+/// `carry` is query text (`$filter=…&`) every nextLink repeats; `count`
+/// becomes `@odata.count` on the first page.
 #[allow(clippy::too_many_arguments)]
 fn page_reply<T>(
     map: &BTreeMap<String, T>,
@@ -1175,13 +1602,17 @@ fn page_reply<T>(
     context: &str,
     base: &str,
     version: &str,
+    carry: &str,
+    count: Option<usize>,
 ) -> Reply {
     let lower = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.to_string()));
     let mut iter = map.range::<String, _>((lower, Bound::Unbounded));
-    let mut body = format!(
-        "{{\"@odata.context\":{},\"value\":[",
-        Value::String(format!("{base}/{version}/$metadata#{context}"))
-    );
+    let mut body =
+        format!("{{\"@odata.context\":{}", Value::String(format!("{base}/{version}/$metadata#{context}")));
+    if let Some(n) = count.filter(|_| after.is_none()) {
+        body.push_str(&format!(",\"@odata.count\":{n}"));
+    }
+    body.push_str(",\"value\":[");
     let mut last = None;
     for i in 0..size {
         let Some((id, item)) = iter.next() else { break };
@@ -1193,7 +1624,7 @@ fn page_reply<T>(
     }
     body.push(']');
     if let (Some(last), Some(_)) = (last, iter.next()) {
-        let mut next = format!("{link}?");
+        let mut next = format!("{link}?{carry}");
         if let Some(top) = top {
             next.push_str(&format!("$top={top}&"));
         }

@@ -1,0 +1,15 @@
+//! Discrete-event simulation of Autopilot provisioning waves.
+
+pub mod apps;
+pub mod dist;
+pub mod engine;
+pub mod events;
+pub mod html;
+pub mod model;
+pub mod report;
+pub mod resolve;
+pub mod rng;
+pub mod run;
+pub mod scenario;
+pub mod stats;
+pub mod summary;

@@ -1,0 +1,900 @@
+//! Scenario files: what a capacity question looks like as TOML, read with
+//! every error located, then resolved with every default of
+//! `enrollment-model.md` §3 filled in.
+//!
+//! Design decisions, and why:
+//!
+//! * **Two layers.** [`ScenarioFile`] is exactly what the file says (every
+//!   table `deny_unknown_fields`, so a typo is an error with its line, not a
+//!   silently ignored knob). [`Scenario::resolve`] turns it into a
+//!   [`Scenario`]: sites, apps and every duration and probability filled,
+//!   the tenant and inventory read. `fleetlab simulate --explain` prints the
+//!   resolved form back as TOML, so an admin sees every assumption the
+//!   numbers rest on and can copy any of them into their file.
+//! * **Durations and probabilities are named by flow event id**
+//!   (`power-on`, `tpm-transient`, `esp-timeout` …), the names `fleetlab
+//!   flow show` prints: one vocabulary for the graph and the simulator,
+//!   checked against the compiled flows so an unknown name is an error
+//!   with a suggestion.
+//! * **Apps have presets** from the §3.3 catalogue (`preset = "m365"`)
+//!   and any field can be overridden; a tenant file's apps are used when
+//!   the scenario lists none.
+//! * **Time zero is Monday 00:00.** Waves start at `start_hour`; shifts are
+//!   weekly (`days = "mon-fri"`), so a five-day horizon sees a working week.
+//! * **Modes the flow module does not have** are `hands-on-only`: the
+//!   technician's bench work alone, so a depot reduces to an M/M/c queue
+//!   for validation and staffing questions.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::dist::Dist;
+use crate::autopilot::source::{toml_error, KeyIndex};
+use crate::autopilot::{Location, Origin, Source};
+
+/// A scenario file, as written.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// Short name (reports, file names).
+    pub name: String,
+    /// The question the scenario answers.
+    #[serde(default)]
+    pub description: String,
+    /// Base seed of every random stream.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Monte Carlo replications.
+    #[serde(default = "default_replications")]
+    pub replications: u32,
+    /// Simulated time, hours from Monday 00:00.
+    #[serde(default = "default_horizon")]
+    pub horizon_hours: f64,
+    /// Width of the report's time buckets (default: the horizon / 240).
+    pub bucket_minutes: Option<f64>,
+    /// Which devices, which profile.
+    #[serde(default)]
+    pub fleet: FleetSpec,
+    /// Network sites (default: one site, 1 Gbit/s).
+    #[serde(default)]
+    pub site: Vec<SiteSpec>,
+    /// A pre-provisioning depot.
+    pub depot: Option<DepotSpec>,
+    /// Waves of devices powered on.
+    #[serde(default)]
+    pub wave: Vec<WaveSpec>,
+    /// A Poisson stream of devices.
+    pub arrivals: Option<PoissonSpec>,
+    /// The service plane: import, sync, group, assignment (default: all
+    /// devices registered and assigned before the run).
+    pub registration: Option<RegistrationSpec>,
+    /// Required apps.
+    #[serde(default)]
+    pub app: Vec<AppSpec>,
+    /// Enrollment Status Page settings (default: the tenant's, else Intune's defaults).
+    pub esp: Option<EspSpec>,
+    /// Duration overrides by flow event id.
+    #[serde(default)]
+    pub durations: BTreeMap<String, Dist>,
+    /// Probability overrides by flow event id.
+    #[serde(default)]
+    pub failures: BTreeMap<String, Probability>,
+    /// What people do on error screens and in the admin queue.
+    #[serde(default)]
+    pub operator: OperatorSpec,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_replications() -> u32 {
+    100
+}
+fn default_horizon() -> f64 {
+    72.0
+}
+
+/// A probability, checked to lie in `[0, 1]` when read.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "f64", into = "f64")]
+pub struct Probability(pub f64);
+
+impl TryFrom<f64> for Probability {
+    type Error = String;
+    fn try_from(p: f64) -> Result<Self, String> {
+        if (0.0..=1.0).contains(&p) {
+            Ok(Probability(p))
+        } else {
+            Err(format!("a probability must lie between 0 and 1, not {p}"))
+        }
+    }
+}
+impl From<Probability> for f64 {
+    fn from(p: Probability) -> f64 {
+        p.0
+    }
+}
+
+/// A share of devices, checked to lie in `[0, 1]`.
+pub type Share = Probability;
+
+/// How the devices enroll.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// User-driven: the user powers on and signs in.
+    #[default]
+    UserDriven,
+    /// Pre-provisioning: a technician runs the technician flow, then Reseal.
+    PreProvisioned,
+    /// Self-deploying (Windows PC).
+    SelfDeploying,
+    /// HoloLens 2, self-deploying.
+    Hololens,
+    /// Windows Autopilot device preparation (APv2).
+    DevicePreparation,
+    /// The technician's bench work only (queueing studies, validation).
+    HandsOnOnly,
+}
+
+/// Entra or hybrid join.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Join {
+    /// Microsoft Entra join.
+    #[default]
+    Entra,
+    /// Microsoft Entra hybrid join.
+    Hybrid,
+}
+
+/// `[fleet]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetSpec {
+    /// Deployment mode, when no tenant decides it.
+    #[serde(default)]
+    pub mode: Mode,
+    /// Join type, when no tenant decides it.
+    #[serde(default)]
+    pub join: Join,
+    /// A tenant file: profiles, ESP and apps; with `inventory`, each
+    /// device runs the profile the assignment plan gives it.
+    pub tenant: Option<PathBuf>,
+    /// The profile every device runs (by name, from `tenant`).
+    pub profile: Option<String>,
+    /// A device inventory (JSON, JSON Lines, packed): with `tenant`, each
+    /// device's profile comes from its groups.
+    pub inventory: Option<PathBuf>,
+    /// Language preset with automatic keyboard (pages skipped on Ethernet).
+    #[serde(default = "yes")]
+    pub language_preset: bool,
+    /// Share of devices on Ethernet (the rest use Wi-Fi).
+    #[serde(default = "all")]
+    pub wired: Share,
+    /// Windows Hello for Business provisioning after the ESP.
+    #[serde(default = "yes")]
+    pub hello_for_business: bool,
+    /// Self-deploying kiosk (ends in autologon).
+    #[serde(default)]
+    pub kiosk: bool,
+    /// With a tenant and an inventory: leave out devices not registered
+    /// with Autopilot (phones, Macs, PCs nobody imported), which would
+    /// never be part of an Autopilot wave.
+    #[serde(default)]
+    pub registered_only: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+fn all() -> Share {
+    Probability(1.0)
+}
+
+impl Default for FleetSpec {
+    fn default() -> Self {
+        FleetSpec {
+            mode: Mode::default(),
+            join: Join::default(),
+            tenant: None,
+            profile: None,
+            inventory: None,
+            language_preset: true,
+            wired: all(),
+            hello_for_business: true,
+            kiosk: false,
+            registered_only: false,
+        }
+    }
+}
+
+/// Delivery Optimization at a site (§3.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeliveryOptimization {
+    /// Peers behind the same NAT (download mode 1, the default).
+    #[default]
+    Lan,
+    /// No peering: every byte over the uplink.
+    Http,
+    /// Microsoft Connected Cache on site: after the first fetch 98 % of
+    /// the bytes come from the cache.
+    Mcc,
+}
+
+/// `[[site]]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSpec {
+    /// Name.
+    pub name: String,
+    /// Internet uplink shared by the site's downloads, Mbit/s.
+    #[serde(default = "default_uplink")]
+    pub uplink_mbps: f64,
+    /// `false` for devices at home: each has its own connection at
+    /// `device_mbps` and there are no peers; `uplink_mbps` is ignored.
+    #[serde(default = "yes")]
+    pub shared: bool,
+    /// One device's own top speed (its NIC or Wi-Fi), Mbit/s.
+    #[serde(default = "default_device_mbps")]
+    pub device_mbps: f64,
+    /// LAN speed for peer and cache bytes, Mbit/s per device.
+    #[serde(default = "default_lan")]
+    pub lan_mbps: f64,
+    /// Delivery Optimization mode.
+    #[serde(default)]
+    pub delivery_optimization: DeliveryOptimization,
+    /// Largest share of an app's bytes peers can serve (`p_max`).
+    #[serde(default = "default_peer_max")]
+    pub peer_max: Probability,
+    /// How fast peering saturates with sources (`k`).
+    #[serde(default = "default_peer_k")]
+    pub peer_k: f64,
+    /// Share of devices on AC power (only those serve peers).
+    #[serde(default = "default_on_ac")]
+    pub on_ac_power: Share,
+}
+
+fn default_uplink() -> f64 {
+    1000.0
+}
+fn default_device_mbps() -> f64 {
+    200.0
+}
+fn default_lan() -> f64 {
+    1000.0
+}
+fn default_peer_max() -> Probability {
+    Probability(0.85)
+}
+fn default_peer_k() -> f64 {
+    0.5
+}
+fn default_on_ac() -> Share {
+    Probability(0.3)
+}
+
+impl SiteSpec {
+    /// A site with every default.
+    pub fn named(name: &str) -> SiteSpec {
+        SiteSpec {
+            name: name.to_string(),
+            uplink_mbps: default_uplink(),
+            shared: true,
+            device_mbps: default_device_mbps(),
+            lan_mbps: default_lan(),
+            delivery_optimization: DeliveryOptimization::Lan,
+            peer_max: default_peer_max(),
+            peer_k: default_peer_k(),
+            on_ac_power: default_on_ac(),
+        }
+    }
+}
+
+/// A weekly shift: technicians work `days` from `start` to `end`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shift {
+    /// `mon-fri`, `mon,wed,fri`, `sat` …
+    pub days: String,
+    /// `HH:MM`.
+    pub start: String,
+    /// `HH:MM` (after `start`).
+    pub end: String,
+    /// Technicians on this shift (default: all).
+    pub technicians: Option<u32>,
+}
+
+/// `[depot]`: a pre-provisioning bench.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepotSpec {
+    /// The site whose uplink the bench uses (default: the first).
+    pub site: Option<String>,
+    /// Technicians.
+    pub technicians: u32,
+    /// Bench ports (power and network); a device holds one from unboxing
+    /// to Reseal. Absent: unlimited.
+    pub bench_ports: Option<u32>,
+    /// Working hours; absent: around the clock.
+    #[serde(default)]
+    pub shift: Vec<Shift>,
+    /// Unbox, cable, WIN×5, check, Provision (§3.2).
+    pub hands_on: Option<Dist>,
+    /// Reseal, label, rebox.
+    pub reseal: Option<Dist>,
+    /// Error triage: collect logs, decide Retry or Reset.
+    pub triage: Option<Dist>,
+    /// Devices waiting at the start (default: the waves and arrivals
+    /// decide; with neither, 1,000).
+    pub devices: Option<u32>,
+}
+
+/// `[[wave]]`: devices powered on around a time.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaveSpec {
+    /// Name.
+    pub name: String,
+    /// Site (default: the first).
+    pub site: Option<String>,
+    /// Devices; with an inventory, absent means the rest of it.
+    pub devices: Option<u32>,
+    /// Hours after Monday 00:00.
+    #[serde(default)]
+    pub start_hour: f64,
+    /// Minutes after the start each device is powered on.
+    pub spread: Option<Dist>,
+}
+
+/// `[arrivals]`: a Poisson stream.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoissonSpec {
+    /// Devices in the stream.
+    pub devices: u32,
+    /// Mean arrivals per hour.
+    pub rate_per_hour: f64,
+    /// Hours after Monday 00:00.
+    #[serde(default)]
+    pub start_hour: f64,
+    /// Site (default: the first).
+    pub site: Option<String>,
+}
+
+/// Where hashes come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum HashSource {
+    /// The admin imports CSVs of at most 500 rows, one after another.
+    #[default]
+    Csv,
+    /// The OEM registers the whole batch.
+    Oem,
+}
+
+/// `[registration]`: the service plane (§3.1).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationSpec {
+    /// Hours after Monday 00:00 at which the hashes arrive.
+    #[serde(default)]
+    pub hashes_at_hour: f64,
+    /// CSV or OEM.
+    #[serde(default)]
+    pub source: HashSource,
+    /// Rows per CSV (at most 500).
+    #[serde(default = "default_batch")]
+    pub batch_size: u32,
+    /// Import processing per batch.
+    pub import: Option<Dist>,
+    /// Minimum minutes between Autopilot syncs.
+    #[serde(default = "default_cooldown")]
+    pub sync_cooldown_minutes: f64,
+    /// Dynamic group evaluation after the sync.
+    pub group_evaluation: Option<Dist>,
+    /// Profile assignment after group membership.
+    pub assignment: Option<Dist>,
+    /// The profile is assigned to All Devices: assigned at once.
+    #[serde(default)]
+    pub all_devices: bool,
+    /// A default profile exists: a device booted before its own
+    /// assignment proceeds on it instead of escaping.
+    #[serde(default)]
+    pub default_profile: bool,
+    /// Hours after the hashes arrive before devices are shipped or powered
+    /// on; the waves' start hours are relative to that point when set.
+    pub hold_hours: Option<f64>,
+}
+
+fn default_batch() -> u32 {
+    500
+}
+fn default_cooldown() -> f64 {
+    10.0
+}
+
+/// Install context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum AppContext {
+    /// Device setup phase.
+    #[default]
+    Device,
+    /// Account setup phase.
+    User,
+}
+
+/// `[[app]]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSpec {
+    /// Display name.
+    pub name: String,
+    /// A §3.3 catalogue class the other fields default from.
+    pub preset: Option<String>,
+    /// Download size, MB.
+    pub size_mb: Option<f64>,
+    /// Install time once downloaded.
+    pub install: Option<Dist>,
+    /// Failure probability per attempt.
+    pub p_fail: Option<Probability>,
+    /// Probability the installer never returns (then it fails at its timeout).
+    pub p_hang: Option<Probability>,
+    /// The ESP waits for it.
+    pub blocking: Option<bool>,
+    /// Device or user context.
+    pub context: Option<AppContext>,
+    /// Win32 "installation time required", minutes.
+    pub timeout_minutes: Option<f64>,
+    /// A reboot follows the install.
+    pub reboot: Option<bool>,
+}
+
+/// `[esp]`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EspSpec {
+    /// Minutes before the error screen, per phase (hybrid device phase +40).
+    #[serde(default = "default_timeout")]
+    pub timeout_minutes: u32,
+    /// Show progress (without it there is no ESP).
+    #[serde(default = "yes")]
+    pub show_progress: bool,
+    /// Block device use until done.
+    #[serde(default = "yes")]
+    pub block_device_use: bool,
+    /// "Try again".
+    #[serde(default = "yes")]
+    pub allow_retry: bool,
+    /// "Continue anyway".
+    #[serde(default)]
+    pub allow_continue: bool,
+    /// "Reset device".
+    #[serde(default)]
+    pub allow_reset: bool,
+    /// Windows quality updates after the ESP.
+    #[serde(default)]
+    pub install_quality_updates: bool,
+    /// Technician phase: try every app, fail only on blocking ones (§8 Q4: yes).
+    #[serde(default = "yes")]
+    pub technician_all_apps: bool,
+}
+
+fn default_timeout() -> u32 {
+    60
+}
+
+impl Default for EspSpec {
+    fn default() -> Self {
+        EspSpec {
+            timeout_minutes: 60,
+            show_progress: true,
+            block_device_use: true,
+            allow_retry: true,
+            allow_continue: false,
+            allow_reset: false,
+            install_quality_updates: false,
+            technician_all_apps: true,
+        }
+    }
+}
+
+/// An option on an error screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Choice {
+    /// Try again / Retry.
+    Retry,
+    /// Continue anyway.
+    ContinueAnyway,
+    /// Reset device.
+    Reset,
+    /// Call the helpdesk: the admin queue.
+    GiveUp,
+}
+
+/// `[operator]`: people.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorSpec {
+    /// Options tried on an error screen, in order; options the screen
+    /// does not offer are skipped.
+    #[serde(default = "default_choices")]
+    pub on_error: Vec<Choice>,
+    /// Attempts of one phase before `retry` is no longer chosen.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    /// Resets of one device before `reset` is no longer chosen.
+    #[serde(default = "default_resets")]
+    pub max_resets: u32,
+    /// Admins working the ticket queue.
+    #[serde(default = "one")]
+    pub admins: u32,
+    /// Time before an admin picks a ticket up (calendar time, not work).
+    pub admin_delay: Option<Dist>,
+    /// Admin work per ticket.
+    pub admin_work: Option<Dist>,
+    /// Times a device goes back to OOBE after an admin fix before it is abandoned.
+    #[serde(default = "one")]
+    pub max_admin_fixes: u32,
+}
+
+fn default_choices() -> Vec<Choice> {
+    vec![Choice::Retry, Choice::ContinueAnyway, Choice::Reset, Choice::GiveUp]
+}
+fn default_attempts() -> u32 {
+    2
+}
+fn default_resets() -> u32 {
+    1
+}
+fn one() -> u32 {
+    1
+}
+
+impl Default for OperatorSpec {
+    fn default() -> Self {
+        OperatorSpec {
+            on_error: default_choices(),
+            max_attempts: default_attempts(),
+            max_resets: default_resets(),
+            admins: 1,
+            admin_delay: None,
+            admin_work: None,
+            max_admin_fixes: 1,
+        }
+    }
+}
+
+/// A scenario that cannot be used, located in its file.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Syntax, an unknown key, a wrong type or an impossible value.
+    #[error("{location}: {message}")]
+    Invalid {
+        /// Where.
+        location: Location,
+        /// What, starting with the key.
+        message: String,
+    },
+    /// A file the scenario names could not be used.
+    #[error("{location}: {message}")]
+    Reference {
+        /// Where the scenario names it.
+        location: Location,
+        /// Why it cannot be used.
+        message: String,
+    },
+}
+
+/// A parsed file with what locates its keys.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// The file's content.
+    pub file: ScenarioFile,
+    /// Where each key was written.
+    pub origin: Origin,
+    /// The directory relative paths are resolved from.
+    pub dir: PathBuf,
+}
+
+impl Parsed {
+    /// The location of `key` (a dotted path such as `wave[1].devices`), or
+    /// of the file's start.
+    pub fn at(&self, key: &str) -> Location {
+        self.origin.location(key).unwrap_or_else(|| Location {
+            file: self.origin.file().map(Path::to_path_buf).unwrap_or_default(),
+            line: 1,
+            column: 1,
+        })
+    }
+
+    /// An error at `key`.
+    pub fn invalid(&self, key: &str, message: impl Into<String>) -> ScenarioError {
+        ScenarioError::Invalid { location: self.at(key), message: format!("{key}: {}", message.into()) }
+    }
+}
+
+/// Reads and shapes a scenario file.
+///
+/// ```
+/// use fleetlab::sim::scenario::parse;
+/// let err = parse("name = \"x\"\n[depot]\ntechnicians = 2\nbench_port = 4\n", "s.toml".as_ref())
+///     .err().ok_or("accepted a typo")?;
+/// assert!(err.to_string().starts_with("s.toml:4:1: "), "{err}");
+/// assert!(err.to_string().contains("bench_port"), "{err}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn parse(text: &str, path: &Path) -> Result<Parsed, ScenarioError> {
+    let source: Arc<Source> = Source::new(path, text);
+    let index = KeyIndex::from_toml(text).map_err(|e| {
+        let (location, message) = toml_error(&source, None, &e);
+        ScenarioError::Invalid { location, message }
+    })?;
+    let file: ScenarioFile = toml::from_str(text).map_err(|e| {
+        let (location, message) = toml_error(&source, Some(&index), &e);
+        ScenarioError::Invalid { location, message }
+    })?;
+    let origin = Origin::toml(&source, &index, "");
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let parsed = Parsed { file, origin, dir };
+    check_values(&parsed)?;
+    Ok(parsed)
+}
+
+/// Reads a scenario file from disk.
+pub fn load(path: &Path) -> Result<Parsed, ScenarioError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ScenarioError::Io { path: path.to_path_buf(), source })?;
+    parse(&text, path)
+}
+
+fn positive(p: &Parsed, key: &str, v: f64) -> Result<(), ScenarioError> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(p.invalid(key, format!("must be a number > 0, not {v}")))
+    }
+}
+
+fn non_negative(p: &Parsed, key: &str, v: f64) -> Result<(), ScenarioError> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(p.invalid(key, format!("must be a number ≥ 0, not {v}")))
+    }
+}
+
+/// Values serde cannot check alone: ranges, references between tables.
+fn check_values(p: &Parsed) -> Result<(), ScenarioError> {
+    let f = &p.file;
+    if f.name.trim().is_empty() {
+        return Err(p.invalid("name", "must not be empty"));
+    }
+    if f.replications == 0 || f.replications > 1_000_000 {
+        return Err(p.invalid("replications", "must be between 1 and 1,000,000"));
+    }
+    positive(p, "horizon_hours", f.horizon_hours)?;
+    if f.horizon_hours > 24.0 * 366.0 {
+        return Err(p.invalid("horizon_hours", "must be at most a year (8,784 hours)"));
+    }
+    if let Some(b) = f.bucket_minutes {
+        positive(p, "bucket_minutes", b)?;
+        if f.horizon_hours * 60.0 / b > 100_000.0 {
+            return Err(p.invalid("bucket_minutes", "gives more than 100,000 buckets over the horizon"));
+        }
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for (i, s) in f.site.iter().enumerate() {
+        if names.iter().any(|n| n.eq_ignore_ascii_case(&s.name)) {
+            return Err(p.invalid(&format!("site[{i}].name"), format!("a second site named {:?}", s.name)));
+        }
+        names.push(&s.name);
+        positive(p, &format!("site[{i}].uplink_mbps"), s.uplink_mbps)?;
+        positive(p, &format!("site[{i}].device_mbps"), s.device_mbps)?;
+        positive(p, &format!("site[{i}].lan_mbps"), s.lan_mbps)?;
+        non_negative(p, &format!("site[{i}].peer_k"), s.peer_k)?;
+    }
+    let site_ok = |key: &str, name: &Option<String>| -> Result<(), ScenarioError> {
+        match name {
+            Some(n) if !names.is_empty() && !names.iter().any(|x| x.eq_ignore_ascii_case(n)) => {
+                Err(p.invalid(key, format!("no site named {n:?} (sites: {})", names.join(", "))))
+            }
+            Some(n) if names.is_empty() => {
+                Err(p.invalid(key, format!("names site {n:?} but the scenario has no [[site]] table")))
+            }
+            _ => Ok(()),
+        }
+    };
+    if let Some(d) = &f.depot {
+        site_ok("depot.site", &d.site)?;
+        if d.technicians == 0 {
+            return Err(p.invalid("depot.technicians", "a depot needs at least one technician"));
+        }
+        if d.bench_ports == Some(0) {
+            return Err(p.invalid("depot.bench_ports", "must be at least 1 (leave it out for unlimited)"));
+        }
+        for (i, s) in d.shift.iter().enumerate() {
+            parse_shift(s).map_err(|m| p.invalid(&format!("depot.shift[{i}]"), m))?;
+            if s.technicians.is_some_and(|t| t > d.technicians) {
+                return Err(p.invalid(
+                    &format!("depot.shift[{i}].technicians"),
+                    format!("more than the depot's {} technicians", d.technicians),
+                ));
+            }
+        }
+    }
+    for (i, w) in f.wave.iter().enumerate() {
+        site_ok(&format!("wave[{i}].site"), &w.site)?;
+        non_negative(p, &format!("wave[{i}].start_hour"), w.start_hour)?;
+    }
+    if let Some(a) = &f.arrivals {
+        site_ok("arrivals.site", &a.site)?;
+        positive(p, "arrivals.rate_per_hour", a.rate_per_hour)?;
+        non_negative(p, "arrivals.start_hour", a.start_hour)?;
+    }
+    let total = total_devices(f);
+    if total > 10_000_000 {
+        return Err(p.invalid("wave", format!("{total} devices per replication; at most 10,000,000")));
+    }
+    if let Some(r) = &f.registration {
+        if r.batch_size == 0 || r.batch_size > 500 {
+            return Err(p.invalid("registration.batch_size", "must be between 1 and 500 (the CSV limit)"));
+        }
+        non_negative(p, "registration.sync_cooldown_minutes", r.sync_cooldown_minutes)?;
+        non_negative(p, "registration.hashes_at_hour", r.hashes_at_hour)?;
+        if let Some(h) = r.hold_hours {
+            non_negative(p, "registration.hold_hours", h)?;
+        }
+    }
+    for (i, a) in f.app.iter().enumerate() {
+        if let Some(s) = a.size_mb {
+            non_negative(p, &format!("app[{i}].size_mb"), s)?;
+            if s > 30_000.0 {
+                return Err(p.invalid(&format!("app[{i}].size_mb"), "Win32 packages are capped at 30 GB"));
+            }
+        }
+        if let Some(t) = a.timeout_minutes {
+            positive(p, &format!("app[{i}].timeout_minutes"), t)?;
+            if t > 1440.0 {
+                return Err(p.invalid(&format!("app[{i}].timeout_minutes"), "Intune allows at most 1,440"));
+            }
+        }
+        if let Some(preset) = &a.preset {
+            if super::apps::preset(preset).is_none() {
+                return Err(p.invalid(
+                    &format!("app[{i}].preset"),
+                    format!("unknown preset {preset:?}; presets: {}", super::apps::PRESET_NAMES.join(", ")),
+                ));
+            }
+        }
+    }
+    if let Some(e) = &f.esp {
+        if e.timeout_minutes == 0 || e.timeout_minutes > 1440 {
+            return Err(p.invalid("esp.timeout_minutes", "must be between 1 and 1,440"));
+        }
+    }
+    if f.operator.on_error.is_empty() {
+        return Err(p.invalid("operator.on_error", "list at least one option (give-up ends the list)"));
+    }
+    if f.operator.max_attempts == 0 {
+        return Err(p.invalid("operator.max_attempts", "must be at least 1"));
+    }
+    if f.operator.admins == 0 {
+        return Err(p.invalid("operator.admins", "must be at least 1"));
+    }
+    Ok(())
+}
+
+/// Devices per replication the file asks for.
+pub fn total_devices(f: &ScenarioFile) -> u64 {
+    let waves: u64 = f.wave.iter().map(|w| u64::from(w.devices.unwrap_or(0))).sum();
+    let stream = f.arrivals.as_ref().map_or(0, |a| u64::from(a.devices));
+    let depot = f.depot.as_ref().and_then(|d| d.devices).map_or(0, u64::from);
+    waves + stream + depot
+}
+
+/// A shift as weekly minute ranges `[start, end)` from Monday 00:00.
+pub fn parse_shift(s: &Shift) -> Result<Vec<(u32, u32)>, String> {
+    let days = parse_days(&s.days)?;
+    let start = parse_clock(&s.start)?;
+    let end = parse_clock(&s.end)?;
+    if end <= start {
+        return Err(format!("ends ({}) before it starts ({}); split a night shift in two", s.end, s.start));
+    }
+    Ok(days.into_iter().map(|d| (d * 1440 + start, d * 1440 + end)).collect())
+}
+
+const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+fn day(name: &str) -> Result<u32, String> {
+    let n = name.trim().to_ascii_lowercase();
+    DAY_NAMES
+        .iter()
+        .position(|d| n.starts_with(d) && d.len() <= n.len())
+        .map(|i| i as u32)
+        .ok_or_else(|| format!("unknown day {name:?} (mon, tue, wed, thu, fri, sat, sun)"))
+}
+
+fn parse_days(text: &str) -> Result<Vec<u32>, String> {
+    let mut out = Vec::new();
+    for part in text.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (day(a)?, day(b)?);
+                if b < a {
+                    return Err(format!("day range {part:?} runs backwards"));
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(day(part)?),
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+fn parse_clock(text: &str) -> Result<u32, String> {
+    let bad = || format!("{text:?} is not a time of day (HH:MM, 00:00–24:00)");
+    let (h, m) = text.trim().split_once(':').ok_or_else(bad)?;
+    let h: u32 = h.parse().map_err(|_| bad())?;
+    let m: u32 = m.parse().map_err(|_| bad())?;
+    if m >= 60 || h > 24 || (h == 24 && m > 0) {
+        return Err(bad());
+    }
+    Ok(h * 60 + m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shifts_parse() -> Result<(), String> {
+        let s =
+            Shift { days: "mon-fri".into(), start: "08:00".into(), end: "17:30".into(), technicians: None };
+        let r = parse_shift(&s)?;
+        assert_eq!(r.len(), 5);
+        assert_eq!(r[0], (480, 1050));
+        assert_eq!(r[4], (4 * 1440 + 480, 4 * 1440 + 1050));
+        let bad = Shift { days: "mon".into(), start: "18:00".into(), end: "02:00".into(), technicians: None };
+        assert!(parse_shift(&bad).is_err());
+        assert!(parse_days("funday").is_err());
+        assert_eq!(parse_days("sat,mon")?, vec![0, 5]);
+        Ok(())
+    }
+
+    #[test]
+    fn errors_name_line_and_key() {
+        let text = "name = \"x\"\n\n[[site]]\nname = \"hq\"\nuplink_mbps = -5\n";
+        let err = parse(text, Path::new("s.toml")).map(|_| ()).map_err(|e| e.to_string());
+        let msg = err.err().unwrap_or_default();
+        assert!(msg.starts_with("s.toml:5:"), "{msg}");
+        assert!(msg.contains("site[0].uplink_mbps"), "{msg}");
+
+        let text = "name = \"x\"\n[[wave]]\nname = \"w\"\ndevices = 10\nsite = \"nowhere\"\n";
+        let msg =
+            parse(text, Path::new("s.toml")).map(|_| ()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(msg.contains("no [[site]]"), "{msg}");
+
+        let text = "name = \"x\"\n[failures]\ntpm-transient = 1.5\n";
+        let msg =
+            parse(text, Path::new("s.toml")).map(|_| ()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(msg.starts_with("s.toml:3:"), "{msg}");
+        assert!(msg.contains("between 0 and 1"), "{msg}");
+    }
+}
