@@ -36,6 +36,10 @@ Examples:
   fleetlab simulate scenarios/sim/s4-esp-timeout.toml --format json > s4.json
   fleetlab simulate scenarios/sim/s1-depot-throughput.toml --explain
   fleetlab simulate scenarios/sim/s5-failing-app.toml --events events.jsonl
+  fleetlab simulate scenarios/sim/s4-esp-timeout.toml --sweep esp.timeout_minutes=60,90,120,180
+  fleetlab simulate scenarios/sim/s1-depot-throughput.toml --sweep depot.technicians=3,4,6,8
+
+--sweep KEY=V1,V2,… runs the scenario once per value (same seed, so the variants see the same arrivals and failures elsewhere: their difference is the knob) and prints one line per value. KEY is a dotted path into the file: esp.timeout_minutes, depot.technicians, depot.bench_ports, site[0].uplink_mbps, site[0].delivery_optimization (values \"lan\", \"http\", \"mcc\"), registration.hold_hours, wave[0].devices …
 
 Exit status: 0 simulated, 2 unreadable or impossible scenario.";
 
@@ -79,9 +83,15 @@ pub(super) struct SimulateArgs {
     /// No progress bar.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Run one variant per value of a scenario key and compare them (KEY=V1,V2,…).
+    #[arg(long, value_name = "KEY=V1,V2,…", conflicts_with_all = ["explain", "out", "events"])]
+    sweep: Option<String>,
 }
 
 pub(super) fn run(args: SimulateArgs) -> Outcome {
+    if let Some(spec) = &args.sweep {
+        return sweep(&args, spec);
+    }
     let parsed = scenario::load(&args.scenario).map_err(fail)?;
     let sc = Scenario::resolve(&parsed, &args.scenario).map_err(fail)?;
     if args.explain {
@@ -160,4 +170,110 @@ fn progress_bar(reps: u32, quiet: bool) -> Option<indicatif::ProgressBar> {
         bar.set_style(style);
     }
     Some(bar)
+}
+
+/// One run per value of one key, side by side.
+fn sweep(args: &SimulateArgs, spec: &str) -> Outcome {
+    let (key, values) = spec.split_once('=').ok_or_else(|| {
+        fail(format!("--sweep {spec:?}: expected KEY=V1,V2,… (e.g. esp.timeout_minutes=60,90)"))
+    })?;
+    let values: Vec<&str> = values.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
+    if values.is_empty() {
+        return Err(fail(format!("--sweep {spec:?}: no values after '='")));
+    }
+    let text = std::fs::read_to_string(&args.scenario)
+        .map_err(|e| fail(format!("{}: {e}", args.scenario.display())))?;
+    let mut reports = Vec::new();
+    for value in &values {
+        let variant = scenario::with_value(&text, key, value).map_err(|m| fail(format!("--sweep: {m}")))?;
+        let parsed = scenario::parse(&variant, &args.scenario)
+            .map_err(|e| fail(format!("{e} (with {key} = {value})")))?;
+        let sc = Scenario::resolve(&parsed, &args.scenario)
+            .map_err(|e| fail(format!("{e} (with {key} = {value})")))?;
+        let bar = progress_bar(args.replications.unwrap_or(sc.file.replications), args.quiet);
+        let tick = |done: u32| {
+            if let Some(b) = &bar {
+                b.set_position(u64::from(done));
+            }
+        };
+        let opts = RunOptions {
+            replications: args.replications,
+            seed: args.seed,
+            threads: args.threads.map(usize::from),
+            keep_first: false,
+            progress: Some(&tick),
+        };
+        let out = simulate(&sc, &opts).map_err(fail)?;
+        if let Some(b) = &bar {
+            b.finish_and_clear();
+        }
+        reports.push(((*value).to_string(), out.report));
+    }
+    let text = match args.format {
+        SimFormat::Json => {
+            let rows: Vec<serde_json::Value> = reports
+                .iter()
+                .map(|(v, r)| serde_json::json!({ "key": key, "value": v, "report": r }))
+                .collect();
+            let mut s = serde_json::to_string_pretty(&rows).map_err(|e| fail(format!("json: {e}")))?;
+            s.push('\n');
+            s
+        }
+        SimFormat::Text => sweep_table(key, &reports),
+    };
+    emit(&text, args.output.as_deref())
+}
+
+fn sweep_table(key: &str, reports: &[(String, crate::sim::report::Report)]) -> String {
+    use crate::sim::run::human;
+    let get = |r: &crate::sim::report::Report, name: &str| {
+        r.metrics.iter().find(|m| m.name == name).map(|m| m.summary).unwrap_or_default()
+    };
+    let mut rows = vec![[
+        key.to_string(),
+        "done".to_string(),
+        "per day".to_string(),
+        "95 % done after".to_string(),
+        "timed out".to_string(),
+        "tickets".to_string(),
+        "busiest resource".to_string(),
+    ]];
+    for (value, r) in reports {
+        let done = get(r, "devices-done");
+        let t95 = get(r, "time-to-95-percent");
+        let busiest = r
+            .resources
+            .iter()
+            .max_by(|a, b| a.mean_utilisation.total_cmp(&b.mean_utilisation))
+            .map_or_else(|| "–".to_string(), |x| format!("{} {:.0} %", x.name, x.mean_utilisation * 100.0));
+        rows.push([
+            value.clone(),
+            format!("{:.1} % ", done.mean / f64::from(r.devices.max(1)) * 100.0),
+            format!("{:.0}", get(r, "devices-per-day").mean),
+            if t95.p95 >= r.horizon_minutes * 0.999 {
+                "not within horizon".into()
+            } else {
+                format!("{} (P95 {})", human(t95.mean), human(t95.p95))
+            },
+            format!("{:.2} %", get(r, "timed-out-share").mean * 100.0),
+            format!("{:.1}", get(r, "helpdesk-tickets").mean),
+            busiest,
+        ]);
+    }
+    let widths: Vec<usize> =
+        (0..7).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    if let Some((_, first)) = reports.first() {
+        out.push_str(&format!(
+            "{} — {} replications per value, seed {}, same random streams for every value\n\n",
+            first.scenario, first.replications, first.seed
+        ));
+    }
+    for row in &rows {
+        let line: Vec<String> =
+            row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}", w = *w)).collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
 }

@@ -182,6 +182,8 @@ pub struct Dev {
     pub booted_early: bool,
     /// The device / account phase failed at least once.
     pub failed_phase: [bool; 2],
+    /// Hit an ESP timeout at least once.
+    pub timed_out: bool,
 }
 
 /// What one replication measured.
@@ -241,7 +243,8 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "from the first arrival until 95 % of the devices are done (horizon if never)",
     ),
     ("time-in-system-p95", "minutes", "95th percentile of arrival-to-done of the devices done"),
-    ("esp-timeouts", "devices", "ESP or technician-phase timeouts"),
+    ("esp-timeouts", "timeouts", "ESP or technician-phase timeouts (a device can time out more than once)"),
+    ("timed-out-share", "share", "share of devices that hit at least one ESP timeout"),
     ("continue-anyway", "devices", "devices that left an error screen with Continue anyway"),
     ("helpdesk-tickets", "tickets", "tickets in the admin queue (give-up, unblock, re-register)"),
     ("resets", "resets", "devices wiped with Reset"),
@@ -376,6 +379,7 @@ impl<'a> Sim<'a> {
                 assigned_at: 0,
                 booted_early: false,
                 failed_phase: [false; 2],
+                timed_out: false,
             };
             q.schedule(t, Ev::Arrive(ordinal as u32));
             devs.push(dev);
@@ -531,6 +535,9 @@ impl<'a> Sim<'a> {
             Ev::EspTimeout { dev, serial } => {
                 if self.current(dev, serial) {
                     self.counters.timeouts += 1;
+                    if let Some(d) = self.d(dev) {
+                        d.timed_out = true;
+                    }
                     let edge = self.flow(dev).steer.get(self.state(dev) as usize).and_then(|s| s.timeout);
                     if let Some(edge) = edge {
                         self.cause(dev, self.sc.timeout_cause);
@@ -1273,6 +1280,7 @@ impl<'a> Sim<'a> {
             if tis.is_empty() { 0.0 } else { tis.iter().sum::<f64>() / tis.len() as f64 },
         );
         set("esp-timeouts", f64::from(self.counters.timeouts));
+        set("timed-out-share", self.devs.iter().filter(|d| d.timed_out).count() as f64 / n);
         set("continue-anyway", f64::from(self.counters.continued));
         set("helpdesk-tickets", f64::from(self.counters.tickets));
         set("resets", f64::from(self.counters.resets));

@@ -413,11 +413,12 @@ fn findings(sc: &Scenario, get: &dyn Fn(&str) -> Summary, causes: &[Count], hori
     }
     let timeouts = get("esp-timeouts");
     if timeouts.mean > 0.0 {
+        let share = get("timed-out-share");
         out.push(format!(
-            "ESP timeouts: {:.1} per replication ({:.2} % of devices; P95 {:.0}).",
-            timeouts.mean,
-            timeouts.mean / n * 100.0,
-            timeouts.p95
+            "{:.2} % of devices hit an ESP timeout (P95 over replications {:.2} %); {:.1} timeouts per replication.",
+            share.mean * 100.0,
+            share.p95 * 100.0,
+            timeouts.mean
         ));
     }
     if sc.registration.is_some() {

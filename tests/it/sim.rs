@@ -291,7 +291,7 @@ fn cli_writes_json_html_and_intune_events() -> TestResult {
     assert!(page.contains("<svg") && page.contains("s4-esp-timeout"));
     let lines: Vec<serde_json::Value> =
         std::fs::read_to_string(&events)?.lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
-    assert_eq!(lines.len(), 120);
+    assert_eq!(lines.len(), 40);
     for e in &lines {
         for key in ["deploymentState", "deviceSetupDuration", "enrollmentType", "deploymentTotalDuration"] {
             assert!(e.get(key).is_some(), "{key} missing in {e}");
@@ -363,4 +363,31 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn cli_sweep_compares_values_on_the_same_streams() -> TestResult {
+    let (code, stdout, stderr) = fleetlab(&[
+        "simulate",
+        "scenarios/sim/s4-esp-timeout.toml",
+        "-n",
+        "4",
+        "--sweep",
+        "esp.timeout_minutes=60,240",
+    ])?;
+    assert_eq!(code, Some(0), "{stderr}");
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with("60 ") || l.starts_with("240 ")).collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    let (code, _, stderr) =
+        fleetlab(&["simulate", "scenarios/sim/s4-esp-timeout.toml", "--sweep", "esp.timeout_minutes=0"])?;
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("timeout_minutes") && stderr.contains("with esp.timeout_minutes = 0"),
+        "{stderr}"
+    );
+    let (code, _, stderr) =
+        fleetlab(&["simulate", "scenarios/sim/s4-esp-timeout.toml", "--sweep", "nonsense"])?;
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("KEY=V1,V2"), "{stderr}");
+    Ok(())
 }
