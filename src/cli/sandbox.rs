@@ -16,9 +16,17 @@ accepts any client id and any non-empty secret unless --require-secret-env names
 holding the one to accept. Issued tokens carry the application permissions of --roles (default: \
 what `fleetlab sync` needs, Device.Read.All, GroupMember.Read.All, Group.ReadWrite.All and \
 DeviceManagementServiceConfig.ReadWrite.All); a route called without its permission gets Graph's 403. \
+Autopilot imports (POST …/importedWindowsAutopilotDeviceIdentities or …/import) read `unknown`, \
+then `pending`, and end `complete` (the device is registered with its [ZTDId]) or `error` (806 for a \
+serial already in the tenant, 808 for one in --other-tenant-serials) after --import-delay; Graph takes \
+tens of seconds to about 15 minutes. A group tag set with updateDeviceProperties shows on the \
+Autopilot identity at once and reaches the Entra device's [OrderId], and so dynamic groups, after \
+--tag-delay; Graph takes minutes. \
 Test endpoints under /_fake/ add, edit and delete devices \
 (POST /_fake/devices, PATCH|DELETE /_fake/devices/{id}), expire delta tokens \
-(POST /_fake/delta/expire) and report counters (GET /_fake/stats).
+(POST /_fake/delta/expire), move the clock of the Autopilot timers (POST /_fake/clock/advance \
+with {\"seconds\": 90}), list import records (GET /_fake/imports) and report counters \
+(GET /_fake/stats).
 
 Examples:
   fleetlab sandbox serve --scenario scenarios/contoso --port 8080
@@ -71,6 +79,15 @@ pub(super) struct Serve {
     /// Autopilot sync cooldown, seconds.
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     sync_cooldown: u64,
+    /// Seconds from an Autopilot import's POST to its final state (Graph: tens of seconds to ~15 minutes).
+    #[arg(long, value_name = "SECS", default_value = "3", value_parser = parse_secs)]
+    import_delay: Duration,
+    /// Seconds before a group tag set with updateDeviceProperties reaches the Entra device (Graph: minutes).
+    #[arg(long, value_name = "SECS", default_value = "2", value_parser = parse_secs)]
+    tag_delay: Duration,
+    /// Serials registered to another tenant: importing one ends in error 808.
+    #[arg(long, value_name = "SERIAL,…", value_delimiter = ',')]
+    other_tenant_serials: Vec<String>,
     /// Share of Graph requests answered 429.
     #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
     throttle: f64,
@@ -115,6 +132,14 @@ enum LoopArg {
     None,
     SameLink,
     SamePage,
+}
+
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|v| Duration::try_from_secs_f64(v).ok())
+        .ok_or_else(|| format!("{s:?} is not a number of seconds (0 or more)"))
 }
 
 fn parse_range(s: &str) -> Result<(u64, u64), String> {
@@ -179,6 +204,14 @@ pub(super) fn run(command: SandboxCommand) -> Outcome {
         token_lifetime: Duration::from_secs(args.token_lifetime.max(1)),
         client_secret,
         sync_cooldown: Duration::from_secs(args.sync_cooldown),
+        import_delay: args.import_delay,
+        tag_propagation_delay: args.tag_delay,
+        other_tenant_serials: args
+            .other_tenant_serials
+            .iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
         faults,
         roles: match &args.roles {
             Some(list) => list.iter().map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).collect(),

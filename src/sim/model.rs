@@ -36,48 +36,26 @@ use crate::flow::NO_EDGE;
 /// Events of the model.
 #[derive(Clone, Copy, Debug)]
 enum Ev {
-    Arrive(u32),
+    /// The next device of the arrival schedule.
+    Arrive,
     /// The state's time is up: take `edge`.
-    Step {
-        dev: u32,
-        edge: u32,
-        serial: u32,
-    },
+    Step { dev: u32, edge: u32, serial: u32 },
     /// A technician's task is done.
-    TechDone {
-        dev: u32,
-        serial: u32,
-    },
+    TechDone { dev: u32, serial: u32 },
     /// An admin picks a ticket up.
     AdminPickup(u32),
     /// An admin's work is done.
     AdminDone(u32),
     /// The ESP phase's own work (policies, certificates) is done.
-    PhaseBase {
-        dev: u32,
-        serial: u32,
-    },
+    PhaseBase { dev: u32, serial: u32 },
     /// A download is complete (LAN part included).
-    Downloaded {
-        dev: u32,
-        serial: u32,
-    },
+    Downloaded { dev: u32, serial: u32 },
     /// An install ended; `failed`: 0 ok, 1 failed, 2 hung.
-    Installed {
-        dev: u32,
-        serial: u32,
-        failed: u8,
-    },
+    Installed { dev: u32, serial: u32, failed: u8 },
     /// The ESP timer of a phase.
-    EspTimeout {
-        dev: u32,
-        serial: u32,
-    },
+    EspTimeout { dev: u32, serial: u32 },
     /// A site's next download completion.
-    LinkWake {
-        site: u16,
-        generation: u32,
-    },
+    LinkWake { site: u16 },
     /// The depot's technician count changes.
     Shift(u32),
 }
@@ -293,6 +271,12 @@ struct Sim<'a> {
     counters: Counters,
     done_times: Vec<Tick>,
     scratch: Vec<u32>,
+    /// Devices by arrival time; only the next one is in the event queue,
+    /// which keeps the heap as small as the devices actually in flight.
+    schedule: Vec<(Tick, u32)>,
+    next_arrival: usize,
+    /// Per link, the time of its one pending wake-up.
+    wake_at: Vec<Option<Tick>>,
 }
 
 #[derive(Default)]
@@ -339,7 +323,7 @@ impl<'a> Sim<'a> {
         };
         // Arrivals, in spec order; device ordinals follow.
         let tpm_p = sc.failures.get("tpm-permanent").copied().unwrap_or(0.0);
-        let push = |t: Tick, site: u16, r: &mut SimRng, devs: &mut Vec<Dev>, q: &mut EventQueue<Ev>| {
+        let push = |t: Tick, site: u16, r: &mut SimRng, devs: &mut Vec<Dev>| {
             let ordinal = devs.len();
             let (flow, escape) = sc.device_flows.get(ordinal).copied().unwrap_or((0, 0));
             let dev = Dev {
@@ -381,7 +365,6 @@ impl<'a> Sim<'a> {
                 failed_phase: [false; 2],
                 timed_out: false,
             };
-            q.schedule(t, Ev::Arrive(ordinal as u32));
             devs.push(dev);
         };
         for a in &sc.arrivals {
@@ -389,7 +372,7 @@ impl<'a> Sim<'a> {
                 Arrival::Wave { devices, site, start, spread, .. } => {
                     for _ in 0..*devices {
                         let t = start + ticks(spread.sample(&mut arrivals_rng));
-                        push(t, *site, &mut arrivals_rng, &mut devs, &mut q);
+                        push(t, *site, &mut arrivals_rng, &mut devs);
                     }
                 }
                 Arrival::Poisson { devices, site, start, mean_gap } => {
@@ -397,7 +380,7 @@ impl<'a> Sim<'a> {
                     for _ in 0..*devices {
                         let u: f64 = arrivals_rng.random::<f64>();
                         t += -mean_gap * (1.0 - u).ln() * MINUTE as f64;
-                        push(t.round() as Tick, *site, &mut arrivals_rng, &mut devs, &mut q);
+                        push(t.round() as Tick, *site, &mut arrivals_rng, &mut devs);
                     }
                 }
             }
@@ -424,6 +407,12 @@ impl<'a> Sim<'a> {
                     };
                 }
             }
+        }
+        let mut schedule: Vec<(Tick, u32)> =
+            devs.iter().enumerate().map(|(i, d)| (d.arrived, i as u32)).collect();
+        schedule.sort_unstable();
+        if let Some(&(t, _)) = schedule.first() {
+            q.schedule(t, Ev::Arrive);
         }
         let buckets = sc.buckets;
         let techs = sc.depot.as_ref().map(|d| {
@@ -473,6 +462,9 @@ impl<'a> Sim<'a> {
             counters: Counters::default(),
             done_times: Vec::new(),
             scratch: Vec::new(),
+            schedule,
+            next_arrival: 0,
+            wake_at: vec![None; sc.sites.len()],
         }
     }
 
@@ -495,7 +487,15 @@ impl<'a> Sim<'a> {
 
     fn handle(&mut self, now: Tick, ev: Ev) {
         match ev {
-            Ev::Arrive(d) => self.arrive(now, d),
+            Ev::Arrive => {
+                if let Some(&(_, d)) = self.schedule.get(self.next_arrival) {
+                    self.next_arrival += 1;
+                    if let Some(&(t, _)) = self.schedule.get(self.next_arrival) {
+                        self.q.schedule(t, Ev::Arrive);
+                    }
+                    self.arrive(now, d);
+                }
+            }
             Ev::Step { dev, edge, serial } => {
                 if self.current(dev, serial) {
                     self.take(now, dev, edge);
@@ -546,7 +546,7 @@ impl<'a> Sim<'a> {
                     }
                 }
             }
-            Ev::LinkWake { site, generation } => self.link_wake(now, site, generation),
+            Ev::LinkWake { site } => self.link_wake(now, site),
             Ev::Shift(n) => {
                 let mut granted = std::mem::take(&mut self.scratch);
                 granted.clear();
@@ -1096,24 +1096,31 @@ impl<'a> Sim<'a> {
         self.wake_link(site);
     }
 
+    /// Keeps one wake-up per link at its next completion. Starting a
+    /// download only slows the others, so the pending wake-up stays valid
+    /// (it fires early, finds nothing due and re-arms); only a completion
+    /// that speeds the others up needs an earlier one. Stale wake-ups are
+    /// then at most one per completion instead of one per change.
     fn wake_link(&mut self, site: usize) {
-        if let Some(link) = self.links.get(site) {
-            if let Some(t) = link.next_completion() {
-                let generation = link.generation();
-                self.q.schedule(t, Ev::LinkWake { site: site as u16, generation });
-            }
+        let Some(next) = self.links.get(site).and_then(PsLink::next_completion) else { return };
+        let Some(pending) = self.wake_at.get_mut(site) else { return };
+        if pending.is_none_or(|t| next < t) {
+            *pending = Some(next);
+            self.q.schedule(next, Ev::LinkWake { site: site as u16 });
         }
     }
 
-    fn link_wake(&mut self, now: Tick, site: u16, generation: u32) {
+    fn link_wake(&mut self, now: Tick, site: u16) {
+        if self.wake_at.get(site as usize).copied().flatten() != Some(now) {
+            return;
+        }
+        if let Some(w) = self.wake_at.get_mut(site as usize) {
+            *w = None;
+        }
         let mut done = std::mem::take(&mut self.scratch);
         done.clear();
-        match self.links.get_mut(site as usize) {
-            Some(link) if link.generation() == generation => link.complete_due(now, &mut done),
-            _ => {
-                self.scratch = done;
-                return;
-            }
+        if let Some(link) = self.links.get_mut(site as usize) {
+            link.complete_due(now, &mut done);
         }
         for &slot in &done {
             let Some(&(dev, serial)) = self.slots.get(slot as usize) else { continue };

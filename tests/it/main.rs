@@ -14,4 +14,5 @@ mod sim_report;
 mod sql;
 mod sync;
 mod sync_cli;
+mod sync_import;
 mod sync_plan;

@@ -131,8 +131,24 @@ fn apply_writes_the_plan_and_a_second_apply_is_a_no_op() -> TestResult {
     let created =
         profiles.iter().find(|p| p["displayName"] == "Contoso UD Entra").ok_or("profile not created")?;
     assert_eq!(created["assignments"].as_array().map(Vec::len), Some(2));
-    let retagged =
-        handle.devices()?.into_iter().find(|d| d["id"] == Value::String(id.clone())).ok_or("device gone")?;
+    // The tag is on the Autopilot identity at once and reaches the Entra
+    // device only after the fake's propagation delay, as on Graph.
+    let device_now = || -> Result<Value, Box<dyn Error>> {
+        Ok(handle
+            .devices()?
+            .into_iter()
+            .find(|d| d["id"] == Value::String(id.clone()))
+            .ok_or("device gone")?)
+    };
+    let identity = handle
+        .autopilot()?
+        .into_iter()
+        .find(|a| a["azureActiveDirectoryDeviceId"] == device["deviceId"])
+        .ok_or("no identity")?;
+    assert_eq!(identity["groupTag"], "PLAN-TEST", "{identity}");
+    // (Whether it is there yet depends on how long apply took; sync_import checks the delay.)
+    handle.advance_clock(FakeConfig::default().tag_propagation_delay)?;
+    let retagged = device_now()?;
     assert!(retagged["physicalIds"].to_string().contains("[OrderId]:PLAN-TEST"), "{retagged}");
 
     let again = fleetlab(&args, &db)?;

@@ -25,9 +25,13 @@
 //!   `Location` for expired tokens); dynamic-group membership computed with
 //!   the rule engine (the columnar [`crate::fleet::CompiledSet`] for the
 //!   initial load, [`crate::rule::Rule`] per changed device); Autopilot
-//!   identities derived from devices' `[ZTDId]`/`[OrderId]` physical ids,
-//!   `updateDeviceProperties` writing the tag back to the device (at once,
-//!   where Graph takes minutes: tests need determinism); profiles and
+//!   identities derived from devices' `[ZTDId]`/`[OrderId]` physical ids;
+//!   Autopilot imports that go `unknown` → `pending` → `complete` (or
+//!   `error` 806/808) over [`FakeConfig::import_delay`] and register the
+//!   device they describe, and `updateDeviceProperties` tags that reach the
+//!   device's `[OrderId]`, and so its dynamic groups, after
+//!   [`FakeConfig::tag_propagation_delay`] (`tenant/import.rs` says how);
+//!   profiles and
 //!   assignments with the single All-Devices rule, Intune-wrapped errors and
 //!   the refusal to delete a profile that is still assigned; dynamic groups
 //!   created (`POST /groups`, with Graph's checks on the required
@@ -36,6 +40,12 @@
 //!   group delta; the 10-minute sync cooldown (409 while running, 429 with
 //!   `Retry-After` after); `$batch` with per-item faults; bearer tokens that
 //!   expire.
+//! * **A clock tests can move.** The Autopilot timers (import, tag
+//!   propagation, sync cooldown) read the tenant's clock, which
+//!   [`FakeHandle::advance_clock`] and `POST /_fake/clock/advance` move
+//!   forward, so a test crosses Graph's real minutes in no time and without
+//!   racing a sleep. Token lifetimes keep the real clock: moving time for
+//!   Autopilot should not log a client out.
 //! * **Permissions per route.** A token is an unsigned JWT whose `roles`
 //!   are [`FakeConfig::roles`] when it was issued (graph-api.md F24); each
 //!   route, and each `$batch` item, is checked against
@@ -60,7 +70,9 @@
 //! * **Test endpoints** under `/_fake/` (no token needed): `POST
 //!   /_fake/devices` adds or replaces devices, `PATCH /_fake/devices/{id}`
 //!   edits one, `DELETE /_fake/devices/{id}` deletes one, `POST
-//!   /_fake/delta/expire` expires every delta token, `PUT /_fake/faults`
+//!   /_fake/delta/expire` expires every delta token, `POST
+//!   /_fake/clock/advance` (`{"seconds": 90}`) moves the clock, `GET
+//!   /_fake/imports` lists the import records, `PUT /_fake/faults`
 //!   replaces the faults, `GET /_fake/stats` counts requests and faults.
 
 mod query;
@@ -235,6 +247,19 @@ pub struct FakeConfig {
     pub client_secret: Option<String>,
     /// The Autopilot sync cooldown (Graph: 10 minutes).
     pub sync_cooldown: Duration,
+    /// From an import's POST to its final state; it reads `unknown` for
+    /// the first half and `pending` for the second. Graph: tens of seconds
+    /// to about 15 minutes (graph-api.md §3.11). Default 3 s, so a demo
+    /// shows every state; tests pick their own or move the clock.
+    pub import_delay: Duration,
+    /// From `updateDeviceProperties` setting a group tag to the Entra
+    /// device's `[OrderId]` physical id (what dynamic rules read) changing.
+    /// Graph: minutes, with no documented figure (§3.11, §8). Default 2 s;
+    /// zero applies the tag before the 204.
+    pub tag_propagation_delay: Duration,
+    /// Serials registered to another tenant: importing one ends in
+    /// error 808 `ZtdDeviceAssignedToOtherTenant` (compared ignoring case).
+    pub other_tenant_serials: Vec<String>,
     /// Faults.
     pub faults: Faults,
     /// Application permissions the issued tokens carry (`roles`); each
@@ -252,6 +277,9 @@ impl Default for FakeConfig {
             token_lifetime: Duration::from_secs(3599),
             client_secret: None,
             sync_cooldown: Duration::from_secs(600),
+            import_delay: Duration::from_secs(3),
+            tag_propagation_delay: Duration::from_secs(2),
+            other_tenant_serials: Vec::new(),
             faults: Faults::default(),
             roles: crate::msgraph::permissions::ADAPTER_ROLES.iter().map(|r| r.to_string()).collect(),
         }
@@ -299,8 +327,25 @@ pub struct FakeHandle {
 }
 
 impl FakeHandle {
+    /// The tenant, with whatever came due applied: a test reading through
+    /// the handle sees what a Graph request would.
     fn tenant(&self) -> Result<std::sync::MutexGuard<'_, Tenant>, FakeError> {
-        self.shared.tenant.lock().map_err(|_| FakeError::Server("tenant lock poisoned".into()))
+        let mut tenant =
+            self.shared.tenant.lock().map_err(|_| FakeError::Server("tenant lock poisoned".into()))?;
+        tenant.settle();
+        Ok(tenant)
+    }
+
+    /// Moves the fake clock forward by `by` (imports, tag propagation and
+    /// the sync cooldown see the time pass; tokens do not).
+    pub fn advance_clock(&self, by: Duration) -> Result<(), FakeError> {
+        self.tenant()?.advance_clock(by);
+        Ok(())
+    }
+
+    /// Every Autopilot import record, as `GET` renders it.
+    pub fn imports(&self) -> Result<Vec<Value>, FakeError> {
+        Ok(self.tenant()?.imports_json())
     }
 
     /// Adds or replaces a device; returns its id.
@@ -859,6 +904,7 @@ fn test_endpoint(shared: &Shared, method: &str, rest: &str, body: &[u8]) -> Repl
     };
     let result: Result<Reply, FakeError> = (|| {
         let mut tenant = shared.tenant.lock().map_err(|_| FakeError::Server("lock".into()))?;
+        tenant.settle();
         match (method, rest.trim_end_matches('/').split('/').collect::<Vec<_>>().as_slice()) {
             ("POST", ["devices"]) => {
                 let value = match parsed() {
@@ -891,6 +937,22 @@ fn test_endpoint(shared: &Shared, method: &str, rest: &str, body: &[u8]) -> Repl
             } else {
                 graph_error(404, "Request_ResourceNotFound", id)
             }),
+            ("POST", ["clock", "advance"]) => {
+                let seconds = match parsed() {
+                    Ok(v) => v.get("seconds").and_then(Value::as_f64),
+                    Err(r) => return Ok(r),
+                };
+                match seconds.and_then(|s| Duration::try_from_secs_f64(s).ok()) {
+                    Some(by) => {
+                        tenant.advance_clock(by);
+                        Ok(Reply::empty(204))
+                    }
+                    None => {
+                        Ok(graph_error(400, "BadRequest", "expected {\"seconds\": a non-negative number}"))
+                    }
+                }
+            }
+            ("GET", ["imports"]) => Ok(Reply::json(200, &json!({ "value": tenant.imports_json() }))),
             ("POST", ["delta", "expire"]) => {
                 tenant.expire_delta();
                 Ok(Reply::empty(204))

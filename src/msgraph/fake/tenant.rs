@@ -24,6 +24,8 @@ use crate::rule::{ObjectType, Options, Rule, Timestamp};
 use super::query::{classify, encode, Expr, Resource, Search, Verdict};
 use super::{FakeConfig, FakeError, Scenario};
 
+mod import;
+
 /// An answer of the fake, before HTTP.
 #[derive(Clone, Debug)]
 pub(crate) struct Reply {
@@ -174,6 +176,12 @@ pub(crate) struct Tenant {
     /// Issued tokens: expiry and the roles granted when issued.
     tokens: HashMap<String, (Instant, Vec<String>)>,
     sync_triggered: Option<(Instant, SystemTime)>,
+    /// How far the fake clock is ahead of the real one ([`Tenant::now`]).
+    clock_offset: Duration,
+    /// Import records by id.
+    imports: BTreeMap<String, import::ImportRec>,
+    /// Group tags written to identities and not yet on their Entra devices.
+    tag_changes: Vec<import::TagChange>,
 }
 
 const SYNC_RUNNING: Duration = Duration::from_secs(2);
@@ -234,6 +242,9 @@ impl Tenant {
             created: 0,
             tokens: HashMap::new(),
             sync_triggered: None,
+            clock_offset: Duration::ZERO,
+            imports: BTreeMap::new(),
+            tag_changes: Vec::new(),
         };
         for d in &scenario.devices {
             let id = device_id_of(d)?;
@@ -561,6 +572,7 @@ impl Tenant {
         base: &str,
         eventual: bool,
     ) -> Reply {
+        self.settle();
         let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
         let beta = version == "beta";
         let q =
@@ -688,6 +700,9 @@ impl Tenant {
         let size = top.unwrap_or(self.config.autopilot_page_size).clamp(1, 1000);
         let body_json = || serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
         match (method, rest) {
+            (_, ["importedWindowsAutopilotDeviceIdentities", tail @ ..]) => {
+                self.imports_route(method, tail, body, listing, size, &path)
+            }
             ("GET", ["windowsAutopilotDeviceIdentities"]) if q("$filter").is_some() => {
                 let Some(filter) = q("$filter").and_then(|f| Expr::parse(f).ok()) else {
                     return intune_error(400, "BadRequest", "An error has occurred", &path);
@@ -766,6 +781,7 @@ impl Tenant {
                     }
                 }
                 self.autopilot_overrides.remove(*id);
+                self.tag_changes.retain(|c| c.identity != *id);
                 Reply::empty(204)
             }
             ("POST", ["windowsAutopilotDeviceIdentities", id, "updateDeviceProperties"]) => {
@@ -778,33 +794,23 @@ impl Tenant {
                 };
                 let device =
                     self.device_autopilot.iter().find(|(_, ap)| ap.as_str() == *id).map(|(d, _)| d.clone());
+                // `orderIdentifier` is the tag's former name; old scripts still send it.
+                let tag =
+                    props.get("groupTag").or_else(|| props.get("orderIdentifier")).and_then(Value::as_str);
                 let over = self.autopilot_overrides.entry(id.to_string()).or_default();
                 for key in ["displayName", "userPrincipalName", "addressableUserName"] {
                     if let Some(v) = props.get(key) {
                         over.insert(key.into(), v.clone());
                     }
                 }
-                if let (Some(tag), Some(dev)) =
-                    (props.get("groupTag").and_then(Value::as_str), device.clone())
-                {
-                    if let Some(raw) = self.devices.get(&dev) {
-                        if let Ok(mut v) = serde_json::from_str::<Value>(raw) {
-                            let mut ids: Vec<Value> =
-                                v.get("physicalIds").and_then(Value::as_array).cloned().unwrap_or_default();
-                            ids.retain(|p| {
-                                !p.as_str().is_some_and(|s| s.to_ascii_lowercase().starts_with("[orderid]:"))
-                            });
-                            if !tag.is_empty() {
-                                ids.push(json!(format!("[OrderId]:{tag}")));
-                            }
-                            v["physicalIds"] = Value::Array(ids);
-                            if self.put_device(&v).is_err() {
-                                return intune_error(400, "BadRequest", "An error has occurred", &path);
-                            }
-                        }
-                    }
-                } else if let Some(dev) = device {
+                if let Some(tag) = tag {
+                    over.insert("groupTag".into(), json!(tag));
+                }
+                if let Some(dev) = device {
                     self.refresh_autopilot(&dev);
+                }
+                if let Some(tag) = tag {
+                    self.queue_tag(id, tag);
                 }
                 Reply::empty(204)
             }
@@ -905,7 +911,7 @@ impl Tenant {
             ("GET", ["windowsAutopilotSettings"]) => {
                 let (status, last_sync, last_trigger) = match self.sync_triggered {
                     Some((at, wall)) => {
-                        let running = at.elapsed() < SYNC_RUNNING;
+                        let running = self.now().saturating_duration_since(at) < SYNC_RUNNING;
                         let trig = Timestamp::from_unix(unix(wall), 0).to_string();
                         let done =
                             Timestamp::from_unix(unix(wall) + SYNC_RUNNING.as_secs() as i64, 0).to_string();
@@ -922,7 +928,7 @@ impl Tenant {
             }
             ("POST", ["windowsAutopilotSettings", "sync"]) => {
                 if let Some((at, _)) = self.sync_triggered {
-                    let since = at.elapsed();
+                    let since = self.now().saturating_duration_since(at);
                     if since < SYNC_RUNNING {
                         return intune_error(409, "Conflict", "Sync already in progress", &path);
                     }
@@ -937,7 +943,7 @@ impl Tenant {
                         .with_header("Retry-After", wait.to_string());
                     }
                 }
-                self.sync_triggered = Some((Instant::now(), SystemTime::now()));
+                self.sync_triggered = Some((self.now(), self.wall_now()));
                 Reply::empty(204)
             }
             _ => intune_error(400, "BadRequest", "No OData route exists that match template", &path),
