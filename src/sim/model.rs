@@ -42,6 +42,8 @@ enum Ev {
     Step { dev: u32, edge: u32, serial: u32 },
     /// A technician's task is done.
     TechDone { dev: u32, serial: u32 },
+    /// A connector has returned a device's ODJ blob.
+    OdjDone { dev: u32, serial: u32 },
     /// An admin picks a ticket up.
     AdminPickup(u32),
     /// An admin's work is done.
@@ -69,6 +71,7 @@ enum Wait {
     Triage,
     Reseal,
     Admin,
+    Connector,
 }
 
 /// How a device ended (or not).
@@ -260,6 +263,7 @@ struct Sim<'a> {
     techs: Option<Resource>,
     ports: Option<Resource>,
     admin: Resource,
+    connectors: Option<Resource>,
     links: Vec<PsLink>,
     /// Download slots: owner id → (device, serial).
     slots: Vec<(u32, u32)>,
@@ -448,6 +452,7 @@ impl<'a> Sim<'a> {
             techs,
             ports,
             admin: Resource::new("admins", sc.operator.admins, sc.bucket, buckets),
+            connectors: sc.connectors.map(|(n, _)| Resource::new("connectors", n, sc.bucket, buckets)),
             links,
             slots: Vec::new(),
             free_slots: Vec::new(),
@@ -504,6 +509,17 @@ impl<'a> Sim<'a> {
             Ev::TechDone { dev, serial } => {
                 if self.current(dev, serial) {
                     self.tech_done(now, dev);
+                }
+            }
+            Ev::OdjDone { dev, serial } => {
+                if let Some(next) = self.connectors.as_mut().and_then(|c| c.release(now)) {
+                    self.connector_granted(next);
+                }
+                if self.current(dev, serial) {
+                    if let Some(d) = self.d(dev) {
+                        d.waiting = Wait::Nothing;
+                    }
+                    self.join_step(dev);
                 }
             }
             Ev::AdminPickup(dev) => {
@@ -833,6 +849,20 @@ impl<'a> Sim<'a> {
                 }
                 self.generic(dev, plan.forward, &plan.failures);
             }
+            Kind::Join => {
+                let odj = fl.table.events.contains(&"odj-applied") && self.connectors.is_some();
+                if odj {
+                    if let Some(d) = self.d(dev) {
+                        d.waiting = Wait::Connector;
+                    }
+                    let granted = self.connectors.as_mut().is_some_and(|c| c.acquire(now, dev));
+                    if granted {
+                        self.connector_granted(dev);
+                    }
+                } else {
+                    self.generic(dev, plan.forward, &plan.failures);
+                }
+            }
             Kind::Register => {
                 let used = self.devs.get(dev as usize).is_some_and(|d| d.enrolled) && fl.enroll_once;
                 match steer.reenrollment {
@@ -865,6 +895,22 @@ impl<'a> Sim<'a> {
                 self.go(dev, plan.forward);
             }
             Kind::Generic => self.generic(dev, plan.forward, &plan.failures),
+        }
+    }
+
+    /// A connector works one ODJ request (FIFO, fixed time per request).
+    fn connector_granted(&mut self, dev: u32) {
+        let per = self.sc.connectors.map_or(0, |(_, per)| per);
+        let serial = self.devs.get(dev as usize).map_or(0, |d| d.serial);
+        self.q.after(per, Ev::OdjDone { dev, serial });
+    }
+
+    /// The join step itself, once any ODJ blob is there.
+    fn join_step(&mut self, dev: u32) {
+        let fl = self.flow(dev);
+        let s = self.state(dev) as usize;
+        if let Some(plan) = fl.states.get(s) {
+            self.generic(dev, plan.forward, &plan.failures);
         }
     }
 
@@ -1326,6 +1372,9 @@ impl<'a> Sim<'a> {
             push_res(p, "equipment");
         }
         push_res(&mut self.admin, "queue");
+        if let Some(c) = &mut self.connectors {
+            push_res(c, "connector");
+        }
         let mut uplink_bytes = 0.0;
         for (i, link) in self.links.iter_mut().enumerate() {
             if sc.sites.get(i).is_some_and(|s| !s.spec.shared) {

@@ -56,6 +56,8 @@ pub enum Kind {
     Attest,
     /// MDM enrollment (re-enrollment of a used device fails).
     Register,
+    /// Device-token join; for hybrid, the connector's ODJ blob first.
+    Join,
     /// ESP device setup.
     DeviceSetup,
     /// ESP account setup.
@@ -299,6 +301,8 @@ pub struct Scenario {
     pub wired: f64,
     /// Managed reboot after an app.
     pub reboot: Sampler,
+    /// Hybrid connectors and the time one ODJ request holds one, when any flow is hybrid.
+    pub connectors: Option<(u32, Tick)>,
 }
 
 /// §3.1 defaults of the service plane.
@@ -406,6 +410,7 @@ fn kind_of(node: Node) -> Kind {
         S::ProfileLookup | S::HlDetectWindow => Kind::Lookup,
         S::EspPrep(PrepStep::SecureHardware) => Kind::Attest,
         S::EspPrep(PrepStep::Register) => Kind::Register,
+        S::EspPrep(PrepStep::Join) => Kind::Join,
         S::EspDeviceSetup => Kind::DeviceSetup,
         S::EspAccountSetup => Kind::AccountSetup,
         S::PreProvError(_) => Kind::TechError,
@@ -977,6 +982,14 @@ impl Scenario {
 
         let resolved_durations = std::mem::take(&mut b.resolved_durations);
         let resolved_failures = std::mem::take(&mut b.resolved_failures);
+        // ODJ requests go through the connectors only where a flow joins hybrid.
+        let connectors = flows.iter().any(|fl| fl.table.events.contains(&"odj-applied")).then(|| {
+            let h = f
+                .hybrid
+                .clone()
+                .unwrap_or(super::scenario::HybridSpec { connectors: 1, requests_per_minute: 6.0 });
+            (h.connectors, ticks(1.0 / h.requests_per_minute))
+        });
         Ok(Scenario {
             file: f.clone(),
             path: path.to_path_buf(),
@@ -1005,6 +1018,7 @@ impl Scenario {
             esp,
             wired: f.fleet.wired.0,
             reboot: Dist::Lognormal(1.5, 0.4).sampler(),
+            connectors,
         })
     }
 
@@ -1031,6 +1045,12 @@ impl Scenario {
             r.import.get_or_insert_with(default_import);
             r.group_evaluation.get_or_insert_with(default_group_evaluation);
             r.assignment.get_or_insert_with(default_assignment);
+        }
+        if let Some((n, per)) = self.connectors {
+            f.hybrid.get_or_insert(super::scenario::HybridSpec {
+                connectors: n,
+                requests_per_minute: MINUTE as f64 / per.max(1) as f64,
+            });
         }
         f.operator.admin_delay.get_or_insert_with(default_admin_delay);
         f.operator.admin_work.get_or_insert_with(default_admin_work);

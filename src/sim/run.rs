@@ -376,6 +376,12 @@ fn bottleneck(resources: &[ResourceSeries]) -> String {
             top.name.replace("uplink:", "uplink of site "),
             top.peak_queue
         ),
+        "connector" => format!(
+            "The Intune Connector for AD is the bottleneck: busy {u:.0} %, an ODJ request waits {} on \
+             average, which the ESP's device phase (+40 min for hybrid) must absorb. Add connector \
+             instances.",
+            human(top.mean_wait_minutes)
+        ),
         _ => format!(
             "The admin queue is the bottleneck: admins busy {u:.0} %, a ticket waits {} on average.",
             human(top.mean_wait_minutes)

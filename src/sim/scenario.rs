@@ -85,6 +85,25 @@ pub struct ScenarioFile {
     /// What people do on error screens and in the admin queue.
     #[serde(default)]
     pub operator: OperatorSpec,
+    /// The Intune Connector for Active Directory (hybrid join only).
+    pub hybrid: Option<HybridSpec>,
+}
+
+/// `[hybrid]`: the connectors that create computer accounts and return
+/// offline domain join blobs (§1.5, §8 Q9).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HybridSpec {
+    /// Connector instances.
+    #[serde(default = "one")]
+    pub connectors: u32,
+    /// ODJ requests one connector handles per minute (§8 Q9: 6, assume).
+    #[serde(default = "default_odj_rate")]
+    pub requests_per_minute: f64,
+}
+
+fn default_odj_rate() -> f64 {
+    6.0
 }
 
 fn default_seed() -> u64 {
@@ -792,6 +811,12 @@ fn check_values(p: &Parsed) -> Result<(), ScenarioError> {
     }
     if f.operator.max_attempts == 0 {
         return Err(p.invalid("operator.max_attempts", "must be at least 1"));
+    }
+    if let Some(h) = &f.hybrid {
+        if h.connectors == 0 {
+            return Err(p.invalid("hybrid.connectors", "must be at least 1"));
+        }
+        positive(p, "hybrid.requests_per_minute", h.requests_per_minute)?;
     }
     if f.operator.admins == 0 {
         return Err(p.invalid("operator.admins", "must be at least 1"));

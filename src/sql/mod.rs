@@ -55,7 +55,7 @@
 //!   Unicode tables lack the 55 case pairs added in Unicode 16 and 17, so
 //!   those go through one `translate()` (Java 21's tables lack them too).
 //!   The test suite compares the DuckDB fold with fleetlab's over every
-//!   Unicode scalar value; Spark 4.0.1 on Java 17 passed the same check.
+//!   Unicode scalar value; Spark 4.0.1 and 4.3.0 on Java 17 passed the same check.
 //!   Older Spark releases may lower-case with the JVM's default locale:
 //!   run them with a non-Turkic, non-Lithuanian one (`-Duser.language=en`).
 //! * **No LIKE.** Prefix, suffix and substring tests are
@@ -72,6 +72,10 @@
 //!   express is an error naming the construct ([`SqlError::UnsupportedRegex`]):
 //!   Unicode word boundaries in RE2 and Java, ASCII word-start/end and
 //!   CRLF line anchors in RE2, repetition counts above 1,000 in RE2.
+//!   DataFusion gets `regexp_like(value, pattern, 'u')`: its optimizer turns
+//!   the two-argument form with a literal pattern into a `LIKE` that reads a
+//!   backslash as an escape (a pattern matching `\` then tests something
+//!   else), and leaves calls with flags alone; `u` is already the default.
 //! * **Escaping.** Every constant becomes a string literal fleetlab writes
 //!   itself: doubled quotes for DuckDB and DataFusion (whose parsers treat a
 //!   backslash as an ordinary character), and for Spark raw literals

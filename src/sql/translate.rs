@@ -428,8 +428,17 @@ impl Translator {
                     Dialect::Spark => format!("r'{pattern}'"),
                     _ => format!("'{pattern}'"),
                 };
-                let f = if d == Dialect::DuckDb { "regexp_matches" } else { "regexp_like" };
-                Positive::nullable(format!("{f}({value}, {pattern})"))
+                Positive::nullable(match d {
+                    Dialect::DuckDb => format!("regexp_matches({value}, {pattern})"),
+                    Dialect::Spark => format!("regexp_like({value}, {pattern})"),
+                    // DataFusion 55 rewrites a two-argument regexp_like whose
+                    // pattern is a literal run into `LIKE '%…%'` without
+                    // escaping a backslash, LIKE's escape character, so a
+                    // pattern matching `\` would test something else. With a
+                    // flags argument other than '' or 'i' the call runs as
+                    // written; `u` (Unicode) is the regex crate's default.
+                    Dialect::DataFusion => format!("regexp_like({value}, {pattern}, 'u')"),
+                })
             }
             Matcher::InList(items) => Positive::nullable(self.in_list(value, items)?),
             Matcher::Date(..) => return Err(SqlError::Unsupported { what: "a date-time comparison".into() }),

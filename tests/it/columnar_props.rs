@@ -30,7 +30,9 @@ use fleetlab::rule::{ObjectType, Options, Rule};
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::TestCaseError;
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use crate::inventory_gen::{self, cases, devices_from, opt_list, quote, string_item, DeviceShape};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -350,34 +352,6 @@ const OPERATORS: &[&str] = &[
 
 // ---- inventories ---------------------------------------------------------------
 
-/// `None`: the field is missing; `Some(Null)`: it is `null`.
-fn opt_text(pool: &'static [&'static str]) -> BoxedStrategy<Option<Value>> {
-    prop_oneof![
-        2 => Just(None),
-        1 => Just(Some(Value::Null)),
-        6 => select(pool).prop_map(|s| Some(Value::String(s.into()))),
-    ]
-    .boxed()
-}
-
-fn opt_bool() -> BoxedStrategy<Option<Value>> {
-    select(&[None, Some(Value::Null), Some(Value::Bool(true)), Some(Value::Bool(false))][..]).boxed()
-}
-
-fn opt_list(items: BoxedStrategy<Value>, max: usize) -> BoxedStrategy<Option<Value>> {
-    prop_oneof![
-        1 => Just(None),
-        1 => Just(Some(Value::Null)),
-        1 => Just(Some(Value::Array(Vec::new()))),
-        6 => prop::collection::vec(items, 1..max).prop_map(|v| Some(Value::Array(v))),
-    ]
-    .boxed()
-}
-
-fn string_item(pool: &'static [&'static str]) -> BoxedStrategy<Value> {
-    select(pool).prop_map(|s| Value::String(s.into())).boxed()
-}
-
 /// A `memberOf` entry: a plain id (exports) or a directory object (Graph).
 fn group_ref() -> BoxedStrategy<Value> {
     (select(GROUP_IDS), any::<bool>())
@@ -391,30 +365,8 @@ fn group_ref() -> BoxedStrategy<Value> {
         .boxed()
 }
 
-fn extension_attributes() -> BoxedStrategy<Option<Value>> {
-    prop_oneof![
-        1 => Just(None),
-        1 => Just(Some(Value::Null)),
-        4 => prop::collection::vec(opt_text(SCALARS), EXTENSION_SLOTS.len()).prop_map(|vals| {
-            let mut m = Map::new();
-            for (slot, v) in EXTENSION_SLOTS.iter().zip(vals) {
-                if let Some(v) = v {
-                    m.insert(format!("extensionAttribute{slot}"), v);
-                }
-            }
-            Some(Value::Object(m))
-        }),
-    ]
-    .boxed()
-}
-
-fn put(m: &mut Map<String, Value>, key: &str, v: Option<Value>) {
-    if let Some(v) = v {
-        m.insert(key.into(), v);
-    }
-}
-
-/// One Graph device record, as JSON.
+/// One Graph device record, as JSON; ids come from the scalar pool, so
+/// they repeat and differ in case only.
 fn device_json() -> BoxedStrategy<Value> {
     let physical = prop_oneof![
         3 => string_item(PHYSICAL_IDS),
@@ -430,36 +382,24 @@ fn device_json() -> BoxedStrategy<Value> {
     let physical = prop_oneof![
         5 => opt_list(physical, 7),
         1 => prop::collection::vec(other_lane, 1..3).prop_map(|v| Some(Value::Array(v))),
-    ];
-    (
-        select(SCALARS),
-        prop::collection::vec(opt_text(SCALARS), STRING_FIELDS.len()),
-        opt_bool(),
-        opt_bool(),
-        extension_attributes(),
-        physical,
-        opt_list(string_item(LABELS), 4),
-        opt_list(group_ref(), 4),
-    )
-        .prop_map(|(id, strings, enabled, rooted, ext, physical, labels, groups)| {
-            let mut m = Map::new();
-            m.insert("id".into(), Value::String(id.into()));
-            for (key, v) in STRING_FIELDS.iter().zip(strings) {
-                put(&mut m, key, v);
+    ]
+    .boxed();
+    let shape = DeviceShape {
+        strings: STRING_FIELDS,
+        values: SCALARS,
+        extension_slots: EXTENSION_SLOTS,
+        physical_ids: physical,
+        system_labels: opt_list(string_item(LABELS), 4),
+        member_of: opt_list(group_ref(), 4),
+    };
+    (select(SCALARS), inventory_gen::device_json(shape))
+        .prop_map(|(id, mut device)| {
+            if let Some(m) = device.as_object_mut() {
+                m.insert("id".into(), Value::String(id.into()));
             }
-            put(&mut m, "accountEnabled", enabled);
-            put(&mut m, "isRooted", rooted);
-            put(&mut m, "extensionAttributes", ext);
-            put(&mut m, "physicalIds", physical);
-            put(&mut m, "systemLabels", labels);
-            put(&mut m, "memberOf", groups);
-            Value::Object(m)
+            device
         })
         .boxed()
-}
-
-fn devices_from(json: Vec<Value>) -> Result<Vec<Device>, TestCaseError> {
-    serde_json::from_value(Value::Array(json)).map_err(|e| TestCaseError::fail(format!("device JSON: {e}")))
 }
 
 /// A large fleet: `n` devices drawn from `templates` by a seeded generator,
@@ -495,26 +435,6 @@ fn expand(templates: &[Device], n: usize, seed: u64) -> Vec<Device> {
 }
 
 // ---- rule text -----------------------------------------------------------------
-
-/// A string literal whose decoded value is `s`: double quotes with backtick
-/// escapes, or single quotes with `''`.
-fn quote(s: &str, single: bool) -> String {
-    if single {
-        format!("'{}'", s.replace('\'', "''"))
-    } else {
-        let mut out = String::from("\"");
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("`\""),
-                '`' => out.push_str("``"),
-                '\'' => out.push_str("''"),
-                c => out.push(c),
-            }
-        }
-        out.push('"');
-        out
-    }
-}
 
 fn literal(pool: BoxedStrategy<String>) -> BoxedStrategy<String> {
     (pool, any::<bool>()).prop_map(|(s, single)| quote(&s, single)).boxed()
@@ -809,13 +729,6 @@ fn assert_agree(devices: &[Device], texts: &[String]) -> Result<(), TestCaseErro
         prop_assert!(&have == want, "in a set of {}: {}", rules.len(), describe(rule, devices, &have, want));
     }
     Ok(())
-}
-
-/// `n` cases, times `FLEETLAB_PROP_SCALE` when set (for a deeper search:
-/// `FLEETLAB_PROP_SCALE=50 cargo test --release --test it columnar_props`).
-fn cases(n: u32) -> ProptestConfig {
-    let scale = std::env::var("FLEETLAB_PROP_SCALE").ok().and_then(|s| s.parse::<u32>().ok()).unwrap_or(1);
-    ProptestConfig::with_cases(n.saturating_mul(scale.max(1)))
 }
 
 proptest! {

@@ -8,6 +8,7 @@ mod corpus;
 mod flow;
 mod flow_cli;
 mod generate;
+mod inventory_gen;
 mod props;
 mod sim;
 mod sim_report;

@@ -391,3 +391,21 @@ fn cli_sweep_compares_values_on_the_same_streams() -> TestResult {
     assert!(stderr.contains("KEY=V1,V2"), "{stderr}");
     Ok(())
 }
+
+#[test]
+fn hybrid_connectors_queue_odj_requests() -> TestResult {
+    let text = |connectors: u32| {
+        format!(
+            "name = \"odj\"\nseed = 3\nhorizon_hours = 24\n[fleet]\nmode = \"user-driven\"\njoin = \"hybrid\"\n\
+             [hybrid]\nconnectors = {connectors}\nrequests_per_minute = 6\n\
+             [[wave]]\nname = \"hq\"\ndevices = 300\nstart_hour = 8\nspread = {{ uniform = [0, 20] }}\n"
+        )
+    };
+    let one = run(&from_text(&text(1))?, 3, 2)?;
+    let four = run(&from_text(&text(4))?, 3, 2)?;
+    let wait = |r: &Report| r.resources.iter().find(|x| x.name == "connectors").map(|x| x.mean_wait_minutes);
+    let (w1, w4) = (wait(&one).ok_or("no connectors")?, wait(&four).ok_or("no connectors")?);
+    // 300 requests at 6 a minute on one connector: the queue drains over about 50 minutes.
+    assert!(w1 > 10.0 && w4 < w1 / 3.0, "one connector {w1} min, four {w4} min");
+    Ok(())
+}

@@ -2,11 +2,12 @@
 //! DuckDB over the Parquet file `sql::export` writes, selects exactly the
 //! devices `Rule::matches` selects.
 //!
-//! DuckDB is the Python package, pinned ([`DUCKDB`]), installed by the first
-//! test that needs it into a virtual environment under the target
-//! directory (`target/tmp/sql-venv`, reused by later runs). If Python, the
-//! venv module or pip fails, the tests fail and say so: they never pass
-//! without having run DuckDB.
+//! DuckDB is the Python package, pinned ([`DUCKDB`]), installed with pyarrow
+//! ([`PYARROW`], which reads the Arrow IPC export for it) by the first test
+//! that needs it into a virtual environment under the target directory
+//! (`target/tmp/sql-venv`, reused by later runs). If Python, the venv module
+//! or pip fails, the tests fail and say so: they never pass without having
+//! run DuckDB.
 //!
 //! One Python process runs a whole batch: every proptest case writes its
 //! inventory as Parquet and all its rules' SQL into one job file, and the
@@ -18,8 +19,19 @@
 //! with every unset string as `''` and every missing list as `[]`, the way a
 //! warehouse may hold it (fleetlab reads both as unset).
 //!
+//! The fixed corpus (the spec's rules, `tests/sql/corpus.txt`, and the
+//! Contoso groups) runs over the Contoso tenant plus hand-written corner
+//! cases (`tests/sql/adversarial-devices.json`); those files are shared with
+//! `tests/sql/spark_check.py`, the manual Spark check. One test goes through
+//! the command line: `fleetlab inventory export` in both formats, `fleetlab
+//! sql`, DuckDB, and `fleetlab eval` as the reference.
+//!
 //! With `--features datafusion` the same comparisons also run in-process in
 //! DataFusion, over both the Parquet and the Arrow IPC export.
+//!
+//! Random cases scale with `FLEETLAB_PROP_SCALE` (see `inventory_gen.rs`):
+//! `FLEETLAB_PROP_SCALE=20 cargo test --features datafusion --test it sql`
+//! runs 960 DuckDB and 480 DataFusion cases.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,15 +46,23 @@ use fleetlab::sql::{to_sql, Dialect, SqlError};
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::TestCaseError;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
+
+use crate::inventory_gen::{cases, device_json, devices_from, opt_list, quote, string_item, DeviceShape};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// The DuckDB release the tests run.
 const DUCKDB: &str = "1.5.6";
 
-/// Runs a job file: `[{"setup": [sql…], "queries": [sql…]}, …]` → for each
-/// session, per query, the sorted ids it returned or `{"error": …}`.
+/// The pyarrow release the tests read Arrow IPC files with (DuckDB's own
+/// Arrow reader is an extension it would download at run time).
+const PYARROW: &str = "26.0.1";
+
+/// Runs a job file: `[{"arrow": {name: path}, "setup": [sql…], "queries":
+/// [sql…]}, …]` → for each session, per query, the sorted ids it returned or
+/// `{"error": …}`. Each `arrow` file is read by pyarrow and registered as a
+/// view `name` before the setup runs.
 const RUNNER: &str = r#"
 import json, sys
 import duckdb
@@ -50,6 +70,10 @@ sessions = json.load(open(sys.argv[1], encoding="utf-8"))
 out = []
 for session in sessions:
     con = duckdb.connect()
+    for name, path in session.get("arrow", {}).items():
+        import pyarrow
+        with pyarrow.memory_map(path) as source:
+            con.register(name, pyarrow.ipc.open_file(source).read_all())
     for statement in session["setup"]:
         con.execute(statement)
     results = []
@@ -86,7 +110,10 @@ fn run(cmd: &mut Command) -> Result<std::process::Output, String> {
 fn install_duckdb() -> Result<PathBuf, String> {
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sql-venv");
     let python = venv.join("bin").join("python");
-    let check = format!("import duckdb, sys; sys.exit(duckdb.__version__ != '{DUCKDB}')");
+    let check = format!(
+        "import duckdb, pyarrow, sys; \
+         sys.exit(duckdb.__version__ != '{DUCKDB}' or pyarrow.__version__ != '{PYARROW}')"
+    );
     if Command::new(&python).args(["-c", &check]).output().is_ok_and(|o| o.status.success()) {
         return Ok(python);
     }
@@ -99,13 +126,14 @@ fn install_duckdb() -> Result<PathBuf, String> {
             "--quiet",
             "--disable-pip-version-check",
             &format!("duckdb=={DUCKDB}"),
+            &format!("pyarrow=={PYARROW}"),
         ]))?;
         run(Command::new(&python).args(["-c", &check]))?;
         Ok(())
     };
     setup().map_err(|e| {
         format!(
-            "the SQL tests need DuckDB {DUCKDB} from PyPI in a Python venv at {} and could not set it up \
+            "the SQL tests need DuckDB {DUCKDB} and pyarrow {PYARROW} from PyPI in a Python venv at {} and could not set it up \
              (python3 with the venv module and network access to PyPI are required):\n{e}",
             venv.display()
         )
@@ -114,7 +142,10 @@ fn install_duckdb() -> Result<PathBuf, String> {
 }
 
 /// One DuckDB connection's work.
+#[derive(Default)]
 struct Session {
+    /// Arrow IPC files to register first, as (view name, path).
+    arrow: Vec<(String, PathBuf)>,
     setup: Vec<String>,
     queries: Vec<String>,
 }
@@ -129,7 +160,17 @@ fn duckdb(sessions: &[Session]) -> Result<Vec<Vec<Answer>>, String> {
     let script = dir.path().join("run.py");
     let job = dir.path().join("job.json");
     let answer = dir.path().join("answer.json");
-    let body: Vec<Value> = sessions.iter().map(|s| json!({"setup": s.setup, "queries": s.queries})).collect();
+    let body: Vec<Value> = sessions
+        .iter()
+        .map(|s| {
+            let arrow: serde_json::Map<String, Value> = s
+                .arrow
+                .iter()
+                .map(|(name, path)| (name.clone(), json!(path.display().to_string())))
+                .collect();
+            json!({"arrow": arrow, "setup": s.setup, "queries": s.queries})
+        })
+        .collect();
     std::fs::write(&script, RUNNER).map_err(|e| e.to_string())?;
     std::fs::write(&job, Value::Array(body).to_string()).map_err(|e| e.to_string())?;
     run(Command::new(python).arg(&script).arg(&job).arg(&answer))?;
@@ -179,6 +220,25 @@ fn expected(rule: &Rule, devices: &[Device]) -> Vec<String> {
     ids
 }
 
+/// The `SELECT * REPLACE (…)` items that turn every unset string of the
+/// export into `''` and every missing list into `empty_list`: the table as
+/// a warehouse may hold it, which must give the same answers.
+fn blanked_columns(empty_list: &str) -> Vec<String> {
+    export::schema()
+        .fields()
+        .iter()
+        .filter(|f| f.name() != "id")
+        .filter_map(|f| {
+            let name = format!("\"{}\"", f.name());
+            match f.data_type() {
+                DataType::Utf8 => Some(format!("COALESCE({name}, '') AS {name}")),
+                DataType::List(_) => Some(format!("COALESCE({name}, {empty_list}) AS {name}")),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 /// Runs `rules` over `devices` in DuckDB; every disagreement, described.
 fn disagreements(devices: &[Device], rules: &[Rule]) -> Result<Vec<String>, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -191,23 +251,12 @@ fn disagreements(devices: &[Device], rules: &[Rule]) -> Result<Vec<String>, Stri
     let file = sql_string(&parquet.display().to_string());
     // The export as written, and the same table the way a warehouse may
     // hold it: every unset string as '' and every missing list as [].
-    let blanked: Vec<String> = export::schema()
-        .fields()
-        .iter()
-        .filter(|f| f.name() != "id")
-        .filter_map(|f| {
-            let name = format!("\"{}\"", f.name());
-            match f.data_type() {
-                DataType::Utf8 => Some(format!("COALESCE({name}, '') AS {name}")),
-                DataType::List(_) => Some(format!("COALESCE({name}, []::VARCHAR[]) AS {name}")),
-                _ => None,
-            }
-        })
-        .collect();
+    let blanked = blanked_columns("[]::VARCHAR[]");
     let sessions = [
         Session {
             setup: vec![format!("CREATE TABLE devices AS SELECT * FROM read_parquet({file})")],
             queries: queries.clone(),
+            ..Session::default()
         },
         Session {
             setup: vec![format!(
@@ -215,6 +264,7 @@ fn disagreements(devices: &[Device], rules: &[Rule]) -> Result<Vec<String>, Stri
                 blanked.join(", ")
             )],
             queries: queries.clone(),
+            ..Session::default()
         },
     ];
     let mut out = Vec::new();
@@ -242,55 +292,14 @@ fn disagreements(devices: &[Device], rules: &[Rule]) -> Result<Vec<String>, Stri
 
 // ---- the reference corpus ----------------------------------------------------
 
-/// The device rules of the spec's corpus (§7) that check.
-const CORPUS: &[&str] = &[
-    "device.objectid -ne null",
-    "device.objectId -ne null",
-    "device.accountEnabled -eq true",
-    r#"device.deviceCategory -eq "BYOD""#,
-    r#"device.deviceId -eq "d4fe7726-5966-431c-b3b8-cddc8fdb717d""#,
-    r#"device.deviceManagementAppId -eq "0000000a-0000-0000-c000-000000000000""#,
-    r#"device.deviceManufacturer -eq "Samsung""#,
-    r#"device.deviceModel -eq "iPad Air""#,
-    r#"device.displayName -eq "Rob iPhone""#,
-    r#"(device.deviceOSType -eq "iPad") -or (device.deviceOSType -eq "iPhone")"#,
-    r#"device.deviceOSType -startsWith "AndroidEnterprise""#,
-    r#"(device.deviceOSType -contains "AndroidEnterprise")"#,
-    r#"device.deviceOSType -eq "AndroidForWork""#,
-    r#"device.deviceOSType -eq "Windows""#,
-    r#"device.deviceOSVersion -eq "9.1""#,
-    r#"device.deviceOSVersion -startsWith "10.0.1""#,
-    r#"device.deviceOwnership -eq "Company""#,
-    r#"device.devicePhysicalIDs -any _ -startsWith "[ZTDId]""#,
-    r#"device.devicePhysicalIds -any _ -eq "[OrderID]:179887111881""#,
-    r#"device.devicePhysicalIds -any _ -eq "[PurchaseOrderId]:76222342342""#,
-    r#"device.deviceTrustType -eq "AzureAD""#,
-    r#"device.enrollmentProfileName -eq "DEP iPhones""#,
-    r#"device.extensionAttribute1 -eq "some string value""#,
-    "device.isRooted -eq true",
-    r#"device.managementType -eq "MDM""#,
-    "device.memberOf -any (group.objectId -in ['value'])",
-    r#"device.objectId -eq "aaaaaaaa-0000-1111-2222-bbbbbbbbbbbb""#,
-    r#"device.profileType -eq "RegisteredDevice""#,
-    r#"(device.systemLabels -contains "M365Managed")"#,
-    r#"(device.devicePhysicalIDs -any (_ -startsWith "[ZTDid]"))"#,
-    r#"(device.devicePhysicalIDs -any (_ -contains "[ZTDID]"))"#,
-    r#"(device.devicePhysicalIds -any (_ -eq "[OrderID]:179887111881"))"#,
-    r#"(device.devicePhysicalIds -any (_ -eq "[PurchaseOrderId]:76222342342"))"#,
-    r#"device.extensionAttribute1 -ne "SAW""#,
-    r#"(device.devicePhysicalIds -contains "[ZTDId]")"#,
-    r#"(device.deviceOSType -eq "Windows") and (device.devicePhysicalIDs -all (_ -notStartsWith "[ZTDID]"))"#,
-    r#"(device.managementType -eq "MDM") and (device.deviceOwnership -eq "Personal") and ((device.deviceOSType -eq "iOS") or (device.deviceOSType -eq "iPad"))"#,
-    r#"(device.devicePhysicalIds -any (_ -match "^\[OrderID\]:.*DT.*FIN.*"))"#,
-    r#"(device.devicePhysicalIds -any (_ -match "^\[OrderID\]:.*LT.*FR$"))"#,
-    r#"(device.devicePhysicalIds -any _ -eq "[OrderID]:EXCLUDE")"#,
-    r#"(device.deviceManufacturer -eq "HP") or (device.deviceManufacturer -eq "Hewlett-Packard")"#,
-    r#"(device.deviceManufacturer -eq "Microsoft Corporation") and (device.deviceModel -startsWith "Surface")"#,
-    r#"(device.deviceManagementAppId -eq "54b943f8-d761-4f8d-951e-9cea1846db5a")"#,
-    r#"(device.deviceOSType -eq "Windows") and (device.deviceOSVersion -startsWith "10.0.2") and (device.managementType -eq "MDM")"#,
-    r#"(device.deviceModel -startsWith "Cloud PC")"#,
-    r#"(device.devicePhysicalIDs -any _ -contains "[ZTDId]")"#,
-];
+/// The device rules of the spec's corpus (§7) that check: `tests/sql/corpus.txt`,
+/// one a line (shared with `tests/sql/spark_check.py`).
+fn corpus() -> Vec<&'static str> {
+    include_str!("../sql/corpus.txt")
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .collect()
+}
 
 fn contoso() -> Result<Vec<Device>, Box<dyn std::error::Error>> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/contoso/devices.json");
@@ -301,7 +310,7 @@ fn contoso() -> Result<Vec<Device>, Box<dyn std::error::Error>> {
 fn spec_corpus_and_contoso_groups_agree_with_duckdb() -> TestResult {
     let mut devices = contoso()?;
     devices.extend(adversarial_devices()?);
-    let mut rules = CORPUS.iter().map(|t| device_rule(t)).collect::<Result<Vec<_>, _>>()?;
+    let mut rules = corpus().into_iter().map(device_rule).collect::<Result<Vec<_>, _>>()?;
     let groups = fleetlab::groups::GroupSet::load(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/contoso/groups.toml"),
         &Options { object: Some(ObjectType::Device), ..Options::default() },
@@ -309,7 +318,7 @@ fn spec_corpus_and_contoso_groups_agree_with_duckdb() -> TestResult {
     for g in &groups.groups {
         rules.push(device_rule(g.rule.source())?);
     }
-    assert!(rules.len() >= CORPUS.len() + 25);
+    assert!(rules.len() >= corpus().len() + 25);
     let problems = disagreements(&devices, &rules)?;
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
     // The corpus is not vacuous: most rules select something.
@@ -318,17 +327,10 @@ fn spec_corpus_and_contoso_groups_agree_with_duckdb() -> TestResult {
     Ok(())
 }
 
-/// Hand-written devices for the corner cases the corpus names.
+/// Hand-written devices for the corner cases the corpus names:
+/// `tests/sql/adversarial-devices.json` (shared with `tests/sql/spark_check.py`).
 fn adversarial_devices() -> Result<Vec<Device>, serde_json::Error> {
-    serde_json::from_value(json!([
-        {"id": "adv-1", "operatingSystem": "WINDOWS", "physicalIds": ["[ZTDID]:x"], "managementType": "mdm",
-         "operatingSystemVersion": "10.0.22631", "deviceOwnership": "PERSONAL", "model": "Cloud PC Enterprise"},
-        {"id": "adv-2", "operatingSystem": "Windows", "physicalIds": [], "extensionAttributes": {"extensionAttribute1": ""}},
-        {"id": "adv-3", "operatingSystem": "Windows", "physicalIds": ["", "[OrderID]:NL-DT-FIN-9"]},
-        {"id": "adv-4", "operatingSystem": "", "systemLabels": ["m365managed"], "memberOf": [{"id": "VALUE"}]},
-        {"id": "adv-5", "deviceCategory": "byod", "accountEnabled": false, "isRooted": true, "trustType": "azuread",
-         "physicalIds": ["[orderid]:abc-LT-fr"], "extensionAttributes": {"extensionAttribute1": "SAW"}}
-    ]))
+    serde_json::from_str(include_str!("../sql/adversarial-devices.json"))
 }
 
 // ---- every code point --------------------------------------------------------
@@ -371,6 +373,7 @@ fn duckdb_folds_every_character_as_fleetlab_does() -> TestResult {
             "SELECT count(*) FROM chars".into(),
             format!("SELECT \"id\" FROM chars EXCEPT ({per_row})"),
         ],
+        ..Session::default()
     };
     let answers = duckdb(&[session])?.pop().unwrap_or_default();
     let count = answers.first().cloned().unwrap_or(Err("no answer".into()))?;
@@ -438,6 +441,9 @@ const VALUES: &[&str] = &[
     "_",
     "a.b",
     "line1\nline2",
+    "10",
+    "10.0",
+    "-1",
 ];
 
 const ITEMS: &[&str] = &[
@@ -572,105 +578,44 @@ const OPS: &[&str] = &[
     "-notIn",
 ];
 
-fn opt_text(pool: &'static [&'static str]) -> BoxedStrategy<Option<Value>> {
-    prop_oneof![
-        1 => Just(None),
-        1 => Just(Some(Value::Null)),
-        5 => select(pool).prop_map(|s| Some(Value::String(s.into()))),
-    ]
-    .boxed()
-}
+/// The Graph fields of [`STRING_PROPS`].
+const STRING_FIELDS: [&str; STRING_PROPS.len()] = {
+    let mut out = [""; STRING_PROPS.len()];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = STRING_PROPS[i].1;
+        i += 1;
+    }
+    out
+};
 
-fn opt_list(pool: &'static [&'static str], max: usize) -> BoxedStrategy<Option<Value>> {
-    prop_oneof![
-        1 => Just(None),
-        1 => Just(Some(Value::Null)),
-        1 => Just(Some(Value::Array(Vec::new()))),
-        5 => prop::collection::vec(select(pool).prop_map(|s| Value::String(s.into())), 1..max)
-            .prop_map(|v| Some(Value::Array(v))),
-    ]
-    .boxed()
-}
-
-fn opt_bool() -> BoxedStrategy<Option<Value>> {
-    select(&[None, Some(Value::Null), Some(Value::Bool(true)), Some(Value::Bool(false))][..]).boxed()
-}
-
-fn device_json() -> BoxedStrategy<Value> {
-    (
-        prop::collection::vec(opt_text(VALUES), STRING_PROPS.len()),
-        (opt_text(VALUES), opt_text(VALUES)),
-        (opt_bool(), opt_bool()),
-        (opt_list(ITEMS, 5), opt_list(ITEMS, 3), opt_list(GROUPS, 3)),
-    )
-        .prop_map(|(strings, (ext1, ext15), (enabled, rooted), (physical, labels, groups))| {
-            let mut m = Map::new();
-            for ((_, field), v) in STRING_PROPS.iter().zip(strings) {
-                if let Some(v) = v {
-                    m.insert((*field).into(), v);
-                }
-            }
-            let mut ext = Map::new();
-            for (key, v) in [("extensionAttribute1", ext1), ("extensionAttribute15", ext15)] {
-                if let Some(v) = v {
-                    ext.insert(key.into(), v);
-                }
-            }
-            m.insert("extensionAttributes".into(), Value::Object(ext));
-            for (key, v) in [
-                ("accountEnabled", enabled),
-                ("isRooted", rooted),
-                ("physicalIds", physical),
-                ("systemLabels", labels),
-                ("memberOf", groups),
-            ] {
-                if let Some(v) = v {
-                    m.insert(key.into(), v);
-                }
-            }
-            Value::Object(m)
-        })
-        .boxed()
-}
-
+/// Up to nine devices; ids are unique but differ from each other in case
+/// only sometimes (objectId rules compare them).
 fn devices() -> BoxedStrategy<Vec<Device>> {
-    prop::collection::vec(device_json(), 0..10)
+    let shape = || DeviceShape {
+        strings: &STRING_FIELDS,
+        values: VALUES,
+        extension_slots: &[1, 15],
+        physical_ids: opt_list(string_item(ITEMS), 5),
+        system_labels: opt_list(string_item(ITEMS), 3),
+        member_of: opt_list(string_item(GROUPS), 3),
+    };
+    prop::collection::vec(device_json(shape()), 0..10)
         .prop_filter_map("valid device JSON", |list| {
             let list: Vec<Value> = list
                 .into_iter()
                 .enumerate()
                 .map(|(i, mut d)| {
                     if let Some(m) = d.as_object_mut() {
-                        // Ids differ in case only sometimes; objectId rules compare them.
                         let id = if i % 3 == 0 { format!("DEV-{i}") } else { format!("dev-{i}") };
                         m.insert("id".into(), Value::String(id));
                     }
                     d
                 })
                 .collect();
-            serde_json::from_value::<Vec<Device>>(Value::Array(list)).ok()
+            devices_from(list).ok()
         })
         .boxed()
-}
-
-/// A rule string literal for `s`: double quotes with backtick escapes, or
-/// single quotes with `''`.
-fn quote(s: &str, single: bool) -> String {
-    if single {
-        format!("'{}'", s.replace('\'', "''"))
-    } else {
-        let mut out = String::from("\"");
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("`\""),
-                '`' => out.push_str("``"),
-                '\'' => out.push_str("''"),
-                c => out.push(c),
-            }
-        }
-        out.push('"');
-        out
-    }
 }
 
 fn text_value() -> BoxedStrategy<String> {
@@ -682,22 +627,30 @@ fn text_value() -> BoxedStrategy<String> {
     .boxed()
 }
 
-/// The operand of `op`: a list for `-in`, a pattern for `-match`, a string
+/// Unquoted numbers, which compare with strings by their text.
+const BARE: &[&str] = &["10", "0", "10.0", "-1"];
+
+/// A quoted text value, now and then a bare number.
+fn value() -> BoxedStrategy<String> {
+    prop_oneof![
+        8 => (text_value(), any::<bool>()).prop_map(|(s, q)| quote(&s, q)),
+        1 => select(BARE).prop_map(String::from),
+    ]
+    .boxed()
+}
+
+/// The operand of `op`: a list for `-in`, a pattern for `-match`, a value
 /// otherwise (sometimes `null` for `-eq`/`-ne`).
 fn operand(op: &'static str) -> BoxedStrategy<String> {
     match op {
-        "-in" | "-notIn" => prop::collection::vec((text_value(), any::<bool>()), 0..4)
-            .prop_map(|v| format!("[{}]", v.iter().map(|(s, q)| quote(s, *q)).collect::<Vec<_>>().join(", ")))
-            .boxed(),
+        "-in" | "-notIn" => {
+            prop::collection::vec(value(), 0..4).prop_map(|v| format!("[{}]", v.join(", "))).boxed()
+        }
         "-match" | "-notMatch" => {
             (select(REGEXES), any::<bool>()).prop_map(|(r, single)| quote(r, single)).boxed()
         }
-        "-eq" | "-ne" => prop_oneof![
-            5 => (text_value(), any::<bool>()).prop_map(|(s, q)| quote(&s, q)),
-            1 => Just("null".to_string()),
-        ]
-        .boxed(),
-        _ => (text_value(), any::<bool>()).prop_map(|(s, q)| quote(&s, q)).boxed(),
+        "-eq" | "-ne" => prop_oneof![5 => value(), 1 => Just("null".to_string())].boxed(),
+        _ => value(),
     }
 }
 
@@ -782,7 +735,7 @@ fn checked_rules(texts: &[String]) -> Vec<Rule> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(cases(48))]
 
     #[test]
     fn random_rules_select_the_same_devices_in_duckdb(
@@ -836,9 +789,48 @@ fn spark_and_datafusion_use_their_own_functions() -> TestResult {
         assert!(spark.contains(f), "{f} in {spark}");
     }
     let df = to_sql(&rule, Dialect::DataFusion, "devices")?;
-    for f in ["starts_with(", "ends_with(", "array_any_match(\"systemLabels\", x -> ", "regexp_like("] {
+    for f in ["starts_with(", "ends_with(", "array_any_match(\"systemLabels\", x -> ", "regexp_like(", "'u')"]
+    {
         assert!(df.contains(f), "{f} in {df}");
     }
+    Ok(())
+}
+
+/// Regexes that are literal runs with a backslash, and values with and
+/// without one. DataFusion 55 rewrote `regexp_like(x, '\x{5C}')` into
+/// `x LIKE '%\%'` (a backslash is LIKE's escape character), so these
+/// selected the wrong devices until the translation passed flags.
+fn backslash_case() -> Result<(Vec<Device>, Vec<Rule>), Box<dyn std::error::Error>> {
+    let devices: Vec<Device> = serde_json::from_value(json!([
+        {"id": "a", "model": "back\\slash", "physicalIds": ["C:\\Temp\\", "[ZTDId]:x"]},
+        {"id": "b", "model": "backslash", "physicalIds": ["C:Temp"]},
+        {"id": "c", "model": "50%", "physicalIds": ["a_b", "\\"]},
+        {"id": "d", "model": "best", "physicalIds": ["%"]}
+    ]))?;
+    let rules = [
+        r#"device.deviceModel -match "\\""#,
+        r#"device.deviceModel -match "k\\""#,
+        r#"device.deviceModel -match "\\s""#,
+        r#"device.deviceModel -match "^back\\slash$""#,
+        r#"device.deviceModel -notMatch "\\""#,
+        r#"device.deviceModel -match "\\|%""#,
+        r#"device.devicePhysicalIds -any (_ -match "\\$")"#,
+        r#"device.devicePhysicalIds -all (_ -notMatch ":\\")"#,
+        r#"device.devicePhysicalIds -match "^\\""#,
+    ]
+    .into_iter()
+    .map(device_rule)
+    .collect::<Result<Vec<_>, _>>()?;
+    Ok((devices, rules))
+}
+
+#[test]
+fn regexes_with_a_backslash_agree_with_duckdb() -> TestResult {
+    let (devices, rules) = backslash_case()?;
+    let problems = disagreements(&devices, &rules)?;
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+    let selecting = rules.iter().filter(|r| !expected(r, &devices).is_empty()).count();
+    assert_eq!(selecting, rules.len());
     Ok(())
 }
 
@@ -866,38 +858,94 @@ fn exports_hold_the_same_rows_in_both_formats() -> TestResult {
     Ok(())
 }
 
+/// `fleetlab`'s standard output, as text.
+fn cli(args: &[&std::ffi::OsStr]) -> Result<String, Box<dyn std::error::Error>> {
+    let out = run(Command::new(env!("CARGO_BIN_EXE_fleetlab")).args(args))?;
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+/// The whole path from the command line: `fleetlab inventory export` in
+/// both formats, each file read by DuckDB (the Arrow IPC file through
+/// pyarrow), `fleetlab sql` for every Contoso group and an Autopilot rule,
+/// and the ids each query returns compared with `fleetlab eval`.
 #[test]
 fn the_cli_exports_and_translates_what_eval_selects() -> TestResult {
     let bin = env!("CARGO_BIN_EXE_fleetlab");
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
     let devices = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/contoso/devices.json");
     let dir = tempfile::tempdir()?;
     let parquet = dir.path().join("devices.parquet");
-    run(Command::new(bin).args(["inventory", "export"]).arg(&devices).arg("-o").arg(&parquet))?;
-    let rule = r#"(device.deviceOSType -eq "Windows") -and (device.devicePhysicalIds -any (_ -startsWith "[ZTDId]"))"#;
-    let sql = run(Command::new(bin).args([
-        "sql",
-        "--dialect",
-        "duckdb",
-        "--table",
-        "main.devices",
-        "--rule",
-        rule,
-    ]))?;
-    let sql = String::from_utf8(sql.stdout)?;
-    assert!(sql.ends_with(";\n"));
-    let eval = run(Command::new(bin).args(["eval", "--devices"]).arg(&devices).args(["--rule", rule]))?;
-    let mut want: Vec<String> = String::from_utf8(eval.stdout)?.lines().map(String::from).collect();
-    want.sort();
-    assert!(!want.is_empty());
-    let session = Session {
-        setup: vec![format!(
-            "CREATE TABLE devices AS SELECT * FROM read_parquet({})",
-            sql_string(&parquet.display().to_string())
-        )],
-        queries: vec![sql.trim_end().trim_end_matches(';').to_string()],
-    };
-    let got = duckdb(&[session])?.pop().and_then(|mut v| v.pop()).unwrap_or(Err("no answer".into()))?;
-    assert_eq!(got, want);
+    let arrow = dir.path().join("devices.arrow");
+    for (format, path) in [("parquet", &parquet), ("arrow", &arrow)] {
+        cli(&[
+            os("inventory"),
+            os("export"),
+            devices.as_os_str(),
+            os("--format"),
+            os(format),
+            os("-o"),
+            path.as_os_str(),
+        ])?;
+    }
+    let groups = fleetlab::groups::GroupSet::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/contoso/groups.toml"),
+        &Options { object: Some(ObjectType::Device), ..Options::default() },
+    )?;
+    let mut rules =
+        vec![r#"(device.deviceOSType -eq "Windows") -and (device.devicePhysicalIds -any (_ -startsWith "[ZTDId]"))"#
+            .to_string()];
+    rules.extend(groups.groups.iter().map(|g| g.rule.source().to_string()));
+    let mut queries = Vec::new();
+    let mut wanted = Vec::new();
+    for rule in &rules {
+        let rule = std::ffi::OsStr::new(rule.as_str());
+        let sql = cli(&[
+            os("sql"),
+            os("--dialect"),
+            os("duckdb"),
+            os("--table"),
+            os("main.devices"),
+            os("--rule"),
+            rule,
+        ])?;
+        assert!(sql.ends_with(";\n"), "{sql}");
+        queries.push(sql.trim_end().trim_end_matches(';').to_string());
+        let eval = cli(&[os("eval"), os("--devices"), devices.as_os_str(), os("--rule"), rule])?;
+        let mut want: Vec<String> = eval.lines().map(String::from).collect();
+        want.sort();
+        wanted.push(want);
+    }
+    let selecting = wanted.iter().filter(|w| !w.is_empty()).count();
+    assert!(selecting * 2 > rules.len(), "only {selecting} of {} rules select a device", rules.len());
+    // Both files hold the export's columns; DESCRIBE lists them.
+    let mut columns: Vec<String> = export::schema().fields().iter().map(|f| f.name().clone()).collect();
+    columns.sort();
+    let describe = "SELECT column_name FROM (DESCRIBE devices)".to_string();
+    let sessions = [
+        Session {
+            setup: vec![format!(
+                "CREATE TABLE devices AS SELECT * FROM read_parquet({})",
+                sql_string(&parquet.display().to_string())
+            )],
+            queries: std::iter::once(describe.clone()).chain(queries.iter().cloned()).collect(),
+            ..Session::default()
+        },
+        Session {
+            arrow: vec![("devices_ipc".into(), arrow.clone())],
+            setup: vec!["CREATE TABLE devices AS SELECT * FROM devices_ipc".into()],
+            queries: std::iter::once(describe).chain(queries.iter().cloned()).collect(),
+        },
+    ];
+    for (format, answers) in ["parquet", "arrow"].iter().zip(duckdb(&sessions)?) {
+        let mut answers = answers.into_iter();
+        let described = answers.next().unwrap_or(Err("no answer".into()))?;
+        assert_eq!(described, columns, "columns of the {format} export");
+        let got: Vec<Answer> = answers.collect();
+        assert_eq!(got.len(), rules.len(), "{format}");
+        for ((rule, want), got) in rules.iter().zip(&wanted).zip(got) {
+            assert_eq!(got.as_ref(), Ok(want), "{format} export, rule {rule}");
+        }
+    }
 
     // A user rule is the usual diagnostic, exit 1; a bad table name exit 2.
     let user =
@@ -931,8 +979,9 @@ mod in_datafusion {
     use datafusion::datasource::file_format::options::ArrowReadOptions;
     use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 
-    /// Every disagreement between DataFusion (over the Parquet and the Arrow
-    /// export) and fleetlab.
+    /// Every disagreement between DataFusion (over the Parquet export, the
+    /// Arrow export, and the Parquet export with unset values blanked) and
+    /// fleetlab.
     fn disagreements(devices: &[Device], rules: &[Rule]) -> Result<Vec<String>, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let parquet = export_to(dir.path(), devices, Format::Parquet)?;
@@ -949,10 +998,15 @@ mod in_datafusion {
             ctx.register_arrow("devices_ipc", &arrow.display().to_string(), ArrowReadOptions::default())
                 .await
                 .map_err(e)?;
+            let view = format!(
+                "CREATE VIEW devices_blanked AS SELECT * REPLACE ({}) FROM devices",
+                blanked_columns("make_array()").join(", ")
+            );
+            ctx.sql(&view).await.map_err(e)?.collect().await.map_err(e)?;
             let mut out = Vec::new();
             for rule in rules {
                 let want = expected(rule, devices);
-                for table in ["devices", "devices_ipc"] {
+                for table in ["devices", "devices_ipc", "devices_blanked"] {
                     let sql = to_sql(rule, Dialect::DataFusion, table).map_err(|e| e.to_string())?;
                     let got = match ctx.sql(&sql).await {
                         Ok(frame) => frame.collect().await,
@@ -987,14 +1041,22 @@ mod in_datafusion {
     fn spec_corpus_agrees_with_datafusion() -> TestResult {
         let mut devices = contoso()?;
         devices.extend(adversarial_devices()?);
-        let rules = CORPUS.iter().map(|t| device_rule(t)).collect::<Result<Vec<_>, _>>()?;
+        let rules = corpus().into_iter().map(device_rule).collect::<Result<Vec<_>, _>>()?;
+        let problems = disagreements(&devices, &rules)?;
+        assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+        Ok(())
+    }
+
+    #[test]
+    fn regexes_with_a_backslash_agree_with_datafusion() -> TestResult {
+        let (devices, rules) = backslash_case()?;
         let problems = disagreements(&devices, &rules)?;
         assert!(problems.is_empty(), "{}", problems.join("\n\n"));
         Ok(())
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        #![proptest_config(cases(24))]
 
         #[test]
         fn random_rules_select_the_same_devices_in_datafusion(
@@ -1084,14 +1146,14 @@ spark.stop()
     fn spec_corpus_agrees_with_spark() -> TestResult {
         let mut devices = contoso()?;
         devices.extend(adversarial_devices()?);
-        let rules = CORPUS.iter().map(|t| device_rule(t)).collect::<Result<Vec<_>, _>>()?;
+        let rules = corpus().into_iter().map(device_rule).collect::<Result<Vec<_>, _>>()?;
         let problems = disagreements(&devices, &rules)?;
         assert!(problems.is_empty(), "{}", problems.join("\n\n"));
         Ok(())
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+        #![proptest_config(cases(6))]
 
         #[test]
         #[ignore = "needs FLEETLAB_SPARK_PYTHON (pyspark) and Java 17+"]
