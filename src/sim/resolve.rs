@@ -561,6 +561,27 @@ impl FlowBuilder<'_> {
     }
 }
 
+/// Where the devices of a tenant-driven scenario come from.
+enum Inventory {
+    File(PathBuf),
+    Generated(super::scenario::GenerateSpec),
+}
+
+/// A synthetic fleet from fleetlab's generator (`fleetlab generate`), indexed.
+fn generated_index(g: &super::scenario::GenerateSpec) -> Result<crate::fleet::FleetIndex, String> {
+    let mut bytes = Vec::new();
+    let spec = crate::inventory::FleetSpec { devices: g.devices, seed: g.seed };
+    crate::inventory::generate(&spec, &mut bytes).map_err(|e| format!("generator: {e}"))?;
+    let text = String::from_utf8(bytes).map_err(|e| format!("generator: {e}"))?;
+    let mut devices = Vec::with_capacity(g.devices as usize);
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let d: crate::inventory::Device =
+            serde_json::from_str(line).map_err(|e| format!("generator: {e}"))?;
+        devices.push(d);
+    }
+    crate::fleet::FleetIndex::from_devices(&devices).map_err(|e| format!("generator: {e}"))
+}
+
 fn selected_apps(esp: &autopilot::EspSettings) -> Option<Vec<String>> {
     match &esp.blocking_apps {
         autopilot::BlockingApps::All => None,
@@ -688,12 +709,28 @@ impl Scenario {
         let mut flows = Vec::new();
         let mut device_flows = Vec::new();
         let fail_flow = |key: &str, m: String| p.invalid(key, m);
-        match (&tenant, profile_index, &f.fleet.inventory) {
+        if f.fleet.inventory.is_some() && f.fleet.generate.is_some() {
+            return Err(p.invalid("fleet.generate", "give an inventory file or a generated one, not both"));
+        }
+        let inventory = match (&f.fleet.inventory, &f.fleet.generate) {
+            (Some(path), _) => Some(Inventory::File(path.clone())),
+            (None, Some(g)) => Some(Inventory::Generated(g.clone())),
+            (None, None) => None,
+        };
+        match (&tenant, profile_index, &inventory) {
             (Some(t), None, Some(inv)) => {
-                let full = p.dir.join(inv);
-                let index = crate::fleet::load_index(&full, &|_| {}).map_err(|e| {
-                    ScenarioError::Reference { location: p.at("fleet.inventory"), message: e.to_string() }
-                })?;
+                let index = match inv {
+                    Inventory::File(path) => {
+                        let full = p.dir.join(path);
+                        crate::fleet::load_index(&full, &|_| {}).map_err(|e| ScenarioError::Reference {
+                            location: p.at("fleet.inventory"),
+                            message: e.to_string(),
+                        })?
+                    }
+                    Inventory::Generated(g) => {
+                        generated_index(g).map_err(|m| p.invalid("fleet.generate", m))?
+                    }
+                };
                 let plan = t.plan(&index).map_err(|e| ScenarioError::Reference {
                     location: p.at("fleet.tenant"),
                     message: format!("assignment plan: {e}"),
@@ -768,7 +805,7 @@ impl Scenario {
                 ));
             }
             (None, ..) => {
-                if f.fleet.inventory.is_some() {
+                if inventory.is_some() {
                     return Err(
                         p.invalid("fleet.inventory", "an inventory decides profiles only with a `tenant`")
                     );

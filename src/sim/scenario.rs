@@ -188,6 +188,8 @@ pub struct FleetSpec {
     /// A device inventory (JSON, JSON Lines, packed): with `tenant`, each
     /// device's profile comes from its groups.
     pub inventory: Option<PathBuf>,
+    /// Or a synthetic inventory from fleetlab's generator (`fleetlab generate`).
+    pub generate: Option<GenerateSpec>,
     /// Language preset with automatic keyboard (pages skipped on Ethernet).
     #[serde(default = "yes")]
     pub language_preset: bool,
@@ -222,6 +224,7 @@ impl Default for FleetSpec {
             tenant: None,
             profile: None,
             inventory: None,
+            generate: None,
             language_preset: true,
             wired: all(),
             hello_for_business: true,
@@ -229,6 +232,17 @@ impl Default for FleetSpec {
             registered_only: false,
         }
     }
+}
+
+/// `generate = { devices = 5000, seed = 1 }`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateSpec {
+    /// Device records.
+    pub devices: u64,
+    /// Seed of the generator.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
 }
 
 /// Delivery Optimization at a site (§3.4).
@@ -811,6 +825,11 @@ fn check_values(p: &Parsed) -> Result<(), ScenarioError> {
     }
     if f.operator.max_attempts == 0 {
         return Err(p.invalid("operator.max_attempts", "must be at least 1"));
+    }
+    if let Some(g) = &f.fleet.generate {
+        if g.devices == 0 || g.devices > 2_000_000 {
+            return Err(p.invalid("fleet.generate.devices", "must be between 1 and 2,000,000"));
+        }
     }
     if let Some(h) = &f.hybrid {
         if h.connectors == 0 {

@@ -409,3 +409,23 @@ fn hybrid_connectors_queue_odj_requests() -> TestResult {
     assert!(w1 > 10.0 && w4 < w1 / 3.0, "one connector {w1} min, four {w4} min");
     Ok(())
 }
+
+#[test]
+fn a_generated_inventory_gets_profiles_from_the_tenant() -> TestResult {
+    let sc = from_text(
+        "name = \"generated\"\nhorizon_hours = 24\n[fleet]\ntenant = \"../contoso/tenant.toml\"\n\
+         generate = { devices = 2000, seed = 5 }\nregistered_only = true\n\
+         [[wave]]\nname = \"all\"\nstart_hour = 8\nspread = { uniform = [0, 60] }\n",
+    )?;
+    assert!(sc.devices > 100 && sc.devices < 2000, "{}", sc.devices);
+    assert!(sc.flows.len() >= 2, "{}", sc.flows.len());
+    let report = run(&sc, 1, 1)?;
+    let total: f64 = report.outcomes.iter().map(|o| o.per_replication.mean).sum();
+    assert_eq!(total, f64::from(sc.devices));
+    let both = from_text(
+        "name = \"x\"\n[fleet]\ntenant = \"../contoso/tenant.toml\"\ninventory = \"../contoso/devices.json\"\n\
+         generate = { devices = 10 }\n[[wave]]\nname = \"w\"\n",
+    );
+    assert!(both.is_err_and(|e| e.to_string().contains("not both")));
+    Ok(())
+}
