@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
-use super::{emit, fail, output, Outcome};
+use super::{emit, fail, output, Failure, Outcome};
 use crate::sim::events::autopilot_events;
 use crate::sim::resolve::Scenario;
-use crate::sim::run::{simulate, RunOptions};
+use crate::sim::run::{simulate, RunOptions, RunOutput};
 use crate::sim::{html, scenario, summary};
 
 pub(super) const HELP: &str = "\
@@ -105,24 +105,7 @@ pub(super) fn run(args: SimulateArgs) -> Outcome {
         );
         return emit(&(header + &text), args.output.as_deref());
     }
-    let reps = args.replications.unwrap_or(sc.file.replications);
-    let bar = progress_bar(reps, args.quiet);
-    let tick = |done: u32| {
-        if let Some(b) = &bar {
-            b.set_position(u64::from(done));
-        }
-    };
-    let opts = RunOptions {
-        replications: args.replications,
-        seed: args.seed,
-        threads: args.threads.map(usize::from),
-        keep_first: args.events.is_some(),
-        progress: Some(&tick),
-    };
-    let out = simulate(&sc, &opts).map_err(fail)?;
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
+    let out = run_with_progress(&sc, &args, args.events.is_some())?;
     if let Some(path) = &args.out {
         write(path, &html::render(&out.report))?;
     }
@@ -151,6 +134,28 @@ pub(super) fn run(args: SimulateArgs) -> Outcome {
         }
     };
     emit(&text, args.output.as_deref())
+}
+
+/// Runs the replications with a progress bar on stderr (when it is a terminal).
+fn run_with_progress(sc: &Scenario, args: &SimulateArgs, keep_first: bool) -> Result<RunOutput, Failure> {
+    let bar = progress_bar(args.replications.unwrap_or(sc.file.replications), args.quiet);
+    let tick = |done: u32| {
+        if let Some(b) = &bar {
+            b.set_position(u64::from(done));
+        }
+    };
+    let opts = RunOptions {
+        replications: args.replications,
+        seed: args.seed,
+        threads: args.threads.map(usize::from),
+        keep_first,
+        progress: Some(&tick),
+    };
+    let out = simulate(sc, &opts).map_err(fail)?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    Ok(out)
 }
 
 fn write(path: &Path, text: &str) -> Outcome {
@@ -190,23 +195,7 @@ fn sweep(args: &SimulateArgs, spec: &str) -> Outcome {
             .map_err(|e| fail(format!("{e} (with {key} = {value})")))?;
         let sc = Scenario::resolve(&parsed, &args.scenario)
             .map_err(|e| fail(format!("{e} (with {key} = {value})")))?;
-        let bar = progress_bar(args.replications.unwrap_or(sc.file.replications), args.quiet);
-        let tick = |done: u32| {
-            if let Some(b) = &bar {
-                b.set_position(u64::from(done));
-            }
-        };
-        let opts = RunOptions {
-            replications: args.replications,
-            seed: args.seed,
-            threads: args.threads.map(usize::from),
-            keep_first: false,
-            progress: Some(&tick),
-        };
-        let out = simulate(&sc, &opts).map_err(fail)?;
-        if let Some(b) = &bar {
-            b.finish_and_clear();
-        }
+        let out = run_with_progress(&sc, args, false)?;
         reports.push(((*value).to_string(), out.report));
     }
     let text = match args.format {
