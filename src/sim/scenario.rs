@@ -780,8 +780,8 @@ fn check_values(p: &Parsed) -> Result<(), ScenarioError> {
         non_negative(p, "arrivals.start_hour", a.start_hour)?;
     }
     let total = total_devices(f);
-    if total > 10_000_000 {
-        return Err(p.invalid("wave", format!("{total} devices per replication; at most 10,000,000")));
+    if total > 2_000_000 {
+        return Err(p.invalid("wave", format!("{total} devices per replication; at most 2,000,000 (a replication keeps every device in memory)")));
     }
     if let Some(r) = &f.registration {
         if r.batch_size == 0 || r.batch_size > 500 {
