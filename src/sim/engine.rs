@@ -36,7 +36,9 @@ pub const MINUTE: Tick = 60_000;
 /// negative or non-finite values become zero.
 pub fn ticks(minutes: f64) -> Tick {
     if minutes.is_finite() && minutes > 0.0 {
-        (minutes * MINUTE as f64).round() as Tick
+        // `+ 0.5` and truncation round a positive value to nearest, without
+        // libm's `round` (a measurable share of a simulation's time).
+        (minutes * MINUTE as f64 + 0.5) as Tick
     } else {
         0
     }

@@ -3,17 +3,30 @@
 //!
 //! Why sketches and not the values: 100,000 replications of twenty
 //! metrics would be 16 MB of floats for percentiles alone; a log-binned
-//! histogram gives P5/P50/P95 within half a percent in 24 KB per metric,
+//! histogram gives P5/P50/P95 within half a percent in 45 KB per metric,
 //! and Welford's update gives the exact mean and spread. Updates happen in
 //! replication order on one thread, so the result is the same bit for bit
 //! whatever the thread count.
 
 use super::report::Summary;
 
-/// Bins per unit of `ln(1 + x)`: 200 gives a relative error under 0.5 %.
-const SCALE: f64 = 200.0;
-/// `ln(1 + x)` up to 30 (x up to 10¹³).
-const BINS: usize = 6000;
+/// Mantissa bits kept per bin: 2⁸ bins per power of two, a relative
+/// error under 0.4 %. Binning reads the float's bits (as HdrHistogram
+/// does) instead of taking a logarithm per value.
+const MANTISSA_BITS: u32 = 8;
+/// `1 + x` up to 2⁴⁴ (x up to about 1.7 × 10¹³).
+const BINS: usize = 44 << MANTISSA_BITS;
+
+fn bin_of(v: f64) -> usize {
+    let bits = (1.0 + v).to_bits() - 1.0f64.to_bits();
+    ((bits >> (52 - MANTISSA_BITS)) as usize).min(BINS - 1)
+}
+
+fn bin_mid(i: usize) -> f64 {
+    let lo = f64::from_bits(((i as u64) << (52 - MANTISSA_BITS)) + 1.0f64.to_bits());
+    let hi = f64::from_bits((((i + 1) as u64) << (52 - MANTISSA_BITS)) + 1.0f64.to_bits());
+    (lo + hi) / 2.0 - 1.0
+}
 
 /// Mean, spread, extremes and percentiles of non-negative values.
 ///
@@ -54,8 +67,7 @@ impl Sketch {
         if self.bins.is_empty() {
             self.bins = vec![0; BINS];
         }
-        let b = ((v.ln_1p() * SCALE) as usize).min(BINS - 1);
-        if let Some(c) = self.bins.get_mut(b) {
+        if let Some(c) = self.bins.get_mut(bin_of(v)) {
             *c += 1;
         }
     }
@@ -81,8 +93,7 @@ impl Sketch {
         for (i, &c) in self.bins.iter().enumerate() {
             seen += u64::from(c);
             if seen >= rank {
-                let mid = ((i as f64 + 0.5) / SCALE).exp_m1();
-                return mid.clamp(self.min, self.max);
+                return bin_mid(i).clamp(self.min, self.max);
             }
         }
         self.max
