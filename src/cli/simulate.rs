@@ -24,11 +24,14 @@ failure probabilities by flow event id, apps, sites, ESP, people), which is the 
 overriding assumptions with your tenant's own numbers.
 
 Bundled scenarios (scenarios/sim/):
+  contoso-rollout.toml        the Contoso tenant end to end: groups → profiles → flows → a Monday
   s1-depot-throughput.toml    devices per day from N technicians, P ports, X Mbit/s
   s2-wave-completion.toml     when 95 % of a 5,000-laptop user-driven wave reaches the desktop
   s3-registration.toml        how long to hold devices after the hashes arrive
   s4-esp-timeout.toml         the ESP timeout that keeps timeouts under 1 % on a slow site
   s5-failing-app.toml         what a failing Win32 app does to Reseal yield
+  wave-10k.toml               S2 at 10,000 laptops (scale)
+  mmc.toml                    an M/M/3 queue, to check the engine against Erlang C
 
 Examples:
   fleetlab simulate scenarios/sim/s1-depot-throughput.toml
