@@ -581,7 +581,7 @@ fn suggest(name: &str, groups: &[crate::autopilot::GroupDef]) -> String {
     let lower = name.to_lowercase();
     let best = groups
         .iter()
-        .map(|g| (edit_distance(&lower, &g.name.to_lowercase()), &g.name))
+        .map(|g| (crate::rule::levenshtein(&lower, &g.name.to_lowercase()), &g.name))
         .filter(|(d, _)| *d <= 3.max(lower.chars().count() / 5))
         .min_by_key(|(d, _)| *d);
     match best {
@@ -590,29 +590,15 @@ fn suggest(name: &str, groups: &[crate::autopilot::GroupDef]) -> String {
     }
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn edit_distance_counts_edits() {
-        assert_eq!(edit_distance("kiosk", "kiosks"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("autopilot - nl", "autopilot - nl"), 0);
+        assert_eq!(crate::rule::levenshtein("kiosk", "kiosks"), 1);
+        assert_eq!(crate::rule::levenshtein("", "abc"), 3);
+        assert_eq!(crate::rule::levenshtein("autopilot - nl", "autopilot - nl"), 0);
     }
 
     #[test]

@@ -217,7 +217,7 @@ fn sweep(args: &SimulateArgs, spec: &str) -> Outcome {
 }
 
 fn sweep_table(key: &str, reports: &[(String, crate::sim::report::Report)]) -> String {
-    use crate::sim::run::human;
+    use crate::sim::summary::duration;
     let get = |r: &crate::sim::report::Report, name: &str| {
         r.metrics.iter().find(|m| m.name == name).map(|m| m.summary).unwrap_or_default()
     };
@@ -245,7 +245,7 @@ fn sweep_table(key: &str, reports: &[(String, crate::sim::report::Report)]) -> S
             if t95.p95 >= r.horizon_minutes * 0.999 {
                 "not within horizon".into()
             } else {
-                format!("{} (P95 {})", human(t95.mean), human(t95.p95))
+                format!("{} (P95 {})", duration(t95.mean), duration(t95.p95))
             },
             format!("{:.2} %", get(r, "timed-out-share").mean * 100.0),
             format!("{:.1}", get(r, "helpdesk-tickets").mean),

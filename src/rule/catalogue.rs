@@ -396,7 +396,8 @@ pub(crate) fn suggest(object: ObjectType, name: &str) -> Option<String> {
     None
 }
 
-fn levenshtein(a: &str, b: &str) -> usize {
+/// Edit distance in characters, for "did you mean" suggestions across fleetlab.
+pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

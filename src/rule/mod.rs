@@ -20,6 +20,7 @@
 
 pub mod ast;
 mod catalogue;
+pub(crate) use catalogue::levenshtein;
 pub(crate) mod check;
 pub mod error;
 pub(crate) mod eval;

@@ -1128,24 +1128,10 @@ impl Scenario {
 fn closest(word: &str, options: &[&str]) -> String {
     let mut best: Option<(usize, &str)> = None;
     for &o in options {
-        let d = levenshtein(word, o);
+        let d = crate::rule::levenshtein(word, o);
         if d <= 3 && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, o));
         }
     }
     best.map(|(_, o)| format!(" (did you mean {o:?}?)")).unwrap_or_default()
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, &cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev.last().copied().unwrap_or(0)
 }

@@ -24,6 +24,7 @@ use super::report::{
 };
 use super::resolve::Scenario;
 use super::stats::{ShareBand, Sketch};
+use super::summary::duration;
 
 /// How to run.
 #[derive(Default)]
@@ -331,21 +332,6 @@ fn build_report(sc: &Scenario, r: Reducer, seed: u64, reps: u32, threads: usize,
     }
 }
 
-/// Minutes as an admin says them.
-pub fn human(m: f64) -> String {
-    if !m.is_finite() {
-        return "—".into();
-    }
-    let total = m.round() as i64;
-    let (d, h, mi) = (total / 1440, (total % 1440) / 60, total % 60);
-    match (d, h) {
-        (0, 0) if m < 1.0 => format!("{:.0} s", m * 60.0),
-        (0, 0) => format!("{mi} min"),
-        (0, _) => format!("{h} h {mi} min"),
-        _ => format!("{d} d {h} h"),
-    }
-}
-
 fn bottleneck(resources: &[ResourceSeries]) -> String {
     let Some(top) = resources.iter().max_by(|a, b| a.mean_utilisation.total_cmp(&b.mean_utilisation)) else {
         return "No shared resource was modelled.".into();
@@ -362,12 +348,12 @@ fn bottleneck(resources: &[ResourceSeries]) -> String {
         "staff" => format!(
             "Technicians are the bottleneck: busy {u:.0} % of their working time, and a device waits {} on \
              average for one. Another technician raises throughput more than ports or bandwidth would.",
-            human(top.mean_wait_minutes)
+            duration(top.mean_wait_minutes)
         ),
         "equipment" => format!(
             "Bench ports are the bottleneck: in use {u:.0} % of the time, a device waits {} on average for \
              one. More ports (power and network) raise throughput before more technicians do.",
-            human(top.mean_wait_minutes)
+            duration(top.mean_wait_minutes)
         ),
         "link" => format!(
             "The {} is the bottleneck: {u:.0} % used over the run with up to {:.0} downloads at once. \
@@ -380,11 +366,11 @@ fn bottleneck(resources: &[ResourceSeries]) -> String {
             "The Intune Connector for AD is the bottleneck: busy {u:.0} %, an ODJ request waits {} on \
              average, which the ESP's device phase (+40 min for hybrid) must absorb. Add connector \
              instances.",
-            human(top.mean_wait_minutes)
+            duration(top.mean_wait_minutes)
         ),
         _ => format!(
             "The admin queue is the bottleneck: admins busy {u:.0} %, a ticket waits {} on average.",
-            human(top.mean_wait_minutes)
+            duration(top.mean_wait_minutes)
         ),
     }
 }
@@ -406,15 +392,15 @@ fn findings(sc: &Scenario, get: &dyn Fn(&str) -> Summary, causes: &[Count], hori
     if t95.p95 < horizon * 0.999 {
         out.push(format!(
             "95 % of the devices are done {} after the first one starts (P95 over replications: {}).",
-            human(t95.mean),
-            human(t95.p95)
+            duration(t95.mean),
+            duration(t95.p95)
         ));
     } else {
         let t50 = get("time-to-50-percent");
         out.push(format!(
             "95 % of the devices are not done within the {} horizon in some replications; half are done after {} on average.",
-            human(horizon),
-            human(t50.mean)
+            duration(horizon),
+            duration(t50.mean)
         ));
     }
     let timeouts = get("esp-timeouts");
@@ -432,9 +418,9 @@ fn findings(sc: &Scenario, get: &dyn Fn(&str) -> Summary, causes: &[Count], hori
         let p99 = get("time-to-assigned-p99");
         out.push(format!(
             "Profiles are assigned within {} of the hashes arriving for 95 % of devices (worst replication {}); hold devices at least {} before powering them on to be 99 % safe.",
-            human(p95.mean),
-            human(p95.max),
-            human(p99.p95)
+            duration(p95.mean),
+            duration(p95.max),
+            duration(p99.p95)
         ));
         let early = get("booted-before-assigned");
         if early.mean > 0.0 {
