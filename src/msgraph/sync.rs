@@ -25,6 +25,9 @@
 //!   semaphore bounds how many requests are in flight (concurrency 1 is a
 //!   sequential pull). Pages of one chain are sequential by nature: each
 //!   nextLink comes with the previous page.
+//! * **One pull at a time per snapshot**: a pull takes the snapshot's
+//!   write lock first ([`Snapshot::lock`]) and fails at once when another
+//!   process holds it.
 //! * **Every page is staged before the next is requested**, and the staged
 //!   pull is applied in one transaction at the end ([`Snapshot`]): an
 //!   interrupted pull is resumed by the next run from the saved links.
@@ -181,6 +184,7 @@ pub async fn pull(
     let mut plan: Vec<(String, String, String, bool)> = Vec::new(); // resource, url, initial, resumed
     {
         let mut snap = run.snap()?;
+        snap.lock()?;
         if options.full {
             snap.stage_clear()?;
         }
@@ -256,7 +260,8 @@ async fn assignments(run: &Run<'_>) -> Result<(u64, u32), GraphError> {
     let mut jobs = Vec::new();
     for id in ids {
         let resource = format!("assignments:{id}");
-        let initial = run.client.url(ApiVersion::Beta, &format!("{PROFILES}/{id}/assignments"));
+        let segment = crate::msgraph::ids::path_segment("deployment profile", &id)?;
+        let initial = run.client.url(ApiVersion::Beta, &format!("{PROFILES}/{segment}/assignments"));
         match staged.get(&resource) {
             Some(c) if c.done => {}
             Some(c) => {
