@@ -45,7 +45,8 @@ pub(crate) fn write_atomic_with<T>(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "output".into());
+    let name =
+        target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "output".into());
     let prefix = format!(".{name}.fleetlab-");
     remove_stale(&dir, &prefix);
     HANDLER.call_once(install_handler);
@@ -165,7 +166,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn special_files_and_directories_are_refused_and_links_followed() -> Result<(), Box<dyn std::error::Error>> {
+    fn special_files_and_directories_are_refused_and_links_followed() -> Result<(), Box<dyn std::error::Error>>
+    {
         assert!(replaceable(Path::new("/dev/null")).is_err());
         let dir = tempfile::tempdir()?;
         assert!(replaceable(dir.path()).is_err());

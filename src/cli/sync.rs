@@ -590,7 +590,8 @@ fn apply(
         );
     }
     if !quiet {
-        let adopted: String = report.adopted.iter().map(|a| format!("  = already there, not created again: {a}\n")).collect();
+        let adopted: String =
+            report.adopted.iter().map(|a| format!("  = already there, not created again: {a}\n")).collect();
         emit(
             &format!(
                 "{}{adopted}applied {} change(s), {} failed; audit log {}\n",

@@ -16,6 +16,9 @@
 //!     profile list; groups: `$filter=displayName eq '…'`) and for the id
 //!     an earlier run's audit log says it created (a `GET` by id, which is
 //!     consistent); one that exists is adopted, never created twice.
+//!   - **Assignments and deletions are idempotent too.** An assignment
+//!     whose target the profile already has is adopted, and a `DELETE`
+//!     answered 404 has reached its goal.
 //!   - **The audit log is read back.** Each write gets a `sending` line
 //!     before the request and a `done` or `failed` line after, with the
 //!     id Graph gave a created object. A `sending` line with no answer is
@@ -117,10 +120,15 @@ impl AuditLog {
             Err(e) => return Err(io(e)),
         };
         let file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        Ok(AuditLog { file, path: path.to_path_buf(), run: format!("{secs}-{}", std::process::id()), seq: 0, history })
+        let secs =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        Ok(AuditLog {
+            file,
+            path: path.to_path_buf(),
+            run: format!("{secs}-{}", std::process::id()),
+            seq: 0,
+            history,
+        })
     }
 
     /// What earlier applies left.
@@ -224,7 +232,11 @@ fn route(action: &Action, created: &Created) -> Result<Write1, GraphError> {
         Action::DeleteAssignment { profile_id, assignment_id, .. } => w(
             Method::DELETE,
             beta,
-            format!("{PROFILES}/{}/assignments/{}", seg("profile", profile_id)?, seg("assignment", assignment_id)?),
+            format!(
+                "{PROFILES}/{}/assignments/{}",
+                seg("profile", profile_id)?,
+                seg("assignment", assignment_id)?
+            ),
             None,
         ),
         Action::DeleteProfile { profile_id, .. } => {
@@ -233,16 +245,22 @@ fn route(action: &Action, created: &Created) -> Result<Write1, GraphError> {
         Action::DeleteDevice { autopilot_id, .. } => {
             w(Method::DELETE, beta, format!("{AUTOPILOT}/{}", seg("Autopilot device", autopilot_id)?), None)
         }
-        Action::CreateGroup { body, .. } => w(Method::POST, ApiVersion::V1, GROUPS.to_string(), Some(body.clone())),
-        Action::UpdateGroup { group_id, body, .. } => {
-            w(Method::PATCH, ApiVersion::V1, format!("{GROUPS}/{}", seg("group", group_id)?), Some(body.clone()))
+        Action::CreateGroup { body, .. } => {
+            w(Method::POST, ApiVersion::V1, GROUPS.to_string(), Some(body.clone()))
         }
+        Action::UpdateGroup { group_id, body, .. } => w(
+            Method::PATCH,
+            ApiVersion::V1,
+            format!("{GROUPS}/{}", seg("group", group_id)?),
+            Some(body.clone()),
+        ),
         Action::CreateProfile { body, .. } => w(Method::POST, beta, PROFILES.to_string(), Some(body.clone())),
         Action::UpdateProfile { profile_id, body, .. } => {
             w(Method::PATCH, beta, format!("{PROFILES}/{}", seg("profile", profile_id)?), Some(body.clone()))
         }
         Action::CreateAssignment { profile, profile_id, group, body, .. } => {
-            let id = profile_id.clone().or_else(|| created.profiles.get(profile).cloned()).unwrap_or_default();
+            let id =
+                profile_id.clone().or_else(|| created.profiles.get(profile).cloned()).unwrap_or_default();
             let path = format!("{PROFILES}/{}/assignments", seg(&format!("profile {profile:?}"), &id)?);
             let mut body = body.clone();
             if let Some(name) = group {
@@ -268,19 +286,26 @@ fn route(action: &Action, created: &Created) -> Result<Write1, GraphError> {
 
 /// The id of an existing object that `action` would create: the one an
 /// earlier apply logged (if Graph still has it), else one with the same
-/// display name.
+/// display name, or (for an assignment) one with the same target.
 async fn existing(
     client: &GraphClient,
     action: &Action,
+    write: &Write1,
     history: &AuditHistory,
 ) -> Result<Option<String>, GraphError> {
+    if let Action::CreateAssignment { .. } = action {
+        return existing_assignment(client, write).await;
+    }
     let Some(key) = creation_key(action) else { return Ok(None) };
     let (kind, name) = &key;
     let (version, collection) =
         if kind == "group" { (ApiVersion::V1, GROUPS) } else { (ApiVersion::Beta, PROFILES) };
     if let Some(id) = history.created.get(&key) {
         if let Ok(segment) = path_segment(kind, id) {
-            match client.send_json(&Request::get(client.url(version, &format!("{collection}/{segment}")))).await {
+            match client
+                .send_json(&Request::get(client.url(version, &format!("{collection}/{segment}"))))
+                .await
+            {
                 Ok(found) if same_name(&found, name) => return Ok(Some(id.clone())),
                 Ok(_) => {}
                 Err(GraphError::Api { error, .. }) if error.status == 404 => {}
@@ -291,7 +316,8 @@ async fn existing(
     let listing = if kind == "group" {
         let quoted = name.replace('\'', "''");
         let filter = format!("displayName eq '{quoted}'");
-        let query: String = percent_encoding::utf8_percent_encode(&filter, percent_encoding::NON_ALPHANUMERIC).to_string();
+        let query: String =
+            percent_encoding::utf8_percent_encode(&filter, percent_encoding::NON_ALPHANUMERIC).to_string();
         client.url(version, &format!("{GROUPS}?$filter={query}&$select=id,displayName,groupTypes"))
     } else {
         client.url(version, PROFILES)
@@ -305,6 +331,22 @@ async fn existing(
         )));
     }
     Ok(found.get("id").and_then(Value::as_str).map(str::to_string))
+}
+
+/// An assignment of the profile in `write.path` with the target `write`
+/// would create (same type, ignoring the optional `#`, and same group).
+async fn existing_assignment(client: &GraphClient, write: &Write1) -> Result<Option<String>, GraphError> {
+    let key = |target: Option<&Value>| {
+        let kind = target.and_then(|t| t.get("@odata.type")).and_then(Value::as_str).unwrap_or("");
+        let group = target.and_then(|t| t.get("groupId")).and_then(Value::as_str).unwrap_or("");
+        (kind.trim_start_matches('#').to_string(), group.to_lowercase())
+    };
+    let wanted = key(write.body.as_ref().and_then(|b| b.get("target")));
+    let items = list_all(client, &client.url(write.version, &write.path)).await?;
+    Ok(items
+        .iter()
+        .find(|a| key(a.get("target")) == wanted)
+        .and_then(|a| a.get("id").and_then(Value::as_str).map(str::to_string)))
 }
 
 fn same_name(object: &Value, lower: &str) -> bool {
@@ -321,7 +363,11 @@ fn is_dynamic(group: &Value) -> bool {
 /// `done`/`failed` audit line. Stops at the first failed write (device
 /// updates, sent in `$batch`es, are all attempted and their failures
 /// counted). Call it on a plan made from a freshly pulled snapshot.
-pub async fn apply(client: &GraphClient, plan: &SyncPlan, log: &mut AuditLog) -> Result<ApplyReport, GraphError> {
+pub async fn apply(
+    client: &GraphClient,
+    plan: &SyncPlan,
+    log: &mut AuditLog,
+) -> Result<ApplyReport, GraphError> {
     let mut report = ApplyReport::default();
     let mut created = Created::default();
     let mut updates: Vec<&Action> = Vec::new();
@@ -341,10 +387,11 @@ pub async fn apply(client: &GraphClient, plan: &SyncPlan, log: &mut AuditLog) ->
             }
         };
         let method = write.method.as_str().to_string();
-        if let Some(id) = existing(client, action, &log.history).await? {
+        if let Some(id) = existing(client, action, &write, &log.history).await? {
             let mut entry = log.entry("adopted", action, &method, &write.path);
             entry.ok = Some(true);
-            entry.message = "already in the tenant (an earlier apply made it?): matched by display name, not created again".into();
+            entry.message =
+                "already in the tenant (an earlier apply made it?): matched, not created again".into();
             entry.id = Some(id.clone());
             log.write(&entry)?;
             created.record(action, id);
@@ -367,6 +414,12 @@ pub async fn apply(client: &GraphClient, plan: &SyncPlan, log: &mut AuditLog) ->
                     created.record(action, id.clone());
                 }
                 (entry.status, entry.ok, entry.id) = (Some(response.status), Some(true), new_id);
+                log.write(&entry)?;
+                report.succeeded += 1;
+            }
+            // A deletion of what is already gone has reached its goal.
+            Err(GraphError::Api { error, .. }) if write.method == Method::DELETE && error.status == 404 => {
+                (entry.status, entry.ok, entry.message) = (Some(404), Some(true), "already gone".into());
                 log.write(&entry)?;
                 report.succeeded += 1;
             }
@@ -457,7 +510,8 @@ mod tests {
 
     #[test]
     fn an_unanswered_write_and_created_ids_are_read_back() {
-        let create = serde_json::to_string(&Action::CreateProfile { profile: "Kiosk".into(), body: json!({}) });
+        let create =
+            serde_json::to_string(&Action::CreateProfile { profile: "Kiosk".into(), body: json!({}) });
         let create = create.unwrap_or_default();
         let log = format!(
             "{{\"time\":\"t\",\"run\":\"1-1\",\"seq\":1,\"phase\":\"sending\",\"action\":{create},\"method\":\"POST\",\"path\":\"/p\"}}\n\

@@ -304,7 +304,9 @@ impl std::fmt::Display for Wait {
 /// # let _ = observer;
 /// ```
 #[derive(Clone, Default)]
-pub struct Observer(Option<Arc<dyn Fn(&Wait) + Send + Sync>>);
+pub struct Observer(Option<Arc<WaitFn>>);
+
+type WaitFn = dyn Fn(&Wait) + Send + Sync;
 
 impl Observer {
     /// An observer calling `f` for every wait.
@@ -578,8 +580,11 @@ impl GraphClient {
                 last,
             };
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let step = match tokio::time::timeout(remaining, self.attempt(request, parse, attempt, &mut refreshed, deadline))
-                .await
+            let step = match tokio::time::timeout(
+                remaining,
+                self.attempt(request, parse, attempt, &mut refreshed, deadline),
+            )
+            .await
             {
                 Ok(step) => step?,
                 Err(_) => {
@@ -699,7 +704,8 @@ impl GraphClient {
             }
             429 | 503 | 504 => {
                 counters.throttled.fetch_add(1, Ordering::Relaxed);
-                let delay = retry_after(&response.headers, SystemTime::now()).unwrap_or_else(|| self.backoff(attempt));
+                let delay = retry_after(&response.headers, SystemTime::now())
+                    .unwrap_or_else(|| self.backoff(attempt));
                 Ok(Step::Retry { delay, why: format!("HTTP {status}") })
             }
             500 | 502 if request.idempotent => {
@@ -714,7 +720,13 @@ impl GraphClient {
 
     /// A 2xx: done, or (when JSON was promised and the body is cut short)
     /// another try; a body that is not JSON at all fails at once.
-    fn success(&self, request: &Request, parse: bool, attempt: u32, response: Response) -> Result<Step, GraphError> {
+    fn success(
+        &self,
+        request: &Request,
+        parse: bool,
+        attempt: u32,
+        response: Response,
+    ) -> Result<Step, GraphError> {
         if !parse {
             return Ok(Step::Done(response, None));
         }
@@ -769,7 +781,6 @@ impl GraphClient {
         };
         half + Duration::from_micros(extra)
     }
-
 }
 
 /// The wait a `Retry-After` header asks for: delta-seconds or an HTTP date

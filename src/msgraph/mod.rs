@@ -45,8 +45,8 @@ pub mod snapshot;
 pub mod sync;
 
 pub use client::{
-    parse_retry_after, ApiVersion, ClientConfig, ClientStats, Cloud, Credentials, GraphClient, Observer, Request,
-    Response, RetryPolicy, Secret, Wait,
+    parse_retry_after, ApiVersion, ClientConfig, ClientStats, Cloud, Credentials, GraphClient, Observer,
+    Request, Response, RetryPolicy, Secret, Wait,
 };
 pub use error::{ApiError, GraphError};
 pub use protocol::{batch, BatchRequest, BatchResponse, LoopGuard, Page, Pager, MAX_BATCH};

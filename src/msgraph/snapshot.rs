@@ -305,7 +305,7 @@ impl Snapshot {
     /// let mut first = Snapshot::open(&db)?;
     /// first.lock()?;
     /// let mut second = Snapshot::open(&db)?;
-    /// assert!(second.lock().unwrap_err().to_string().contains("in use by another fleetlab"));
+    /// assert!(second.lock().is_err_and(|e| e.to_string().contains("in use by another fleetlab")));
     /// drop(first);
     /// second.lock()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -318,7 +318,8 @@ impl Snapshot {
         let mut name = self.path.clone().into_os_string();
         name.push(".lock");
         let lock_path = PathBuf::from(name);
-        let lock_err = |e: std::io::Error| SnapshotError::Lock { path: lock_path.clone(), message: e.to_string() };
+        let lock_err =
+            |e: std::io::Error| SnapshotError::Lock { path: lock_path.clone(), message: e.to_string() };
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)

@@ -221,6 +221,9 @@ pub async fn pull(
             }
         }
     }
+    // Sign in once before the chains start: a refused or broken sign-in
+    // is one request and one error, not one per resource.
+    client.token().await?;
     let run = &run;
     let chains = plan.iter().map(|(name, url, initial, resumed)| async move {
         let (n, r) = run.chain(name, url.clone(), initial, *resumed).await?;

@@ -69,7 +69,9 @@ pub(crate) fn parse_json(headers: &HeaderMap, body: &[u8]) -> Result<Value, NotJ
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(value) => Ok(value),
-        Err(e) if e.is_eof() => Err(NotJson::Truncated(format!("body cut short after {} bytes ({e})", body.len()))),
+        Err(e) if e.is_eof() => {
+            Err(NotJson::Truncated(format!("body cut short after {} bytes ({e})", body.len())))
+        }
         Err(e) => Err(NotJson::Other(format!("not JSON ({e}); starts {}", excerpt(body)))),
     }
 }
