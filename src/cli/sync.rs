@@ -86,11 +86,17 @@ pub(super) enum SyncCommand {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
-    /// Make the plan's writes (only with --yes), log each to the audit log, then pull.
+    /// Pull, plan, and make the plan's writes (only with --yes), logging each to the audit log; then pull again.
     #[command(after_help = "Example:\n  fleetlab sync apply --tenant tenant.toml --yes \\\n      \
                             --tenant-id contoso.onmicrosoft.com --client-id <app id> --secret-file ~/.fleetlab-secret\n\n\
-                            Needs DeviceManagementServiceConfig.ReadWrite.All, and Group.ReadWrite.All when \
-                            groups are created or changed. Applying twice is harmless: the second plan is empty.")]
+                            The snapshot is refreshed first, so the plan is made from the tenant as it is now. \
+                            Each write gets a `sending` line in the audit log before it goes out and a `done` or \
+                            `failed` line after. Safe to re-run after an interruption: profiles, groups and \
+                            assignments that already exist (by name, target, or the id the audit log recorded) \
+                            are adopted, never created twice. Needs DeviceManagementServiceConfig.ReadWrite.All, \
+                            and Group.ReadWrite.All when groups are created or changed.\n\n\
+                            Exit status: 0 applied (or nothing to do), 1 the tenant file or edits are rejected, \
+                            2 a write failed, nothing was written without --yes, or input is unreadable.")]
     Apply {
         #[command(flatten)]
         desired: Desired,

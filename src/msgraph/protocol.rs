@@ -28,8 +28,9 @@
 //!   by the snapshot ([`crate::msgraph::snapshot`]) when it applies a round.
 //! * **Batching** ([`batch`]): at most [`MAX_BATCH`] requests per `$batch`;
 //!   items answered 429/503/504 are sent again on their own, after the
-//!   longest `Retry-After` among them (or the backoff), up to the retry cap;
-//!   the others keep their answer. Results come back in request order
+//!   longest `Retry-After` among them (or the backoff), up to the retry cap
+//!   and within the retry budget (an item still throttled then keeps its
+//!   429 as its answer); the others keep their answer. Results come back in request order
 //!   whatever order Graph used.
 
 use std::collections::{BTreeMap, HashSet};
@@ -386,6 +387,7 @@ async fn batch_chunk(
         })
         .collect();
     let mut round = 0u32;
+    let deadline = std::time::Instant::now() + policy.budget;
     while !pending.is_empty() {
         round += 1;
         let idempotent = pending.iter().all(|r| !r.method.eq_ignore_ascii_case("POST"));
@@ -408,7 +410,8 @@ async fn batch_chunk(
                     message: format!("no answer for batch item {:?}", request.id),
                 });
             };
-            if matches!(response.status, 429 | 503 | 504) && round < policy.max_attempts {
+            let in_budget = std::time::Instant::now() < deadline;
+            if matches!(response.status, 429 | 503 | 504) && round < policy.max_attempts && in_budget {
                 let after = response
                     .headers
                     .iter()
@@ -424,7 +427,8 @@ async fn batch_chunk(
         }
         if !retry.is_empty() {
             let backoff = policy.base_delay.saturating_mul(1 << round.min(10)).min(policy.max_delay);
-            let delay = wait.unwrap_or(backoff).min(policy.max_retry_after);
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let delay = wait.unwrap_or(backoff).min(policy.max_retry_after).min(left);
             tokio::time::sleep(delay).await;
         }
         pending = retry;
