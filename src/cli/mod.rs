@@ -11,6 +11,7 @@ mod atomic;
 mod autopilot;
 mod flow;
 mod output;
+mod register;
 mod sandbox;
 mod simulate;
 mod sql;
@@ -123,6 +124,9 @@ enum Command {
     Lint(autopilot::LintArgs),
     /// Which Autopilot profile every device gets, and what a change would change.
     Plan(autopilot::PlanArgs),
+    /// Autopilot registration: check a hardware-hash CSV before it is uploaded.
+    #[command(subcommand)]
+    Autopilot(register::AutopilotCommand),
     /// Translate a device rule into a DuckDB, DataFusion or Spark SQL query.
     #[command(after_help = sql::SQL_HELP)]
     Sql(sql::SqlArgs),
@@ -293,6 +297,7 @@ pub fn main() -> ExitCode {
         Command::Inventory(cmd) => inventory(cmd),
         Command::Lint(args) => autopilot::lint(&args),
         Command::Plan(args) => autopilot::plan(&args),
+        Command::Autopilot(cmd) => register::run(cmd),
         Command::Sql(args) => sql::sql(&args),
         Command::Sync(cmd) => sync::run(cmd),
         Command::Sandbox(cmd) => sandbox::run(cmd),
