@@ -187,8 +187,14 @@ enum InventoryCommand {
 
 #[derive(Args, Debug)]
 struct RuleArgs {
-    /// The rule text (quote it for your shell).
-    #[arg(long, value_name = "RULE", conflicts_with = "rule_file", required_unless_present = "rule_file")]
+    /// The rule text (quote it for your shell). It may begin with `-not`.
+    #[arg(
+        long,
+        value_name = "RULE",
+        conflicts_with = "rule_file",
+        required_unless_present = "rule_file",
+        allow_hyphen_values = true
+    )]
     rule: Option<String>,
     /// Read the rule from FILE (`-` for stdin).
     #[arg(long, value_name = "FILE")]
@@ -200,8 +206,8 @@ struct RuleArgs {
 #[derive(Args, Debug)]
 #[group(required = true, multiple = false)]
 struct RuleOrGroups {
-    /// The rule text (quote it for your shell).
-    #[arg(long, value_name = "RULE")]
+    /// The rule text (quote it for your shell). It may begin with `-not`.
+    #[arg(long, value_name = "RULE", allow_hyphen_values = true)]
     rule: Option<String>,
     /// Read the rule from FILE (`-` for stdin).
     #[arg(long, value_name = "FILE")]
@@ -356,7 +362,7 @@ fn compile(args: &RuleArgs, object: Option<ObjectType>, json: bool) -> Result<(R
             if json {
                 let report = serde_json::json!({
                     "valid": false,
-                    "rule": text,
+                    "rule": rule::quotable(&text),
                     "errors": errors.iter().map(|e| rule::error_json(e, &text)).collect::<Vec<_>>(),
                 });
                 println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());

@@ -88,6 +88,8 @@ pub(crate) fn string_matches(m: &Matcher, value: &str) -> bool {
             .is_some_and(|t| t.eq_ignore_ascii_case(c.as_bytes())),
         Matcher::Bool(b) => value.eq_ignore_ascii_case(if *b { "true" } else { "false" }),
         Matcher::Date(cmp, at) => Timestamp::parse(value).is_ok_and(|t| date_cmp(*cmp, t, *at)),
+        // A pattern that turns case-insensitivity off must see upper case.
+        Matcher::Regex(re) if re.raw() => re.is_match(value),
         m => with_folded(value, |v| match m {
             Matcher::Equals(c) => v == c,
             Matcher::StartsWith(c) => v.starts_with(c.as_str()),

@@ -422,6 +422,28 @@ impl Translator {
             }
             Matcher::Contains(c) => Positive::nullable(format!("contains({value}, {})", literal(c, d)?)),
             Matcher::Regex(re) => {
+                if let Some(construct) = crate::rule::regex::backtracking_construct(re.as_str()) {
+                    return Err(SqlError::UnsupportedRegex {
+                        pattern: re.as_str().to_string(),
+                        construct: construct.to_string(),
+                        engine: d.engine(),
+                        hint: Some(
+                            "the SQL engines' regular expressions run in linear time and have no \
+                             look-around, backreferences or atomic groups; fleetlab eval runs this \
+                             pattern with a bounded backtracking engine"
+                                .into(),
+                        ),
+                    });
+                }
+                if re.raw() {
+                    // The table's text is compared folded; a case-sensitive part cannot be.
+                    return Err(SqlError::UnsupportedRegex {
+                        pattern: re.as_str().to_string(),
+                        construct: "a case-sensitive part ((?-i))".into(),
+                        engine: d.engine(),
+                        hint: Some("the query matches folded (lower-case) text; drop (?-i)".into()),
+                    });
+                }
                 let pattern = regex::translate(re.as_str(), d)?;
                 let pattern = match d {
                     // The printed pattern holds no quote and no `$`.
