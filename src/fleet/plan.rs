@@ -299,8 +299,14 @@ impl Compiler<'_> {
                 let Subject::Property(property) = &t.subject else { return Plan::Const(false) };
                 let device = match property {
                     Property::Device(p) => *p,
-                    // Graph device records carry no directory extensions.
-                    _ => return Plan::Const(scalar_matches(&t.matcher, Scalar::Null) != t.negated),
+                    Property::Extension { name, .. } => {
+                        return match self.index.extension_slot(name) {
+                            Some(slot) => self.scalar(slot, &|s| scalar_matches(&t.matcher, s) != t.negated),
+                            // No device has it: every device reads null.
+                            None => Plan::Const(scalar_matches(&t.matcher, Scalar::Null) != t.negated),
+                        };
+                    }
+                    Property::User(_) => return Plan::Const(false),
                 };
                 if let Some(coll) = coll_of(device) {
                     if let Matcher::IsNull = t.matcher {
@@ -333,7 +339,7 @@ impl Compiler<'_> {
     }
 
     fn scalar(&self, slot: usize, f: &(dyn Fn(Scalar<'_>) -> bool + Sync)) -> Plan {
-        let Some(col) = self.index.scalars.get(slot) else { return Plan::Const(false) };
+        let Some(col) = self.index.column(slot) else { return Plan::Const(false) };
         let is_bool = is_bool_slot(slot);
         let values: Vec<&str> = col.dict.values().collect();
         let mut table = vec![f(Scalar::Null)];
@@ -623,12 +629,12 @@ fn run(
     match plan {
         Plan::Const(b) => out.iter_mut().for_each(|w| *w = if *b { u64::MAX } else { 0 }),
         Plan::Table { slot, table } => {
-            if let Some(col) = ix.scalars.get(*slot) {
+            if let Some(col) = ix.column(*slot) {
                 pack_table(&col.codes, start, len, table, out);
             }
         }
         Plan::EqCode { slot, code } => {
-            if let Some(col) = ix.scalars.get(*slot) {
+            if let Some(col) = ix.column(*slot) {
                 match codes_slice(&col.codes, start, len) {
                     CodesSlice::U8(s) => pack(s, out, |c| u32::from(c) == *code),
                     CodesSlice::U16(s) => pack(s, out, |c| u32::from(c) == *code),

@@ -30,7 +30,7 @@ pub mod parse;
 pub mod print;
 mod record;
 pub(crate) mod regex;
-mod stack;
+pub(crate) mod stack;
 pub mod time;
 
 use std::fmt;
