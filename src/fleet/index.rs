@@ -101,6 +101,9 @@ pub struct FleetIndex {
     /// Custom directory extensions, one column each, named as first seen;
     /// their slots follow the fixed columns ([`FleetIndex::column`]).
     pub(crate) extensions: Vec<(String, ScalarColumn)>,
+    /// Rule-style field names the loaded records used (not packed: a pack
+    /// is made from a file that was already warned about).
+    pub(crate) misnamed: Vec<&'static str>,
 }
 
 /// Builds a [`FleetIndex`] one device at a time (streaming loaders use it).
@@ -110,6 +113,7 @@ pub struct FleetBuilder {
     system_labels: CollectionBuilder,
     member_of: CollectionBuilder,
     extensions: Vec<(String, ScalarBuilder)>,
+    misnamed: Vec<&'static str>,
     len: usize,
 }
 
@@ -128,6 +132,7 @@ impl FleetBuilder {
             system_labels: CollectionBuilder::new(&[]),
             member_of: CollectionBuilder::new(&[]),
             extensions: Vec::new(),
+            misnamed: Vec::new(),
             len: 0,
         }
     }
@@ -152,6 +157,11 @@ impl FleetBuilder {
                     col.push(None).map_err(|_| ColumnOverflow { column: name.to_string() })?;
                 }
                 self.extensions.push((name.to_string(), col));
+            }
+        }
+        for name in d.extensions.misnamed() {
+            if !self.misnamed.contains(name) {
+                self.misnamed.push(name);
             }
         }
         for (name, col) in &mut self.extensions {
@@ -180,6 +190,7 @@ impl FleetBuilder {
             system_labels: self.system_labels.finish(),
             member_of: self.member_of.finish(),
             extensions: self.extensions.into_iter().map(|(n, c)| (n, c.finish())).collect(),
+            misnamed: self.misnamed,
         }
     }
 }
@@ -328,6 +339,50 @@ impl FleetIndex {
     /// The slot of custom extension `name` (case-insensitive), if any device has it.
     pub(crate) fn extension_slot(&self, name: &str) -> Option<usize> {
         self.extensions.iter().position(|(n, _)| n.eq_ignore_ascii_case(name)).map(|k| COLUMNS + k)
+    }
+
+    /// Rule property names (canonical spelling) that the loaded records used
+    /// as field names where Graph spells the field differently, such as
+    /// `deviceOSType` for `operatingSystem`: fleetlab does not read them.
+    pub fn misnamed_fields(&self) -> &[&'static str] {
+        &self.misnamed
+    }
+
+    /// True when some device has a value for `property` (for a collection:
+    /// an item).
+    pub fn carries(&self, property: &crate::rule::Property) -> bool {
+        use crate::rule::Property;
+        let has = |c: &CollectionColumn| c.lanes.iter().any(|l| l.dict.len() > 0);
+        match property {
+            Property::Device(DeviceProperty::DevicePhysicalIds) => has(&self.physical_ids),
+            Property::Device(DeviceProperty::SystemLabels) => has(&self.system_labels),
+            Property::Device(DeviceProperty::MemberOf) => has(&self.member_of),
+            Property::Device(p) => {
+                scalar_slot(*p).and_then(|s| self.column(s)).is_some_and(|c| c.dict.len() > 0)
+            }
+            Property::Extension { name, .. } => self.extension_slot(name).is_some(),
+            Property::User(_) => false,
+        }
+    }
+
+    /// The index without the earlier records of repeated ids (the last
+    /// record of an id wins; see [`crate::inventory::dedup`]), and the repeats.
+    pub fn last_record_wins(
+        self,
+    ) -> Result<(FleetIndex, Vec<crate::inventory::dedup::Duplicate>), ColumnOverflow> {
+        let (keep, duplicates) = crate::inventory::dedup::last_wins((0..self.len).map(|i| self.id(i)));
+        if duplicates.is_empty() {
+            return Ok((self, duplicates));
+        }
+        let mut b = FleetBuilder::new();
+        for i in (0..self.len).filter(|i| keep.get(*i).copied().unwrap_or(true)) {
+            if let Some(d) = self.device(i) {
+                b.push(&d)?;
+            }
+        }
+        let mut index = b.finish();
+        index.misnamed = self.misnamed;
+        Ok((index, duplicates))
     }
 
     /// The custom extension names the index holds, as first seen.

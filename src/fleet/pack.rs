@@ -328,7 +328,15 @@ pub fn from_bytes(bytes: &[u8], name: &Path) -> Result<FleetIndex, InventoryErro
         if r.pos != r.buf.len() {
             return Err("unexpected bytes after the last column".into());
         }
-        Ok(FleetIndex { len: devices, scalars, physical_ids, system_labels, member_of, extensions })
+        Ok(FleetIndex {
+            len: devices,
+            scalars,
+            physical_ids,
+            system_labels,
+            member_of,
+            extensions,
+            misnamed: Vec::new(),
+        })
     };
     parse(&mut r).map_err(|m| bad(format!("packed index is malformed: {m}")))
 }

@@ -9,6 +9,7 @@
 //! Decision: an empty string is read as null (spec §3.5: Entra stores no
 //! empty strings, and exports that write `""` mean "unset").
 
+pub mod dedup;
 mod device;
 pub(crate) mod extra;
 mod generate;

@@ -178,6 +178,39 @@ impl Rule {
         &self.program
     }
 
+    /// The properties the rule reads, each once, in the order they appear.
+    pub fn properties(&self) -> Vec<Property> {
+        let mut out: Vec<Property> = Vec::new();
+        let mut add = |p: &Property| {
+            if !out.contains(p) {
+                out.push(p.clone());
+            }
+        };
+        match &self.program {
+            check::Program::MemberOf { property, .. } => add(property),
+            check::Program::DirectReports { .. } => {}
+            check::Program::Expr(root) => {
+                // Iterative: a rule may nest hundreds of levels deep.
+                let mut stack = vec![root];
+                while let Some(node) = stack.pop() {
+                    match &node.kind {
+                        check::NodeKind::Or(parts) | check::NodeKind::And(parts) => {
+                            stack.extend(parts.iter().rev())
+                        }
+                        check::NodeKind::Not(inner) => stack.push(inner),
+                        check::NodeKind::Test(t) => {
+                            if let check::Subject::Property(p) = &t.subject {
+                                add(p);
+                            }
+                        }
+                        check::NodeKind::Quantified { property, .. } => add(property),
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Legal but suspicious things found while checking.
     pub fn warnings(&self) -> &[Warning] {
         &self.warnings
