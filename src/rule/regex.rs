@@ -244,7 +244,13 @@ fn explain(pattern: &str, engine_message: &str) -> PatternError {
     let reason = engine_message.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("").trim();
     let reason = reason.strip_prefix("error: ").unwrap_or(reason).to_string();
     let kind = regex_syntax::ast::parse::Parser::new().parse(pattern).err().map(|e| e.kind().clone());
+    let backreference = reason.to_ascii_lowercase().contains("back reference");
     let help = match kind {
+        // The backtracking engine's own complaint; regex-syntax does not know `\k`.
+        _ if backreference => {
+            "a backreference refers to a group before it: `\\1` to the first `(…)`, `\\k<name>` to \
+             a `(?<name>…)`"
+        }
         Some(ErrorKind::RepetitionMissing) => {
             "`*`, `+`, `?` and `{n}` repeat what stands before them, and here nothing does; \
              write `.*` for \"any text\" (e.g. `.*@contoso.com`), or `\\*` for a literal star"
@@ -282,10 +288,6 @@ fn explain(pattern: &str, engine_message: &str) -> PatternError {
             "a named group is `(?<name>…)` with a name of letters, digits and `_`"
         }
         Some(ErrorKind::NestLimitExceeded(_)) => "the pattern nests groups too deeply; flatten it",
-        _ if reason.to_ascii_lowercase().contains("back reference") => {
-            "a backreference refers to a group before it: `\\1` to the first `(…)`, `\\k<name>` to \
-             a `(?<name>…)`"
-        }
         _ if reason.contains("exceeds size limit") => {
             "the compiled pattern is too large; use fewer or smaller repetitions"
         }
