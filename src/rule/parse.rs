@@ -468,6 +468,13 @@ impl Builder {
         };
         let text = q.get_input();
         let q_span = span_of(&q);
+        let target = q.clone().into_inner().next().map_or("", |p| p.as_str());
+        if target.len() >= 9
+            && target.get(target.len() - 9..).is_some_and(|t| t.eq_ignore_ascii_case(".memberOf"))
+        {
+            // memberOf stands alone whatever the precedence: `not-combinable` says so.
+            return;
+        }
         let parts: Vec<Pair<'_, G>> = q.into_inner().collect();
         let head_end =
             parts.iter().find(|p| p.as_rule() == G::quantifier).map_or(q_span.start(), |p| p.as_span().end());

@@ -730,8 +730,11 @@ fn rule_text() -> BoxedStrategy<String> {
     .boxed()
 }
 
+/// The texts that check, except those with a case-sensitive regex part
+/// (`(?-i)`), which `fleetlab sql` refuses to translate (the table's text
+/// is compared folded; see `rules_without_a_device_table_translation_are_errors`).
 fn checked_rules(texts: &[String]) -> Vec<Rule> {
-    texts.iter().filter_map(|t| device_rule(t).ok()).collect()
+    texts.iter().filter(|t| !t.contains("(?-i")).filter_map(|t| device_rule(t).ok()).collect()
 }
 
 proptest! {
