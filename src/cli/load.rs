@@ -87,7 +87,7 @@ pub(super) fn users(path: &Path, allow_empty: bool) -> Result<(Vec<User>, Vec<In
         return Err(empty(path, "users"));
     }
     let (keep, duplicates) =
-        crate::inventory::dedup::last_wins(users.iter().map(|u| crate::inventory::HasId::id(u)));
+        crate::inventory::dedup::last_wins(users.iter().map(crate::inventory::HasId::id));
     let users: Vec<User> = users.into_iter().zip(keep).filter_map(|(u, k)| k.then_some(u)).collect();
     let mut warnings: Vec<InventoryWarning> = duplicates
         .iter()

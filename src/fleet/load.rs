@@ -47,7 +47,7 @@ pub fn load_index(path: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<FleetI
         Some(b'[') | Some(b'{') if !is_json_lines(path).map_err(io)? => stream_json(reader),
         _ => return stream_lines(path, progress),
     };
-    result.or_else(|_| Err(locate_error(path)))
+    result.map_err(|_| locate_error(path))
 }
 
 /// Streams the file again, keeping nothing, to name where it is malformed.
