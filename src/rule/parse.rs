@@ -274,12 +274,13 @@ fn prescan(text: &str, lenient: bool) -> Result<Scan, RuleErrors> {
     }
     match state {
         State::Double(at) | State::Single(at) | State::Backtick(at) => {
-            if let Some((c, curly)) = scan.curly_in_string.filter(|(_, curly)| *curly > at) {
+            // Strings pair up wrongly once one was meant to end at a curly quote.
+            if let Some((c, curly)) = scan.curly_in_string {
                 return Err(RuleError::InvalidCharacter {
                     found: c,
                     hint: format!(
-                        "the string that starts at column {} never ends: {} is a curly (typographic) \
-                         quote; type a straight quote to end the string",
+                        "a string never ends (the last one starts at column {}); {} here is a curly \
+                         (typographic) quote: type a straight quote to end the string",
                         text[..at].chars().count() + 1,
                         describe_char(c)
                     ),
@@ -322,7 +323,15 @@ fn misplaced(text: &str, scan: &Scan, e: &pest::error::Error<G>) -> RuleErrors {
                 .into();
         }
     }
-    if let Some((c, at)) = scan.curly_in_string {
+    // Only when the rest of that string reads like rule text: an apostrophe
+    // in `"Ada’s iPhone"` is not the problem.
+    let swallowed_code = |at: usize| {
+        scan.strings.iter().find(|(s, e)| (*s..*e).contains(&at)).is_some_and(|(_, e)| {
+            let rest = text.get(at..*e).unwrap_or("");
+            rest.contains(" -") || rest.contains('(') || rest.contains(')')
+        })
+    };
+    if let Some((c, at)) = scan.curly_in_string.filter(|(_, at)| swallowed_code(*at)) {
         return RuleError::InvalidCharacter {
             found: c,
             hint: format!(

@@ -363,6 +363,13 @@ fn mistakes_are_named() -> TestResult {
     let (code, _, help) = check_error("user.userType -eq \"Member\u{201D}")?;
     assert_eq!(code, "invalid-character");
     assert!(help.contains("U+201D"), "{help}");
+    let (code, _, help) = check_error("(user.userType -eq \"Member\u{201D}) -and (user.city -eq \"Oslo\")")?;
+    assert_eq!(code, "invalid-character");
+    assert!(help.contains("U+201D"), "{help}");
+    // An apostrophe inside a value is not blamed for an error elsewhere.
+    let (code, _, _) =
+        check_error("(user.displayName -eq \"Ada\u{2019}s iPhone\") -and (user.city -eqq \"x\")")?;
+    assert_eq!(code, "syntax");
     let warned = check_ok("user.userType -eq \"Mem\u{201D}ber\"")?;
     assert!(warned.contains("curly-quote-in-string") && warned.contains("U+201D"), "{warned}");
     let (_, message, _) = check_error(r#"user.memberOf -all (group.objectId -in ["a"])"#)?;
