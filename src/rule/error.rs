@@ -321,11 +321,9 @@ impl RuleError {
                 }))
             }
             InvalidRegex { help, .. } => Some(help.clone()),
-            UnsupportedRegex { .. } => Some(
-                "fleetlab matches in linear time and so has no look-around or backreferences; \
-                 rewrite the pattern or split it into several clauses"
-                    .to_string(),
-            ),
+            UnsupportedRegex { .. } => {
+                Some("rewrite the pattern or split it into several clauses".to_string())
+            }
             QuantifierOnScalar { .. } => Some("compare the property directly, e.g. `-eq`".to_string()),
             ItemOutsideQuantifier { .. } => Some(
                 "put it inside a quantifier, e.g. `device.devicePhysicalIds -any (_ -startsWith \"[ZTDId]\")`"

@@ -15,8 +15,10 @@
 //!   `-eq null` on a collection means "empty";
 //! * `-any` over nothing is false, `-all` over nothing is true
 //!   (`all(p) = not any(not p)`);
-//! * `-match` is unanchored and runs on the folded value with the regex
-//!   crate, whose matching is linear in the input: no pattern can hang it.
+//! * `-match` is unanchored and runs on the folded value (on the stored
+//!   value when the pattern turns case-insensitivity off), in linear time,
+//!   or for .NET-only constructs on a backtracking engine with a step limit
+//!   ([`crate::rule::regex`]): no pattern can hang it.
 
 use std::cell::RefCell;
 

@@ -16,7 +16,16 @@
 //!   ([`Options::now`]), so one evaluation pass sees one "now";
 //! * a rule is bound to one object type; checking against an expected type
 //!   ([`Options::object`]) turns a user rule on a device inventory into an
-//!   error instead of an empty result.
+//!   error instead of an empty result;
+//! * nothing is silently read two ways: where Microsoft's precedence and the
+//!   intuitive reading differ (an unparenthesised `-any`/`-all` before
+//!   `-and`/`-or`) the rule is an error showing both readings;
+//! * `-match` takes .NET constructs on a bounded backtracking engine (the
+//!   `regex` submodule); a value that exhausts the bound makes
+//!   [`Rule::try_matches`] an error rather than a quiet "no match";
+//! * the documentation sets no nesting limit, so neither does fleetlab
+//!   beyond the 3,072-character length: rules longer than a few hundred
+//!   bytes are parsed and checked on a thread with a large stack.
 
 pub mod ast;
 mod catalogue;
