@@ -581,7 +581,8 @@ impl GraphClient {
             .inner
             .http
             .request(request.method.clone(), &request.url)
-            .header(AUTHORIZATION, format!("Bearer {token}"));
+            .header(AUTHORIZATION, format!("Bearer {token}"))
+            .header("Accept", "application/json");
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }

@@ -15,5 +15,6 @@ mod sim_report;
 mod sql;
 mod sync;
 mod sync_cli;
+mod sync_docs;
 mod sync_import;
 mod sync_plan;
