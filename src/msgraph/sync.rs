@@ -21,13 +21,23 @@
 //!   carry the selection on (delta query overview, "State tokens").
 //! * **Delta for devices and groups**: the first pull is a delta round from
 //!   scratch, which returns everything and ends with a deltaLink; later
-//!   pulls start from the stored deltaLink and receive only changes. A
-//!   410 / `resyncRequired` answer drops what was staged for the resource and
-//!   redoes it as a full round (from the `Location` Graph gives, else the
-//!   initial URL). Intune has no delta for Autopilot identities or profiles,
-//!   so those are listed whole on every pull. Autopilot calls use beta
-//!   (v1.0 lacks the profile-assignment status fields, and profiles exist
-//!   only in beta — graph-api.md §0); directory calls use v1.0.
+//!   pulls start from the stored deltaLink and receive only changes.
+//!   Intune has no delta for Autopilot identities or profiles, so those are
+//!   listed whole on every pull. Autopilot calls use beta (v1.0 lacks the
+//!   profile-assignment status fields, and profiles exist only in beta —
+//!   graph-api.md §0); directory calls use v1.0.
+//! * **An expired round restarts whole, from our own first request.** The
+//!   delta query overview documents two signals: "Synchronization reset",
+//!   `410 Gone` with a `Location` holding "the initial query" (an empty
+//!   `$deltaToken`), after which "the application must restart with a full
+//!   synchronization"; and, under "Token duration", a 40X with
+//!   `syncStateNotFound` for an expired token (seven days for directory
+//!   objects). Either drops what was staged for the resource and redoes it
+//!   as a full round (which replaces the resource, so objects deleted
+//!   meanwhile go too), at most three times a pull. The round
+//!   starts from our own initial query rather than the `Location`: the
+//!   documentation says the two are the same query, and ours is certain to
+//!   carry the `$select` the round needs.
 //! * **The chains run concurrently**, and a profile's assignments are
 //!   fetched in parallel once the profiles are known; the client's
 //!   semaphore bounds how many requests are in flight (concurrency 1 is a
@@ -156,10 +166,8 @@ impl Run<'_> {
     }
 
     /// Pages `resource` from `url` into the stage until done; redoes it as a
-    /// full round on 410/resyncRequired, or when a resumed link is refused.
-    /// The redo starts from our own initial query rather than the
-    /// `Location` of a 410, because that query carries the `$select`
-    /// (group members) the round needs, which a `Location` may lack.
+    /// full round from `initial` on 410 / `syncStateNotFound` /
+    /// `resyncRequired`, or when a resumed link is refused (module docs).
     async fn chain(
         &self,
         resource: &str,
@@ -187,22 +195,19 @@ impl Run<'_> {
                 Ok(()) => return Ok((received, resyncs)),
                 Err(e) => {
                     let redo = match &e {
-                        GraphError::Resync { location, .. } => Some(location.clone()),
-                        GraphError::Api { error, .. }
-                            if from_saved_link && (400..500).contains(&error.status) =>
-                        {
-                            Some(None)
+                        GraphError::Resync { .. } => true,
+                        GraphError::Api { error, .. } => {
+                            from_saved_link && (400..500).contains(&error.status)
                         }
-                        _ => None,
+                        _ => false,
                     };
-                    let Some(location) = redo else { return Err(e) };
+                    if !redo {
+                        return Err(e);
+                    }
                     resyncs += 1;
                     if resyncs > MAX_RESYNCS {
                         return Err(e);
                     }
-                    // Our own initial query, not the `Location`: it carries the
-                    // `$select` (members) the round needs, which a Location may lack.
-                    let _ = location;
                     let fresh = initial.to_string();
                     self.progress.note(&format!("{resource}: {e}; starting a full round"));
                     self.snap()?.stage_start(resource, Mode::Full, &fresh)?;

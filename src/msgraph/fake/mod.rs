@@ -713,7 +713,10 @@ fn dispatch(shared: &Shared, req: &Incoming) -> (Reply, bool) {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("eventual"));
     let mut reply = match shared.tenant.lock() {
-        Ok(mut t) => t.route(&req.method, version, rest, &req.query, &req.body, &shared.base, eventual),
+        Ok(mut t) => {
+            let query = modes::with_prefer(&req.query, &req.headers);
+            t.route(&req.method, version, rest, &query, &req.body, &shared.base, eventual)
+        }
         Err(_) => graph_error(500, "generalException", "tenant lock poisoned"),
     };
     if reply.status == 200 && req.method == "GET" && req.query.iter().any(|(k, _)| k == "$skiptoken") {

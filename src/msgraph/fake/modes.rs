@@ -75,6 +75,28 @@ impl Default for Modes {
     }
 }
 
+/// The query option the routes read for `Prefer: return=minimal` (a name
+/// no client can send, since Graph's options start with `$`).
+pub(crate) const PREFER_MINIMAL: &str = "@prefer-return-minimal";
+
+/// `query` plus [`PREFER_MINIMAL`] when the request carried
+/// `Prefer: return=minimal`, so routes that honour it need no headers.
+pub(crate) fn with_prefer(
+    query: &[(String, String)],
+    headers: &axum::http::HeaderMap,
+) -> Vec<(String, String)> {
+    let mut out = query.to_vec();
+    let minimal = headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|p| p.trim().eq_ignore_ascii_case("return=minimal")));
+    if minimal {
+        out.push((PREFER_MINIMAL.to_string(), String::new()));
+    }
+    out
+}
+
 /// The fields a `$select` names (trimmed, empty ones dropped).
 pub(crate) fn select_fields(select: &str) -> Vec<&str> {
     select.split(',').map(str::trim).filter(|f| !f.is_empty()).collect()

@@ -1363,6 +1363,9 @@ impl Tenant {
         }
         let size = self.config.page_size.max(1);
         let chunk = self.config.members_chunk.max(1);
+        let minimal = self.config.modes.return_minimal
+            && st.since > 0
+            && query.iter().any(|(k, _)| k == super::modes::PREFER_MINIMAL);
         // The position: "groupId/chunk".
         let (after_group, after_chunk) = match &st.after {
             Some(a) => match a.rsplit_once('/') {
@@ -1403,7 +1406,11 @@ impl Tenant {
                     more = true;
                     break 'groups;
                 }
-                let mut item = group_json(id, g);
+                // "group: delta": with Prefer: return=minimal a deltaLink round
+                // carries only what changed; properties unchanged since the
+                // token are left out (the fake does not track them one by one).
+                let mut item =
+                    if minimal && !props_changed { json!({ "id": id }) } else { group_json(id, g) };
                 if let Some(obj) = item.as_object_mut() {
                     if st.members {
                         let list: Vec<Value> = part
