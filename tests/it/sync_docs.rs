@@ -475,3 +475,57 @@ fn the_fake_in_unprefixed_mode_round_trips_through_export_and_plan() -> TestResu
     crate::sync::assert_matches(&server.handle(), &db)?;
     Ok(())
 }
+
+/// Every item of a round from `url` (following nextLinks), with `headers`.
+fn round_items(
+    client: &GraphClient,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> Result<(Vec<Value>, String), Box<dyn Error>> {
+    let runtime = sync::runtime()?;
+    let (mut next, mut items) = (url.to_string(), Vec::new());
+    loop {
+        let mut request = fleetlab::msgraph::Request::get(next.clone());
+        for (k, v) in headers {
+            request = request.header(k, v);
+        }
+        let mut page = runtime.block_on(client.send_json(&request))?;
+        items.extend(page["value"].as_array_mut().map(std::mem::take).unwrap_or_default());
+        match (page["@odata.nextLink"].as_str(), page["@odata.deltaLink"].as_str()) {
+            (Some(n), _) => next = n.to_string(),
+            (None, Some(d)) => return Ok((items, d.to_string())),
+            (None, None) => return Err("a round without a deltaLink".into()),
+        }
+    }
+}
+
+#[test]
+fn the_fake_answers_prefer_return_minimal_as_group_delta_documents() -> TestResult {
+    let server = FakeServer::start(contoso()?, FakeConfig::default(), 0)?;
+    let handle = server.handle();
+    let client = GraphClient::new(client_config(server.url()))?;
+    let initial = client.url(ApiVersion::V1, sync::GROUPS_DELTA);
+    // The header means nothing on the initial round: full objects.
+    let (first, link) = round_items(&client, &initial, &[("Prefer", "return=minimal")])?;
+    assert!(first.iter().all(|g| g.get("displayName").is_some()));
+    // A device loses its physical ids: memberships change, group properties do not.
+    let id = handle
+        .groups()?
+        .into_iter()
+        .find(|(_, props, members)| {
+            props["membershipRule"].as_str().is_some_and(|r| r.contains("devicePhysicalIds"))
+                && !members.is_empty()
+        })
+        .and_then(|(_, _, members)| members.first().cloned())
+        .ok_or("no group of physical ids with members")?;
+    handle.patch_device(&id, &json!({"physicalIds": []}))?;
+    let (full, _) = round_items(&client, &link, &[])?;
+    let (minimal, _) = round_items(&client, &link, &[("Prefer", "return=minimal")])?;
+    assert!(!full.is_empty() && full.len() == minimal.len(), "{full:?} {minimal:?}");
+    assert!(full.iter().all(|g| g.get("displayName").is_some()), "{full:?}");
+    for g in &minimal {
+        let keys: Vec<&String> = g.as_object().map(|m| m.keys().collect()).unwrap_or_default();
+        assert_eq!(keys, ["id", "members@delta"], "{g}");
+    }
+    Ok(())
+}
