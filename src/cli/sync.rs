@@ -599,7 +599,12 @@ fn apply(
         result.map_err(|e| fail(format!("{e} (every write so far is in {})", audit_log.display())))?;
     // Pull, so the snapshot shows what was written and the next plan is empty.
     let snapshot = Mutex::new(open(db)?);
-    runtime.block_on(sync::pull(&client, &snapshot, PullOptions::default(), &sync::Quiet)).map_err(fail)?;
+    let pulled = runtime
+        .block_on(sync::pull(&client, &snapshot, PullOptions::default(), &sync::Quiet))
+        .map_err(fail)?;
+    for s in &pulled.skipped {
+        eprintln!("warning: {}", s.to_text());
+    }
     if !quiet {
         emit(
             &format!(
