@@ -18,7 +18,11 @@
 //!   of a round names every Graph field the rule catalogue reads plus
 //!   `extensionAttributes` ([`device_properties`]); Graph encodes query
 //!   options into the round's tokens, so the nextLinks and the deltaLink
-//!   carry the selection on (delta query overview, "State tokens").
+//!   carry the selection on (delta query overview, "State tokens"). A
+//!   deltaLink keeps returning the selection it was started with, so the
+//!   snapshot remembers the query of its devices round; a stored deltaLink
+//!   of another query (an older fleetlab, a catalogue that grew) is
+//!   dropped for a full round.
 //! * **Delta for devices and groups**: the first pull is a delta round from
 //!   scratch, which returns everything and ends with a deltaLink; later
 //!   pulls start from the stored deltaLink and receive only changes.
