@@ -529,3 +529,20 @@ fn the_fake_answers_prefer_return_minimal_as_group_delta_documents() -> TestResu
     }
     Ok(())
 }
+
+#[test]
+fn a_devices_delta_link_of_another_selection_starts_a_full_round() -> TestResult {
+    let server = FakeServer::start(contoso()?, FakeConfig::default(), 0)?;
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("t.db");
+    pull(server.url(), &db, false)?;
+    let again = pull(server.url(), &db, false)?;
+    assert_eq!(again.modes.get("devices"), Some(&Mode::Delta));
+    // As a snapshot written before the selection grew would have it.
+    Snapshot::open(&db)?.set_meta("select:devices", "/devices/delta")?;
+    let report = pull(server.url(), &db, false)?;
+    assert_eq!(report.modes.get("devices"), Some(&Mode::Full), "{:?}", report.modes);
+    assert_eq!(report.modes.get("groups"), Some(&Mode::Delta), "{:?}", report.modes);
+    crate::sync::assert_matches(&server.handle(), &db)?;
+    Ok(())
+}
