@@ -7,6 +7,7 @@
 //! result is written to a temporary file beside FILE and renamed into
 //! place, so a failed run never leaves a half-written report.
 
+mod atomic;
 mod autopilot;
 mod flow;
 mod output;

@@ -1,7 +1,6 @@
 //! Result formats of the CLI (JSON, CSV, tables, diagnostics) and the
 //! atomic file writer.
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::json;
@@ -201,33 +200,4 @@ pub(crate) fn groups_table(set: &GroupSet, m: &Membership, total: usize, object:
     s
 }
 
-/// Writes `bytes` to a temporary file beside `path`, then renames it over
-/// `path`: readers see the old file or the new one, never half of one.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    write_atomic_with(path, |file| file.write_all(bytes))
-}
-
-/// Like [`write_atomic`], for output produced by streaming into the file.
-pub(crate) fn write_atomic_with<T>(
-    path: &Path,
-    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<T>,
-) -> std::io::Result<T> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    let out = write(tmp.as_file_mut())?;
-    tmp.as_file().sync_all()?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // Temporary files are created 0600; a report replacing a file keeps
-        // that file's mode, a new one gets the usual 0644.
-        let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
-        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
-    }
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(out)
-}
+pub(crate) use super::atomic::{write_atomic, write_atomic_with};

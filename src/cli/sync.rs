@@ -101,11 +101,17 @@ pub(super) enum SyncCommand {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
-    /// Make the plan's writes (only with --yes), log each to the audit log, then pull.
+    /// Pull, plan, and make the plan's writes (only with --yes), logging each to the audit log; then pull again.
     #[command(after_help = "Example:\n  fleetlab sync apply --tenant tenant.toml --yes \\\n      \
                             --tenant-id contoso.onmicrosoft.com --client-id <app id> --secret-file ~/.fleetlab-secret\n\n\
-                            Needs DeviceManagementServiceConfig.ReadWrite.All, and Group.ReadWrite.All when \
-                            groups are created or changed. Applying twice is harmless: the second plan is empty.")]
+                            The snapshot is refreshed first, so the plan is made from the tenant as it is now. \
+                            Each write gets a `sending` line in the audit log before it goes out and a `done` or \
+                            `failed` line after. Safe to re-run after an interruption: profiles, groups and \
+                            assignments that already exist (by name, target, or the id the audit log recorded) \
+                            are adopted, never created twice. Needs DeviceManagementServiceConfig.ReadWrite.All, \
+                            and Group.ReadWrite.All when groups are created or changed.\n\n\
+                            Exit status: 0 applied (or nothing to do), 1 the tenant file or edits are rejected, \
+                            2 a write failed, nothing was written without --yes, or input is unreadable.")]
     Apply {
         #[command(flatten)]
         desired: Desired,
@@ -239,10 +245,22 @@ pub(super) struct Connection {
     /// File holding the client secret (instead of the environment).
     #[arg(long, value_name = "FILE")]
     secret_file: Option<PathBuf>,
+    /// Seconds one request may take in all: its attempts, retries and the
+    /// waits between them (throttling, Retry-After). Past it the command
+    /// stops with an error rather than waiting on.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    retry_budget: u64,
+    /// Largest response body accepted, in MiB (Graph's pages are a few MiB).
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    max_response_mb: u64,
+    /// Most pages one listing may take (a server sending links forever is
+    /// stopped here); raise it for a tenant with millions of objects.
+    #[arg(long, value_name = "N", default_value_t = crate::msgraph::client::DEFAULT_MAX_PAGES)]
+    max_pages: u64,
 }
 
 impl Connection {
-    fn config(&self, concurrency: usize) -> Result<ClientConfig, Failure> {
+    fn config(&self, concurrency: usize, quiet: bool) -> Result<ClientConfig, Failure> {
         let from_env = |given: &Option<String>, var: &str, what: &str| -> Result<String, Failure> {
             match given.clone().or_else(|| std::env::var(var).ok()).filter(|s| !s.trim().is_empty()) {
                 Some(v) => Ok(v),
@@ -273,6 +291,13 @@ impl Connection {
             config.authority = authority.trim_end_matches('/').to_string();
         }
         config.concurrency = concurrency.max(1);
+        config.retry.budget = std::time::Duration::from_secs(self.retry_budget);
+        config.retry.max_retry_after = config.retry.budget;
+        config.max_body_bytes = usize::try_from(self.max_response_mb << 20).unwrap_or(usize::MAX);
+        config.max_pages = self.max_pages.max(1);
+        if !quiet {
+            config.observer = crate::msgraph::Observer::new(|wait| eprintln!("note: {wait}"));
+        }
         Ok(config)
     }
 }
@@ -343,7 +368,7 @@ struct PullArgs {
 
 fn pull(connection: &Connection, db: &Path, args: PullArgs) -> Outcome {
     let PullArgs { full, strict, concurrency, quiet, format } = args;
-    let config = connection.config(concurrency)?;
+    let config = connection.config(concurrency, quiet)?;
     let snapshot = Mutex::new(open(db)?);
     let client = GraphClient::new(config).map_err(fail)?;
     let runtime = sync::runtime().map_err(fail)?;
@@ -575,8 +600,19 @@ fn apply(
     if !db.exists() {
         return Err(fail(format!("{}: no snapshot yet; run `fleetlab sync pull` first", db.display())));
     }
-    let config = connection.config(concurrency)?;
-    let plan = desired.plan(&open(db)?)?;
+    let config = connection.config(concurrency, quiet)?;
+    let mut snapshot = open(db)?;
+    snapshot.lock().map_err(fail)?;
+    let snapshot = Mutex::new(snapshot);
+    let client = GraphClient::new(config).map_err(fail)?;
+    let runtime = sync::runtime().map_err(fail)?;
+    // Plan from the tenant as it is now, not as the last pull saw it: an
+    // apply interrupted after some writes must not make them again.
+    let bar = Bar::new(quiet);
+    let refreshed = runtime.block_on(sync::pull(&client, &snapshot, PullOptions::default(), &bar));
+    bar.0.finish_and_clear();
+    refreshed.map_err(|e| fail(format!("refreshing the snapshot before writing: {e}")))?;
+    let plan = desired.plan(&*snapshot.lock().map_err(|_| fail("snapshot lock poisoned"))?)?;
     if plan.actions.is_empty() {
         if !quiet {
             emit(&plan.to_text(), None)?;
@@ -587,28 +623,37 @@ fn apply(
         eprint!("{}", plan.to_text());
         return Err(fail("nothing was written: add --yes to make these changes"));
     }
-    let client = GraphClient::new(config).map_err(fail)?;
-    let runtime = sync::runtime().map_err(fail)?;
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(audit_log)
-        .map_err(|e| fail(format!("{}: {e}", audit_log.display())))?;
-    let result = runtime.block_on(crate::msgraph::plan::apply(&client, &plan, &mut log));
+    let mut log = crate::msgraph::apply::AuditLog::open(audit_log).map_err(fail)?;
+    for line in &log.history().interrupted {
+        eprintln!(
+            "note: an earlier apply was interrupted while sending `{line}`; the snapshot was refreshed and \
+             existing objects are matched by name, so it is not made twice"
+        );
+    }
+    let result = runtime.block_on(crate::msgraph::apply::apply(&client, &plan, &mut log));
     let report =
         result.map_err(|e| fail(format!("{e} (every write so far is in {})", audit_log.display())))?;
     // Pull, so the snapshot shows what was written and the next plan is empty.
-    let snapshot = Mutex::new(open(db)?);
     let pulled = runtime
         .block_on(sync::pull(&client, &snapshot, PullOptions::default(), &sync::Quiet))
         .map_err(fail)?;
     for s in &pulled.skipped {
         eprintln!("warning: {}", s.to_text());
     }
+    let left = desired.plan(&*snapshot.lock().map_err(|_| fail("snapshot lock poisoned"))?)?;
+    if !left.actions.is_empty() {
+        eprintln!(
+            "note: the refreshed snapshot still differs in {} change(s) (Graph can take a minute to show \
+             new objects); run `fleetlab sync plan` again before another apply",
+            left.actions.len()
+        );
+    }
     if !quiet {
+        let adopted: String =
+            report.adopted.iter().map(|a| format!("  = already there, not created again: {a}\n")).collect();
         emit(
             &format!(
-                "{}applied {} change(s), {} failed; audit log {}\n",
+                "{}{adopted}applied {} change(s), {} failed; audit log {}\n",
                 plan.to_text(),
                 report.succeeded,
                 report.failed,

@@ -31,6 +31,22 @@
 //!   [`RetryPolicy::max_retry_after`] ends the call instead of hanging it.
 //!   The permit of the concurrency bound is held only while a request is
 //!   on the wire, never while waiting to retry.
+//! * **Every request chain has a time budget** ([`RetryPolicy::budget`],
+//!   a minute by default): the attempts, the time spent reading bodies and
+//!   the waits between them all come out of it, so a server that throttles
+//!   forever, trickles a body one byte at a time or asks for a 900-second
+//!   `Retry-After` ends the call with an error in bounded time instead of
+//!   hanging a pull. A wait that would not fit in what is left fails at
+//!   once rather than sleeping first. Each wait is announced to the
+//!   [`Observer`] (the CLI prints it on stderr unless `--quiet`), since a
+//!   silent minute looks like a hang.
+//! * **Bodies are bounded and checked** ([`body`]): at most
+//!   [`ClientConfig::max_body_bytes`]; a transfer cut short is retried,
+//!   while an HTML page or any other non-JSON answer fails at once.
+//! * **No redirects are followed.** Graph does not redirect the calls
+//!   fleetlab makes, and following one would send the bearer token (or,
+//!   from the token endpoint, the client secret) wherever `Location`
+//!   points; a 3xx is [`GraphError::Redirected`].
 //! * **A 403 names the permission to grant.** Graph's directory 403 says
 //!   only "Insufficient privileges"; the client turns any 403 into
 //!   [`GraphError::Forbidden`] with the least privileged application
@@ -47,7 +63,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rand::RngExt;
 use rand_pcg::Pcg64;
-use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 /// HTTP methods (re-exported from reqwest).
 pub use reqwest::Method;
 use reqwest::Url;
@@ -55,6 +71,12 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use crate::msgraph::error::{ApiError, GraphError};
+
+mod body;
+mod token;
+
+use body::{BodyProblem, NotJson};
+use token::Token;
 
 /// A Microsoft cloud: its Graph root and its sign-in authority
 /// (graph-api.md §3.1).
@@ -130,10 +152,28 @@ impl Secret {
 
     /// Reads the secret from environment variable `var`.
     pub fn from_env(var: &str) -> Result<Secret, GraphError> {
+        // The name is echoed only when it looks like one: a secret pasted
+        // where the name goes must not end up in a terminal or a CI log.
+        let plausible = !var.is_empty()
+            && var.len() <= 64
+            && var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && !var.starts_with(|c: char| c.is_ascii_digit());
+        if !plausible {
+            return Err(GraphError::Secret(
+                "--secret-env takes the NAME of an environment variable (letters, digits and _), not the \
+                 secret itself; what was given is not shown"
+                    .into(),
+            ));
+        }
         match std::env::var(var) {
             Ok(v) if !v.trim().is_empty() => Ok(Secret(v.trim().to_string())),
             Ok(_) => Err(GraphError::Secret(format!("environment variable {var} is empty"))),
-            Err(_) => Err(GraphError::Secret(format!("environment variable {var} is not set"))),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err(GraphError::Secret(format!("environment variable {var} is not valid UTF-8 (not shown)")))
+            }
+            Err(std::env::VarError::NotPresent) => {
+                Err(GraphError::Secret(format!("environment variable {var} is not set")))
+            }
         }
     }
 
@@ -182,6 +222,8 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// A `Retry-After` longer than this ends the call with an error.
     pub max_retry_after: Duration,
+    /// Total time for one request chain: every attempt, body read and wait.
+    pub budget: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -190,7 +232,8 @@ impl Default for RetryPolicy {
             max_attempts: 10,
             base_delay: Duration::from_millis(400),
             max_delay: Duration::from_secs(30),
-            max_retry_after: Duration::from_secs(900),
+            max_retry_after: Duration::from_secs(60),
+            budget: Duration::from_secs(60),
         }
     }
 }
@@ -210,6 +253,78 @@ pub struct ClientConfig {
     pub concurrency: usize,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Largest response body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Most pages one listing or delta round may take
+    /// ([`crate::msgraph::protocol::LoopGuard`]).
+    pub max_pages: u64,
+    /// Told about each wait before a retry.
+    pub observer: Observer,
+}
+
+/// Default [`ClientConfig::max_body_bytes`]: 64 MiB, about twenty times the
+/// largest Graph page (999 devices with every property).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 << 20;
+
+/// Default [`ClientConfig::max_pages`]: 50,000 pages, five million devices
+/// at Graph's smallest delta page size of 100.
+pub const DEFAULT_MAX_PAGES: u64 = 50_000;
+
+/// A wait before a retry, as announced to the [`Observer`].
+#[derive(Clone, Debug)]
+pub struct Wait {
+    /// Method and path (no query) of the request.
+    pub request: String,
+    /// How long the client waits.
+    pub delay: Duration,
+    /// Why (`HTTP 429`, a broken connection, …).
+    pub why: String,
+    /// The attempt that follows the wait.
+    pub attempt: u32,
+}
+
+impl std::fmt::Display for Wait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "waiting {:.1} s before attempt {} of {}: {}",
+            self.delay.as_secs_f64(),
+            self.attempt,
+            self.request,
+            self.why
+        )
+    }
+}
+
+/// Receives [`Wait`]s (the CLI prints them on stderr). The default ignores them.
+///
+/// ```
+/// use fleetlab::msgraph::client::Observer;
+/// let observer = Observer::new(|wait| eprintln!("note: {wait}"));
+/// # let _ = observer;
+/// ```
+#[derive(Clone, Default)]
+pub struct Observer(Option<Arc<WaitFn>>);
+
+type WaitFn = dyn Fn(&Wait) + Send + Sync;
+
+impl Observer {
+    /// An observer calling `f` for every wait.
+    pub fn new(f: impl Fn(&Wait) + Send + Sync + 'static) -> Observer {
+        Observer(Some(Arc::new(f)))
+    }
+
+    pub(crate) fn notify(&self, wait: &Wait) {
+        if let Some(f) = &self.0 {
+            f(wait);
+        }
+    }
+}
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Observer(set)" } else { "Observer(none)" })
+    }
 }
 
 impl ClientConfig {
@@ -233,6 +348,9 @@ impl ClientConfig {
             retry: RetryPolicy::default(),
             concurrency: 4,
             timeout: Duration::from_secs(120),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_pages: DEFAULT_MAX_PAGES,
+            observer: Observer::default(),
         }
     }
 }
@@ -320,11 +438,6 @@ struct Counters {
     tokens: AtomicU64,
 }
 
-struct Token {
-    value: String,
-    refresh_at: Instant,
-}
-
 /// A signed-in Graph client. Cheap to share (`Arc` inside).
 #[derive(Clone)]
 pub struct GraphClient {
@@ -363,6 +476,9 @@ impl GraphClient {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(Duration::from_secs(15))
+            // A body that stops moving for this long is dead, whatever the budget.
+            .read_timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("fleetlab/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| GraphError::Config(format!("HTTP client: {e}")))?;
@@ -451,27 +567,79 @@ impl GraphClient {
     ) -> Result<(Response, Option<serde_json::Value>), GraphError> {
         self.check_link(&request.url)?;
         let policy = self.inner.config.retry;
+        let deadline = Instant::now() + policy.budget;
         let mut refreshed = false;
         let mut attempt = 0u32;
+        let mut last = String::from("no answer yet");
         loop {
             attempt += 1;
-            let step = self.attempt(request, parse, attempt, &mut refreshed).await?;
+            let exhausted = |attempts: u32, last: String| GraphError::RetriesExhausted {
+                method: request.method.to_string(),
+                path: path_of(&request.url),
+                attempts,
+                last,
+            };
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let step = match tokio::time::timeout(
+                remaining,
+                self.attempt(request, parse, attempt, &mut refreshed, deadline),
+            )
+            .await
+            {
+                Ok(step) => step?,
+                Err(_) => {
+                    self.inner.counters.transport_errors.fetch_add(1, Ordering::Relaxed);
+                    return Err(exhausted(
+                        attempt,
+                        format!(
+                            "no complete answer within the {} s retry budget (--retry-budget); before that: {last}",
+                            policy.budget.as_secs()
+                        ),
+                    ));
+                }
+            };
             match step {
                 Step::Done(response, value) => return Ok((response, value)),
                 Step::Retry { delay, why } => {
                     if attempt >= policy.max_attempts.max(1) {
-                        return Err(GraphError::RetriesExhausted {
-                            method: request.method.to_string(),
-                            path: path_of(&request.url),
-                            attempts: attempt,
-                            last: why,
-                        });
+                        return Err(exhausted(attempt, why));
+                    }
+                    if let Err(limit) = self.check_wait(delay, deadline) {
+                        return Err(exhausted(attempt, format!("{why}; {limit}")));
                     }
                     self.inner.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    self.inner.config.observer.notify(&Wait {
+                        request: format!("{} {}", request.method, path_of(&request.url)),
+                        delay,
+                        why: why.clone(),
+                        attempt: attempt + 1,
+                    });
+                    last = why;
                     tokio::time::sleep(delay).await;
                 }
             }
         }
+    }
+
+    /// Refuses a wait longer than the policy allows or than what is left of
+    /// the chain's budget; the error text says which.
+    fn check_wait(&self, delay: Duration, deadline: Instant) -> Result<(), String> {
+        let policy = &self.inner.config.retry;
+        if delay > policy.max_retry_after {
+            return Err(format!(
+                "asked to wait {} s, longer than the {} s fleetlab waits at most",
+                delay.as_secs(),
+                policy.max_retry_after.as_secs()
+            ));
+        }
+        if Instant::now() + delay > deadline {
+            return Err(format!(
+                "a wait of {:.1} s does not fit in what is left of the {} s retry budget (--retry-budget)",
+                delay.as_secs_f64(),
+                policy.budget.as_secs()
+            ));
+        }
+        Ok(())
     }
 
     async fn attempt(
@@ -480,9 +648,10 @@ impl GraphClient {
         parse: bool,
         attempt: u32,
         refreshed: &mut bool,
+        deadline: Instant,
     ) -> Result<Step, GraphError> {
         let counters = &self.inner.counters;
-        let token = self.token().await?;
+        let token = self.token_until(deadline).await?;
         let exchange = {
             let _permit = self
                 .inner
@@ -495,7 +664,16 @@ impl GraphClient {
         };
         let response = match exchange {
             Ok(r) => r,
-            Err(e) => {
+            Err(BodyProblem::TooLarge { limit }) => {
+                return Err(GraphError::Malformed {
+                    path: path_of(&request.url),
+                    message: format!(
+                        "response body larger than {} MiB, the limit (raise it with --max-response-mb)",
+                        limit >> 20
+                    ),
+                })
+            }
+            Err(BodyProblem::Transport(e)) => {
                 counters.transport_errors.fetch_add(1, Ordering::Relaxed);
                 let why = transport_text(&e);
                 if request.idempotent || e.is_connect() {
@@ -511,23 +689,14 @@ impl GraphClient {
         };
         let status = response.status;
         match status {
-            200..=299 => {
-                if !parse {
-                    return Ok(Step::Done(response, None));
-                }
-                match serde_json::from_slice::<serde_json::Value>(&response.body) {
-                    Ok(value) => Ok(Step::Done(response, Some(value))),
-                    Err(e) => {
-                        counters.transport_errors.fetch_add(1, Ordering::Relaxed);
-                        let why = format!("HTTP {status} with a body that is not JSON ({e})");
-                        if request.idempotent {
-                            Ok(Step::Retry { delay: self.backoff(attempt), why })
-                        } else {
-                            Err(GraphError::Malformed { path: path_of(&request.url), message: why })
-                        }
-                    }
-                }
-            }
+            200..=299 => self.success(request, parse, attempt, response),
+            300..=399 => Err(GraphError::Redirected {
+                method: request.method.to_string(),
+                path: path_of(&request.url),
+                status,
+                to: location_origin(&response.headers),
+                secret: false,
+            }),
             401 if !*refreshed => {
                 *refreshed = true;
                 *self.inner.token.lock().await = None;
@@ -535,18 +704,8 @@ impl GraphClient {
             }
             429 | 503 | 504 => {
                 counters.throttled.fetch_add(1, Ordering::Relaxed);
-                let delay = match retry_after(&response.headers, SystemTime::now()) {
-                    Some(d) if d > self.inner.config.retry.max_retry_after => {
-                        return Err(GraphError::RetriesExhausted {
-                            method: request.method.to_string(),
-                            path: path_of(&request.url),
-                            attempts: attempt,
-                            last: format!("HTTP {status} asks to wait {} s, over the limit", d.as_secs()),
-                        });
-                    }
-                    Some(d) => d,
-                    None => self.backoff(attempt),
-                };
+                let delay = retry_after(&response.headers, SystemTime::now())
+                    .unwrap_or_else(|| self.backoff(attempt));
                 Ok(Step::Retry { delay, why: format!("HTTP {status}") })
             }
             500 | 502 if request.idempotent => {
@@ -555,44 +714,57 @@ impl GraphClient {
                     .unwrap_or_else(|| self.backoff(attempt));
                 Ok(Step::Retry { delay, why: ApiError::parse(status, &response.body).to_string() })
             }
-            _ => {
-                let error = ApiError::parse(status, &response.body);
-                if error.is_resync() {
-                    let location =
-                        response.headers.get(LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
-                    return Err(GraphError::Resync {
-                        path: path_of(&request.url),
-                        code: error.code,
-                        location,
-                    });
-                }
-                let (method, path) = (request.method.to_string(), path_of(&request.url));
-                if status == 403 {
-                    let permission = crate::msgraph::permissions::hint(&method, &path);
-                    return Err(GraphError::Forbidden { method, path, error: Box::new(error), permission });
-                }
-                Err(GraphError::Api { method, path, error: Box::new(error) })
-            }
+            _ => Err(failure(request, &response)),
         }
     }
 
-    async fn exchange(&self, request: &Request, token: &str) -> Result<Response, reqwest::Error> {
+    /// A 2xx: done, or (when JSON was promised and the body is cut short)
+    /// another try; a body that is not JSON at all fails at once.
+    fn success(
+        &self,
+        request: &Request,
+        parse: bool,
+        attempt: u32,
+        response: Response,
+    ) -> Result<Step, GraphError> {
+        if !parse {
+            return Ok(Step::Done(response, None));
+        }
+        match body::parse_json(&response.headers, &response.body) {
+            Ok(value) => Ok(Step::Done(response, Some(value))),
+            Err(NotJson::Truncated(why)) => {
+                self.inner.counters.transport_errors.fetch_add(1, Ordering::Relaxed);
+                let why = format!("HTTP {}: {why}", response.status);
+                if request.idempotent {
+                    Ok(Step::Retry { delay: self.backoff(attempt), why })
+                } else {
+                    Err(GraphError::Malformed { path: path_of(&request.url), message: why })
+                }
+            }
+            Err(NotJson::Other(why)) => Err(GraphError::Malformed {
+                path: path_of(&request.url),
+                message: format!("HTTP {} with {why}", response.status),
+            }),
+        }
+    }
+
+    async fn exchange(&self, request: &Request, token: &str) -> Result<Response, BodyProblem> {
         let mut builder = self
             .inner
             .http
             .request(request.method.clone(), &request.url)
             .header(AUTHORIZATION, format!("Bearer {token}"))
-            .header("Accept", "application/json");
+            .header(ACCEPT, "application/json");
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
         if let Some(body) = &request.body {
             builder = builder.header(CONTENT_TYPE, "application/json").body(body.clone());
         }
-        let response = builder.send().await?;
+        let response = builder.send().await.map_err(BodyProblem::Transport)?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response.bytes().await?.to_vec();
+        let body = body::read_limited(response, self.inner.config.max_body_bytes).await?;
         Ok(Response { status, headers, body })
     }
 
@@ -609,95 +781,6 @@ impl GraphClient {
         };
         half + Duration::from_micros(extra)
     }
-
-    /// A valid access token, fetched or refreshed when needed.
-    pub async fn token(&self) -> Result<String, GraphError> {
-        let mut slot = self.inner.token.lock().await;
-        if let Some(t) = slot.as_ref() {
-            if Instant::now() < t.refresh_at {
-                return Ok(t.value.clone());
-            }
-        }
-        let fresh = self.fetch_token().await?;
-        let value = fresh.value.clone();
-        *slot = Some(fresh);
-        Ok(value)
-    }
-
-    async fn fetch_token(&self) -> Result<Token, GraphError> {
-        let config = &self.inner.config;
-        let url = format!("{}/{}/oauth2/v2.0/token", config.authority, config.credentials.tenant);
-        let scope = format!("{}/.default", config.graph_root);
-        let form = [
-            ("client_id", config.credentials.client_id.as_str()),
-            ("client_secret", config.credentials.secret.expose()),
-            ("scope", scope.as_str()),
-            ("grant_type", "client_credentials"),
-        ];
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let started = Instant::now();
-            let sent = self.inner.http.post(&url).form(&form).send().await;
-            let why = match sent {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let headers = response.headers().clone();
-                    match response.bytes().await {
-                        Ok(body) if (200..300).contains(&status) => {
-                            let parsed: Result<TokenResponse, _> = serde_json::from_slice(&body);
-                            match parsed {
-                                Ok(t) => {
-                                    self.inner.counters.tokens.fetch_add(1, Ordering::Relaxed);
-                                    let life = Duration::from_secs(t.expires_in.max(1));
-                                    let early = Duration::from_secs(300).min(life / 2);
-                                    return Ok(Token {
-                                        value: t.access_token,
-                                        refresh_at: started + life - early,
-                                    });
-                                }
-                                Err(e) => format!("token response is not JSON ({e})"),
-                            }
-                        }
-                        Ok(body) if matches!(status, 429 | 500 | 502 | 503 | 504) => {
-                            let e = ApiError::parse(status, &body);
-                            if attempt < config.retry.max_attempts {
-                                let delay = retry_after(&headers, SystemTime::now())
-                                    .unwrap_or_else(|| self.backoff(attempt))
-                                    .min(config.retry.max_retry_after);
-                                tokio::time::sleep(delay).await;
-                                continue;
-                            }
-                            e.to_string()
-                        }
-                        Ok(body) => return Err(GraphError::Auth(ApiError::parse(status, &body))),
-                        Err(e) => transport_text(&e),
-                    }
-                }
-                Err(e) => transport_text(&e),
-            };
-            if attempt >= config.retry.max_attempts {
-                return Err(GraphError::RetriesExhausted {
-                    method: "POST".into(),
-                    path: path_of(&url),
-                    attempts: attempt,
-                    last: why,
-                });
-            }
-            tokio::time::sleep(self.backoff(attempt)).await;
-        }
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    #[serde(default = "default_expiry")]
-    expires_in: u64,
-}
-
-fn default_expiry() -> u64 {
-    3599
 }
 
 /// The wait a `Retry-After` header asks for: delta-seconds or an HTTP date
@@ -768,6 +851,31 @@ fn transport_text(e: &reqwest::Error) -> String {
         kind.to_string()
     } else {
         format!("{kind}: {detail}")
+    }
+}
+
+/// The error for a final non-2xx answer: a resync, a 403 naming the
+/// permission, or the parsed Graph error.
+fn failure(request: &Request, response: &Response) -> GraphError {
+    let status = response.status;
+    let error = ApiError::parse(status, &response.body);
+    if error.is_resync() {
+        let location = response.headers.get(LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+        return GraphError::Resync { path: path_of(&request.url), code: error.code, location };
+    }
+    let (method, path) = (request.method.to_string(), path_of(&request.url));
+    if status == 403 {
+        let permission = crate::msgraph::permissions::hint(&method, &path);
+        return GraphError::Forbidden { method, path, error: Box::new(error), permission };
+    }
+    GraphError::Api { method, path, error: Box::new(error) }
+}
+
+/// Where a redirect points, as scheme, host and port only.
+fn location_origin(headers: &HeaderMap) -> String {
+    match headers.get(LOCATION).and_then(|v| v.to_str().ok()) {
+        Some(l) => origin_text(l),
+        None => "nowhere (no Location header)".into(),
     }
 }
 

@@ -182,6 +182,35 @@ pub enum GraphError {
         /// Scheme, host and port of the link.
         host: String,
     },
+    /// The server answered with a redirect, which fleetlab never follows:
+    /// it would carry the bearer token (or, from the token endpoint, the
+    /// client secret) to wherever `Location` points.
+    #[error("{method} {path}: the server redirected (HTTP {status}) to {to}; fleetlab follows no redirects{}",
+            if *.secret { ", so the client secret was not sent again: check --authority-url" } else { ": check --graph-url" })]
+    Redirected {
+        /// HTTP method.
+        method: String,
+        /// The path of the request.
+        path: String,
+        /// The 3xx status.
+        status: u16,
+        /// Scheme, host and port of the `Location`.
+        to: String,
+        /// True for the token endpoint.
+        secret: bool,
+    },
+    /// An id from the server (or the snapshot) is not a Graph object id;
+    /// it is never put into a request path ([`crate::msgraph::ids`]).
+    #[error("{what}: {id} is not a Graph object id; refusing to put it into a request path")]
+    BadId {
+        /// What the id belongs to.
+        what: String,
+        /// The id, quoted and shortened.
+        id: String,
+    },
+    /// A write was not sent because the tenant no longer matches the plan.
+    #[error("refused: {0}")]
+    Refused(String),
     /// A success response that is not the expected JSON.
     #[error("{path}: unexpected response: {message}")]
     Malformed {

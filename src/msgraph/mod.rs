@@ -4,8 +4,9 @@
 //!
 //! Layers, lowest first: [`client`] (sign-in, tokens, retries, the bound on
 //! requests in flight) ← [`protocol`] (paging, delta rounds, `$batch`) ←
-//! [`snapshot`] (the SQLite store) ← [`sync`] (pulls) ← [`plan`] (plan and
-//! apply a tenant file and an edit set, on [`crate::autopilot`]) and
+//! [`snapshot`] (the SQLite store) ← [`sync`] (pulls) ← [`plan`] (plan a
+//! tenant file and an edit set, on [`crate::autopilot`]) ← [`apply`] (send
+//! a plan's writes, idempotently, with an audit log) and
 //! [`export`] (the snapshot as a tenant file). [`permissions`] is the table
 //! of what each route needs, shared by the client and the fake; [`skipped`]
 //! records what a pull was not allowed to read. [`fake`] is
@@ -32,10 +33,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod apply;
 pub mod client;
 mod error;
 pub mod export;
 pub mod fake;
+pub mod ids;
 pub mod permissions;
 pub mod plan;
 pub mod protocol;
@@ -44,8 +47,8 @@ pub mod snapshot;
 pub mod sync;
 
 pub use client::{
-    parse_retry_after, ApiVersion, ClientConfig, ClientStats, Cloud, Credentials, GraphClient, Request,
-    Response, RetryPolicy, Secret,
+    parse_retry_after, ApiVersion, ClientConfig, ClientStats, Cloud, Credentials, GraphClient, Observer,
+    Request, Response, RetryPolicy, Secret, Wait,
 };
 pub use error::{ApiError, GraphError};
 pub use protocol::{batch, BatchRequest, BatchResponse, LoopGuard, Page, Pager, MAX_BATCH};

@@ -53,25 +53,18 @@
 //!   service would refuse it halfway through an apply (F11).
 //! * **Idempotent**: every action is derived from a difference, so planning
 //!   again after an apply (and the pull that follows it) finds nothing to do.
-//! * **Audited**: each write and its result is one JSON line in the audit
-//!   log, written before the next write is sent.
+//! * **Applied elsewhere**: [`crate::msgraph::apply`] sends the actions,
+//!   refreshes what they touch first and keeps the audit log.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 
-use reqwest::Method;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::autopilot::{check_profile, graph_json, CheckedTenant, EditSet, Finding, Source, Tenant};
 use crate::inventory::Device;
-use crate::msgraph::client::{ApiVersion, GraphClient, Request};
-use crate::msgraph::error::GraphError;
-use crate::msgraph::protocol::{batch, BatchRequest};
 use crate::msgraph::snapshot::{Snapshot, SnapshotError, StoredGroup};
-use crate::msgraph::sync::PROFILES;
 
-const AUTOPILOT: &str = "/deviceManagement/windowsAutopilotDeviceIdentities";
 const ALL_DEVICES: &str = "#microsoft.graph.allDevicesAssignmentTarget";
 const GROUP: &str = "#microsoft.graph.groupAssignmentTarget";
 const EXCLUSION: &str = "#microsoft.graph.exclusionGroupAssignmentTarget";
@@ -81,7 +74,6 @@ const EXCLUSION: &str = "#microsoft.graph.exclusionGroupAssignmentTarget";
 fn target_type(target: &Value) -> String {
     crate::odata::of(target).map(crate::odata::prefixed).unwrap_or_default()
 }
-const GROUPS: &str = "/groups";
 
 /// How to plan.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -106,7 +98,7 @@ pub enum PlanError {
 }
 
 /// One write.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum Action {
     /// `DELETE …/windowsAutopilotDeploymentProfiles/{id}/assignments/{aid}`.
@@ -320,6 +312,7 @@ pub fn plan_with(
     if let (Some(edits), Some(resolved)) = (edits, &resolved) {
         edit_actions(snapshot, edits, resolved, &devices, &mut out, &mut refusals)?;
     }
+    refusals.extend(out.actions.iter().filter_map(unusable_id));
     if !refusals.is_empty() {
         return Err(PlanError::Refused(refusals));
     }
@@ -336,6 +329,31 @@ pub fn plan_with(
         Action::UpdateDevice { .. } => 8,
     });
     Ok(out)
+}
+
+/// A refusal for an action whose target id (from the snapshot) is missing
+/// or is not a Graph id: such an action would address the wrong object.
+fn unusable_id(action: &Action) -> Option<String> {
+    let ids: Vec<(&str, &str)> = match action {
+        Action::DeleteAssignment { profile_id, assignment_id, .. } => {
+            vec![("profile", profile_id), ("assignment", assignment_id)]
+        }
+        Action::DeleteProfile { profile_id, .. } | Action::UpdateProfile { profile_id, .. } => {
+            vec![("profile", profile_id)]
+        }
+        Action::DeleteDevice { autopilot_id, .. } | Action::UpdateDevice { autopilot_id, .. } => {
+            vec![("Autopilot device", autopilot_id)]
+        }
+        Action::UpdateGroup { group_id, .. } => vec![("group", group_id)],
+        Action::CreateAssignment { profile_id: Some(id), .. } => vec![("profile", id)],
+        Action::CreateGroup { .. } | Action::CreateProfile { .. } | Action::CreateAssignment { .. } => vec![],
+    };
+    let (what, id) = ids.into_iter().find(|(_, id)| !crate::msgraph::ids::is_valid(id))?;
+    Some(format!(
+        "{}: the snapshot has no usable {what} id ({}); run `fleetlab sync pull --full`",
+        action.describe(),
+        crate::msgraph::ids::shown(id)
+    ))
 }
 
 /// A `mailNickname` for a group named `name` (graph-api.md §1.8: at most 64
@@ -715,181 +733,4 @@ fn edit_actions(
         }
     }
     Ok(())
-}
-
-/// What an apply did.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct ApplyReport {
-    /// Writes that succeeded.
-    pub succeeded: usize,
-    /// Writes that failed (the apply stops at the first failure outside a batch).
-    pub failed: usize,
-}
-
-#[derive(Serialize)]
-struct AuditLine<'a> {
-    time: String,
-    action: &'a Action,
-    method: &'a str,
-    path: String,
-    status: u16,
-    ok: bool,
-    message: String,
-}
-
-fn audit(
-    log: &mut dyn Write,
-    action: &Action,
-    method: &str,
-    path: &str,
-    status: u16,
-    message: &str,
-) -> Result<(), GraphError> {
-    let line = AuditLine {
-        time: crate::rule::Timestamp::now().to_string(),
-        action,
-        method,
-        path: path.to_string(),
-        status,
-        ok: (200..300).contains(&status),
-        message: message.to_string(),
-    };
-    let text = serde_json::to_string(&line).unwrap_or_default();
-    writeln!(log, "{text}")
-        .and_then(|_| log.flush())
-        .map_err(|e| GraphError::Runtime(format!("audit log: {e}")))
-}
-
-/// Sends the plan's writes in order, each followed by its audit line.
-/// Stops at the first failed write (device updates, sent in `$batch`es, are
-/// all attempted and their failures counted).
-pub async fn apply(
-    client: &GraphClient,
-    plan: &SyncPlan,
-    log: &mut dyn Write,
-) -> Result<ApplyReport, GraphError> {
-    let mut report = ApplyReport::default();
-    let mut created: HashMap<String, String> = HashMap::new();
-    let mut created_groups: HashMap<String, String> = HashMap::new();
-    let mut updates: Vec<&Action> = Vec::new();
-    for action in &plan.actions {
-        let beta = ApiVersion::Beta;
-        let (method, version, path, body) = match action {
-            Action::DeleteAssignment { profile_id, assignment_id, .. } => {
-                (Method::DELETE, beta, format!("{PROFILES}/{profile_id}/assignments/{assignment_id}"), None)
-            }
-            Action::DeleteProfile { profile_id, .. } => {
-                (Method::DELETE, beta, format!("{PROFILES}/{profile_id}"), None)
-            }
-            Action::DeleteDevice { autopilot_id, .. } => {
-                (Method::DELETE, beta, format!("{AUTOPILOT}/{autopilot_id}"), None)
-            }
-            Action::CreateGroup { body, .. } => {
-                (Method::POST, ApiVersion::V1, GROUPS.to_string(), Some(body.clone()))
-            }
-            Action::UpdateGroup { group_id, body, .. } => {
-                (Method::PATCH, ApiVersion::V1, format!("{GROUPS}/{group_id}"), Some(body.clone()))
-            }
-            Action::CreateProfile { body, .. } => {
-                (Method::POST, beta, PROFILES.to_string(), Some(body.clone()))
-            }
-            Action::UpdateProfile { profile_id, body, .. } => {
-                (Method::PATCH, beta, format!("{PROFILES}/{profile_id}"), Some(body.clone()))
-            }
-            Action::CreateAssignment { profile, profile_id, group, body, .. } => {
-                let id = profile_id.clone().or_else(|| created.get(profile).cloned()).unwrap_or_default();
-                let path = format!("{PROFILES}/{id}/assignments");
-                let mut body = body.clone();
-                if let Some(name) = group {
-                    let Some(gid) = created_groups.get(&name.to_lowercase()) else {
-                        let message =
-                            format!("group {name:?} was not created, so nothing can be assigned to it");
-                        audit(log, action, "POST", &path, 0, &message)?;
-                        return Err(GraphError::Malformed { path, message });
-                    };
-                    if let Some(target) = body.get_mut("target").and_then(Value::as_object_mut) {
-                        target.insert("groupId".into(), json!(gid));
-                    }
-                }
-                (Method::POST, beta, path, Some(body))
-            }
-            Action::UpdateDevice { .. } => {
-                updates.push(action);
-                continue;
-            }
-        };
-        let url = client.url(version, &path);
-        let request = match &body {
-            Some(b) => Request::json(method.clone(), url, b),
-            None => Request { method: method.clone(), ..Request::delete(url) },
-        };
-        match client.send(&request).await {
-            Ok(response) => {
-                let new_id = || {
-                    serde_json::from_slice::<Value>(&response.body)
-                        .ok()
-                        .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_string))
-                };
-                match action {
-                    Action::CreateProfile { profile, .. } => {
-                        if let Some(id) = new_id() {
-                            created.insert(profile.clone(), id);
-                        }
-                    }
-                    Action::CreateGroup { group, .. } => {
-                        if let Some(id) = new_id() {
-                            created_groups.insert(group.to_lowercase(), id);
-                        }
-                    }
-                    _ => {}
-                }
-                audit(log, action, method.as_str(), &path, response.status, "")?;
-                report.succeeded += 1;
-            }
-            Err(e) => {
-                let status = match &e {
-                    GraphError::Api { error, .. } | GraphError::Forbidden { error, .. } => error.status,
-                    _ => 0,
-                };
-                audit(log, action, method.as_str(), &path, status, &e.to_string())?;
-                return Err(e);
-            }
-        }
-    }
-    if !updates.is_empty() {
-        let requests: Vec<BatchRequest> = updates
-            .iter()
-            .enumerate()
-            .filter_map(|(i, a)| match a {
-                Action::UpdateDevice { autopilot_id, body, .. } => Some(BatchRequest {
-                    id: i.to_string(),
-                    method: "POST".into(),
-                    url: format!("{AUTOPILOT}/{autopilot_id}/updateDeviceProperties"),
-                    body: Some(body.clone()),
-                    headers: BTreeMap::new(),
-                }),
-                _ => None,
-            })
-            .collect();
-        let responses = batch(client, ApiVersion::Beta, requests.clone()).await?;
-        for ((action, request), response) in updates.iter().zip(&requests).zip(&responses) {
-            let mut message = response
-                .body
-                .as_ref()
-                .map(|b| crate::msgraph::ApiError::parse(response.status, b.to_string().as_bytes()).message)
-                .unwrap_or_default();
-            if response.status == 403 {
-                if let Some(hint) = crate::msgraph::permissions::hint("POST", &request.url) {
-                    message = format!("{message}; {hint}");
-                }
-            }
-            audit(log, action, "POST", &request.url, response.status, &message)?;
-            if (200..300).contains(&response.status) {
-                report.succeeded += 1;
-            } else {
-                report.failed += 1;
-            }
-        }
-    }
-    Ok(report)
 }

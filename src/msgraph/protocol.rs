@@ -8,19 +8,32 @@
 //!   link that was already followed in this listing, and a non-empty page
 //!   whose content (a hash of its items) was already seen, which catches the
 //!   "same page under a fresh token" bug as well. A run of 1,000 empty pages
-//!   also stops.
+//!   also stops. Three more bound a server that sends fresh links forever:
+//!   a run of [`MAX_STALE_RUN`] pages that add nothing new (no id not seen
+//!   before in this listing, no new `members@delta` batch), more items
+//!   than twice the `@odata.count` the server reported, and more than
+//!   [`crate::msgraph::ClientConfig::max_pages`] pages (50,000 by default,
+//!   `--max-pages` raises it). Graph may repeat an object within a round, so
+//!   a repeat alone is no error; only a long run of pages made of nothing
+//!   else is.
+//! * **Every item has an id** ([`page_from`]): a page whose `value` holds
+//!   anything but objects with a valid Graph id
+//!   ([`crate::msgraph::ids::is_valid`]) is an error naming the endpoint
+//!   and the item, and nothing of it is stored. An item without an id
+//!   would become a snapshot row nobody can update or delete, and a plan
+//!   action aimed at `""`.
 //! * **Delta** is the same pager: a round ends on a page carrying
 //!   `@odata.deltaLink` ([`Pager::delta_link`]), which the caller persists;
 //!   the next round starts from it. `@removed` and `members@delta` are read
 //!   by the snapshot ([`crate::msgraph::snapshot`]) when it applies a round.
 //! * **Batching** ([`batch`]): at most [`MAX_BATCH`] requests per `$batch`;
 //!   items answered 429/503/504 are sent again on their own, after the
-//!   longest `Retry-After` among them (or the backoff), up to the retry cap;
-//!   the others keep their answer. Results come back in request order
+//!   longest `Retry-After` among them (or the backoff), up to the retry cap
+//!   and within the retry budget (an item still throttled then keeps its
+//!   429 as its answer); the others keep their answer. Results come back in request order
 //!   whatever order Graph used.
 
 use std::collections::{BTreeMap, HashSet};
-use std::hash::{Hash, Hasher};
 use std::time::{Duration, SystemTime};
 
 use reqwest::Method;
@@ -39,6 +52,8 @@ pub struct Page {
     pub next_link: Option<String>,
     /// `@odata.deltaLink`, on the last page of a delta round.
     pub delta_link: Option<String>,
+    /// `@odata.count`, when the server sent it.
+    pub count: Option<u64>,
 }
 
 /// Reads one page at `url`.
@@ -65,7 +80,24 @@ fn page_from(mut value: Value, url: &str, client: &GraphClient) -> Result<Page, 
             Some(_) => Err(malformed(&format!("`{key}` is not a string"))),
         }
     };
-    Ok(Page { next_link: link("@odata.nextLink")?, delta_link: link("@odata.deltaLink")?, items })
+    for (i, item) in items.iter().enumerate() {
+        let id = item.as_object().and_then(|o| o.get("id")).and_then(Value::as_str);
+        match id {
+            Some(id) if crate::msgraph::ids::is_valid(id) => {}
+            Some(id) => {
+                return Err(malformed(&format!(
+                    "item {i} of the page has id {}, which is not a Graph object id; nothing of the page was stored",
+                    crate::msgraph::ids::shown(id)
+                )))
+            }
+            None => {
+                let what = if item.is_object() { "an object without a string `id`" } else { "not an object" };
+                return Err(malformed(&format!("item {i} of the page is {what}; nothing of the page was stored")));
+            }
+        }
+    }
+    let count = object.get("@odata.count").and_then(Value::as_u64);
+    Ok(Page { next_link: link("@odata.nextLink")?, delta_link: link("@odata.deltaLink")?, items, count })
 }
 
 /// Remembers the links and pages of one listing, to stop a looping server.
@@ -85,16 +117,96 @@ pub struct LoopGuard {
     links: HashSet<String>,
     pages: HashSet<u64>,
     empty_run: u32,
+    seen: HashSet<u64>,
+    stale_run: u32,
+    page_count: u64,
+    max_pages: u64,
+    items: u64,
+    reported: Option<u64>,
 }
 
 /// Consecutive empty pages tolerated (Graph may send empty pages with a
 /// nextLink, but not forever).
 const MAX_EMPTY_RUN: u32 = 1000;
 
+/// Consecutive non-empty pages that add nothing new, tolerated.
+pub const MAX_STALE_RUN: u32 = 20;
+
 impl LoopGuard {
     /// A guard for the listing of `path`.
     pub fn new(path: &str) -> LoopGuard {
-        LoopGuard { path: path.to_string(), links: HashSet::new(), pages: HashSet::new(), empty_run: 0 }
+        LoopGuard::with_max_pages(path, crate::msgraph::client::DEFAULT_MAX_PAGES)
+    }
+
+    /// A guard allowing at most `max_pages` pages.
+    pub fn with_max_pages(path: &str, max_pages: u64) -> LoopGuard {
+        LoopGuard {
+            path: path.to_string(),
+            links: HashSet::new(),
+            pages: HashSet::new(),
+            empty_run: 0,
+            seen: HashSet::new(),
+            stale_run: 0,
+            page_count: 0,
+            max_pages,
+            items: 0,
+            reported: None,
+        }
+    }
+
+    fn looping(&self, what: String) -> GraphError {
+        GraphError::PagingLoop { path: self.path.clone(), what }
+    }
+
+    /// Records a page's size and reported count; an error once the listing
+    /// has more pages than allowed or more items than the server said it
+    /// had (twice over, plus slack: counts are estimates under churn).
+    pub fn visit_counts(&mut self, items: usize, count: Option<u64>) -> Result<(), GraphError> {
+        self.page_count += 1;
+        self.items += items as u64;
+        if self.page_count > self.max_pages {
+            return Err(self.looping(format!(
+                "more than {} pages in one listing; if the tenant really is that large, raise --max-pages",
+                self.max_pages
+            )));
+        }
+        if self.reported.is_none() {
+            self.reported = count;
+        }
+        if let Some(reported) = self.reported {
+            let cap = reported.saturating_mul(2).saturating_add(1000);
+            if self.items > cap {
+                return Err(self.looping(format!(
+                    "the server reported {reported} items (@odata.count) but has sent {} so far",
+                    self.items
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Records which ids (and `members@delta` batches) a page brings; an
+    /// error after [`MAX_STALE_RUN`] non-empty pages in a row bring nothing
+    /// new.
+    pub fn visit_news(&mut self, items: &[Value]) -> Result<(), GraphError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut fresh = false;
+        for item in items {
+            let id = item.get("id").and_then(Value::as_str).unwrap_or("");
+            fresh |= self.seen.insert(fnv(id.as_bytes(), 0));
+            if let Some(members) = item.get("members@delta") {
+                fresh |= self.seen.insert(fnv(members.to_string().as_bytes(), fnv(id.as_bytes(), 1)));
+            }
+        }
+        self.stale_run = if fresh { 0 } else { self.stale_run + 1 };
+        if self.stale_run >= MAX_STALE_RUN {
+            return Err(self.looping(format!(
+                "{MAX_STALE_RUN} pages in a row brought only objects already received in this listing"
+            )));
+        }
+        Ok(())
     }
 
     /// Records that `link` is about to be followed; an error if it was before.
@@ -122,12 +234,11 @@ impl LoopGuard {
             return Ok(());
         }
         self.empty_run = 0;
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        items.len().hash(&mut hasher);
+        let mut hash = fnv(&items.len().to_le_bytes(), 2);
         for item in items {
-            item.to_string().hash(&mut hasher);
+            hash = fnv(item.to_string().as_bytes(), hash);
         }
-        if self.pages.insert(hasher.finish()) {
+        if self.pages.insert(hash) {
             Ok(())
         } else {
             Err(GraphError::PagingLoop {
@@ -136,6 +247,12 @@ impl LoopGuard {
             })
         }
     }
+}
+
+/// FNV-1a over `bytes`, continuing from `seed`: stable across runs and
+/// Rust versions, unlike the std hasher, and enough to tell pages apart.
+fn fnv(bytes: &[u8], seed: u64) -> u64 {
+    bytes.iter().fold(seed ^ 0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// Follows a listing or a delta round page by page.
@@ -152,7 +269,7 @@ impl Pager {
         Pager {
             client: client.clone(),
             next: Some(url.to_string()),
-            guard: LoopGuard::new(&path_of(url)),
+            guard: LoopGuard::with_max_pages(&path_of(url), client.config().max_pages),
             delta_link: None,
         }
     }
@@ -163,6 +280,8 @@ impl Pager {
         self.guard.visit_link(&url)?;
         let page = get_page(&self.client, &url).await?;
         self.guard.visit_page(&page.items)?;
+        self.guard.visit_counts(page.items.len(), page.count)?;
+        self.guard.visit_news(&page.items)?;
         self.next = page.next_link.clone();
         if page.delta_link.is_some() {
             self.delta_link = page.delta_link.clone();
@@ -268,6 +387,7 @@ async fn batch_chunk(
         })
         .collect();
     let mut round = 0u32;
+    let deadline = std::time::Instant::now() + policy.budget;
     while !pending.is_empty() {
         round += 1;
         let idempotent = pending.iter().all(|r| !r.method.eq_ignore_ascii_case("POST"));
@@ -290,7 +410,8 @@ async fn batch_chunk(
                     message: format!("no answer for batch item {:?}", request.id),
                 });
             };
-            if matches!(response.status, 429 | 503 | 504) && round < policy.max_attempts {
+            let in_budget = std::time::Instant::now() < deadline;
+            if matches!(response.status, 429 | 503 | 504) && round < policy.max_attempts && in_budget {
                 let after = response
                     .headers
                     .iter()
@@ -306,7 +427,8 @@ async fn batch_chunk(
         }
         if !retry.is_empty() {
             let backoff = policy.base_delay.saturating_mul(1 << round.min(10)).min(policy.max_delay);
-            let delay = wait.unwrap_or(backoff).min(policy.max_retry_after);
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let delay = wait.unwrap_or(backoff).min(policy.max_retry_after).min(left);
             tokio::time::sleep(delay).await;
         }
         pending = retry;

@@ -30,6 +30,14 @@
 //!   objects carrying `@removed` (and their memberships), and applies
 //!   `members@delta` entries one by one, so a group split over several
 //!   items or repeated is merged by id.
+//! * **One writer at a time, refused at once** ([`Snapshot::lock`]). A
+//!   pull or an apply takes an exclusive advisory lock on `<file>.lock`
+//!   (holding the holder's pid) before it stages anything. A second one
+//!   fails straight away naming that pid, rather than after SQLite's busy
+//!   timeout with "database is locked", or worse, interleaving its staged
+//!   pages with the first one's. Readers (`status`, `export`, `plan`)
+//!   take no lock: WAL serves them the last committed snapshot. The lock
+//!   is the OS's (`flock`), so a killed process never leaves it held.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -69,6 +77,22 @@ pub enum SnapshotError {
     /// Writing an export failed.
     #[error("export: {0}")]
     Io(#[from] std::io::Error),
+    /// Another process holds the snapshot's write lock.
+    #[error("{path}: snapshot is in use by another fleetlab ({holder}); wait for it to finish, or use another --snapshot")]
+    Busy {
+        /// The database file.
+        path: PathBuf,
+        /// `pid N`, as the holder wrote it.
+        holder: String,
+    },
+    /// The lock file could not be opened.
+    #[error("{path}: {message}")]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
 }
 
 /// The schema version this code writes.
@@ -225,6 +249,7 @@ pub struct StoredGroup {
 pub struct Snapshot {
     conn: Connection,
     path: PathBuf,
+    lock: Option<std::fs::File>,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -251,7 +276,7 @@ impl Snapshot {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
-        let snap = Snapshot { conn, path: path.to_path_buf() };
+        let snap = Snapshot { conn, path: path.to_path_buf(), lock: None };
         match snap.meta("schema")? {
             Some(v) => {
                 let found = v.parse::<i64>().unwrap_or(i64::MAX);
@@ -267,6 +292,58 @@ impl Snapshot {
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Takes the write lock (a no-op when this `Snapshot` holds it already);
+    /// [`SnapshotError::Busy`] at once when another process or another
+    /// `Snapshot` of the same file holds it. Released on drop.
+    ///
+    /// ```
+    /// use fleetlab::msgraph::Snapshot;
+    /// let dir = tempfile::tempdir()?;
+    /// let db = dir.path().join("tenant.db");
+    /// let mut first = Snapshot::open(&db)?;
+    /// first.lock()?;
+    /// let mut second = Snapshot::open(&db)?;
+    /// assert!(second.lock().is_err_and(|e| e.to_string().contains("in use by another fleetlab")));
+    /// drop(first);
+    /// second.lock()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn lock(&mut self) -> Result<(), SnapshotError> {
+        use std::io::{Read, Seek};
+        if self.lock.is_some() {
+            return Ok(());
+        }
+        let mut name = self.path.clone().into_os_string();
+        name.push(".lock");
+        let lock_path = PathBuf::from(name);
+        let lock_err =
+            |e: std::io::Error| SnapshotError::Lock { path: lock_path.clone(), message: e.to_string() };
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&lock_path)
+            .map_err(lock_err)?;
+        match file.try_lock() {
+            Ok(()) => {
+                file.set_len(0).map_err(lock_err)?;
+                file.seek(std::io::SeekFrom::Start(0)).map_err(lock_err)?;
+                file.write_all(format!("pid {}\n", std::process::id()).as_bytes()).map_err(lock_err)?;
+                self.lock = Some(file);
+                Ok(())
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                let holder: String = text.trim().chars().take(40).collect();
+                let holder = if holder.starts_with("pid ") { holder } else { "pid unknown".to_string() };
+                Err(SnapshotError::Busy { path: self.path.clone(), holder })
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(lock_err(e)),
+        }
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> SnapshotError + '_ {

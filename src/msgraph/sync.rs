@@ -61,6 +61,9 @@
 //!   semaphore bounds how many requests are in flight (concurrency 1 is a
 //!   sequential pull). Pages of one chain are sequential by nature: each
 //!   nextLink comes with the previous page.
+//! * **One pull at a time per snapshot**: a pull takes the snapshot's
+//!   write lock first ([`Snapshot::lock`]) and fails at once when another
+//!   process holds it.
 //! * **Every page is staged before the next is requested**, and the staged
 //!   pull is applied in one transaction at the end ([`Snapshot`]): an
 //!   interrupted pull is resumed by the next run from the saved links.
@@ -253,6 +256,9 @@ pub async fn pull(
     let run = Run { client, snapshot, progress };
     let mut report = PullReport::default();
     let plan = start(&run, client, options, &mut report)?;
+    // Sign in once before the chains start: a refused or broken sign-in
+    // is one request and one error, not one per resource.
+    client.token().await?;
     let run = &run;
     let chains = plan.iter().map(|(name, url, initial, resumed)| async move {
         let (n, r) = match run.chain(name, url.clone(), initial, *resumed).await {
@@ -324,6 +330,7 @@ fn start(
 ) -> Result<Vec<(String, String, String, bool)>, GraphError> {
     let mut plan = Vec::new();
     let mut snap = run.snap()?;
+    snap.lock()?;
     if options.full {
         snap.stage_clear()?;
     }
@@ -412,7 +419,8 @@ async fn assignments(run: &Run<'_>) -> Result<(u64, u32), GraphError> {
     let mut jobs = Vec::new();
     for id in ids {
         let resource = format!("assignments:{id}");
-        let initial = run.client.url(ApiVersion::Beta, &format!("{PROFILES}/{id}/assignments"));
+        let segment = crate::msgraph::ids::path_segment("deployment profile", &id)?;
+        let initial = run.client.url(ApiVersion::Beta, &format!("{PROFILES}/{segment}/assignments"));
         match staged.get(&resource) {
             Some(c) if c.done => {}
             Some(c) => {

@@ -14,13 +14,13 @@ use crate::sync::{assert_matches, contoso, pull, root};
 
 type TestResult = Result<(), Box<dyn Error>>;
 
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Ran {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
 }
 
-fn fleetlab(args: &[&str], db: &Path) -> Result<Ran, Box<dyn Error>> {
+pub(crate) fn fleetlab(args: &[&str], db: &Path) -> Result<Ran, Box<dyn Error>> {
     let out = Command::new(env!("CARGO_BIN_EXE_fleetlab"))
         .args(args)
         .arg("--snapshot")
@@ -36,7 +36,7 @@ fn fleetlab(args: &[&str], db: &Path) -> Result<Ran, Box<dyn Error>> {
     })
 }
 
-const TENANT: &str = r#"
+pub(crate) const TENANT: &str = r#"
 [tenant]
 name = "Contoso"
 primary_domain = "contoso.com"
@@ -60,7 +60,7 @@ user_type = "standard"
 include = ["Autopilot - UK-LT-OPS"]
 "#;
 
-fn setup(dir: &Path, tenant: &str) -> Result<(), Box<dyn Error>> {
+pub(crate) fn setup(dir: &Path, tenant: &str) -> Result<(), Box<dyn Error>> {
     std::fs::copy(root().join("scenarios/contoso/groups.toml"), dir.join("groups.toml"))?;
     std::fs::write(dir.join("tenant.toml"), tenant)?;
     Ok(())
@@ -126,7 +126,10 @@ fn apply_writes_the_plan_and_a_second_apply_is_a_no_op() -> TestResult {
     let log = std::fs::read_to_string(&audit)?;
     let lines: Vec<Value> = log.lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
     assert!(lines.len() >= 6, "{log}");
-    assert!(lines.iter().all(|l| l["ok"] == Value::Bool(true)), "{log}");
+    assert!(lines.iter().all(|l| l["phase"] == "sending" || l["ok"] == Value::Bool(true)), "{log}");
+    let sent = lines.iter().filter(|l| l["phase"] == "sending").count();
+    let answered = lines.iter().filter(|l| l["phase"] == "done").count();
+    assert_eq!(sent, answered, "every write logged before and after: {log}");
     let profiles = handle.profiles()?;
     let created =
         profiles.iter().find(|p| p["displayName"] == "Contoso UD Entra").ok_or("profile not created")?;
@@ -243,7 +246,7 @@ fn prune_unassigns_then_deletes_profiles_the_file_does_not_have() -> TestResult 
     let lines = audit_lines(&audit)?;
     let position = |action: &str| lines.iter().position(|l| l["action"]["action"] == json!(action));
     assert!(position("delete-assignment") < position("delete-profile"), "{lines:?}");
-    assert!(lines.iter().all(|l| l["ok"] == json!(true)), "{lines:?}");
+    assert!(lines.iter().all(|l| l["phase"] == "sending" || l["ok"] == json!(true)), "{lines:?}");
     assert_matches(&handle, &db)?;
 
     let again = fleetlab(&args, &db)?;
@@ -394,7 +397,7 @@ fn apply_without_write_permission_names_the_permission() -> TestResult {
         "{}",
         applied.stderr
     );
-    let lines = audit_lines(&audit)?;
+    let lines: Vec<Value> = audit_lines(&audit)?.into_iter().filter(|l| l["phase"] != "sending").collect();
     assert_eq!(lines.len(), 1, "the apply stopped at the first refusal");
     assert_eq!(lines[0]["status"], json!(403));
     Ok(())
