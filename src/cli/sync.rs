@@ -42,7 +42,19 @@ Examples:
   fleetlab sync pull --tenant-id contoso.onmicrosoft.com --client-id <app id> \\
       --secret-file ~/.fleetlab-secret
   fleetlab sync export -o devices.jsonl
-  fleetlab eval --devices devices.jsonl --groups groups.toml";
+  fleetlab eval --devices devices.jsonl --groups groups.toml
+
+A resource Graph refuses with 403 (a tenant without Intune, an app without
+DeviceManagementServiceConfig.Read.All) is skipped: the rest is pulled, the snapshot keeps the
+skipped resource's previous pull, a warning on stderr names the permission to add, and
+`fleetlab sync status` lists it until a pull reads it again.
+
+Exit status: 0 the pull was applied (skipped resources included, unless --strict),
+2 the pull failed (nothing applied; the next pull resumes), 3 with --strict: the pull was
+applied but skipped a resource (a partial pull).";
+
+/// Exit status of `sync pull --strict` when a resource was skipped.
+pub(super) const PARTIAL_EXIT: u8 = 3;
 
 /// `fleetlab sync …`
 #[derive(Subcommand, Debug)]
@@ -58,6 +70,9 @@ pub(super) enum SyncCommand {
         /// Ignore stored delta links and any interrupted pull: read everything again.
         #[arg(long)]
         full: bool,
+        /// Exit with status 3 when a resource was skipped (a partial pull); it is still applied.
+        #[arg(long)]
+        strict: bool,
         /// Requests in flight at most (1 = sequential).
         #[arg(long, value_name = "N", default_value_t = 4)]
         concurrency: usize,
@@ -289,8 +304,8 @@ impl Connection {
 
 pub(super) fn run(command: SyncCommand) -> Outcome {
     match command {
-        SyncCommand::Pull { connection, snapshot, full, concurrency, quiet, format } => {
-            pull(&connection, &snapshot.snapshot, full, concurrency, quiet, format)
+        SyncCommand::Pull { connection, snapshot, full, strict, concurrency, quiet, format } => {
+            pull(&connection, &snapshot.snapshot, PullArgs { full, strict, concurrency, quiet, format })
         }
         SyncCommand::Plan { desired, snapshot, format } => plan(&desired, &snapshot.snapshot, format),
         SyncCommand::Apply { desired, connection, snapshot, yes, audit_log, concurrency, quiet } => {
@@ -342,14 +357,17 @@ fn open(path: &Path) -> Result<Snapshot, Failure> {
     Snapshot::open(path).map_err(fail)
 }
 
-fn pull(
-    connection: &Connection,
-    db: &Path,
+/// The options of `sync pull`.
+struct PullArgs {
     full: bool,
+    strict: bool,
     concurrency: usize,
     quiet: bool,
     format: Format,
-) -> Outcome {
+}
+
+fn pull(connection: &Connection, db: &Path, args: PullArgs) -> Outcome {
+    let PullArgs { full, strict, concurrency, quiet, format } = args;
     let config = connection.config(concurrency, quiet)?;
     let snapshot = Mutex::new(open(db)?);
     let client = GraphClient::new(config).map_err(fail)?;
@@ -364,13 +382,30 @@ fn pull(
         }
         fail(e)
     })?;
+    // Warnings go to stderr whatever the format or --quiet: a partial pull
+    // must never pass unnoticed.
+    for s in &report.skipped {
+        eprintln!("warning: {}", s.to_text());
+    }
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    let partial = || {
+        if strict && !report.skipped.is_empty() {
+            eprintln!("error: partial pull ({} resource(s) skipped) and --strict", report.skipped.len());
+            Err(Failure { code: PARTIAL_EXIT })
+        } else {
+            Ok(())
+        }
+    };
     if format == Format::Json {
         let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
         text.push('\n');
-        return emit(&text, None);
+        emit(&text, None)?;
+        return partial();
     }
     if quiet {
-        return Ok(());
+        return partial();
     }
     let modes: Vec<String> = report
         .modes
@@ -407,16 +442,23 @@ fn pull(
         report.http.server_errors,
         report.http.transport_errors,
     );
-    emit(&text, None)
+    emit(&text, None)?;
+    partial()
 }
 
 fn status(db: &Path, format: Format) -> Outcome {
     if !db.exists() {
         return Err(fail(format!("{}: no snapshot yet; run `fleetlab sync pull` first", db.display())));
     }
-    let status = open(db)?.status().map_err(fail)?;
+    let snapshot = open(db)?;
+    let status = snapshot.status().map_err(fail)?;
+    let skipped = crate::msgraph::skipped::load(&snapshot).map_err(fail)?;
     if format == Format::Json {
-        let mut text = serde_json::to_string_pretty(&status).unwrap_or_default();
+        let mut value = serde_json::to_value(&status).unwrap_or_default();
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("skipped".into(), serde_json::to_value(&skipped).unwrap_or_default());
+        }
+        let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
         text.push('\n');
         return emit(&text, None);
     }
@@ -442,6 +484,12 @@ fn status(db: &Path, format: Format) -> Outcome {
             r.items,
             if r.has_delta_link { ", next pull is a delta round" } else { "" }
         ));
+    }
+    if !skipped.is_empty() {
+        text.push_str("skipped by the last pull (Graph refused them):\n");
+        for s in &skipped {
+            text.push_str(&format!("  {}\n", s.to_text()));
+        }
     }
     if !status.staged.is_empty() {
         let items: u64 = status.staged.iter().map(|c| c.items).sum();
@@ -586,7 +634,12 @@ fn apply(
     let report =
         result.map_err(|e| fail(format!("{e} (every write so far is in {})", audit_log.display())))?;
     // Pull, so the snapshot shows what was written and the next plan is empty.
-    runtime.block_on(sync::pull(&client, &snapshot, PullOptions::default(), &sync::Quiet)).map_err(fail)?;
+    let pulled = runtime
+        .block_on(sync::pull(&client, &snapshot, PullOptions::default(), &sync::Quiet))
+        .map_err(fail)?;
+    for s in &pulled.skipped {
+        eprintln!("warning: {}", s.to_text());
+    }
     let left = desired.plan(&*snapshot.lock().map_err(|_| fail("snapshot lock poisoned"))?)?;
     if !left.actions.is_empty() {
         eprintln!(

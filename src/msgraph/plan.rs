@@ -69,6 +69,12 @@ const ALL_DEVICES: &str = "#microsoft.graph.allDevicesAssignmentTarget";
 const GROUP: &str = "#microsoft.graph.groupAssignmentTarget";
 const EXCLUSION: &str = "#microsoft.graph.exclusionGroupAssignmentTarget";
 
+/// A target's type in the prefixed form the constants above use, whichever
+/// spelling Graph sent, so comparisons with them hold ([`crate::odata`]).
+fn target_type(target: &Value) -> String {
+    crate::odata::of(target).map(crate::odata::prefixed).unwrap_or_default()
+}
+
 /// How to plan.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PlanOptions {
@@ -257,7 +263,7 @@ fn finding_text(f: &Finding) -> String {
 }
 
 fn target_key(target: &Value) -> (String, String) {
-    let kind = target.get("@odata.type").and_then(Value::as_str).unwrap_or("").to_string();
+    let kind = target_type(target);
     let group = target.get("groupId").and_then(Value::as_str).unwrap_or("").to_string();
     (kind, group)
 }
@@ -582,8 +588,8 @@ fn profile_actions(
         match current {
             None => out.actions.push(Action::CreateProfile { profile: name.clone(), body: body.clone() }),
             Some(cur) => {
-                let cur_type = cur.get("@odata.type");
-                if cur_type.is_some() && cur_type != body.get("@odata.type") {
+                let (cur_type, new_type) = (crate::odata::of(cur), crate::odata::of(&body));
+                if cur_type.is_some_and(|c| !new_type.is_some_and(|n| crate::odata::same(c, n))) {
                     refusals.push(format!(
                         "profile {name:?}: the join type cannot change; create a new profile instead"
                     ));

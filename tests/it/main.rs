@@ -17,6 +17,7 @@ mod sim_report;
 mod sql;
 mod sync;
 mod sync_cli;
+mod sync_docs;
 mod sync_hostile;
 mod sync_import;
 mod sync_plan;
