@@ -132,6 +132,45 @@ pub(super) enum SyncCommand {
         #[arg(long, short = 'q')]
         quiet: bool,
     },
+    /// Register devices: upload a hardware-hash CSV to Autopilot (only with --yes), follow each
+    /// import to its end, log each to the audit log, then pull.
+    #[command(after_help = "Example:\n  fleetlab autopilot import devices.csv --check\n  \
+                            fleetlab plan --tenant tenant.toml --devices devices.json --import devices.csv\n  \
+                            fleetlab sync import devices.csv --yes --tenant-id contoso.onmicrosoft.com \\\n      \
+                            --client-id <app id> --secret-file ~/.fleetlab-secret\n\n\
+                            The file is checked first (as `autopilot import --check` does) and the snapshot \
+                            refreshed; serials the tenant already has, and serials an earlier run imported, are \
+                            not sent again, so the command is safe to re-run. Imports take Graph tens of seconds \
+                            to about 15 minutes; each is followed until it is complete or in error (806 already \
+                            registered here, 808 registered to another tenant, ZtdDeviceDuplicated, \
+                            InvalidZtdHardwareHash). Needs DeviceManagementServiceConfig.ReadWrite.All.\n\n\
+                            Exit status: 0 every device registered (now or before), 1 the file has problems, \
+                            2 some device ended in error or unfinished, nothing was sent without --yes, or input \
+                            is unreadable.")]
+    Import {
+        /// The hardware-hash CSV.
+        #[arg(value_name = "FILE.csv")]
+        file: PathBuf,
+        #[command(flatten)]
+        connection: Connection,
+        #[command(flatten)]
+        snapshot: SnapshotArg,
+        /// Really upload.
+        #[arg(long)]
+        yes: bool,
+        /// Append one JSON line per device here.
+        #[arg(long, value_name = "FILE", default_value = "fleetlab-audit.jsonl")]
+        audit_log: PathBuf,
+        /// Seconds between checks of the imports' state.
+        #[arg(long, value_name = "SECONDS", default_value_t = 15)]
+        poll_seconds: u64,
+        /// Minutes to follow the imports before reporting them unfinished.
+        #[arg(long, value_name = "MINUTES", default_value_t = 30)]
+        wait_minutes: u64,
+        /// No progress notes and no table.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
     /// Show what the snapshot holds and when it was pulled.
     Status {
         #[command(flatten)]
@@ -312,6 +351,23 @@ pub(super) fn run(command: SyncCommand) -> Outcome {
             apply(&desired, &connection, &snapshot.snapshot, yes, &audit_log, concurrency, quiet)
         }
         SyncCommand::Status { snapshot, format } => status(&snapshot.snapshot, format),
+        SyncCommand::Import {
+            file,
+            connection,
+            snapshot,
+            yes,
+            audit_log,
+            poll_seconds,
+            wait_minutes,
+            quiet,
+        } => {
+            let options = crate::msgraph::import::ImportOptions {
+                poll: std::time::Duration::from_secs(poll_seconds),
+                wait: std::time::Duration::from_secs(wait_minutes.saturating_mul(60)),
+                ..crate::msgraph::import::ImportOptions::default()
+            };
+            import(&file, &connection, &snapshot.snapshot, yes, &audit_log, options, quiet)
+        }
         SyncCommand::Export { snapshot, output, tenant_file, member_of, profiles } => export(
             &snapshot.snapshot,
             output.as_deref(),
@@ -663,6 +719,82 @@ fn apply(
         )?;
     }
     if report.failed > 0 {
+        return Err(Failure { code: 2 });
+    }
+    Ok(())
+}
+
+fn import(
+    csv: &Path,
+    connection: &Connection,
+    db: &Path,
+    yes: bool,
+    audit_log: &Path,
+    options: crate::msgraph::import::ImportOptions,
+    quiet: bool,
+) -> Outcome {
+    let file = super::register::read(csv)?;
+    eprint!("{}", file.problems_text());
+    if !file.is_clean() {
+        eprintln!("error: {} has problems; nothing was sent", csv.display());
+        return Err(Failure { code: 1 });
+    }
+    let config = connection.config(4, quiet)?;
+    let mut snapshot = open(db)?;
+    snapshot.lock().map_err(fail)?;
+    let snapshot = Mutex::new(snapshot);
+    let client = GraphClient::new(config).map_err(fail)?;
+    let runtime = sync::runtime().map_err(fail)?;
+    let bar = Bar::new(quiet);
+    let refreshed = runtime.block_on(sync::pull(&client, &snapshot, PullOptions::default(), &bar));
+    bar.0.finish_and_clear();
+    refreshed.map_err(|e| fail(format!("refreshing the snapshot before importing: {e}")))?;
+    let registered: std::collections::HashSet<String> = snapshot
+        .lock()
+        .map_err(|_| fail("snapshot lock poisoned"))?
+        .autopilot_devices()
+        .map_err(fail)?
+        .iter()
+        .filter_map(|d| d.get("serialNumber").and_then(|s| s.as_str()).map(str::to_uppercase))
+        .collect();
+    let new = file.rows.iter().filter(|r| !registered.contains(&r.serial.to_uppercase())).count();
+    if !yes {
+        eprintln!(
+            "{}: {new} device(s) to import, {} already registered",
+            csv.display(),
+            file.rows.len() - new
+        );
+        return Err(fail("nothing was sent: add --yes to import"));
+    }
+    let mut log = crate::msgraph::apply::AuditLog::open(audit_log).map_err(fail)?;
+    let note = |m: &str| {
+        if !quiet {
+            eprintln!("note: {m}");
+        }
+    };
+    let outcomes = runtime
+        .block_on(crate::msgraph::import::import(&client, &file.rows, &registered, &mut log, options, &note))
+        .map_err(|e| fail(format!("{e} (what was sent is in {})", audit_log.display())))?;
+    runtime.block_on(sync::pull(&client, &snapshot, PullOptions::default(), &sync::Quiet)).map_err(fail)?;
+    let failed = outcomes.iter().filter(|o| !o.registered()).count();
+    if !quiet {
+        let mut text = String::from("LINE  SERIAL  STATUS  DETAIL\n");
+        for o in &outcomes {
+            let detail = o
+                .identity
+                .as_deref()
+                .map(|i| format!("Autopilot identity {i}"))
+                .unwrap_or_else(|| o.message.clone());
+            text.push_str(&format!("{}  {}  {}  {detail}\n", o.line, o.serial, o.status));
+        }
+        text.push_str(&format!(
+            "{} registered, {failed} not; audit log {}\n",
+            outcomes.len() - failed,
+            audit_log.display()
+        ));
+        emit(&text, None)?;
+    }
+    if failed > 0 {
         return Err(Failure { code: 2 });
     }
     Ok(())

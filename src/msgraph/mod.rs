@@ -39,6 +39,7 @@ mod error;
 pub mod export;
 pub mod fake;
 pub mod ids;
+pub mod import;
 pub mod permissions;
 pub mod plan;
 pub mod protocol;

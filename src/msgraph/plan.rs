@@ -178,6 +178,16 @@ pub enum Action {
         /// The `target` object.
         body: Value,
     },
+    /// One row of a registration CSV, sent with
+    /// `POST …/importedWindowsAutopilotDeviceIdentities/import`
+    /// (`fleetlab sync import`, [`crate::msgraph::import`]).
+    ImportDevice {
+        /// Serial number.
+        serial: String,
+        /// Group tag, when the row has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group_tag: Option<String>,
+    },
     /// `POST …/windowsAutopilotDeviceIdentities/{id}/updateDeviceProperties`
     /// (sent in `$batch`es).
     UpdateDevice {
@@ -224,6 +234,10 @@ impl Action {
             Action::UpdateDevice { device, body, .. } => {
                 format!("~ update Autopilot device {device}: {body}")
             }
+            Action::ImportDevice { serial, group_tag } => match group_tag {
+                Some(tag) => format!("+ import Autopilot device {serial} (group tag {tag:?})"),
+                None => format!("+ import Autopilot device {serial}"),
+            },
         }
     }
 }
@@ -327,6 +341,7 @@ pub fn plan_with(
         Action::UpdateProfile { .. } => 6,
         Action::CreateAssignment { .. } => 7,
         Action::UpdateDevice { .. } => 8,
+        Action::ImportDevice { .. } => 9,
     });
     Ok(out)
 }
@@ -346,7 +361,10 @@ fn unusable_id(action: &Action) -> Option<String> {
         }
         Action::UpdateGroup { group_id, .. } => vec![("group", group_id)],
         Action::CreateAssignment { profile_id: Some(id), .. } => vec![("profile", id)],
-        Action::CreateGroup { .. } | Action::CreateProfile { .. } | Action::CreateAssignment { .. } => vec![],
+        Action::CreateGroup { .. }
+        | Action::CreateProfile { .. }
+        | Action::CreateAssignment { .. }
+        | Action::ImportDevice { .. } => vec![],
     };
     let (what, id) = ids.into_iter().find(|(_, id)| !crate::msgraph::ids::is_valid(id))?;
     Some(format!(

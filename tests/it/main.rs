@@ -12,6 +12,7 @@ mod generate;
 mod hostile;
 mod inventory_gen;
 mod props;
+mod register;
 mod sim;
 mod sim_report;
 mod sql;
