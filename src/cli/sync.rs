@@ -778,15 +778,18 @@ fn import(
     runtime.block_on(sync::pull(&client, &snapshot, PullOptions::default(), &sync::Quiet)).map_err(fail)?;
     let failed = outcomes.iter().filter(|o| !o.registered()).count();
     if !quiet {
-        let mut text = String::from("LINE  SERIAL  STATUS  DETAIL\n");
-        for o in &outcomes {
-            let detail = o
-                .identity
-                .as_deref()
-                .map(|i| format!("Autopilot identity {i}"))
-                .unwrap_or_else(|| o.message.clone());
-            text.push_str(&format!("{}  {}  {}  {detail}\n", o.line, o.serial, o.status));
-        }
+        let rows: Vec<Vec<String>> = outcomes
+            .iter()
+            .map(|o| {
+                let detail = o
+                    .identity
+                    .as_deref()
+                    .map(|i| format!("Autopilot identity {i}"))
+                    .unwrap_or_else(|| o.message.clone());
+                vec![o.line.to_string(), o.serial.clone(), o.status.clone(), detail]
+            })
+            .collect();
+        let mut text = super::autopilot::table(&["LINE", "SERIAL", "STATUS", "DETAIL"], &rows);
         text.push_str(&format!(
             "{} registered, {failed} not; audit log {}\n",
             outcomes.len() - failed,
