@@ -710,7 +710,8 @@ fn fault_matrix() -> TestResult {
         let (code, _, stderr) = output(&mut cmd)?;
         let lines: Vec<&str> = stderr.lines().collect();
         let measured = lines.last().copied().unwrap_or("?|?");
-        let outcome = lines.iter().rev().nth(1).copied().unwrap_or("").replace('|', "/");
+        let outcome =
+            lines.iter().rev().find(|l| l.starts_with("error:")).copied().unwrap_or("ok").replace('|', "/");
         let (time, memory) = measured.split_once('|').unwrap_or(("?", "?"));
         println!("| {name} | exit {} — {outcome} | {time} | {memory} |", code.unwrap_or(-1));
     }
