@@ -220,3 +220,48 @@ fn the_same_hash_twice_in_a_batch_ends_in_ztd_device_duplicated() -> TestResult 
     assert_eq!(server.handle().imports()?.len(), 1, "completed records are deleted, the one in error stays");
     Ok(())
 }
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    fn csv_like() -> impl Strategy<Value = Vec<u8>> {
+        let pieces = prop::sample::select(vec![
+            "Device Serial Number,Windows Product ID,Hardware Hash",
+            ",Group Tag",
+            ",Assigned User",
+            "\n",
+            "\r\n",
+            ",",
+            "\"",
+            "QUJD",
+            "==",
+            "a@b.c",
+            "5CG3310KLM",
+            "\u{FEFF}",
+            "é",
+            "\t",
+            " ",
+        ]);
+        prop::collection::vec(pieces, 0..60).prop_map(|p| p.concat().into_bytes())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn any_bytes_are_read_or_refused_without_panicking(
+            bytes in prop_oneof![csv_like(), prop::collection::vec(any::<u8>(), 0..400)]
+        ) {
+            let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let path = dir.path().join("x.csv");
+            std::fs::write(&path, &bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            if let Ok(file) = fleetlab::autopilot::register::read_csv(&path) {
+                let lines = bytes.split(|&b| b == b'\n').count().max(1);
+                for p in &file.problems {
+                    prop_assert!(p.line >= 1 && p.line <= lines, "{p:?} in {lines} lines");
+                    prop_assert!(p.column >= 1);
+                }
+                prop_assert!(file.rows.len() <= lines);
+            }
+        }
+    }
+}
