@@ -455,7 +455,7 @@ fn pull(connection: &Connection, db: &Path, args: PullArgs) -> Outcome {
         }
     };
     if format == Format::Json {
-        let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
+        let mut text = serde_json::to_string_pretty(&report).map_err(fail)?;
         text.push('\n');
         emit(&text, None)?;
         return partial();
@@ -514,7 +514,7 @@ fn status(db: &Path, format: Format) -> Outcome {
         if let Some(obj) = value.as_object_mut() {
             obj.insert("skipped".into(), serde_json::to_value(&skipped).unwrap_or_default());
         }
-        let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+        let mut text = serde_json::to_string_pretty(&value).map_err(fail)?;
         text.push('\n');
         return emit(&text, None);
     }
@@ -593,7 +593,7 @@ fn export(
                 return Err(fail(format!("a profile has an unusable id {id:?}")));
             }
             let file = dir.join(format!("{id}.json"));
-            let mut text = serde_json::to_string_pretty(profile).unwrap_or_default();
+            let mut text = serde_json::to_string_pretty(profile).map_err(fail)?;
             text.push('\n');
             output::write_atomic(&file, text.as_bytes())
                 .map_err(|e| fail(format!("{}: {e}", file.display())))?;
@@ -635,7 +635,7 @@ fn plan(desired: &Desired, db: &Path, format: Format) -> Outcome {
     let plan = desired.plan(&open(db)?)?;
     let text = match format {
         Format::Json => {
-            let mut t = serde_json::to_string_pretty(&plan).unwrap_or_default();
+            let mut t = serde_json::to_string_pretty(&plan).map_err(fail)?;
             t.push('\n');
             t
         }
