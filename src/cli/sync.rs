@@ -656,18 +656,10 @@ fn apply(
     if !db.exists() {
         return Err(fail(format!("{}: no snapshot yet; run `fleetlab sync pull` first", db.display())));
     }
-    let config = connection.config(concurrency, quiet)?;
-    let mut snapshot = open(db)?;
-    snapshot.lock().map_err(fail)?;
-    let snapshot = Mutex::new(snapshot);
-    let client = GraphClient::new(config).map_err(fail)?;
-    let runtime = sync::runtime().map_err(fail)?;
     // Plan from the tenant as it is now, not as the last pull saw it: an
     // apply interrupted after some writes must not make them again.
-    let bar = Bar::new(quiet);
-    let refreshed = runtime.block_on(sync::pull(&client, &snapshot, PullOptions::default(), &bar));
-    bar.0.finish_and_clear();
-    refreshed.map_err(|e| fail(format!("refreshing the snapshot before writing: {e}")))?;
+    let Writer { snapshot, client, runtime } =
+        Writer::refreshed(connection, db, concurrency, quiet, "writing")?;
     let plan = desired.plan(&*snapshot.lock().map_err(|_| fail("snapshot lock poisoned"))?)?;
     if plan.actions.is_empty() {
         if !quiet {
@@ -739,16 +731,7 @@ fn import(
         eprintln!("error: {} has problems; nothing was sent", csv.display());
         return Err(Failure { code: 1 });
     }
-    let config = connection.config(4, quiet)?;
-    let mut snapshot = open(db)?;
-    snapshot.lock().map_err(fail)?;
-    let snapshot = Mutex::new(snapshot);
-    let client = GraphClient::new(config).map_err(fail)?;
-    let runtime = sync::runtime().map_err(fail)?;
-    let bar = Bar::new(quiet);
-    let refreshed = runtime.block_on(sync::pull(&client, &snapshot, PullOptions::default(), &bar));
-    bar.0.finish_and_clear();
-    refreshed.map_err(|e| fail(format!("refreshing the snapshot before importing: {e}")))?;
+    let Writer { snapshot, client, runtime } = Writer::refreshed(connection, db, 4, quiet, "importing")?;
     let registered: std::collections::HashSet<String> = snapshot
         .lock()
         .map_err(|_| fail("snapshot lock poisoned"))?
@@ -801,4 +784,36 @@ fn import(
         return Err(Failure { code: 2 });
     }
     Ok(())
+}
+
+/// What a writing command holds: the locked snapshot, freshly pulled, and
+/// a client with its runtime.
+struct Writer {
+    snapshot: Mutex<Snapshot>,
+    client: GraphClient,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Writer {
+    /// Locks the snapshot at `db` and pulls into it, so that what is written
+    /// next is decided on the tenant as it is now.
+    fn refreshed(
+        connection: &Connection,
+        db: &Path,
+        concurrency: usize,
+        quiet: bool,
+        before: &str,
+    ) -> Result<Writer, Failure> {
+        let config = connection.config(concurrency, quiet)?;
+        let mut snapshot = open(db)?;
+        snapshot.lock().map_err(fail)?;
+        let snapshot = Mutex::new(snapshot);
+        let client = GraphClient::new(config).map_err(fail)?;
+        let runtime = sync::runtime().map_err(fail)?;
+        let bar = Bar::new(quiet);
+        let refreshed = runtime.block_on(sync::pull(&client, &snapshot, PullOptions::default(), &bar));
+        bar.0.finish_and_clear();
+        refreshed.map_err(|e| fail(format!("refreshing the snapshot before {before}: {e}")))?;
+        Ok(Writer { snapshot, client, runtime })
+    }
 }
