@@ -22,8 +22,14 @@
 //! Decisions on values: for a self-deploying profile Graph still carries
 //! `eulaHidden`, `privacySettingsHidden` and `escapeLinkHidden`, set to
 //! `true`; those are read as "not set" (the mode hides the pages) and
-//! `false` is read as "show", which the checks then reject. `os-default`
-//! and the empty string are the OS-default language.
+//! `false` is read as "show", which the checks then reject. On a
+//! user-driven profile an omitted flag takes the default Graph documents
+//! for it (beta `outOfBoxExperienceSetting`: `eulaHidden`,
+//! `privacySettingsHidden` and `escapeLinkHidden` "Default value is
+//! FALSE", `userType` administrator, `deviceUsageType` singleUser): the
+//! page is shown. (The tenant file's own defaults, hidden, are the Intune
+//! console's, and stay as they are.) `os-default` and the empty string
+//! are the OS-default language.
 
 use std::sync::Arc;
 
@@ -348,10 +354,13 @@ impl<'a> Reader<'a> {
                 }
             });
         }
-        // A hidden page is the self-deploying default, so only "shown" counts there.
+        // A hidden page is the self-deploying default, so only "shown" counts
+        // there. Elsewhere an omitted flag takes Graph's documented default,
+        // FALSE: the page is shown.
         let page = |hidden: Option<bool>, applies: bool| -> Option<Visibility> {
             match hidden {
                 Some(h) if applies => Some(Visibility::from_hidden(h)),
+                None if applies => Some(Visibility::Show),
                 Some(false) => Some(Visibility::Show),
                 _ => None,
             }

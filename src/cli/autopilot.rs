@@ -729,7 +729,9 @@ fn whatif_output(
                 let rows: Vec<Vec<String>> = applied
                     .iter()
                     .map(|a| {
-                        vec![a.display_name.clone().unwrap_or_else(|| a.id.clone()), a.changes.join("; ")]
+                        let pending = a.pending.iter().map(|p| format!("pending: {p}"));
+                        let changes: Vec<String> = a.changes.iter().cloned().chain(pending).collect();
+                        vec![a.display_name.clone().unwrap_or_else(|| a.id.clone()), changes.join("; ")]
                     })
                     .collect();
                 s.push_str(&table(&["EDITED DEVICE", "CHANGES"], &rows));
