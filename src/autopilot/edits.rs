@@ -12,6 +12,7 @@
 //! [[delete]]
 //! device = "CON-LT-PF31EN90"
 //! reason = "leaver, wiped"
+//! managed_device_deleted = true       # deleted from Intune first, as Microsoft orders it
 //! ```
 //!
 //! How edits reach the inventory. fleetlab reads Entra `device` records,
@@ -40,7 +41,9 @@
 //!   and `[PurchaseOrderId]` items leave `physicalIds`; the Entra device
 //!   stays (deleting it would break later joins, enrollment-model.md §1.1).
 //!   A device still enrolled in Intune (a `managementType`) is refused
-//!   (`delete-enrolled-device`): Microsoft's add-devices page deletes only
+//!   (`delete-enrolled-device`) unless the entry says its managed device
+//!   is deleted already (`managed_device_deleted = true`, which also
+//!   clears `managementType`): Microsoft's add-devices page deletes only
 //!   devices "that aren't enrolled in Intune" and deletes the managed
 //!   device first.
 //!
@@ -88,6 +91,10 @@ pub struct DeviceDelete {
     pub device: String,
     /// Why, for the record.
     pub reason: Option<String>,
+    /// The device's Intune managed-device record is deleted already (the
+    /// first step Microsoft gives); without it, deleting the Autopilot
+    /// record of a device still enrolled in Intune is refused.
+    pub managed_device_deleted: Option<bool>,
     /// Where it was written.
     #[serde(skip)]
     pub origin: Origin,
@@ -242,14 +249,16 @@ impl EditSet {
         for d in &self.deletes {
             let mut target = find(&d.device, &d.origin, &mut out.findings);
             if let Some(dev) = target.and_then(|i| devices.get(i)) {
-                if let Some(kind) = dev.management_type.as_deref().filter(|m| !m.trim().is_empty()) {
+                let enrolled = dev.management_type.as_deref().filter(|m| !m.trim().is_empty());
+                if let Some(kind) = enrolled.filter(|_| d.managed_device_deleted != Some(true)) {
                     out.findings.push(Finding::new(
                         &checks::DELETE_ENROLLED_DEVICE,
                         &d.origin,
                         "device",
                         format!(
                             "device {:?} is still enrolled in Intune (managementType {kind:?}); delete the managed \
-                             device in Intune first, then its Autopilot record",
+                             device in Intune first, then its Autopilot record (say managed_device_deleted = true \
+                             once it is)",
                             d.device
                         ),
                     ));
@@ -298,7 +307,11 @@ impl EditSet {
         for (del, target) in self.deletes.iter().zip(&resolved.deletes) {
             let Some(d) = target.and_then(|i| devices.get_mut(i)) else { continue };
             remove_items(d, &["[ztdid]", "[orderid]", "[purchaseorderid]"]);
-            let mut changes = vec!["Autopilot record deleted".to_string()];
+            let mut changes = Vec::new();
+            if del.managed_device_deleted == Some(true) && d.management_type.take().is_some() {
+                changes.push("Intune managed device deleted first".to_string());
+            }
+            changes.push("Autopilot record deleted".to_string());
             if let Some(r) = &del.reason {
                 changes.push(format!("reason: {r}"));
             }

@@ -84,8 +84,11 @@ pub fn lint_file(path: &std::path::Path) -> Result<(Tenant, Validation), TenantE
     };
     let mut validation = validate(&tenant);
     if tenant.origin.file().is_none() {
-        // No tenant file: the enrollment user cannot be described.
-        validation.findings.retain(|f| f.code != checks::ENROLLMENT_USER_MISSING.code);
+        // No tenant file: neither the enrollment user nor the ESP targeted
+        // to a profile's devices (a separate Intune object) can be described.
+        validation.findings.retain(|f| {
+            f.code != checks::ENROLLMENT_USER_MISSING.code && f.code != checks::PRE_PROVISIONING_ESP.code
+        });
     }
     Ok((tenant, validation))
 }
