@@ -124,3 +124,17 @@ fn walk_json_and_unregistered_devices() -> TestResult {
     assert_eq!(code, Some(2));
     Ok(())
 }
+
+/// `flow walk --help`: "it never retries or resets unless asked". The red screen after 0x80180005 offers
+/// Retry and Reset only, so a walk given neither stops on it.
+#[test]
+fn walk_takes_no_recovery_option_unasked() -> TestResult {
+    let (code, stdout, stderr) =
+        fleetlab(&["flow", "walk", "--mode", "user-driven", "--technician", "--fail", "preprov-disallowed"])?;
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("end: technician/PreProvError{landing}"), "{stdout}");
+    assert!(!stdout.contains("--retry-->") && !stdout.contains("--reset-->"), "{stdout}");
+    let (_, help, _) = fleetlab(&["flow", "walk", "--help"])?;
+    assert!(help.contains("never retries or resets unless asked"), "{help}");
+    Ok(())
+}
