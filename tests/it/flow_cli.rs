@@ -135,6 +135,7 @@ fn walk_takes_no_recovery_option_unasked() -> TestResult {
     assert!(stdout.contains("end: technician/PreProvError{landing}"), "{stdout}");
     assert!(!stdout.contains("--retry-->") && !stdout.contains("--reset-->"), "{stdout}");
     let (_, help, _) = fleetlab(&["flow", "walk", "--help"])?;
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(help.contains("never retries or resets unless asked"), "{help}");
     Ok(())
 }
