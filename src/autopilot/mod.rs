@@ -51,7 +51,9 @@ pub use profile::{
 };
 pub use source::{Location, Origin, Source};
 pub use tenant::{AppKind, AppSpec, AppTarget, EnrollmentUser, GroupDef, Tenant, TenantError, TenantInfo};
-pub use validate::{validate, AssignedProfile, CheckedGroup, CheckedTenant, Membership, Validation, MAX_PROFILES};
+pub use validate::{
+    validate, AssignedProfile, CheckedGroup, CheckedTenant, Membership, Validation, MAX_PROFILES,
+};
 pub use whatif::WhatIf;
 
 /// Reads a tenant file, or Graph profile JSON (`.json`: one profile, an

@@ -55,7 +55,7 @@ pub struct CheckedGroup {
 #[derive(Debug)]
 pub enum Membership {
     /// A dynamic group: its compiled device rule.
-    Dynamic(Rule),
+    Dynamic(Box<Rule>),
     /// An assigned (static) group: device object ids, as written.
     Assigned(Vec<String>),
 }
@@ -237,7 +237,7 @@ pub fn validate(tenant: &Tenant) -> Validation {
                         format!("group {:?}: [{}] {}", g.name, w.code, w.message),
                     ));
                 }
-                groups_out.push(Some(Membership::Dynamic(rule)));
+                groups_out.push(Some(Membership::Dynamic(Box::new(rule))));
             }
             Err(errors) => {
                 for e in errors.iter() {
@@ -518,7 +518,8 @@ fn check_pre_provisioning_esp(tenant: &Tenant) -> Vec<Finding> {
     let mut out = Vec::new();
     for spec in &tenant.profiles {
         let hololens = spec.device_type == Some(DeviceType::HoloLens);
-        if spec.pre_provisioning != Some(true) || spec.mode == Some(DeploymentMode::SelfDeploying) || hololens {
+        if spec.pre_provisioning != Some(true) || spec.mode == Some(DeploymentMode::SelfDeploying) || hololens
+        {
             continue;
         }
         let (esp, whose) = match (&spec.esp, &tenant.esp) {

@@ -264,7 +264,12 @@ fn route(action: &Action, created: &Created) -> Result<Write1, GraphError> {
             let (gid, mid) = (seg("group", &id)?, seg("member", member)?);
             if *add {
                 let bind = format!("https://graph.microsoft.com/v1.0/directoryObjects/{mid}");
-                w(Method::POST, ApiVersion::V1, format!("{GROUPS}/{gid}/members/$ref"), Some(json!({ "@odata.id": bind })))
+                w(
+                    Method::POST,
+                    ApiVersion::V1,
+                    format!("{GROUPS}/{gid}/members/$ref"),
+                    Some(json!({ "@odata.id": bind })),
+                )
             } else {
                 w(Method::DELETE, ApiVersion::V1, format!("{GROUPS}/{gid}/members/{mid}/$ref"), None)
             }

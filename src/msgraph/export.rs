@@ -69,11 +69,15 @@ pub struct TenantExport {
     pub notes: Vec<String>,
 }
 
+/// A group to write: name, description, rule (dynamic) or members
+/// (assigned), id.
+type ExportedGroup = (String, Option<String>, Result<String, Vec<String>>, String);
+
 /// The snapshot's groups and profiles as tenant-file TOML. `label` names
 /// the snapshot in the file's header comment.
 pub fn tenant_toml(snapshot: &Snapshot, label: &str) -> Result<TenantExport, ExportError> {
     let mut notes = Vec::new();
-    let mut groups: Vec<(String, Option<String>, Result<String, Vec<String>>, String)> = Vec::new();
+    let mut groups: Vec<ExportedGroup> = Vec::new();
     let mut names: HashMap<String, String> = HashMap::new();
     let mut taken: HashMap<String, String> = HashMap::new();
     let mut stored = snapshot.groups()?;

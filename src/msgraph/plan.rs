@@ -61,7 +61,9 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::autopilot::{check_profile, graph_json, CheckedTenant, EditSet, Finding, Membership, Source, Tenant};
+use crate::autopilot::{
+    check_profile, graph_json, CheckedTenant, EditSet, Finding, Membership, Source, Tenant,
+};
 use crate::inventory::Device;
 use crate::msgraph::snapshot::{Snapshot, SnapshotError, StoredGroup};
 
@@ -529,7 +531,13 @@ fn group_actions(
 
 /// The adds and removals that turn an assigned group's `stored` members
 /// into `wanted` (object ids, compared case-insensitively), one request each.
-fn member_actions(group: &str, group_id: Option<&str>, stored: &[String], wanted: &[String], out: &mut SyncPlan) {
+fn member_actions(
+    group: &str,
+    group_id: Option<&str>,
+    stored: &[String],
+    wanted: &[String],
+    out: &mut SyncPlan,
+) {
     let has = |list: &[String], id: &str| list.iter().any(|m| m.trim().eq_ignore_ascii_case(id.trim()));
     let mut seen: Vec<&str> = Vec::new();
     for m in wanted {

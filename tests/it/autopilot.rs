@@ -364,7 +364,9 @@ fn converting_profiles_never_register_personal_devices() -> TestResult {
     for (ownership, converted) in [("Company", true), ("Personal", false), ("Unknown", false)] {
         let devices = DEVICES.replace(
             r#""operatingSystem": "Windows""#,
-            &format!(r#""operatingSystem": "Windows", "managementType": "MDM", "deviceOwnership": "{ownership}""#),
+            &format!(
+                r#""operatingSystem": "Windows", "managementType": "MDM", "deviceOwnership": "{ownership}""#
+            ),
         );
         let plan = plan_of(&tenant, &devices)?;
         let outcome = outcome(&plan, "unregistered")?;
@@ -664,11 +666,11 @@ fn a_device_name_edit_is_pending_and_keeps_display_name_groups() -> TestResult {
          [[profile]]\nname = \"Kiosk\"\ncreated = 2024-01-01T00:00:00Z\nconvert_all_targeted_devices = true\n\
          include = [\"Lobby\"]\n",
     )?;
-    let mut devices: Vec<Device> = serde_json::from_str(
-        r#"[{"id": "k", "displayName": "KIOSK-1", "physicalIds": ["[ZTDId]:z-k"]}]"#,
-    )?;
+    let mut devices: Vec<Device> =
+        serde_json::from_str(r#"[{"id": "k", "displayName": "KIOSK-1", "physicalIds": ["[ZTDId]:z-k"]}]"#)?;
     let before = tenant.plan(&FleetIndex::from_devices(&devices)?)?;
-    let set = EditSet::parse("[[edit]]\ndevice = \"KIOSK-1\"\ndevice_name = \"MTG-1\"\n", Path::new("e.toml"))?;
+    let set =
+        EditSet::parse("[[edit]]\ndevice = \"KIOSK-1\"\ndevice_name = \"MTG-1\"\n", Path::new("e.toml"))?;
     let resolved = set.resolve(&devices);
     assert!(!resolved.has_errors(), "{:#?}", resolved.findings);
     let applied = set.apply(&mut devices, &resolved);
@@ -700,10 +702,19 @@ fn graph_profiles_omitting_oobe_flags_take_graphs_defaults() -> TestResult {
     let bare = check_profile(&specs[0]).0.ok_or("bare profile invalid")?;
     let body = graph_json::to_graph(&bare);
     let oobe = &body["outOfBoxExperienceSetting"];
-    assert_eq!((oobe["eulaHidden"].as_bool(), oobe["privacySettingsHidden"].as_bool()), (Some(false), Some(false)));
-    assert_eq!((oobe["userType"].as_str(), oobe["deviceUsageType"].as_str()), (Some("administrator"), Some("singleUser")));
+    assert_eq!(
+        (oobe["eulaHidden"].as_bool(), oobe["privacySettingsHidden"].as_bool()),
+        (Some(false), Some(false))
+    );
+    assert_eq!(
+        (oobe["userType"].as_str(), oobe["deviceUsageType"].as_str()),
+        (Some("administrator"), Some("singleUser"))
+    );
     let std = check_profile(&specs[1]).0.ok_or("standard profile invalid")?;
-    assert_eq!(graph_json::to_graph(&std)["outOfBoxExperienceSetting"]["escapeLinkHidden"].as_bool(), Some(false));
+    assert_eq!(
+        graph_json::to_graph(&std)["outOfBoxExperienceSetting"]["escapeLinkHidden"].as_bool(),
+        Some(false)
+    );
     Ok(())
 }
 
@@ -809,10 +820,16 @@ fn deleting_the_record_of_an_enrolled_device_is_refused() -> TestResult {
     let resolved = set.resolve(&devices);
     assert_eq!(resolved.findings.iter().map(|f| f.code).collect::<Vec<_>>(), ["delete-enrolled-device"]);
     assert_eq!(resolved.deletes, [None]);
-    let set = EditSet::parse("[[delete]]\ndevice = \"PC-M\"\nmanaged_device_deleted = true\n", Path::new("e.toml"))?;
+    let set = EditSet::parse(
+        "[[delete]]\ndevice = \"PC-M\"\nmanaged_device_deleted = true\n",
+        Path::new("e.toml"),
+    )?;
     let resolved = set.resolve(&devices);
     assert!(!resolved.has_errors());
     set.apply(&mut devices, &resolved);
-    assert_eq!((devices[0].management_type.as_deref(), devices[0].physical_ids.as_deref()), (None, Some(&[][..])));
+    assert_eq!(
+        (devices[0].management_type.as_deref(), devices[0].physical_ids.as_deref()),
+        (None, Some(&[][..]))
+    );
     Ok(())
 }

@@ -5,12 +5,12 @@
 use std::error::Error;
 
 use fleetlab::autopilot::{validate as validate_tenant, Tenant};
-use petgraph::visit::EdgeRef;
 use fleetlab::flow::{
     derive, from_profile, to_dot, to_mermaid, validate, walk, CompiledFlow, EspOptions, FlowDevice,
     FlowInput, FlowMode, JoinKind, Node, PrepStep, Recovery, Segment, State, ValidFlow, Walk, WalkOptions,
     NO_EDGE,
 };
+use petgraph::visit::EdgeRef;
 
 type TestResult = Result<(), Box<dyn Error>>;
 
@@ -552,8 +552,11 @@ fn self_deploying_quality_updates_run_after_the_esp_kiosks_included() -> TestRes
         input.esp.install_quality_updates = true;
         let names = clean(&input)?;
         let end = if kiosk { "KioskAutologon" } else { "SignInScreen" };
-        let (esp, updates, last) =
-            (position(&names, "EspDeviceSetup")?, position(&names, "QualityUpdates")?, position(&names, end)?);
+        let (esp, updates, last) = (
+            position(&names, "EspDeviceSetup")?,
+            position(&names, "QualityUpdates")?,
+            position(&names, end)?,
+        );
         assert!(esp < updates && updates < last, "kiosk {kiosk}: {names:?}");
         let g = derive(&input)?;
         assert!(

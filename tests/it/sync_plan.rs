@@ -515,7 +515,8 @@ fn assigned_groups_are_planned_applied_assigned_and_exported() -> TestResult {
 
     let plan = fleetlab(&["sync", "plan", "--tenant", &t], &db)?;
     assert_eq!(plan.code, Some(0), "{}{}", plan.stdout, plan.stderr);
-    let at = |needle: &str| plan.stdout.find(needle).ok_or(format!("{needle:?} missing from\n{}", plan.stdout));
+    let at =
+        |needle: &str| plan.stdout.find(needle).ok_or(format!("{needle:?} missing from\n{}", plan.stdout));
     let create = at("+ create group \"Lab PCs\": assigned")?;
     let add = at(&format!("+ add {a} to group \"Lab PCs\""))?;
     at(&format!("+ add {b} to group \"Lab PCs\""))?;
@@ -551,7 +552,7 @@ fn assigned_groups_are_planned_applied_assigned_and_exported() -> TestResult {
     assert!(plan.stdout.ends_with("\n1 change(s)\n"), "{}", plan.stdout);
     let applied = fleetlab(&args, &db)?;
     assert_eq!(applied.code, Some(0), "{}{}", applied.stdout, applied.stderr);
-    assert_eq!(group("Lab PCs")?.2, [a.clone()]);
+    assert_eq!(group("Lab PCs")?.2, std::slice::from_ref(&a));
 
     let out = dir.path().join("exported.toml");
     let o = out.to_string_lossy().into_owned();

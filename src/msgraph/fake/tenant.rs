@@ -657,6 +657,7 @@ impl Tenant {
                     raw.replacen('{', "{\"@odata.type\":\"#microsoft.graph.device\",", 1)
                 }, "directoryObjects", base, version, "", None)
             }
+            ("POST", ["groups", id, "members", "$ref"]) if self.groups.get(*id).is_some_and(|g| g.rule.is_some()) => graph_error(400, "Request_BadRequest", "Insufficient privileges to complete the operation: the members of a dynamic group are computed from its rule and cannot be added manually."),
             ("POST", ["groups", id, "members", "$ref"]) => self.member_ref(id, Some(body), None),
             ("DELETE", ["groups", id, "members", member, "$ref"]) => self.member_ref(id, None, Some(member)),
             (_, ["deviceManagement", rest @ ..]) => self.device_management(method, beta, rest, query, body, &listing),
@@ -958,7 +959,12 @@ impl Tenant {
     fn member_ref(&mut self, id: &str, body: Option<&[u8]>, member: Option<&str>) -> Reply {
         let Some(g) = self.groups.get(id) else { return not_found(id) };
         if g.rule.is_some() {
-            return graph_error(400, "Request_BadRequest", "Insufficient privileges to complete the operation: the members of a dynamic group are computed from its rule and cannot be changed manually.");
+            return graph_error(
+                400,
+                "Request_BadRequest",
+                "Insufficient privileges to complete the operation: the members of a dynamic group are computed \
+                 from its rule and cannot be changed manually.",
+            );
         }
         let member = match (body, member) {
             (Some(body), _) => {
@@ -966,7 +972,11 @@ impl Tenant {
                     .ok()
                     .and_then(|v| v.get("@odata.id").and_then(Value::as_str).map(str::to_string));
                 let Some(bind) = bind else {
-                    return graph_error(400, "Request_BadRequest", "Invalid request body: expected an @odata.id.");
+                    return graph_error(
+                        400,
+                        "Request_BadRequest",
+                        "Invalid request body: expected an @odata.id.",
+                    );
                 };
                 bind.rsplit('/').next().unwrap_or("").to_string()
             }
