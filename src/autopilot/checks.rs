@@ -173,7 +173,7 @@ checks! {
     // Device type, join, mode
     HOLOLENS_SELF_DEPLOYING = "hololens-self-deploying", Error,
         "A HoloLens profile uses self-deploying mode (the mode a HoloLens profile without one gets).",
-        "autopilot-profiles.md, Profile settings (HoloLens ⇒ Self-deploying); graph-api.md §4.2 [TF][MD-enrollment]; enrollment-model.md §1.9";
+        "autopilot-profiles.md, Profile settings (HoloLens ⇒ Self-deploying); Microsoft Learn, Windows Autopilot for HoloLens 2 (learn.microsoft.com/hololens/hololens2-autopilot): \"HoloLens 2 supports Windows Autopilot Self-Deploying Mode\", the HoloLens profile offering no mode; graph-api.md §4.2 [TF][MD-enrollment]; enrollment-model.md §1.9";
     HOLOLENS_ENTRA_JOIN = "hololens-entra-join", Error,
         "A HoloLens profile joins Microsoft Entra ID (no hybrid join).",
         "graph-api.md §4.2 [TF][MD-enrollment]; enrollment-model.md §1.9";
@@ -285,7 +285,7 @@ checks! {
         "rule-language.md; graph-api.md §4.4 [Entra-dyn]";
     GROUP_MEMBERSHIP = "group-membership", Error,
         "A group is dynamic (a rule) or assigned (a members list of device ids), exactly one of the two.",
-        "autopilot-profiles.md, Entra device groups (static or dynamic); fleetlab tenant file format";
+        "autopilot-profiles.md, Entra device groups (static or dynamic); Microsoft Learn, Windows Autopilot for HoloLens 2, Create a device group (Membership type Assigned or Dynamic Device); fleetlab tenant file format";
     GROUP_MEMBER_OF_CHAIN = "group-member-of-chain", Error,
         "A memberOf rule's source groups are not memberOf groups themselves (nor the group itself).",
         "rule-language.md §6.4 [S6]: \"a memberOf group cannot feed another memberOf group\" (Microsoft Learn, Create a group of groups with memberOf, learn.microsoft.com/entra/identity/users/groups-dynamic-rule-member-of)";

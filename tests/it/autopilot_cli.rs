@@ -153,6 +153,14 @@ fn lint_checks_lists_the_catalogue() -> TestResult {
     assert!(codes.contains(&"hololens-self-deploying"));
     let text = fleetlab(&["lint", "--checks"])?;
     assert!(text.stdout.starts_with("CODE"), "{text:?}");
+    // Every check shows the document it comes from.
+    for c in fleetlab::autopilot::CATALOGUE {
+        assert!(!c.source.trim().is_empty(), "{}", c.code);
+        let line = text.stdout.lines().find(|l| l.starts_with(&format!("{} ", c.code))).ok_or(c.code)?;
+        assert!(line.ends_with(&format!("({})", c.source)), "{line}");
+    }
+    let removed = ["shared-user-type", "pre-provisioning-change-account-options", "edit-group-tag-length"];
+    assert!(removed.iter().all(|r| !codes.contains(r)), "undocumented checks are gone: {codes:?}");
     Ok(())
 }
 
