@@ -328,9 +328,10 @@ impl<'a> Reader<'a> {
             (In::OldOobe, "deviceUsageType"),
             Self::string,
         )?;
-        let mode = match usage.as_deref() {
-            None | Some("singleUser") => DeploymentMode::UserDriven,
-            Some("shared") => DeploymentMode::SelfDeploying,
+        let stated = match usage.as_deref() {
+            None => None,
+            Some("singleUser") => Some(DeploymentMode::UserDriven),
+            Some("shared") => Some(DeploymentMode::SelfDeploying),
             Some(other) => {
                 return Err(self.error(
                     &In::NewOobe.path("deviceUsageType"),
@@ -338,6 +339,13 @@ impl<'a> Reader<'a> {
                 ))
             }
         };
+        // An omitted deviceUsageType is Graph's default, singleUser, except on
+        // a HoloLens profile, whose only mode is self-deploying.
+        let mode = stated.unwrap_or(if spec.device_type == Some(DeviceType::HoloLens) {
+            DeploymentMode::SelfDeploying
+        } else {
+            DeploymentMode::UserDriven
+        });
         spec.mode = Some(mode);
         let shared = mode == DeploymentMode::SelfDeploying;
         if let Some(t) =

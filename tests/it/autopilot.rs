@@ -715,6 +715,15 @@ fn graph_profiles_omitting_oobe_flags_take_graphs_defaults() -> TestResult {
         graph_json::to_graph(&std)["outOfBoxExperienceSetting"]["escapeLinkHidden"].as_bool(),
         Some(false)
     );
+    // A HoloLens profile has one mode: without deviceUsageType it is self-deploying, not singleUser.
+    let holo = Source::new(
+        "h.json",
+        r##"{"@odata.type": "#microsoft.graph.azureADWindowsAutopilotDeploymentProfile", "displayName": "H",
+             "deviceType": "holoLens"}"##,
+    );
+    let (specs, _) = graph_json::read_profiles(&holo)?;
+    let holo = check_profile(&specs[0]).0.ok_or("HoloLens profile invalid")?;
+    assert_eq!(holo.mode(), EnrollmentMode::SelfDeploying);
     Ok(())
 }
 
