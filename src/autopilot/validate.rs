@@ -176,84 +176,7 @@ pub fn validate(tenant: &Tenant) -> Validation {
     let mut findings = tenant.read_findings.clone();
 
     // Groups.
-    let options = Options { object: Some(ObjectType::Device), ..Options::default() };
-    let mut group_index: HashMap<String, usize> = HashMap::new();
-    let mut groups_out: Vec<Option<Membership>> = Vec::new();
-    for (i, g) in tenant.groups.iter().enumerate() {
-        let key = g.name.to_lowercase();
-        if let Some(&first) = group_index.get(&key) {
-            let other = &tenant.groups[first];
-            findings.push(Finding::new(
-                &checks::DUPLICATE_GROUP_NAME,
-                &g.origin,
-                "name",
-                format!(
-                    "group {:?} is defined twice (first at {})",
-                    g.name,
-                    other
-                        .origin
-                        .location("name")
-                        .map_or_else(|| other.origin.path("name"), |l| l.to_string())
-                ),
-            ));
-        } else {
-            group_index.insert(key, i);
-        }
-        if let Some(members) = &g.members {
-            if !g.rule.trim().is_empty() {
-                findings.push(Finding::new(
-                    &checks::GROUP_MEMBERSHIP,
-                    &g.origin,
-                    "members",
-                    format!(
-                        "group {:?} has both a rule and a members list; a group is dynamic or assigned, not both",
-                        g.name
-                    ),
-                ));
-            }
-            groups_out.push(Some(Membership::Assigned(members.clone())));
-            continue;
-        }
-        if g.rule.trim().is_empty() {
-            findings.push(Finding::new(
-                &checks::GROUP_MEMBERSHIP,
-                &g.origin,
-                "name",
-                format!(
-                    "group {:?} has neither a rule (a dynamic group) nor members (an assigned group)",
-                    g.name
-                ),
-            ));
-            groups_out.push(None);
-            continue;
-        }
-        match Rule::with_options(&g.rule, &options) {
-            Ok(rule) => {
-                for w in rule.warnings() {
-                    findings.push(Finding::located(
-                        &checks::GROUP_RULE_WARNING,
-                        g.origin.path("rule"),
-                        g.origin.location_in_string("rule", &g.rule, w.span.start()),
-                        format!("group {:?}: [{}] {}", g.name, w.code, w.message),
-                    ));
-                }
-                groups_out.push(Some(Membership::Dynamic(Box::new(rule))));
-            }
-            Err(errors) => {
-                for e in errors.iter() {
-                    let help = e.help().map(|h| format!(" ({h})")).unwrap_or_default();
-                    findings.push(Finding::located(
-                        &checks::GROUP_RULE_INVALID,
-                        g.origin.path("rule"),
-                        g.origin.location_in_string("rule", &g.rule, e.span().start()),
-                        format!("group {:?}: [{}] {e}{help}", g.name, e.code()),
-                    ));
-                }
-                groups_out.push(None);
-            }
-        }
-    }
-    findings.extend(member_of_chains(tenant, &groups_out));
+    let (group_index, groups_out) = check_groups(tenant, &mut findings);
 
     // Profiles, one by one.
     let mut profiles: Vec<Option<Profile>> = Vec::new();
@@ -512,6 +435,94 @@ pub fn validate(tenant: &Tenant) -> Validation {
     Validation { findings, tenant: checked }
 }
 
+/// The groups: duplicate names, each rule compiled (or the members of an
+/// assigned group taken as written), memberOf chains. Returns the index of
+/// the first group of each (lowercase) name and each group's membership,
+/// `None` where it does not compile.
+fn check_groups(
+    tenant: &Tenant,
+    findings: &mut Vec<Finding>,
+) -> (HashMap<String, usize>, Vec<Option<Membership>>) {
+    let options = Options { object: Some(ObjectType::Device), ..Options::default() };
+    let mut group_index: HashMap<String, usize> = HashMap::new();
+    let mut groups_out: Vec<Option<Membership>> = Vec::new();
+    for (i, g) in tenant.groups.iter().enumerate() {
+        let key = g.name.to_lowercase();
+        if let Some(&first) = group_index.get(&key) {
+            let other = &tenant.groups[first];
+            findings.push(Finding::new(
+                &checks::DUPLICATE_GROUP_NAME,
+                &g.origin,
+                "name",
+                format!(
+                    "group {:?} is defined twice (first at {})",
+                    g.name,
+                    other
+                        .origin
+                        .location("name")
+                        .map_or_else(|| other.origin.path("name"), |l| l.to_string())
+                ),
+            ));
+        } else {
+            group_index.insert(key, i);
+        }
+        if let Some(members) = &g.members {
+            if !g.rule.trim().is_empty() {
+                findings.push(Finding::new(
+                    &checks::GROUP_MEMBERSHIP,
+                    &g.origin,
+                    "members",
+                    format!(
+                        "group {:?} has both a rule and a members list; a group is dynamic or assigned, not both",
+                        g.name
+                    ),
+                ));
+            }
+            groups_out.push(Some(Membership::Assigned(members.clone())));
+            continue;
+        }
+        if g.rule.trim().is_empty() {
+            findings.push(Finding::new(
+                &checks::GROUP_MEMBERSHIP,
+                &g.origin,
+                "name",
+                format!(
+                    "group {:?} has neither a rule (a dynamic group) nor members (an assigned group)",
+                    g.name
+                ),
+            ));
+            groups_out.push(None);
+            continue;
+        }
+        match Rule::with_options(&g.rule, &options) {
+            Ok(rule) => {
+                for w in rule.warnings() {
+                    findings.push(Finding::located(
+                        &checks::GROUP_RULE_WARNING,
+                        g.origin.path("rule"),
+                        g.origin.location_in_string("rule", &g.rule, w.span.start()),
+                        format!("group {:?}: [{}] {}", g.name, w.code, w.message),
+                    ));
+                }
+                groups_out.push(Some(Membership::Dynamic(Box::new(rule))));
+            }
+            Err(errors) => {
+                for e in errors.iter() {
+                    let help = e.help().map(|h| format!(" ({h})")).unwrap_or_default();
+                    findings.push(Finding::located(
+                        &checks::GROUP_RULE_INVALID,
+                        g.origin.path("rule"),
+                        g.origin.location_in_string("rule", &g.rule, e.span().start()),
+                        format!("group {:?}: [{}] {e}{help}", g.name, e.code()),
+                    ));
+                }
+                groups_out.push(None);
+            }
+        }
+    }
+    findings.extend(member_of_chains(tenant, &groups_out));
+    (group_index, groups_out)
+}
 /// A pre-provisioning profile's ESP: its own, else the tenant's; none, or
 /// one that hides progress (no ESP page at all), is a finding.
 fn check_pre_provisioning_esp(tenant: &Tenant) -> Vec<Finding> {
