@@ -1,5 +1,5 @@
 //! Plan and apply: the writes that make the tenant match a tenant file
-//! (dynamic groups, deployment profiles and their assignments) and an edit
+//! (dynamic and assigned groups, deployment profiles and their assignments) and an edit
 //! set (Autopilot device properties and deletions), computed against the
 //! snapshot.
 //!
@@ -34,17 +34,21 @@
 //!   ([`mail_nickname`]); one whose rule or description changed is
 //!   patched. Rules are compared by their canonical form, so a rule Graph
 //!   stored with other spacing or casing is not rewritten. Rules the rule
-//!   engine rejects never get this far: the lint refuses them. A file group
-//!   that exists as an assigned (static) group is refused; fleetlab does
-//!   not convert groups. Groups the file does not mention are never
-//!   touched. Assignments to a group created by the same plan carry its
-//!   name and get its id when the creation answers.
+//!   engine rejects never get this far: the lint refuses them. An assigned
+//!   group of the file (`members`) is created with no rule and gets its
+//!   members one `POST /groups/{id}/members/$ref` each; an existing one
+//!   gains and loses members one reference at a time (`DELETE
+//!   …/members/{id}/$ref`), the Graph v1.0 way to change direct members. A
+//!   file group that exists with the other membership type is refused;
+//!   fleetlab does not convert groups. Groups the file does not mention are never
+//!   touched. Assignments to (and members of) a group created by the same
+//!   plan carry its name and get its id when the creation answers.
 //! * **Assignments are diffed by target** (type and group id), never by
 //!   assignment id (§4.3), and only `source: direct` assignments are
 //!   touched; assignments from policy sets belong to them. Groups are found
 //!   by display name among the snapshot's groups and the plan's creations.
 //! * **Order**: assignment deletions, profile deletions, device deletions,
-//!   group creations, group updates, profile creations, profile updates,
+//!   group creations, group updates and members, profile creations, profile updates,
 //!   assignment creations, device property updates. An All-Devices
 //!   assignment can therefore move from one profile to another (even from
 //!   a pruned one), a profile is deleted only once unassigned, and a group
