@@ -45,7 +45,10 @@ an excluded group removes a profile, the profile assigned to all devices is the 
 registered with Autopilot ([ZTDId] in physicalIds) get profiles, plus those a profile with \"convert all \
 targeted devices\" registers.
 
-With --against or --edits, prints a what-if instead: the devices whose groups, profile or mode change.
+With --against or --edits, prints a what-if instead: the devices whose groups, profile or mode change. \
+A device name edit is listed as pending: the device gets the name at its next deployment and keeps its \
+groups until then. Deleting the Autopilot record of a device still enrolled in Intune is refused unless \
+the [[delete]] entry says managed_device_deleted = true (Intune first, then Autopilot).
 
 Examples:
   fleetlab plan --tenant scenarios/contoso/tenant.toml --devices scenarios/contoso/devices.json
