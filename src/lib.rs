@@ -18,7 +18,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Layers, lowest first: [`rule`] (the language) ← [`inventory`] (Graph-shaped
+//! Layers, lowest first: [`odata`] (Graph type annotations, used by every
+//! layer that reads Graph JSON) ← [`rule`] (the language) ← [`inventory`] (Graph-shaped
 //! records and loaders) ← [`groups`] (named rule sets) ← [`msgraph`] (the Graph
 //! sync adapter and a fake Graph) ← the `fleetlab` CLI.
 
@@ -28,6 +29,7 @@ pub mod flow;
 pub mod groups;
 pub mod inventory;
 pub mod msgraph;
+pub mod odata;
 pub mod rule;
 pub mod sim;
 pub mod sql;

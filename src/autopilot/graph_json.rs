@@ -238,10 +238,11 @@ impl<'a> Reader<'a> {
     fn profile(&mut self) -> Result<ProfileSpec, TenantError> {
         let mut spec = ProfileSpec::default();
         let odata = self.string(In::Profile, "@odata.type")?;
-        spec.join = Some(match odata.as_deref().map(|t| t.trim_start_matches('#')) {
-            Some(t) if t == &ENTRA_TYPE[1..] => JoinType::Entra,
-            Some(t) if t == &HYBRID_TYPE[1..] => JoinType::Hybrid,
-            Some(t) => {
+        let known = odata.as_deref().map(|t| (crate::odata::profile_kind(t), crate::odata::name(t)));
+        spec.join = Some(match known {
+            Some((Some(crate::odata::ENTRA_PROFILE), _)) => JoinType::Entra,
+            Some((Some(_), _)) => JoinType::Hybrid,
+            Some((None, t)) => {
                 return Err(self.error(
                     "@odata.type",
                     format!(
@@ -420,15 +421,14 @@ impl<'a> Reader<'a> {
             let target = item.get("target").and_then(Value::as_object).ok_or_else(|| {
                 self.error(&format!("assignments[{i}]"), "expected an object with a target".into())
             })?;
-            let odata =
-                target.get("@odata.type").and_then(Value::as_str).unwrap_or("").trim_start_matches('#');
+            let odata = target.get("@odata.type").and_then(Value::as_str).unwrap_or("");
             let group = target.get("groupId").and_then(Value::as_str).filter(|g| !g.is_empty());
-            match (odata, group) {
-                ("microsoft.graph.allDevicesAssignmentTarget", _) => {
+            match (crate::odata::target_kind(odata), group) {
+                (Some(crate::odata::ALL_DEVICES_TARGET), _) => {
                     spec.all_devices = true;
                     self.origin.record(self.index, "all_devices", &at);
                 }
-                ("microsoft.graph.groupAssignmentTarget", Some(g)) => {
+                (Some(crate::odata::GROUP_TARGET), Some(g)) => {
                     self.origin.record(
                         self.index,
                         &format!("include[{}]", spec.include.len()),
@@ -436,7 +436,7 @@ impl<'a> Reader<'a> {
                     );
                     spec.include.push(g.to_string());
                 }
-                ("microsoft.graph.exclusionGroupAssignmentTarget", Some(g)) => {
+                (Some(crate::odata::EXCLUSION_TARGET), Some(g)) => {
                     self.origin.record(
                         self.index,
                         &format!("exclude[{}]", spec.exclude.len()),
@@ -444,14 +444,15 @@ impl<'a> Reader<'a> {
                     );
                     spec.exclude.push(g.to_string());
                 }
-                (other, _) => {
+                (_, _) => {
+                    let other = crate::odata::name(odata);
                     return Err(self.error(
                         &at,
                         format!(
                             "{other:?} is not a target Autopilot profiles take: groupAssignmentTarget and \
                              exclusionGroupAssignmentTarget (with a groupId) or allDevicesAssignmentTarget"
                         ),
-                    ))
+                    ));
                 }
             }
         }

@@ -21,7 +21,9 @@
 //! * [`assign`]: profile resolution (oldest created wins, exclusions
 //!   remove, the all-devices profile is the default) on the columnar engine;
 //! * [`edits`]: group tag, user, friendly name, device name edits and deletions;
-//! * [`whatif`]: two plans compared device by device.
+//! * [`whatif`]: two plans compared device by device;
+//! * [`register`]: the hardware-hash CSV that registers devices, checked
+//!   before upload, and the devices it will add.
 //!
 //! Layering: this module builds on [`crate::rule`], [`crate::inventory`]
 //! and [`crate::fleet`]; nothing below it knows about Autopilot.
@@ -36,6 +38,7 @@ pub mod edits;
 pub mod graph_json;
 pub mod name;
 pub mod profile;
+pub mod register;
 pub mod source;
 pub mod tenant;
 mod validate;

@@ -48,13 +48,16 @@ targeted devices\" registers.
 With --against or --edits, prints a what-if instead: the devices whose groups, profile or mode change. \
 A device name edit is listed as pending: the device gets the name at its next deployment and keeps its \
 groups until then. Deleting the Autopilot record of a device still enrolled in Intune is refused unless \
-the [[delete]] entry says managed_device_deleted = true (Intune first, then Autopilot).
+the [[delete]] entry says managed_device_deleted = true (Intune first, then Autopilot). \
+With --import, the devices a hardware-hash CSV will register: the groups and profile each gets once \
+imported, and the serials the tenant already has.
 
 Examples:
   fleetlab plan --tenant scenarios/contoso/tenant.toml --devices scenarios/contoso/devices.json
   fleetlab plan --tenant tenant.toml --devices devices.json --format csv -o plan.csv
   fleetlab plan --tenant tenant.toml --devices devices.json --against tenant-next.toml
   fleetlab plan --tenant tenant.toml --devices devices.json --edits edits.toml --format json
+  fleetlab plan --tenant tenant.toml --devices devices.json --import new-devices.csv
 
 Exit status: 0 planned, 1 the tenant or the edits have errors (run fleetlab lint), 2 unreadable input.";
 
@@ -99,6 +102,10 @@ pub(super) struct PlanArgs {
     /// What-if: compare with the inventory after these device edits.
     #[arg(long, value_name = "FILE")]
     edits: Option<PathBuf>,
+    /// Registration: plan the devices this hardware-hash CSV will add (their
+    /// groups and profile), and name the serials already registered.
+    #[arg(long = "import", value_name = "FILE.csv", conflicts_with_all = ["against", "edits"])]
+    import: Option<PathBuf>,
     /// `table` (registered devices, then counts per profile and mode), or
     /// `json` / `csv` (every device).
     #[arg(long, value_enum, default_value = "table")]
@@ -292,6 +299,11 @@ fn checked_tenant(path: &Path) -> Result<CheckedTenant, Failure> {
 
 pub(super) fn plan(args: &PlanArgs) -> Outcome {
     let tenant = checked_tenant(&args.tenant)?;
+    if let Some(csv) = &args.import {
+        let json = args.format == PlanFormat::Json;
+        let text = super::register::plan_import(&tenant, &args.devices, csv, json)?;
+        return emit(&text, args.output.as_deref());
+    }
     let against = args.against.as_deref().map(checked_tenant).transpose()?;
     let edits = args.edits.as_deref().map(EditSet::load).transpose().map_err(fail)?;
     let index = load_devices_index(&args.devices)?;
@@ -353,7 +365,7 @@ fn assignment_groups(plan: &Plan, d: &DevicePlan) -> Vec<String> {
 }
 
 /// A plain table: columns padded to their widest cell.
-fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+pub(super) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

@@ -10,7 +10,9 @@
 mod atomic;
 mod autopilot;
 mod flow;
+mod load;
 mod output;
+mod register;
 mod sandbox;
 mod simulate;
 mod sql;
@@ -23,9 +25,9 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::fleet::{load_index, CompiledSet, FleetIndex};
+use crate::fleet::{CompileError, CompiledSet, FleetIndex};
 use crate::groups::{GroupSet, GroupSetError, Membership};
-use crate::inventory::{load_users, HasId, User};
+use crate::inventory::{HasId, User};
 use crate::rule::{self, Diagnostic, ObjectType, Options, Rule, RuleErrors, Timestamp};
 
 const EXAMPLES: &str = "\
@@ -78,6 +80,8 @@ enum Command {
         #[command(flatten)]
         inventory: InventoryArgs,
         #[command(flatten)]
+        load: LoadOptions,
+        #[command(flatten)]
         rule: RuleOrGroups,
         #[command(flatten)]
         options: RuleOptions,
@@ -103,6 +107,8 @@ enum Command {
         #[command(flatten)]
         inventory: InventoryArgs,
         #[command(flatten)]
+        load: LoadOptions,
+        #[command(flatten)]
         rule: RuleArgs,
         /// The object to explain: its id, its deviceId, or its exact display name.
         #[arg(long, visible_alias = "user", value_name = "ID")]
@@ -123,6 +129,9 @@ enum Command {
     Lint(autopilot::LintArgs),
     /// Which Autopilot profile every device gets, and what a change would change.
     Plan(autopilot::PlanArgs),
+    /// Autopilot registration: check a hardware-hash CSV before it is uploaded.
+    #[command(subcommand)]
+    Autopilot(register::AutopilotCommand),
     /// Translate a device rule into a DuckDB, DataFusion or Spark SQL query.
     #[command(after_help = sql::SQL_HELP)]
     Sql(sql::SqlArgs),
@@ -175,11 +184,15 @@ enum InventoryCommand {
         /// Where to write the packed index (atomically).
         #[arg(long, short = 'o', value_name = "FILE")]
         output: PathBuf,
+        #[command(flatten)]
+        load: LoadOptions,
     },
     /// Count the devices of an inventory and show the memory its index takes.
     Stats {
         /// The device inventory (JSON or packed).
         input: PathBuf,
+        #[command(flatten)]
+        load: LoadOptions,
     },
     /// Write a device inventory as a Parquet or Arrow file, the table `fleetlab sql` queries.
     #[command(after_help = sql::EXPORT_HELP)]
@@ -188,8 +201,14 @@ enum InventoryCommand {
 
 #[derive(Args, Debug)]
 struct RuleArgs {
-    /// The rule text (quote it for your shell).
-    #[arg(long, value_name = "RULE", conflicts_with = "rule_file", required_unless_present = "rule_file")]
+    /// The rule text (quote it for your shell). It may begin with `-not`.
+    #[arg(
+        long,
+        value_name = "RULE",
+        conflicts_with = "rule_file",
+        required_unless_present = "rule_file",
+        allow_hyphen_values = true
+    )]
     rule: Option<String>,
     /// Read the rule from FILE (`-` for stdin).
     #[arg(long, value_name = "FILE")]
@@ -201,8 +220,8 @@ struct RuleArgs {
 #[derive(Args, Debug)]
 #[group(required = true, multiple = false)]
 struct RuleOrGroups {
-    /// The rule text (quote it for your shell).
-    #[arg(long, value_name = "RULE")]
+    /// The rule text (quote it for your shell). It may begin with `-not`.
+    #[arg(long, value_name = "RULE", allow_hyphen_values = true)]
     rule: Option<String>,
     /// Read the rule from FILE (`-` for stdin).
     #[arg(long, value_name = "FILE")]
@@ -234,6 +253,14 @@ struct InventoryArgs {
     /// Graph user objects, for user rules.
     #[arg(long, value_name = "FILE")]
     users: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone, Copy)]
+struct LoadOptions {
+    /// Accept an inventory with no records (otherwise an error: an empty
+    /// export usually means a failed one).
+    #[arg(long)]
+    allow_empty: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -284,15 +311,18 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check { rule, object, format } => check(&rule, object, format),
-        Command::Eval { inventory, rule, options, format, output, threads, stats } => {
-            eval(&inventory, &rule, &options, format, output.as_deref(), threads, stats)
+        Command::Eval { inventory, load, rule, options, format, output, threads, stats } => {
+            eval(&inventory, load, &rule, &options, format, output.as_deref(), threads, stats)
         }
-        Command::Explain { inventory, rule, device, format } => explain(&inventory, &rule, &device, format),
+        Command::Explain { inventory, load, rule, device, format } => {
+            explain(&inventory, load, &rule, &device, format)
+        }
         Command::Fmt { rule } => fmt(&rule),
         Command::Generate { devices, seed, output } => generate(devices, seed, output.as_deref()),
         Command::Inventory(cmd) => inventory(cmd),
         Command::Lint(args) => autopilot::lint(&args),
         Command::Plan(args) => autopilot::plan(&args),
+        Command::Autopilot(cmd) => register::run(cmd),
         Command::Sql(args) => sql::sql(&args),
         Command::Sync(cmd) => sync::run(cmd),
         Command::Sandbox(cmd) => sandbox::run(cmd),
@@ -357,7 +387,7 @@ fn compile(args: &RuleArgs, object: Option<ObjectType>, json: bool) -> Result<(R
             if json {
                 let report = serde_json::json!({
                     "valid": false,
-                    "rule": text,
+                    "rule": rule::quotable(&text),
                     "errors": errors.iter().map(|e| rule::error_json(e, &text)).collect::<Vec<_>>(),
                 });
                 println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
@@ -418,16 +448,31 @@ fn progress_bar(path: &Path) -> indicatif::ProgressBar {
 }
 
 impl Inventory {
-    fn load(args: &InventoryArgs) -> Result<(Inventory, ObjectType), Failure> {
+    fn load(
+        args: &InventoryArgs,
+        load: LoadOptions,
+    ) -> Result<(Inventory, Vec<load::InventoryWarning>), Failure> {
         match (&args.devices, &args.users) {
             (Some(p), _) => {
                 let bar = progress_bar(p);
-                let index = load_index(p, &|bytes| bar.set_position(bytes)).map_err(fail);
+                let loaded = load::devices(p, load.allow_empty, &|bytes| bar.set_position(bytes));
                 bar.finish_and_clear();
-                Ok((Inventory::Devices(index?), ObjectType::Device))
+                let (index, warnings) = loaded?;
+                Ok((Inventory::Devices(index), warnings))
             }
-            (None, Some(p)) => Ok((Inventory::Users(load_users(p).map_err(fail)?), ObjectType::User)),
+            (None, Some(p)) => {
+                let (users, warnings) = load::users(p, load.allow_empty)?;
+                Ok((Inventory::Users(users), warnings))
+            }
             (None, None) => Err(fail("give an inventory with --devices FILE or --users FILE")),
+        }
+    }
+
+    /// Warnings for properties `rules` read that no record of the inventory at `path` has.
+    fn unread(&self, path: &Path, rules: &[&Rule]) -> Vec<load::InventoryWarning> {
+        match self {
+            Inventory::Devices(index) => load::unread(path, rules, &|p| index.carries(p)),
+            Inventory::Users(users) => load::unread(path, rules, &|p| load::users_carry(users, p)),
         }
     }
 
@@ -453,30 +498,60 @@ impl Inventory {
     }
 
     /// Members of each rule, as indices in input order, and the time spent
-    /// compiling the rules for the columnar index.
+    /// compiling the rules for the columnar index. A rule that cannot be
+    /// decided for some object (a backtracking `-match` out of steps) is an
+    /// error naming the first such object.
     fn members(&self, rules: &[&Rule]) -> Result<(Vec<Vec<usize>>, Duration), Failure> {
         use rayon::prelude::*;
         match self {
             Inventory::Devices(index) => {
                 let t = Instant::now();
-                let set = CompiledSet::compile(rules, index).map_err(fail)?;
+                let set = match CompiledSet::compile(rules, index) {
+                    Ok(set) => set,
+                    Err(CompileError::Evaluation { index: k, message }) => {
+                        let rule = rules.get(k).copied();
+                        // The columnar plan evaluated distinct values; the reference
+                        // evaluator finds the first device holding the bad one.
+                        let device = (0..index.len()).find(|&i| {
+                            index.device(i).is_some_and(|d| rule.is_some_and(|r| r.try_matches(&d).is_err()))
+                        });
+                        return Err(self.undecided(device, &message));
+                    }
+                    Err(e) => return Err(fail(e)),
+                };
                 let compiled = t.elapsed();
                 Ok((set.evaluate().iter().map(|b| b.ones().collect()).collect(), compiled))
             }
-            Inventory::Users(users) => Ok((
-                rules
-                    .iter()
-                    .map(|rule| {
-                        users
-                            .par_iter()
+            Inventory::Users(users) => {
+                let mut out = Vec::with_capacity(rules.len());
+                for rule in rules {
+                    let results: Vec<Result<bool, crate::rule::EvalError>> =
+                        users.par_iter().map(|u| rule.try_matches(u)).collect();
+                    if let Some((i, Err(e))) = results.iter().enumerate().find(|(_, r)| r.is_err()) {
+                        return Err(self.undecided(Some(i), &e.message));
+                    }
+                    out.push(
+                        results
+                            .iter()
                             .enumerate()
-                            .filter(|(_, u)| rule.matches(*u))
+                            .filter(|(_, r)| matches!(r, Ok(true)))
                             .map(|(i, _)| i)
-                            .collect()
-                    })
-                    .collect(),
-                Duration::ZERO,
-            )),
+                            .collect(),
+                    );
+                }
+                Ok((out, Duration::ZERO))
+            }
+        }
+    }
+
+    fn undecided(&self, i: Option<usize>, message: &str) -> Failure {
+        match i {
+            Some(i) => {
+                let name = self.name(i);
+                let shown = if name.is_empty() { String::new() } else { format!(" ({name})") };
+                fail(format!("cannot evaluate the rule for {}{shown}: {message}", self.id(i)))
+            }
+            None => fail(format!("cannot evaluate the rule: {message}")),
         }
     }
 }
@@ -511,6 +586,7 @@ fn print_stats(inventory: &Inventory, names: &[&str], rules: &[&Rule]) {
 #[allow(clippy::too_many_arguments)]
 fn eval(
     inv_args: &InventoryArgs,
+    load_options: LoadOptions,
     which: &RuleOrGroups,
     rule_options: &RuleOptions,
     format: Option<EvalFormat>,
@@ -538,9 +614,11 @@ fn eval(
             Err(e) => return Err(fail(e)),
         };
         let checked = started.elapsed();
-        let (inventory, _) = Inventory::load(inv_args)?;
+        let (inventory, mut warnings) = Inventory::load(inv_args, load_options)?;
         let loaded = started.elapsed();
         let rules: Vec<&Rule> = set.groups.iter().map(|g| &g.rule).collect();
+        warnings.extend(inventory.unread(inventory_path(inv_args), &rules));
+        load::print(&warnings);
         let (members, compiled) = inventory.members(&rules)?;
         let membership = Membership { members };
         let evaluated = started.elapsed();
@@ -561,9 +639,10 @@ fn eval(
                     "--format ids lists one rule's matches; use table, json or csv with --groups",
                 ))
             }
-            EvalFormat::Json => {
-                output::groups_json(&set, &membership, &inventory_view(&inventory), object, &timings)
-            }
+            EvalFormat::Json => load::with_warnings(
+                output::groups_json(&set, &membership, &inventory_view(&inventory), object, &timings),
+                &warnings,
+            ),
             EvalFormat::Csv => {
                 output::groups_csv(&set, &membership, &inventory_view(&inventory)).map_err(fail)?
             }
@@ -580,8 +659,10 @@ fn eval(
     // Even with --format json, a broken rule is a diagnostic on stderr: stdout stays empty.
     let (rule, name) = compile(&rule_args, Some(object), false)?;
     let checked = started.elapsed();
-    let (inventory, _) = Inventory::load(inv_args)?;
+    let (inventory, mut warnings) = Inventory::load(inv_args, load_options)?;
     let loaded = started.elapsed();
+    warnings.extend(inventory.unread(inventory_path(inv_args), &[&rule]));
+    load::print(&warnings);
     let (mut members, compiled) = inventory.members(&[&rule])?;
     let hits = members.pop().unwrap_or_default();
     let evaluated = started.elapsed();
@@ -603,11 +684,18 @@ fn eval(
             }
             s
         }
-        EvalFormat::Json => output::rule_json(&rule, &hits, &inventory_view(&inventory), &timings),
+        EvalFormat::Json => load::with_warnings(
+            output::rule_json(&rule, &hits, &inventory_view(&inventory), &timings),
+            &warnings,
+        ),
         EvalFormat::Csv => output::rule_csv(&hits, &inventory_view(&inventory)).map_err(fail)?,
         EvalFormat::Table => output::rule_table(&rule, &hits, &inventory_view(&inventory)),
     };
     emit(&text, output_path)
+}
+
+fn inventory_path(args: &InventoryArgs) -> &Path {
+    args.devices.as_deref().or(args.users.as_deref()).unwrap_or(Path::new("inventory"))
 }
 
 fn inventory_view(inv: &Inventory) -> output::View<'_> {
@@ -644,11 +732,19 @@ fn find<'a, R: HasId>(records: &'a [R], key: &str) -> Result<&'a R, String> {
     }
 }
 
-fn explain(inv_args: &InventoryArgs, args: &RuleArgs, key: &str, format: CheckFormat) -> Outcome {
+fn explain(
+    inv_args: &InventoryArgs,
+    load_options: LoadOptions,
+    args: &RuleArgs,
+    key: &str,
+    format: CheckFormat,
+) -> Outcome {
     let object = if inv_args.devices.is_some() { ObjectType::Device } else { ObjectType::User };
     let json = format == CheckFormat::Json;
     let (rule, _) = compile(args, Some(object), false)?;
-    let (inventory, _) = Inventory::load(inv_args)?;
+    let (inventory, mut warnings) = Inventory::load(inv_args, load_options)?;
+    warnings.extend(inventory.unread(inventory_path(inv_args), &[&rule]));
+    load::print(&warnings);
     let explanation = match &inventory {
         Inventory::Devices(index) => {
             let i = index.find(key).map_err(fail)?;
@@ -732,18 +828,26 @@ impl<W: std::io::Write> std::io::Write for ProgressWriter<'_, W> {
     }
 }
 
+/// A device inventory for the commands without `--allow-empty` (plan,
+/// sql export), its warnings printed.
 fn load_devices_index(path: &Path) -> Result<FleetIndex, Failure> {
+    load_devices_with(path, LoadOptions { allow_empty: false })
+}
+
+fn load_devices_with(path: &Path, options: LoadOptions) -> Result<FleetIndex, Failure> {
     let bar = progress_bar(path);
-    let index = load_index(path, &|bytes| bar.set_position(bytes)).map_err(fail);
+    let loaded = load::devices(path, options.allow_empty, &|bytes| bar.set_position(bytes));
     bar.finish_and_clear();
-    index
+    let (index, warnings) = loaded?;
+    load::print(&warnings);
+    Ok(index)
 }
 
 fn inventory(cmd: InventoryCommand) -> Outcome {
     match cmd {
-        InventoryCommand::Pack { input, output } => {
+        InventoryCommand::Pack { input, output, load } => {
             let started = Instant::now();
-            let index = load_devices_index(&input)?;
+            let index = load_devices_with(&input, load)?;
             let bytes = crate::fleet::pack::to_bytes(&index);
             output::write_atomic(&output, &bytes).map_err(|e| fail(format!("{}: {e}", output.display())))?;
             eprintln!(
@@ -756,9 +860,9 @@ fn inventory(cmd: InventoryCommand) -> Outcome {
             Ok(())
         }
         InventoryCommand::Export(args) => sql::export(&args),
-        InventoryCommand::Stats { input } => {
+        InventoryCommand::Stats { input, load } => {
             let started = Instant::now();
-            let index = load_devices_index(&input)?;
+            let index = load_devices_with(&input, load)?;
             let n = index.len().max(1);
             let text = format!(
                 "devices          {}\nstructure        {} bytes/device (codes, offsets, lane masks)\n\

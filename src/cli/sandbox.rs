@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::{fail, Outcome};
-use crate::msgraph::fake::{FakeConfig, FakeServer, Faults, LoopBug, RetryAfterStyle, Scenario};
+use crate::msgraph::fake::{FakeConfig, FakeServer, Faults, LoopBug, Modes, RetryAfterStyle, Scenario};
 
 const SERVE_HELP: &str = "\
 Prints the URL it listens on (one line on stdout), then serves until stopped. The token endpoint \
@@ -26,7 +26,11 @@ Test endpoints under /_fake/ add, edit and delete devices \
 (POST /_fake/devices, PATCH|DELETE /_fake/devices/{id}), expire delta tokens \
 (POST /_fake/delta/expire), move the clock of the Autopilot timers (POST /_fake/clock/advance \
 with {\"seconds\": 90}), list import records (GET /_fake/imports) and report counters \
-(GET /_fake/stats).
+(GET /_fake/stats). \
+Shapes follow Microsoft's documented examples: a devices delta without $select returns only the \
+properties of the \"device: delta\" example (so a client must select physicalIds), the $select of a \
+delta round travels in its tokens, and Prefer: return=minimal trims group delta rounds from a \
+deltaLink.
 
 Examples:
   fleetlab sandbox serve --scenario scenarios/contoso --port 8080
@@ -115,6 +119,17 @@ pub(super) struct Serve {
     /// Seed of the fault draws.
     #[arg(long, value_name = "S", default_value_t = 1)]
     fault_seed: u64,
+    /// Write @odata.type of profiles and assignment targets without the leading `#`, as
+    /// Intune's documentation examples do.
+    #[arg(long)]
+    unprefixed_types: bool,
+    /// Answer a devices delta without $select with every property, not only those of the
+    /// documented example response.
+    #[arg(long)]
+    all_device_properties: bool,
+    /// Refuse the profile assignments route with Intune's 403 (a partial pull to try).
+    #[arg(long)]
+    refuse_assignments: bool,
     /// Print only the URL.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -216,6 +231,12 @@ pub(super) fn run(command: SandboxCommand) -> Outcome {
         roles: match &args.roles {
             Some(list) => list.iter().map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).collect(),
             None => FakeConfig::default().roles,
+        },
+        modes: Modes {
+            documented_device_defaults: !args.all_device_properties,
+            unprefixed_types: args.unprefixed_types,
+            refuse_assignments: args.refuse_assignments,
+            ..Modes::default()
         },
         ..FakeConfig::default()
     };

@@ -42,7 +42,19 @@ Examples:
   fleetlab sync pull --tenant-id contoso.onmicrosoft.com --client-id <app id> \\
       --secret-file ~/.fleetlab-secret
   fleetlab sync export -o devices.jsonl
-  fleetlab eval --devices devices.jsonl --groups groups.toml";
+  fleetlab eval --devices devices.jsonl --groups groups.toml
+
+A resource Graph refuses with 403 (a tenant without Intune, an app without
+DeviceManagementServiceConfig.Read.All) is skipped: the rest is pulled, the snapshot keeps the
+skipped resource's previous pull, a warning on stderr names the permission to add, and
+`fleetlab sync status` lists it until a pull reads it again.
+
+Exit status: 0 the pull was applied (skipped resources included, unless --strict),
+2 the pull failed (nothing applied; the next pull resumes), 3 with --strict: the pull was
+applied but skipped a resource (a partial pull).";
+
+/// Exit status of `sync pull --strict` when a resource was skipped.
+pub(super) const PARTIAL_EXIT: u8 = 3;
 
 /// `fleetlab sync …`
 #[derive(Subcommand, Debug)]
@@ -58,6 +70,9 @@ pub(super) enum SyncCommand {
         /// Ignore stored delta links and any interrupted pull: read everything again.
         #[arg(long)]
         full: bool,
+        /// Exit with status 3 when a resource was skipped (a partial pull); it is still applied.
+        #[arg(long)]
+        strict: bool,
         /// Requests in flight at most (1 = sequential).
         #[arg(long, value_name = "N", default_value_t = 4)]
         concurrency: usize,
@@ -114,6 +129,45 @@ pub(super) enum SyncCommand {
         #[arg(long, value_name = "N", default_value_t = 4)]
         concurrency: usize,
         /// No summary.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+    /// Register devices: upload a hardware-hash CSV to Autopilot (only with --yes), follow each
+    /// import to its end, log each to the audit log, then pull.
+    #[command(after_help = "Example:\n  fleetlab autopilot import devices.csv --check\n  \
+                            fleetlab plan --tenant tenant.toml --devices devices.json --import devices.csv\n  \
+                            fleetlab sync import devices.csv --yes --tenant-id contoso.onmicrosoft.com \\\n      \
+                            --client-id <app id> --secret-file ~/.fleetlab-secret\n\n\
+                            The file is checked first (as `autopilot import --check` does) and the snapshot \
+                            refreshed; serials the tenant already has, and serials an earlier run imported, are \
+                            not sent again, so the command is safe to re-run. Imports take Graph tens of seconds \
+                            to about 15 minutes; each is followed until it is complete or in error (806 already \
+                            registered here, 808 registered to another tenant, ZtdDeviceDuplicated, \
+                            InvalidZtdHardwareHash). Needs DeviceManagementServiceConfig.ReadWrite.All.\n\n\
+                            Exit status: 0 every device registered (now or before), 1 the file has problems, \
+                            2 some device ended in error or unfinished, nothing was sent without --yes, or input \
+                            is unreadable.")]
+    Import {
+        /// The hardware-hash CSV.
+        #[arg(value_name = "FILE.csv")]
+        file: PathBuf,
+        #[command(flatten)]
+        connection: Connection,
+        #[command(flatten)]
+        snapshot: SnapshotArg,
+        /// Really upload.
+        #[arg(long)]
+        yes: bool,
+        /// Append one JSON line per device here.
+        #[arg(long, value_name = "FILE", default_value = "fleetlab-audit.jsonl")]
+        audit_log: PathBuf,
+        /// Seconds between checks of the imports' state.
+        #[arg(long, value_name = "SECONDS", default_value_t = 15)]
+        poll_seconds: u64,
+        /// Minutes to follow the imports before reporting them unfinished.
+        #[arg(long, value_name = "MINUTES", default_value_t = 30)]
+        wait_minutes: u64,
+        /// No progress notes and no table.
         #[arg(long, short = 'q')]
         quiet: bool,
     },
@@ -289,14 +343,31 @@ impl Connection {
 
 pub(super) fn run(command: SyncCommand) -> Outcome {
     match command {
-        SyncCommand::Pull { connection, snapshot, full, concurrency, quiet, format } => {
-            pull(&connection, &snapshot.snapshot, full, concurrency, quiet, format)
+        SyncCommand::Pull { connection, snapshot, full, strict, concurrency, quiet, format } => {
+            pull(&connection, &snapshot.snapshot, PullArgs { full, strict, concurrency, quiet, format })
         }
         SyncCommand::Plan { desired, snapshot, format } => plan(&desired, &snapshot.snapshot, format),
         SyncCommand::Apply { desired, connection, snapshot, yes, audit_log, concurrency, quiet } => {
             apply(&desired, &connection, &snapshot.snapshot, yes, &audit_log, concurrency, quiet)
         }
         SyncCommand::Status { snapshot, format } => status(&snapshot.snapshot, format),
+        SyncCommand::Import {
+            file,
+            connection,
+            snapshot,
+            yes,
+            audit_log,
+            poll_seconds,
+            wait_minutes,
+            quiet,
+        } => {
+            let options = crate::msgraph::import::ImportOptions {
+                poll: std::time::Duration::from_secs(poll_seconds),
+                wait: std::time::Duration::from_secs(wait_minutes.saturating_mul(60)),
+                ..crate::msgraph::import::ImportOptions::default()
+            };
+            import(&file, &connection, &snapshot.snapshot, yes, &audit_log, options, quiet)
+        }
         SyncCommand::Export { snapshot, output, tenant_file, member_of, profiles } => export(
             &snapshot.snapshot,
             output.as_deref(),
@@ -342,14 +413,17 @@ fn open(path: &Path) -> Result<Snapshot, Failure> {
     Snapshot::open(path).map_err(fail)
 }
 
-fn pull(
-    connection: &Connection,
-    db: &Path,
+/// The options of `sync pull`.
+struct PullArgs {
     full: bool,
+    strict: bool,
     concurrency: usize,
     quiet: bool,
     format: Format,
-) -> Outcome {
+}
+
+fn pull(connection: &Connection, db: &Path, args: PullArgs) -> Outcome {
+    let PullArgs { full, strict, concurrency, quiet, format } = args;
     let config = connection.config(concurrency, quiet)?;
     let snapshot = Mutex::new(open(db)?);
     let client = GraphClient::new(config).map_err(fail)?;
@@ -364,13 +438,30 @@ fn pull(
         }
         fail(e)
     })?;
+    // Warnings go to stderr whatever the format or --quiet: a partial pull
+    // must never pass unnoticed.
+    for s in &report.skipped {
+        eprintln!("warning: {}", s.to_text());
+    }
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    let partial = || {
+        if strict && !report.skipped.is_empty() {
+            eprintln!("error: partial pull ({} resource(s) skipped) and --strict", report.skipped.len());
+            Err(Failure { code: PARTIAL_EXIT })
+        } else {
+            Ok(())
+        }
+    };
     if format == Format::Json {
         let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
         text.push('\n');
-        return emit(&text, None);
+        emit(&text, None)?;
+        return partial();
     }
     if quiet {
-        return Ok(());
+        return partial();
     }
     let modes: Vec<String> = report
         .modes
@@ -407,16 +498,23 @@ fn pull(
         report.http.server_errors,
         report.http.transport_errors,
     );
-    emit(&text, None)
+    emit(&text, None)?;
+    partial()
 }
 
 fn status(db: &Path, format: Format) -> Outcome {
     if !db.exists() {
         return Err(fail(format!("{}: no snapshot yet; run `fleetlab sync pull` first", db.display())));
     }
-    let status = open(db)?.status().map_err(fail)?;
+    let snapshot = open(db)?;
+    let status = snapshot.status().map_err(fail)?;
+    let skipped = crate::msgraph::skipped::load(&snapshot).map_err(fail)?;
     if format == Format::Json {
-        let mut text = serde_json::to_string_pretty(&status).unwrap_or_default();
+        let mut value = serde_json::to_value(&status).unwrap_or_default();
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("skipped".into(), serde_json::to_value(&skipped).unwrap_or_default());
+        }
+        let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
         text.push('\n');
         return emit(&text, None);
     }
@@ -442,6 +540,12 @@ fn status(db: &Path, format: Format) -> Outcome {
             r.items,
             if r.has_delta_link { ", next pull is a delta round" } else { "" }
         ));
+    }
+    if !skipped.is_empty() {
+        text.push_str("skipped by the last pull (Graph refused them):\n");
+        for s in &skipped {
+            text.push_str(&format!("  {}\n", s.to_text()));
+        }
     }
     if !status.staged.is_empty() {
         let items: u64 = status.staged.iter().map(|c| c.items).sum();
@@ -586,7 +690,12 @@ fn apply(
     let report =
         result.map_err(|e| fail(format!("{e} (every write so far is in {})", audit_log.display())))?;
     // Pull, so the snapshot shows what was written and the next plan is empty.
-    runtime.block_on(sync::pull(&client, &snapshot, PullOptions::default(), &sync::Quiet)).map_err(fail)?;
+    let pulled = runtime
+        .block_on(sync::pull(&client, &snapshot, PullOptions::default(), &sync::Quiet))
+        .map_err(fail)?;
+    for s in &pulled.skipped {
+        eprintln!("warning: {}", s.to_text());
+    }
     let left = desired.plan(&*snapshot.lock().map_err(|_| fail("snapshot lock poisoned"))?)?;
     if !left.actions.is_empty() {
         eprintln!(
@@ -610,6 +719,85 @@ fn apply(
         )?;
     }
     if report.failed > 0 {
+        return Err(Failure { code: 2 });
+    }
+    Ok(())
+}
+
+fn import(
+    csv: &Path,
+    connection: &Connection,
+    db: &Path,
+    yes: bool,
+    audit_log: &Path,
+    options: crate::msgraph::import::ImportOptions,
+    quiet: bool,
+) -> Outcome {
+    let file = super::register::read(csv)?;
+    eprint!("{}", file.problems_text());
+    if !file.is_clean() {
+        eprintln!("error: {} has problems; nothing was sent", csv.display());
+        return Err(Failure { code: 1 });
+    }
+    let config = connection.config(4, quiet)?;
+    let mut snapshot = open(db)?;
+    snapshot.lock().map_err(fail)?;
+    let snapshot = Mutex::new(snapshot);
+    let client = GraphClient::new(config).map_err(fail)?;
+    let runtime = sync::runtime().map_err(fail)?;
+    let bar = Bar::new(quiet);
+    let refreshed = runtime.block_on(sync::pull(&client, &snapshot, PullOptions::default(), &bar));
+    bar.0.finish_and_clear();
+    refreshed.map_err(|e| fail(format!("refreshing the snapshot before importing: {e}")))?;
+    let registered: std::collections::HashSet<String> = snapshot
+        .lock()
+        .map_err(|_| fail("snapshot lock poisoned"))?
+        .autopilot_devices()
+        .map_err(fail)?
+        .iter()
+        .filter_map(|d| d.get("serialNumber").and_then(|s| s.as_str()).map(str::to_uppercase))
+        .collect();
+    let new = file.rows.iter().filter(|r| !registered.contains(&r.serial.to_uppercase())).count();
+    if !yes {
+        eprintln!(
+            "{}: {new} device(s) to import, {} already registered",
+            csv.display(),
+            file.rows.len() - new
+        );
+        return Err(fail("nothing was sent: add --yes to import"));
+    }
+    let mut log = crate::msgraph::apply::AuditLog::open(audit_log).map_err(fail)?;
+    let note = |m: &str| {
+        if !quiet {
+            eprintln!("note: {m}");
+        }
+    };
+    let outcomes = runtime
+        .block_on(crate::msgraph::import::import(&client, &file.rows, &registered, &mut log, options, &note))
+        .map_err(|e| fail(format!("{e} (what was sent is in {})", audit_log.display())))?;
+    runtime.block_on(sync::pull(&client, &snapshot, PullOptions::default(), &sync::Quiet)).map_err(fail)?;
+    let failed = outcomes.iter().filter(|o| !o.registered()).count();
+    if !quiet {
+        let rows: Vec<Vec<String>> = outcomes
+            .iter()
+            .map(|o| {
+                let detail = o
+                    .identity
+                    .as_deref()
+                    .map(|i| format!("Autopilot identity {i}"))
+                    .unwrap_or_else(|| o.message.clone());
+                vec![o.line.to_string(), o.serial.clone(), o.status.clone(), detail]
+            })
+            .collect();
+        let mut text = super::autopilot::table(&["LINE", "SERIAL", "STATUS", "DETAIL"], &rows);
+        text.push_str(&format!(
+            "{} registered, {failed} not; audit log {}\n",
+            outcomes.len() - failed,
+            audit_log.display()
+        ));
+        emit(&text, None)?;
+    }
+    if failed > 0 {
         return Err(Failure { code: 2 });
     }
     Ok(())

@@ -98,6 +98,12 @@ pub struct FleetIndex {
     pub(crate) physical_ids: CollectionColumn,
     pub(crate) system_labels: CollectionColumn,
     pub(crate) member_of: CollectionColumn,
+    /// Custom directory extensions, one column each, named as first seen;
+    /// their slots follow the fixed columns ([`FleetIndex::column`]).
+    pub(crate) extensions: Vec<(String, ScalarColumn)>,
+    /// Rule-style field names the loaded records used (not packed: a pack
+    /// is made from a file that was already warned about).
+    pub(crate) misnamed: Vec<&'static str>,
 }
 
 /// Builds a [`FleetIndex`] one device at a time (streaming loaders use it).
@@ -106,6 +112,8 @@ pub struct FleetBuilder {
     physical_ids: CollectionBuilder,
     system_labels: CollectionBuilder,
     member_of: CollectionBuilder,
+    extensions: Vec<(String, ScalarBuilder)>,
+    misnamed: Vec<&'static str>,
     len: usize,
 }
 
@@ -123,6 +131,8 @@ impl FleetBuilder {
             physical_ids: CollectionBuilder::new(PHYSICAL_ID_LANES),
             system_labels: CollectionBuilder::new(&[]),
             member_of: CollectionBuilder::new(&[]),
+            extensions: Vec::new(),
+            misnamed: Vec::new(),
             len: 0,
         }
     }
@@ -139,6 +149,24 @@ impl FleetBuilder {
             .push(d.system_labels.iter().flatten().map(String::as_str))
             .map_err(|_| ColumnOverflow { column: "systemLabels".into() })?;
         self.member_of.push(d.member_of()).map_err(|_| ColumnOverflow { column: "memberOf".into() })?;
+        for (name, _) in d.extensions.iter() {
+            if !self.extensions.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                // A name first seen now: every earlier device lacks it.
+                let mut col = ScalarBuilder::new();
+                for _ in 0..self.len {
+                    col.push(None).map_err(|_| ColumnOverflow { column: name.to_string() })?;
+                }
+                self.extensions.push((name.to_string(), col));
+            }
+        }
+        for name in d.extensions.misnamed() {
+            if !self.misnamed.contains(name) {
+                self.misnamed.push(name);
+            }
+        }
+        for (name, col) in &mut self.extensions {
+            col.push(d.extensions.get(name)).map_err(|_| ColumnOverflow { column: name.clone() })?;
+        }
         self.len += 1;
         Ok(())
     }
@@ -161,6 +189,8 @@ impl FleetBuilder {
             physical_ids: self.physical_ids.finish(),
             system_labels: self.system_labels.finish(),
             member_of: self.member_of.finish(),
+            extensions: self.extensions.into_iter().map(|(n, c)| (n, c.finish())).collect(),
+            misnamed: self.misnamed,
         }
     }
 }
@@ -262,6 +292,11 @@ impl FleetIndex {
             ..Device::default()
         };
         d.set_member_of(items(&self.member_of));
+        for (name, col) in &self.extensions {
+            if let Some(v) = col.dict.get(col.codes.get(i)) {
+                d.extensions.set(name, v.to_string());
+            }
+        }
         Some(d)
     }
 
@@ -293,8 +328,70 @@ impl FleetIndex {
         }
     }
 
+    /// The column of `slot`: a fixed one, or past them a custom extension.
+    pub(crate) fn column(&self, slot: usize) -> Option<&ScalarColumn> {
+        match slot.checked_sub(COLUMNS) {
+            None => self.scalars.get(slot),
+            Some(k) => self.extensions.get(k).map(|(_, c)| c),
+        }
+    }
+
+    /// The slot of custom extension `name` (case-insensitive), if any device has it.
+    pub(crate) fn extension_slot(&self, name: &str) -> Option<usize> {
+        self.extensions.iter().position(|(n, _)| n.eq_ignore_ascii_case(name)).map(|k| COLUMNS + k)
+    }
+
+    /// Rule property names (canonical spelling) that the loaded records used
+    /// as field names where Graph spells the field differently, such as
+    /// `deviceOSType` for `operatingSystem`: fleetlab does not read them.
+    pub fn misnamed_fields(&self) -> &[&'static str] {
+        &self.misnamed
+    }
+
+    /// True when some device has a value for `property` (for a collection:
+    /// an item).
+    pub fn carries(&self, property: &crate::rule::Property) -> bool {
+        use crate::rule::Property;
+        let has = |c: &CollectionColumn| c.lanes.iter().any(|l| l.dict.len() > 0);
+        match property {
+            Property::Device(DeviceProperty::DevicePhysicalIds) => has(&self.physical_ids),
+            Property::Device(DeviceProperty::SystemLabels) => has(&self.system_labels),
+            Property::Device(DeviceProperty::MemberOf) => has(&self.member_of),
+            Property::Device(p) => {
+                scalar_slot(*p).and_then(|s| self.column(s)).is_some_and(|c| c.dict.len() > 0)
+            }
+            Property::Extension { name, .. } => self.extension_slot(name).is_some(),
+            Property::User(_) => false,
+        }
+    }
+
+    /// The index without the earlier records of repeated ids (the last
+    /// record of an id wins; see [`crate::inventory::dedup`]), and the repeats.
+    pub fn last_record_wins(
+        self,
+    ) -> Result<(FleetIndex, Vec<crate::inventory::dedup::Duplicate>), ColumnOverflow> {
+        let (keep, duplicates) = crate::inventory::dedup::last_wins((0..self.len).map(|i| self.id(i)));
+        if duplicates.is_empty() {
+            return Ok((self, duplicates));
+        }
+        let mut b = FleetBuilder::new();
+        for i in (0..self.len).filter(|i| keep.get(*i).copied().unwrap_or(true)) {
+            if let Some(d) = self.device(i) {
+                b.push(&d)?;
+            }
+        }
+        let mut index = b.finish();
+        index.misnamed = self.misnamed;
+        Ok((index, duplicates))
+    }
+
+    /// The custom extension names the index holds, as first seen.
+    pub fn extension_names(&self) -> impl Iterator<Item = &str> {
+        self.extensions.iter().map(|(n, _)| n.as_str())
+    }
+
     fn scalar_str(&self, slot: usize, i: usize) -> Option<&str> {
-        let col = self.scalars.get(slot)?;
+        let col = self.column(slot)?;
         col.dict.get(col.codes.get(i))
     }
 
@@ -307,7 +404,11 @@ impl FleetIndex {
                     .map(|l| l.first.bytes() + l.extra.len() * 8 + l.dict.offsets.len() * 4)
                     .sum::<usize>()
         };
-        self.scalars.iter().map(|c| c.codes.bytes() + c.dict.offsets.len() * 4).sum::<usize>()
+        self.scalars
+            .iter()
+            .chain(self.extensions.iter().map(|(_, c)| c))
+            .map(|c| c.codes.bytes() + c.dict.offsets.len() * 4)
+            .sum::<usize>()
             + coll(&self.physical_ids)
             + coll(&self.system_labels)
             + coll(&self.member_of)
@@ -316,7 +417,11 @@ impl FleetIndex {
     /// Bytes of distinct text.
     pub fn text_bytes(&self) -> usize {
         let coll = |c: &CollectionColumn| c.lanes.iter().map(|l| l.dict.text.len()).sum::<usize>();
-        self.scalars.iter().map(|c| c.dict.text.len()).sum::<usize>()
+        self.scalars
+            .iter()
+            .chain(self.extensions.iter().map(|(_, c)| c))
+            .map(|c| c.dict.text.len())
+            .sum::<usize>()
             + coll(&self.physical_ids)
             + coll(&self.system_labels)
             + coll(&self.member_of)

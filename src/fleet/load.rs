@@ -4,8 +4,11 @@
 //! lines that are parsed in parallel and appended in order; a JSON array or
 //! a Graph page is walked element by element by a serde visitor. Either way
 //! memory is the index plus one batch. When a record is malformed, the file
-//! is re-read by the precise row loader ([`crate::inventory::parse_records`])
-//! to name the record, line and field: errors are rare, clarity matters.
+//! is streamed a second time through a validator that tracks the path of
+//! each value, to name the record, line and field; it keeps no record, so a
+//! huge file with one bad record costs no more memory than a good load.
+//! Invalid UTF-8 and a UTF-16 byte-order mark are named like the row
+//! loader names them (line and column; which encoding to save as).
 //!
 //! A packed index ([`crate::fleet::pack`]) is recognised by its magic bytes.
 
@@ -18,8 +21,8 @@ use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::fleet::index::{FleetBuilder, FleetIndex};
 use crate::fleet::pack;
-use crate::inventory::load::parse_line;
-use crate::inventory::{parse_records, Device, InventoryError};
+use crate::inventory::load::{located, parse_line, utf16_bom};
+use crate::inventory::{Device, InventoryError};
 
 const BATCH_LINES: usize = 32_768;
 
@@ -34,6 +37,9 @@ pub fn load_index(path: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<FleetI
     if pack::is_pack(&head[..got]) {
         return pack::read(path);
     }
+    if let Some(e) = utf16_bom(&head[..got], path) {
+        return Err(e);
+    }
     let file = File::open(path).map_err(io)?;
     let mut reader = CountingReader { inner: BufReader::with_capacity(1 << 20, file), read: 0, progress };
     let first = first_significant(&mut reader).map_err(io)?;
@@ -41,19 +47,97 @@ pub fn load_index(path: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<FleetI
         Some(b'[') | Some(b'{') if !is_json_lines(path).map_err(io)? => stream_json(reader),
         _ => return stream_lines(path, progress),
     };
-    result.or_else(|_| {
-        // Re-read with the row loader for a precise message.
-        let text = std::fs::read_to_string(path).map_err(io)?;
-        match parse_records::<Device>(&text, path) {
-            Err(e) => Err(e),
-            Ok(_) => Err(InventoryError::Syntax {
-                path: path.to_path_buf(),
-                line: 1,
-                column: 1,
-                message: "not a JSON array, Graph page or JSON Lines of device objects".into(),
-            }),
+    result.map_err(|_| locate_error(path))
+}
+
+/// Streams the file again, keeping nothing, to name where it is malformed.
+fn locate_error(path: &Path) -> InventoryError {
+    let io = |source| InventoryError::Io { path: path.to_path_buf(), source };
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => return io(e),
+    };
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    // Skip a UTF-8 byte-order mark, as the first pass did.
+    if let Ok(buf) = reader.fill_buf() {
+        if buf.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            reader.consume(3);
         }
-    })
+    }
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    match serde_path_to_error::deserialize::<_, Validate>(&mut de).map(|_| de.end()) {
+        Err(e) => located(e, path),
+        Ok(Err(e)) => InventoryError::Syntax {
+            path: path.to_path_buf(),
+            line: e.line(),
+            column: e.column(),
+            message: "unexpected text after the records".into(),
+        },
+        Ok(Ok(())) => InventoryError::Syntax {
+            path: path.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: "not a JSON array, Graph page or JSON Lines of device objects".into(),
+        },
+    }
+}
+
+/// A JSON array of devices or a Graph page, each device parsed and dropped.
+struct Validate;
+
+impl<'de> serde::Deserialize<'de> for Validate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Validate, D::Error> {
+        d.deserialize_any(ValidateVisitor)
+    }
+}
+
+struct ValidateVisitor;
+
+impl<'de> Visitor<'de> for ValidateVisitor {
+    type Value = Validate;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON array of devices or a Graph page {\"value\": [...]}")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Validate, A::Error> {
+        while seq.next_element::<Device>()?.is_some() {}
+        Ok(Validate)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Validate, A::Error> {
+        let mut found = false;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "value" && !found {
+                map.next_value::<DevicesOnly>()?;
+                found = true;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        if found {
+            Ok(Validate)
+        } else {
+            Err(serde::de::Error::custom("a Graph page needs a \"value\" array"))
+        }
+    }
+}
+
+/// The `value` array of a page, each device parsed and dropped.
+struct DevicesOnly;
+
+impl<'de> serde::Deserialize<'de> for DevicesOnly {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<DevicesOnly, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = DevicesOnly;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an array of device objects")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DevicesOnly, A::Error> {
+                while seq.next_element::<Device>()?.is_some() {}
+                Ok(DevicesOnly)
+            }
+        }
+        d.deserialize_seq(V)
+    }
 }
 
 fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -107,9 +191,15 @@ fn first_significant<R: Read>(r: &mut CountingReader<'_, BufReader<R>>) -> std::
 /// JSON Lines when the first non-empty line is a whole JSON object that is
 /// not a Graph page (a one-line page has a `value` array).
 fn is_json_lines(path: &Path) -> std::io::Result<bool> {
-    let file = BufReader::new(File::open(path)?);
-    for line in file.lines() {
-        let line = line?;
+    let mut file = BufReader::new(File::open(path)?);
+    let mut raw = Vec::new();
+    loop {
+        raw.clear();
+        if file.read_until(b'\n', &mut raw)? == 0 {
+            break;
+        }
+        // Invalid UTF-8 on the first line: let the line reader name it.
+        let Ok(line) = std::str::from_utf8(&raw) else { return Ok(true) };
         let t = line.trim_start_matches('\u{feff}').trim();
         if t.is_empty() {
             continue;
@@ -129,15 +219,29 @@ fn stream_lines(path: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<FleetInd
     let io = |source| InventoryError::Io { path: path.to_path_buf(), source };
     let file = File::open(path).map_err(io)?;
     let reader = CountingReader { inner: BufReader::with_capacity(1 << 20, file), read: 0, progress };
-    let mut lines = BufReader::new(reader).lines();
+    let mut reader = BufReader::new(reader);
     let mut builder = FleetBuilder::new();
     let mut line_no = 0usize;
     let mut batch: Vec<(usize, String)> = Vec::with_capacity(BATCH_LINES);
+    let mut raw = Vec::new();
     loop {
         batch.clear();
-        for line in lines.by_ref() {
-            let line = line.map_err(io)?;
+        loop {
+            raw.clear();
+            if reader.read_until(b'\n', &mut raw).map_err(io)? == 0 {
+                break;
+            }
             line_no += 1;
+            let mut line = match String::from_utf8(std::mem::take(&mut raw)) {
+                Ok(line) => line,
+                Err(e) => return Err(bad_utf8(path, line_no, e.as_bytes(), e.utf8_error().valid_up_to())),
+            };
+            if line.ends_with('\n') {
+                line.pop();
+                if line.ends_with('\r') {
+                    line.pop();
+                }
+            }
             if !line.trim().is_empty() {
                 batch.push((line_no, line));
                 if batch.len() == BATCH_LINES {
@@ -162,6 +266,21 @@ fn stream_lines(path: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<FleetInd
         }
     }
     Ok(builder.finish())
+}
+
+/// Invalid UTF-8 on line `line_no` of a JSON Lines file.
+fn bad_utf8(path: &Path, line_no: usize, line: &[u8], valid: usize) -> InventoryError {
+    let before = std::str::from_utf8(line.get(..valid).unwrap_or(&[])).unwrap_or("");
+    InventoryError::Syntax {
+        path: path.to_path_buf(),
+        line: line_no,
+        column: before.chars().count() + 1,
+        message: format!(
+            "invalid UTF-8 (byte 0x{:02X}) in record on this line; Graph exports are UTF-8: re-export, \
+             or convert the file",
+            line.get(valid).copied().unwrap_or(0)
+        ),
+    }
 }
 
 fn overflow(path: &Path, e: crate::fleet::ColumnOverflow) -> InventoryError {

@@ -29,12 +29,12 @@ use crate::inventory::InventoryError;
 
 const MAGIC: &[u8; 8] = b"FLEETLAB";
 /// Bumped whenever the payload layout changes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const HEADER: usize = 8 + 4 + 4 + 8 + 8 + 4;
 
-/// True when `head` starts like a packed index.
+/// True when `head` starts like a packed index, or is a cut-off start of one.
 pub(crate) fn is_pack(head: &[u8]) -> bool {
-    head.starts_with(MAGIC)
+    !head.is_empty() && (head.starts_with(MAGIC) || MAGIC.starts_with(head))
 }
 
 struct Writer {
@@ -113,6 +113,13 @@ pub fn to_bytes(index: &FleetIndex) -> Vec<u8> {
     w.collection(&index.physical_ids);
     w.collection(&index.system_labels);
     w.collection(&index.member_of);
+    // Version 2: custom directory extensions, by name.
+    w.u64(index.extensions.len() as u64);
+    for (name, col) in &index.extensions {
+        w.bytes(name.as_bytes());
+        w.dict(&col.dict);
+        w.codes(&col.codes);
+    }
     let payload = w.buf;
     let mut out = Vec::with_capacity(HEADER + payload.len());
     out.extend_from_slice(MAGIC);
@@ -248,12 +255,18 @@ impl<'b> Reader<'b> {
 pub fn from_bytes(bytes: &[u8], name: &Path) -> Result<FleetIndex, InventoryError> {
     let bad =
         |message: String| InventoryError::Syntax { path: name.to_path_buf(), line: 0, column: 0, message };
+    if !bytes.is_empty() && bytes.len() < MAGIC.len() && MAGIC.starts_with(bytes) {
+        return Err(bad(format!(
+            "truncated fleetlab index: {} bytes, shorter than its header; re-pack it",
+            bytes.len()
+        )));
+    }
     if !bytes.starts_with(MAGIC) {
         return Err(bad("not a packed fleetlab index (no FLEETLAB header)".into()));
     }
     if bytes.len() < HEADER {
         return Err(bad(format!(
-            "packed index is truncated: {} bytes, shorter than its header",
+            "truncated fleetlab index: {} bytes, shorter than its header; re-pack it",
             bytes.len()
         )));
     }
@@ -274,7 +287,7 @@ pub fn from_bytes(bytes: &[u8], name: &Path) -> Result<FleetIndex, InventoryErro
     let payload = &bytes[HEADER..];
     if (payload.len() as u64) < length {
         return Err(bad(format!(
-            "packed index is truncated: header promises {length} bytes of columns, file has {}",
+            "truncated fleetlab index: header promises {length} bytes of columns, file has {}",
             payload.len()
         )));
     }
@@ -302,10 +315,28 @@ pub fn from_bytes(bytes: &[u8], name: &Path) -> Result<FleetIndex, InventoryErro
         let physical_ids = r.collection(devices, PHYSICAL_ID_LANES)?;
         let system_labels = r.collection(devices, &[])?;
         let member_of = r.collection(devices, &[])?;
+        let count = r.len(8)?;
+        let mut extensions = Vec::with_capacity(count);
+        for _ in 0..count {
+            let n = r.len(1)?;
+            let name =
+                std::str::from_utf8(r.take(n)?).map_err(|_| "an extension name is not UTF-8")?.to_string();
+            let dict = r.dict()?;
+            let codes = r.codes(devices, dict.len() as u32)?;
+            extensions.push((name, ScalarColumn { dict, codes }));
+        }
         if r.pos != r.buf.len() {
             return Err("unexpected bytes after the last column".into());
         }
-        Ok(FleetIndex { len: devices, scalars, physical_ids, system_labels, member_of })
+        Ok(FleetIndex {
+            len: devices,
+            scalars,
+            physical_ids,
+            system_labels,
+            member_of,
+            extensions,
+            misnamed: Vec::new(),
+        })
     };
     parse(&mut r).map_err(|m| bad(format!("packed index is malformed: {m}")))
 }
@@ -326,7 +357,8 @@ mod tests {
         let devices: Vec<Device> = serde_json::from_str(
             r#"[{"id": "a", "operatingSystem": "Windows", "accountEnabled": true,
                  "physicalIds": ["[ZTDId]:1", "[OrderId]:NL", "[OrderId]:X", "odd"],
-                 "extensionAttributes": {"extensionAttribute3": "CC-1"}},
+                 "extensionAttributes": {"extensionAttribute3": "CC-1"},
+                 "extension_c272a57b722d4eb29bfe327874ae79cb_Site": "AMS"},
                 {"id": "b", "displayName": "İstanbul-01", "systemLabels": ["M365Managed"]}]"#,
         )?;
         Ok(FleetIndex::from_devices(&devices)?)

@@ -22,6 +22,8 @@
 //! `-and` as soon as no device is left. Results do not depend on the thread
 //! count: each chunk writes only its own words.
 
+use std::sync::Mutex;
+
 use rayon::prelude::*;
 
 use crate::fleet::column::{lane_of, Bitmap, Codes, CollectionColumn, PHYSICAL_ID_LANES};
@@ -29,6 +31,7 @@ use crate::fleet::index::{is_bool_slot, scalar_slot, FleetIndex};
 use crate::rule::ast::Quantifier;
 use crate::rule::check::{Matcher, Node, NodeKind, Program, Subject};
 use crate::rule::eval::{eval_node, fold, scalar_matches, string_matches, Item};
+use crate::rule::regex::take_eval_error;
 use crate::rule::{DeviceProperty, ObjectType, Property, Record, Rule, Scalar};
 
 const CHUNK: usize = 4096;
@@ -96,6 +99,16 @@ pub enum CompileError {
         /// Position of the rule in the set.
         index: usize,
     },
+    /// Evaluating the rule on some device's value failed (a backtracking
+    /// `-match` that ran out of steps); [`crate::rule::Rule::try_matches`]
+    /// on each device names the device.
+    #[error("rule {index}: {message}")]
+    Evaluation {
+        /// Position of the rule in the set.
+        index: usize,
+        /// What failed.
+        message: String,
+    },
 }
 
 /// Rules compiled against one index; evaluates them all in one pass.
@@ -140,12 +153,27 @@ fn bools(values: Vec<bool>) -> Vec<u8> {
     values.into_iter().map(u8::from).collect()
 }
 
-/// Evaluates `f` over `n` values, in parallel when there are many.
-fn map_values<'v>(values: Vec<&'v str>, f: &(dyn Fn(&str) -> bool + Sync)) -> Vec<bool> {
+/// Evaluates `f` over `n` values, in parallel when there are many; the
+/// first evaluation error (a backtracking `-match` out of steps) lands in
+/// `failure`, on whichever thread it happened.
+fn map_values<'v>(
+    values: Vec<&'v str>,
+    f: &(dyn Fn(&str) -> bool + Sync),
+    failure: &Mutex<Option<String>>,
+) -> Vec<bool> {
+    let run = |v: &&str| {
+        let hit = f(v);
+        if let Some(e) = take_eval_error() {
+            if let Ok(mut slot) = failure.lock() {
+                slot.get_or_insert(e);
+            }
+        }
+        hit
+    };
     if values.len() > 20_000 {
-        values.par_iter().map(|v| f(v)).collect()
+        values.par_iter().map(run).collect()
     } else {
-        values.iter().map(|v| f(v)).collect()
+        values.iter().map(run).collect()
     }
 }
 
@@ -156,8 +184,19 @@ impl<'a> CompiledSet<'a> {
             return Err(CompileError::NotADeviceRule { index: i });
         }
         // Rules compile independently; a set of fifty spreads over the cores.
-        let plans = rules.par_iter().map(|rule| Compiler { index }.program(rule.program())).collect();
-        Ok(CompiledSet { index, plans })
+        let plans: Vec<Result<Plan, CompileError>> = rules
+            .par_iter()
+            .enumerate()
+            .map(|(k, rule)| {
+                let compiler = Compiler { index, failure: Mutex::new(None) };
+                let plan = compiler.program(rule.program());
+                match compiler.failure.into_inner().ok().flatten() {
+                    Some(message) => Err(CompileError::Evaluation { index: k, message }),
+                    None => Ok(plan),
+                }
+            })
+            .collect();
+        Ok(CompiledSet { index, plans: plans.into_iter().collect::<Result<_, _>>()? })
     }
 
     /// Number of rules.
@@ -204,6 +243,7 @@ impl<'a> CompiledSet<'a> {
 
 struct Compiler<'a> {
     index: &'a FleetIndex,
+    failure: Mutex<Option<String>>,
 }
 
 impl Compiler<'_> {
@@ -259,8 +299,14 @@ impl Compiler<'_> {
                 let Subject::Property(property) = &t.subject else { return Plan::Const(false) };
                 let device = match property {
                     Property::Device(p) => *p,
-                    // Graph device records carry no directory extensions.
-                    _ => return Plan::Const(scalar_matches(&t.matcher, Scalar::Null) != t.negated),
+                    Property::Extension { name, .. } => {
+                        return match self.index.extension_slot(name) {
+                            Some(slot) => self.scalar(slot, &|s| scalar_matches(&t.matcher, s) != t.negated),
+                            // No device has it: every device reads null.
+                            None => Plan::Const(scalar_matches(&t.matcher, Scalar::Null) != t.negated),
+                        };
+                    }
+                    Property::User(_) => return Plan::Const(false),
                 };
                 if let Some(coll) = coll_of(device) {
                     if let Matcher::IsNull = t.matcher {
@@ -293,17 +339,21 @@ impl Compiler<'_> {
     }
 
     fn scalar(&self, slot: usize, f: &(dyn Fn(Scalar<'_>) -> bool + Sync)) -> Plan {
-        let Some(col) = self.index.scalars.get(slot) else { return Plan::Const(false) };
+        let Some(col) = self.index.column(slot) else { return Plan::Const(false) };
         let is_bool = is_bool_slot(slot);
         let values: Vec<&str> = col.dict.values().collect();
         let mut table = vec![f(Scalar::Null)];
-        table.extend(map_values(values, &|v| {
-            if is_bool {
-                f(Scalar::Bool(v == "true"))
-            } else {
-                f(Scalar::Str(v))
-            }
-        }));
+        table.extend(map_values(
+            values,
+            &|v| {
+                if is_bool {
+                    f(Scalar::Bool(v == "true"))
+                } else {
+                    f(Scalar::Str(v))
+                }
+            },
+            &self.failure,
+        ));
         let trues = table.iter().filter(|b| **b).count();
         if trues == 0 {
             return Plan::Const(false);
@@ -341,7 +391,7 @@ impl Compiler<'_> {
                 continue;
             }
             let mut table = vec![false];
-            table.extend(map_values(lane.dict.values().collect(), pred));
+            table.extend(map_values(lane.dict.values().collect(), pred, &self.failure));
             let trues = table.iter().filter(|b| **b).count();
             if trues == 0 {
                 continue;
@@ -579,12 +629,12 @@ fn run(
     match plan {
         Plan::Const(b) => out.iter_mut().for_each(|w| *w = if *b { u64::MAX } else { 0 }),
         Plan::Table { slot, table } => {
-            if let Some(col) = ix.scalars.get(*slot) {
+            if let Some(col) = ix.column(*slot) {
                 pack_table(&col.codes, start, len, table, out);
             }
         }
         Plan::EqCode { slot, code } => {
-            if let Some(col) = ix.scalars.get(*slot) {
+            if let Some(col) = ix.column(*slot) {
                 match codes_slice(&col.codes, start, len) {
                     CodesSlice::U8(s) => pack(s, out, |c| u32::from(c) == *code),
                     CodesSlice::U16(s) => pack(s, out, |c| u32::from(c) == *code),

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::inventory::extra::Extensions;
 use crate::inventory::HasId;
 use crate::rule::{DeviceProperty, Property, Record, Scalar};
 
@@ -129,6 +130,10 @@ pub struct Device {
     pub trust_type: Option<String>,
     #[serde(default)]
     pub(crate) member_of: Option<Vec<GroupRef>>,
+    /// Custom directory extensions (`extension_<appId>_<name>`), which
+    /// Graph returns as top-level properties.
+    #[serde(flatten)]
+    pub extensions: Extensions,
 }
 
 impl Device {
@@ -161,7 +166,11 @@ fn any_of(list: &Option<Vec<String>>, f: &mut dyn FnMut(&str) -> bool) -> bool {
 impl Record for Device {
     fn scalar(&self, property: &Property) -> Scalar<'_> {
         use DeviceProperty as P;
-        let Property::Device(p) = property else { return Scalar::Null };
+        let p = match property {
+            Property::Device(p) => p,
+            Property::Extension { name, .. } => return Scalar::from_opt(self.extensions.get(name)),
+            Property::User(_) => return Scalar::Null,
+        };
         fn s(v: &Option<String>) -> Scalar<'_> {
             Scalar::from_opt(v.as_deref())
         }

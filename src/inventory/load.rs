@@ -75,9 +75,53 @@ pub fn load_users(path: &Path) -> Result<Vec<User>, InventoryError> {
 }
 
 fn load<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, InventoryError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| InventoryError::Io { path: path.to_path_buf(), source })?;
-    parse_records(&text, path).map(|(records, _)| records)
+    let bytes =
+        std::fs::read(path).map_err(|source| InventoryError::Io { path: path.to_path_buf(), source })?;
+    let text = utf8(&bytes, path)?;
+    parse_records(text, path).map(|(records, _)| records)
+}
+
+/// `bytes` as UTF-8 text, or an error naming the line and column of the
+/// first invalid byte (or the UTF-16 byte-order mark Windows PowerShell's
+/// `Out-File` writes).
+pub(crate) fn utf8<'b>(bytes: &'b [u8], path: &Path) -> Result<&'b str, InventoryError> {
+    if let Some(e) = utf16_bom(bytes, path) {
+        return Err(e);
+    }
+    std::str::from_utf8(bytes).map_err(|e| {
+        let good = &bytes[..e.valid_up_to()];
+        // The prefix is valid UTF-8 by construction.
+        let before = std::str::from_utf8(good).unwrap_or("");
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        InventoryError::Syntax {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: format!(
+                "invalid UTF-8 (byte 0x{:02X}); Graph exports are UTF-8: re-export, or convert the file",
+                bytes.get(e.valid_up_to()).copied().unwrap_or(0)
+            ),
+        }
+    })
+}
+
+/// The error for a file that starts with a UTF-16 byte-order mark.
+pub(crate) fn utf16_bom(head: &[u8], path: &Path) -> Option<InventoryError> {
+    let which = match head {
+        [0xFF, 0xFE, ..] => "UTF-16 little-endian",
+        [0xFE, 0xFF, ..] => "UTF-16 big-endian",
+        _ => return None,
+    };
+    Some(InventoryError::Syntax {
+        path: path.to_path_buf(),
+        line: 1,
+        column: 1,
+        message: format!(
+            "the file is {which} (it starts with that byte-order mark); fleetlab reads UTF-8, with or \
+             without a byte-order mark: save it as UTF-8 (PowerShell: Out-File -Encoding utf8)"
+        ),
+    })
 }
 
 /// Detects the layout of `text`.
@@ -88,6 +132,11 @@ fn detect(text: &str) -> InventoryFormat {
     }
     let mut stream = serde_json::Deserializer::from_str(trimmed).into_iter::<serde::de::IgnoredAny>();
     let first_ok = matches!(stream.next(), Some(Ok(_)));
+    if !first_ok && starts_like_page(trimmed) {
+        // A page cut off mid-way: parse it whole, so the error is located
+        // where the text breaks, not on its first line.
+        return InventoryFormat::GraphPage;
+    }
     let rest = &trimmed[stream.byte_offset()..];
     if first_ok && rest.trim().is_empty() && trimmed.contains("\"value\"") {
         if let Ok(probe) = serde_json::from_str::<PageProbe>(trimmed) {
@@ -97,6 +146,14 @@ fn detect(text: &str) -> InventoryFormat {
         }
     }
     InventoryFormat::JsonLines
+}
+
+/// True when `text` opens an object whose first key is `value` or an
+/// `@odata.` annotation, as every Graph page does.
+pub(crate) fn starts_like_page(text: &str) -> bool {
+    let Some(rest) = text.trim_start_matches('\u{feff}').trim_start().strip_prefix('{') else { return false };
+    let mut keys = serde_json::Deserializer::from_str(rest.trim_start()).into_iter::<String>();
+    matches!(keys.next(), Some(Ok(k)) if k == "value" || k.starts_with("@odata."))
 }
 
 #[derive(Deserialize)]
@@ -194,16 +251,25 @@ fn whole<T: DeserializeOwned>(text: &str, path: &Path, _offset: usize) -> Result
             })?;
             Ok(v)
         }
-        Err(e) => {
+        Err(e) => Err(located(e, path)),
+    }
+}
+
+/// A whole-document error: a syntax error at its line and column, or a
+/// record error naming the record and field (from the path
+/// `value[12].accountEnabled` or `[12].accountEnabled`).
+pub(crate) fn located(e: serde_path_to_error::Error<serde_json::Error>, path: &Path) -> InventoryError {
+    {
+        {
             let full = e.path().to_string();
             let inner = e.into_inner();
             if inner.is_syntax() || inner.is_eof() {
-                return Err(InventoryError::Syntax {
+                return InventoryError::Syntax {
                     path: path.to_path_buf(),
                     line: inner.line(),
                     column: inner.column(),
                     message: format!("not valid JSON: {}", strip_position(&inner)),
-                });
+                };
             }
             // `value[12].accountEnabled` → record 12, field `accountEnabled`.
             let after_prefix = full.strip_prefix("value").unwrap_or(&full);
@@ -211,14 +277,14 @@ fn whole<T: DeserializeOwned>(text: &str, path: &Path, _offset: usize) -> Result
                 Some((n, rest)) => (n.parse().unwrap_or(0), rest.trim_start_matches('.').to_string()),
                 None => (0, full.clone()),
             };
-            Err(InventoryError::Record {
+            InventoryError::Record {
                 path: path.to_path_buf(),
                 line: inner.line(),
                 column: inner.column(),
                 record,
                 location: if location.is_empty() { "the record".into() } else { location },
                 message: strip_position(&inner),
-            })
+            }
         }
     }
 }

@@ -9,12 +9,15 @@
 //! Decision: an empty string is read as null (spec §3.5: Entra stores no
 //! empty strings, and exports that write `""` mean "unset").
 
+pub mod dedup;
 mod device;
+pub(crate) mod extra;
 mod generate;
 pub(crate) mod load;
 mod user;
 
 pub use device::{Device, ExtensionAttributes};
+pub use extra::Extensions;
 pub use generate::{generate, FleetSpec, CHUNK_DEVICES};
 pub use load::{load_devices, load_users, parse_records, InventoryError, InventoryFormat};
 pub use user::{AssignedPlan, User};

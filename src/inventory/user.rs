@@ -81,6 +81,15 @@ pub struct User {
 }
 
 impl User {
+    /// Rule property names this record uses as field names where Graph
+    /// spells the field differently (such as `mobile` for `mobilePhone`).
+    pub fn misnamed(&self) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> =
+            self.extra.keys().filter_map(|k| crate::inventory::extra::rule_style(k)).collect();
+        out.dedup();
+        out
+    }
+
     /// The manager's object id, when the record carries it.
     pub fn manager(&self) -> Option<&str> {
         self.manager.as_ref().map(|m| m.id.as_str())
@@ -105,11 +114,14 @@ impl Record for User {
         let p = match property {
             Property::User(p) => p,
             Property::Extension { name, .. } => {
-                return match self.extra.get(name) {
+                let value = self.extra.get(name).or_else(|| {
+                    self.extra.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+                });
+                return match value {
                     Some(serde_json::Value::String(v)) => Scalar::from_opt(Some(v)),
                     Some(serde_json::Value::Bool(b)) => Scalar::Bool(*b),
                     _ => Scalar::Null,
-                }
+                };
             }
             Property::Device(_) => return Scalar::Null,
         };

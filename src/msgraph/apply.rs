@@ -66,26 +66,26 @@ pub struct ApplyReport {
 
 /// One line of the audit log.
 #[derive(Serialize, Deserialize)]
-struct Entry {
-    time: String,
+pub(crate) struct Entry {
+    pub(crate) time: String,
     /// The apply this line belongs to (`<unix seconds>-<pid>`).
-    run: String,
+    pub(crate) run: String,
     /// The write's position in that apply.
-    seq: u64,
+    pub(crate) seq: u64,
     /// `sending`, `done`, `failed` or `adopted`.
-    phase: String,
-    action: Action,
-    method: String,
-    path: String,
+    pub(crate) phase: String,
+    pub(crate) action: Action,
+    pub(crate) method: String,
+    pub(crate) path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    status: Option<u16>,
+    pub(crate) status: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    ok: Option<bool>,
+    pub(crate) ok: Option<bool>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
-    message: String,
+    pub(crate) message: String,
     /// The id of the object a creation made (or adopted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    id: Option<String>,
+    pub(crate) id: Option<String>,
 }
 
 /// What earlier applies left in the audit log.
@@ -136,7 +136,7 @@ impl AuditLog {
         &self.history
     }
 
-    fn write(&mut self, entry: &Entry) -> Result<(), GraphError> {
+    pub(crate) fn write(&mut self, entry: &Entry) -> Result<(), GraphError> {
         let text = serde_json::to_string(entry)
             .map_err(|e| GraphError::Runtime(format!("audit log {}: {e}", self.path.display())))?;
         writeln!(self.file, "{text}")
@@ -145,7 +145,11 @@ impl AuditLog {
             .map_err(|e| GraphError::Runtime(format!("audit log {}: {e}", self.path.display())))
     }
 
-    fn entry(&self, phase: &str, action: &Action, method: &str, path: &str) -> Entry {
+    pub(crate) fn next(&mut self) {
+        self.seq += 1;
+    }
+
+    pub(crate) fn entry(&self, phase: &str, action: &Action, method: &str, path: &str) -> Entry {
         Entry {
             time: crate::rule::Timestamp::now().to_string(),
             run: self.run.clone(),
@@ -295,6 +299,9 @@ fn route(action: &Action, created: &Created) -> Result<Write1, GraphError> {
             }
             w(Method::POST, beta, path, Some(body))
         }
+        Action::ImportDevice { .. } => Err(GraphError::Refused(
+            "device imports are sent by `fleetlab sync import`, not in a plan".into(),
+        )),
         Action::UpdateDevice { autopilot_id, body, .. } => w(
             Method::POST,
             beta,

@@ -165,14 +165,18 @@ impl Secret {
                     .into(),
             ));
         }
+        // Conventional names (CLIENT_SECRET) are shown; anything else may be
+        // the secret itself and is not.
+        let conventional = var.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        let name = if conventional { var } else { "named by --secret-env (name not shown)" };
         match std::env::var(var) {
             Ok(v) if !v.trim().is_empty() => Ok(Secret(v.trim().to_string())),
-            Ok(_) => Err(GraphError::Secret(format!("environment variable {var} is empty"))),
+            Ok(_) => Err(GraphError::Secret(format!("environment variable {name} is empty"))),
             Err(std::env::VarError::NotUnicode(_)) => {
-                Err(GraphError::Secret(format!("environment variable {var} is not valid UTF-8 (not shown)")))
+                Err(GraphError::Secret(format!("environment variable {name} is not valid UTF-8 (not shown)")))
             }
             Err(std::env::VarError::NotPresent) => {
-                Err(GraphError::Secret(format!("environment variable {var} is not set")))
+                Err(GraphError::Secret(format!("environment variable {name} is not set")))
             }
         }
     }

@@ -26,6 +26,12 @@
 //!   does not come as a surprise.
 //! * A group whose display name repeats keeps its first occurrence (a
 //!   tenant file refers to groups by name); the others are notes.
+//! * **One profile never fails the file.** Graph's beta schema adds
+//!   profile types; a profile whose `@odata.type` is neither of the two
+//!   fleetlab reads, or that the reader rejects, stays in the snapshot as
+//!   Graph sent it (`sync export --profiles DIR` writes it) and is a note
+//!   here, with its assignments. Types are compared with [`crate::odata`],
+//!   so `#microsoft.graph.x` and `microsoft.graph.x` are the same type.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -36,9 +42,7 @@ use crate::autopilot::source::Source;
 use crate::autopilot::{EspSpec, ProfileSpec, TenantError};
 use crate::msgraph::snapshot::{Snapshot, SnapshotError};
 
-const ALL_DEVICES: &str = "#microsoft.graph.allDevicesAssignmentTarget";
-const GROUP: &str = "#microsoft.graph.groupAssignmentTarget";
-const EXCLUSION: &str = "#microsoft.graph.exclusionGroupAssignmentTarget";
+use crate::odata::{self, ALL_DEVICES_TARGET, EXCLUSION_TARGET, GROUP_TARGET};
 
 /// Why the snapshot could not be written as a tenant file.
 #[derive(Debug, thiserror::Error)]
@@ -46,14 +50,6 @@ pub enum ExportError {
     /// The snapshot could not be read.
     #[error("snapshot {0}")]
     Snapshot(#[from] SnapshotError),
-    /// A stored profile is not a profile fleetlab can read.
-    #[error("profile {id} in the snapshot: {source}")]
-    Profile {
-        /// Its Graph id.
-        id: String,
-        /// What the reader found.
-        source: TenantError,
-    },
 }
 
 /// A tenant file made from a snapshot.
@@ -112,9 +108,25 @@ pub fn tenant_toml(snapshot: &Snapshot, label: &str) -> Result<TenantExport, Exp
         let pname = str_of(&raw, "displayName");
         let mut settings = raw.clone();
         let assignments = settings.as_object_mut().and_then(|o| o.remove("assignments"));
+        let kind = odata::of(&raw).unwrap_or("(none)");
+        if odata::profile_kind(kind).is_none() {
+            notes.push(format!(
+                "profile {pname:?} ({id}) has the type {kind}, which fleetlab does not read; it stays in the \
+                 snapshot as Graph sent it (`sync export --profiles DIR` writes it), with its assignments"
+            ));
+            continue;
+        }
         let source = Source::new(format!("snapshot profile {id}"), settings.to_string());
-        let (mut specs, _) = graph_json::read_profiles(&source)
-            .map_err(|source| ExportError::Profile { id: id.clone(), source })?;
+        let mut specs = match graph_json::read_profiles(&source) {
+            Ok((specs, _)) => specs,
+            Err(e) => {
+                notes.push(format!(
+                    "profile {pname:?} ({id}) cannot be read ({}), nor its assignments",
+                    reason(&e)
+                ));
+                continue;
+            }
+        };
         let Some(mut spec) = specs.pop() else { continue };
         for a in assignments.as_ref().and_then(Value::as_array).into_iter().flatten() {
             let source_kind = a.get("source").and_then(Value::as_str).unwrap_or("direct");
@@ -129,10 +141,10 @@ pub fn tenant_toml(snapshot: &Snapshot, label: &str) -> Result<TenantExport, Exp
                 ));
                 continue;
             }
-            match (kind.as_str(), names.get(&group.to_lowercase())) {
-                (ALL_DEVICES, _) => spec.all_devices = true,
-                (GROUP, Some(n)) => spec.include.push(n.clone()),
-                (EXCLUSION, Some(n)) => spec.exclude.push(n.clone()),
+            match (odata::target_kind(&kind), names.get(&group.to_lowercase())) {
+                (Some(ALL_DEVICES_TARGET), _) => spec.all_devices = true,
+                (Some(GROUP_TARGET), Some(n)) => spec.include.push(n.clone()),
+                (Some(EXCLUSION_TARGET), Some(n)) => spec.exclude.push(n.clone()),
                 _ => notes.push(format!(
                     "profile {pname:?}: the assignment to group {group} ({kind}) names no group of the \
                      snapshot; left out, so a plan on this file would remove it"
@@ -167,6 +179,11 @@ pub fn tenant_toml(snapshot: &Snapshot, label: &str) -> Result<TenantExport, Exp
         write_profile(&mut text, p);
     }
     Ok(TenantExport { text, groups: groups.len(), profiles: profiles.len(), notes })
+}
+
+/// The reader's complaint in one line.
+fn reason(e: &TenantError) -> String {
+    e.to_string().lines().next().unwrap_or("").to_string()
 }
 
 fn str_of(v: &Value, key: &str) -> String {

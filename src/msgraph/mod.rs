@@ -8,7 +8,8 @@
 //! tenant file and an edit set, on [`crate::autopilot`]) ← [`apply`] (send
 //! a plan's writes, idempotently, with an audit log) and
 //! [`export`] (the snapshot as a tenant file). [`permissions`] is the table
-//! of what each route needs, shared by the client and the fake. [`fake`] is
+//! of what each route needs, shared by the client and the fake; [`skipped`]
+//! records what a pull was not allowed to read. [`fake`] is
 //! the server side, used by the tests, the benchmark and `fleetlab sandbox`.
 //! This module may use everything below it in the crate (the rule engine,
 //! inventories, group files); nothing below imports it.
@@ -38,9 +39,11 @@ mod error;
 pub mod export;
 pub mod fake;
 pub mod ids;
+pub mod import;
 pub mod permissions;
 pub mod plan;
 pub mod protocol;
+pub mod skipped;
 pub mod snapshot;
 pub mod sync;
 

@@ -75,6 +75,12 @@ const ALL_DEVICES: &str = "#microsoft.graph.allDevicesAssignmentTarget";
 const GROUP: &str = "#microsoft.graph.groupAssignmentTarget";
 const EXCLUSION: &str = "#microsoft.graph.exclusionGroupAssignmentTarget";
 
+/// A target's type in the prefixed form the constants above use, whichever
+/// spelling Graph sent, so comparisons with them hold ([`crate::odata`]).
+fn target_type(target: &Value) -> String {
+    crate::odata::of(target).map(crate::odata::prefixed).unwrap_or_default()
+}
+
 /// How to plan.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PlanOptions {
@@ -191,6 +197,16 @@ pub enum Action {
         /// The `target` object.
         body: Value,
     },
+    /// One row of a registration CSV, sent with
+    /// `POST …/importedWindowsAutopilotDeviceIdentities/import`
+    /// (`fleetlab sync import`, [`crate::msgraph::import`]).
+    ImportDevice {
+        /// Serial number.
+        serial: String,
+        /// Group tag, when the row has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group_tag: Option<String>,
+    },
     /// `POST …/windowsAutopilotDeviceIdentities/{id}/updateDeviceProperties`
     /// (sent in `$batch`es).
     UpdateDevice {
@@ -243,6 +259,10 @@ impl Action {
             Action::UpdateDevice { device, body, .. } => {
                 format!("~ update Autopilot device {device}: {body}")
             }
+            Action::ImportDevice { serial, group_tag } => match group_tag {
+                Some(tag) => format!("+ import Autopilot device {serial} (group tag {tag:?})"),
+                None => format!("+ import Autopilot device {serial}"),
+            },
         }
     }
 }
@@ -282,7 +302,7 @@ fn finding_text(f: &Finding) -> String {
 }
 
 fn target_key(target: &Value) -> (String, String) {
-    let kind = target.get("@odata.type").and_then(Value::as_str).unwrap_or("").to_string();
+    let kind = target_type(target);
     let group = target.get("groupId").and_then(Value::as_str).unwrap_or("").to_string();
     (kind, group)
 }
@@ -346,6 +366,7 @@ pub fn plan_with(
         Action::UpdateProfile { .. } => 6,
         Action::CreateAssignment { .. } => 7,
         Action::UpdateDevice { .. } => 8,
+        Action::ImportDevice { .. } => 9,
     });
     Ok(out)
 }
@@ -370,7 +391,10 @@ fn unusable_id(action: &Action) -> Option<String> {
             ids
         }
         Action::CreateAssignment { profile_id: Some(id), .. } => vec![("profile", id)],
-        Action::CreateGroup { .. } | Action::CreateProfile { .. } | Action::CreateAssignment { .. } => vec![],
+        Action::CreateGroup { .. }
+        | Action::CreateProfile { .. }
+        | Action::CreateAssignment { .. }
+        | Action::ImportDevice { .. } => vec![],
     };
     let (what, id) = ids.into_iter().find(|(_, id)| !crate::msgraph::ids::is_valid(id))?;
     Some(format!(
@@ -687,8 +711,8 @@ fn profile_actions(
         match current {
             None => out.actions.push(Action::CreateProfile { profile: name.clone(), body: body.clone() }),
             Some(cur) => {
-                let cur_type = cur.get("@odata.type");
-                if cur_type.is_some() && cur_type != body.get("@odata.type") {
+                let (cur_type, new_type) = (crate::odata::of(cur), crate::odata::of(&body));
+                if cur_type.is_some_and(|c| !new_type.is_some_and(|n| crate::odata::same(c, n))) {
                     refusals.push(format!(
                         "profile {name:?}: the join type cannot change; create a new profile instead"
                     ));

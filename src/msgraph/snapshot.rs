@@ -473,6 +473,18 @@ impl Snapshot {
         Ok(out)
     }
 
+    /// Forgets what is staged for `resource`, so applying the pull leaves
+    /// its stored copy as it was (a resource the pull skipped).
+    pub fn stage_drop(&mut self, resource: &str) -> Result<(), SnapshotError> {
+        let path = self.path.clone();
+        let err =
+            move |e: rusqlite::Error| SnapshotError::Sqlite { path: path.clone(), message: e.to_string() };
+        let tx = self.conn.transaction().map_err(&err)?;
+        tx.execute("DELETE FROM stage_items WHERE resource = ?1", [resource]).map_err(&err)?;
+        tx.execute("DELETE FROM stage_cursor WHERE resource = ?1", [resource]).map_err(&err)?;
+        tx.commit().map_err(&err)
+    }
+
     /// Forgets the staged pull.
     pub fn stage_clear(&mut self) -> Result<(), SnapshotError> {
         self.conn.execute_batch("DELETE FROM stage_items; DELETE FROM stage_cursor;").map_err(self.err())

@@ -4,22 +4,58 @@
 //!
 //! | resource | request | version | kind |
 //! |---|---|---|---|
-//! | `devices` | `GET /devices/delta` | v1.0 | delta |
+//! | `devices` | `GET /devices/delta?$select=…` ([`device_properties`]) | v1.0 | delta |
 //! | `groups` | `GET /groups/delta?$select=…,members` | v1.0 | delta, with `members@delta` |
 //! | `autopilot` | `GET /deviceManagement/windowsAutopilotDeviceIdentities` | beta | full listing |
 //! | `profiles` | `GET /deviceManagement/windowsAutopilotDeploymentProfiles`, then each profile's `/assignments` | beta | full listing |
 //!
 //! Decisions, and why:
 //!
+//! * **Devices are selected explicitly.** "device: delta" documents
+//!   `$select` and shows a handful of properties in its example, but
+//!   promises no default set; `physicalIds` in particular is "for internal
+//!   use" and every `devicePhysicalIds` rule reads it. So the first request
+//!   of a round names every Graph field the rule catalogue reads plus
+//!   `extensionAttributes` ([`device_properties`]); Graph encodes query
+//!   options into the round's tokens, so the nextLinks and the deltaLink
+//!   carry the selection on (delta query overview, "State tokens"). A
+//!   deltaLink keeps returning the selection it was started with, so the
+//!   snapshot remembers the query of its devices round; a stored deltaLink
+//!   of another query (an older fleetlab, a catalogue that grew) is
+//!   dropped for a full round.
 //! * **Delta for devices and groups**: the first pull is a delta round from
 //!   scratch, which returns everything and ends with a deltaLink; later
-//!   pulls start from the stored deltaLink and receive only changes. A
-//!   410 / `resyncRequired` answer drops what was staged for the resource and
-//!   redoes it as a full round (from the `Location` Graph gives, else the
-//!   initial URL). Intune has no delta for Autopilot identities or profiles,
-//!   so those are listed whole on every pull. Autopilot calls use beta
-//!   (v1.0 lacks the profile-assignment status fields, and profiles exist
-//!   only in beta — graph-api.md §0); directory calls use v1.0.
+//!   pulls start from the stored deltaLink and receive only changes.
+//!   Intune has no delta for Autopilot identities or profiles, so those are
+//!   listed whole on every pull. Autopilot calls use beta (v1.0 lacks the
+//!   profile-assignment status fields, and profiles exist only in beta —
+//!   graph-api.md §0); directory calls use v1.0.
+//! * **An expired round restarts whole, from our own first request.** The
+//!   delta query overview documents two signals: "Synchronization reset",
+//!   `410 Gone` with a `Location` holding "the initial query" (an empty
+//!   `$deltaToken`), after which "the application must restart with a full
+//!   synchronization"; and, under "Token duration", a 40X with
+//!   `syncStateNotFound` for an expired token (seven days for directory
+//!   objects). Either drops what was staged for the resource and redoes it
+//!   as a full round (which replaces the resource, so objects deleted
+//!   meanwhile go too), at most three times a pull. The round
+//!   starts from our own initial query rather than the `Location`: the
+//!   documentation says the two are the same query, and ours is certain to
+//!   carry the `$select` the round needs.
+//! * **Request options weighed and left out.** `Prefer: return=minimal` is
+//!   documented for group delta rounds from a deltaLink ("group: delta";
+//!   not on "device: delta"). Measured against the fake with 50–150 ms per
+//!   request (`cargo bench --bench sync -- "delta round"`, 10,000 devices,
+//!   1,000 of them moved between the contoso groups), a group round is one
+//!   request either way: 59,081 bytes and 98 ms by default, 56,276 bytes
+//!   (−5%) and 100 ms with the header. The bytes are `members@delta`, which
+//!   the header does not shrink, so it buys nothing and is not sent.
+//!   `Prefer: odata.maxpagesize` is documented for other resources but not
+//!   for directory deltas, and the delta query overview says `$top` is not
+//!   supported for users and groups; the same bench shows what a larger
+//!   page would be worth (a device round of 10,000: 10.6 s in pages of 100,
+//!   1.6 s in pages of 999, equal bytes), but nothing documents that Graph
+//!   honours it there, so page size is left to Graph.
 //! * **The chains run concurrently**, and a profile's assignments are
 //!   fetched in parallel once the profiles are known; the client's
 //!   semaphore bounds how many requests are in flight (concurrency 1 is a
@@ -42,16 +78,51 @@ use serde::Serialize;
 use crate::msgraph::client::{ApiVersion, ClientConfig, ClientStats, GraphClient};
 use crate::msgraph::error::GraphError;
 use crate::msgraph::protocol::Pager;
+use crate::msgraph::skipped::{self, Skipped};
 use crate::msgraph::snapshot::{Changes, Mode, Snapshot, SnapshotError};
 
-/// Delta query for devices.
-pub const DEVICES_DELTA: &str = "/devices/delta";
+/// Device properties every pull selects: the Graph field of each property
+/// the rule catalogue knows (`physicalIds` for `devicePhysicalIds`,
+/// `operatingSystem` for `deviceOSType`, …) and `extensionAttributes` for
+/// `extensionAttribute1`…`15`; these are also all the snapshot's columns
+/// and the inventory export read. `memberOf` is not a property (the
+/// snapshot computes it from group members).
+///
+/// ```
+/// let props = fleetlab::msgraph::sync::device_properties();
+/// assert!(props.iter().any(|p| p == "physicalIds"));
+/// assert!(props.iter().any(|p| p == "extensionAttributes"));
+/// assert!(!props.iter().any(|p| p == "memberOf"));
+/// ```
+pub fn device_properties() -> Vec<String> {
+    use crate::rule::DeviceProperty;
+    let mut out: Vec<String> = Vec::new();
+    let fields = DeviceProperty::all()
+        .filter(|p| *p != DeviceProperty::MemberOf)
+        .map(|p| p.graph_field().split('.').next().unwrap_or_default().to_string())
+        .chain(std::iter::once("extensionAttributes".to_string()));
+    for field in fields {
+        if !field.is_empty() && !out.contains(&field) {
+            out.push(field);
+        }
+    }
+    out
+}
+
+/// The first request of a devices delta round, with its `$select`.
+pub fn devices_delta() -> String {
+    format!("/devices/delta?$select={}", device_properties().join(","))
+}
 /// Delta query for groups, tracking membership.
 pub const GROUPS_DELTA: &str = "/groups/delta?$select=displayName,description,groupTypes,membershipRule,membershipRuleProcessingState,securityEnabled,mailEnabled,mailNickname,members";
 /// Autopilot identities (beta).
 pub const AUTOPILOT: &str = "/deviceManagement/windowsAutopilotDeviceIdentities";
 /// Deployment profiles (beta).
 pub const PROFILES: &str = "/deviceManagement/windowsAutopilotDeploymentProfiles";
+
+/// The `meta` key remembering the devices query the stored deltaLink was
+/// started with.
+const DEVICE_SELECT_META: &str = "select:devices";
 
 /// How many times one resource may be resynced in a pull.
 const MAX_RESYNCS: u32 = 3;
@@ -96,6 +167,12 @@ pub struct PullReport {
     pub seconds: f64,
     /// HTTP counters.
     pub http: ClientStats,
+    /// Resources Graph refused (403): not applied, the snapshot keeps their
+    /// previous pull.
+    pub skipped: Vec<Skipped>,
+    /// Things pulled as Graph sent them but that fleetlab cannot interpret
+    /// (a profile of an unknown type).
+    pub warnings: Vec<String>,
 }
 
 struct Run<'a> {
@@ -110,10 +187,8 @@ impl Run<'_> {
     }
 
     /// Pages `resource` from `url` into the stage until done; redoes it as a
-    /// full round on 410/resyncRequired, or when a resumed link is refused.
-    /// The redo starts from our own initial query rather than the
-    /// `Location` of a 410, because that query carries the `$select`
-    /// (group members) the round needs, which a `Location` may lack.
+    /// full round from `initial` on 410 / `syncStateNotFound` /
+    /// `resyncRequired`, or when a resumed link is refused (module docs).
     async fn chain(
         &self,
         resource: &str,
@@ -141,22 +216,19 @@ impl Run<'_> {
                 Ok(()) => return Ok((received, resyncs)),
                 Err(e) => {
                     let redo = match &e {
-                        GraphError::Resync { location, .. } => Some(location.clone()),
-                        GraphError::Api { error, .. }
-                            if from_saved_link && (400..500).contains(&error.status) =>
-                        {
-                            Some(None)
+                        GraphError::Resync { .. } => true,
+                        GraphError::Api { error, .. } => {
+                            from_saved_link && (400..500).contains(&error.status)
                         }
-                        _ => None,
+                        _ => false,
                     };
-                    let Some(location) = redo else { return Err(e) };
+                    if !redo {
+                        return Err(e);
+                    }
                     resyncs += 1;
                     if resyncs > MAX_RESYNCS {
                         return Err(e);
                     }
-                    // Our own initial query, not the `Location`: it carries the
-                    // `$select` (members) the round needs, which a Location may lack.
-                    let _ = location;
                     let fresh = initial.to_string();
                     self.progress.note(&format!("{resource}: {e}; starting a full round"));
                     self.snap()?.stage_start(resource, Mode::Full, &fresh)?;
@@ -170,7 +242,10 @@ impl Run<'_> {
 
 /// Pulls the tenant into `snapshot`: resumes a staged pull, else starts a
 /// delta round where a delta link is stored (a full one otherwise), then
-/// applies everything in one transaction.
+/// applies everything in one transaction. A resource Graph refuses with
+/// 403 is skipped ([`crate::msgraph::skipped`]) and listed in
+/// [`PullReport::skipped`]; the pull fails only when every resource is
+/// refused, or on any other error.
 pub async fn pull(
     client: &GraphClient,
     snapshot: &Mutex<Snapshot>,
@@ -180,78 +255,159 @@ pub async fn pull(
     let started = Instant::now();
     let run = Run { client, snapshot, progress };
     let mut report = PullReport::default();
-    // Decide, per resource, where to start.
-    let mut plan: Vec<(String, String, String, bool)> = Vec::new(); // resource, url, initial, resumed
-    {
-        let mut snap = run.snap()?;
-        snap.lock()?;
-        if options.full {
-            snap.stage_clear()?;
-        }
-        let staged: BTreeMap<String, _> =
-            snap.staged()?.into_iter().map(|c| (c.resource.clone(), c)).collect();
-        report.resumed = !staged.is_empty();
-        if report.resumed {
-            progress.note("resuming the interrupted pull");
-        }
-        let resources = [
-            ("devices", client.url(ApiVersion::V1, DEVICES_DELTA), true),
-            ("groups", client.url(ApiVersion::V1, GROUPS_DELTA), true),
-            ("autopilot", client.url(ApiVersion::Beta, AUTOPILOT), false),
-            ("profiles", client.url(ApiVersion::Beta, PROFILES), false),
-        ];
-        for (name, initial, delta) in resources {
-            match staged.get(name) {
-                Some(c) => {
-                    report.modes.insert(name.to_string(), c.mode);
-                    if let (false, Some(next)) = (c.done, &c.next_link) {
-                        plan.push((name.to_string(), next.clone(), initial, true));
-                    }
-                }
-                None => {
-                    let link = if delta && !options.full { snap.delta_link(name)? } else { None };
-                    let (mode, url) = match link {
-                        Some(l) if client.check_link(&l).is_ok() => (Mode::Delta, l),
-                        _ => (Mode::Full, initial.clone()),
-                    };
-                    snap.stage_start(name, mode, &url)?;
-                    report.modes.insert(name.to_string(), mode);
-                    plan.push((name.to_string(), url, initial, false));
-                }
-            }
-        }
-    }
+    let plan = start(&run, client, options, &mut report)?;
     // Sign in once before the chains start: a refused or broken sign-in
     // is one request and one error, not one per resource.
     client.token().await?;
     let run = &run;
     let chains = plan.iter().map(|(name, url, initial, resumed)| async move {
-        let (n, r) = run.chain(name, url.clone(), initial, *resumed).await?;
+        let (n, r) = match run.chain(name, url.clone(), initial, *resumed).await {
+            Ok(done) => done,
+            Err(e) => return (name.clone(), Err(e)),
+        };
         if name == "profiles" {
-            let (m, s) = assignments(run).await?;
-            return Ok::<_, GraphError>((name, n + m, r + s));
+            return match assignments(run).await {
+                Ok((m, s)) => (name.clone(), Ok((n + m, r + s))),
+                Err(e) => ("assignments".to_string(), Err(e)),
+            };
         }
-        Ok((name, n, r))
+        (name.clone(), Ok((n, r)))
     });
-    let profiles_planned = plan.iter().any(|(n, ..)| n == "profiles");
-    for result in futures_util::future::join_all(chains).await {
-        let (name, n, r) = result?;
-        report.received += n;
-        report.resyncs += r;
-        if r > 0 {
-            report.modes.insert(name.clone(), Mode::Full);
+    let mut outcomes = futures_util::future::join_all(chains).await;
+    if !plan.iter().any(|(n, ..)| n == "profiles") {
+        // Profiles were listed before an interruption: finish their assignments.
+        outcomes.push(("assignments".to_string(), assignments(run).await));
+    }
+    let mut refused: Option<GraphError> = None;
+    let mut pulled = 0;
+    for (name, outcome) in outcomes {
+        match outcome {
+            Ok((n, r)) => {
+                pulled += 1;
+                report.received += n;
+                report.resyncs += r;
+                if r > 0 && report.modes.contains_key(&name) {
+                    report.modes.insert(name.clone(), Mode::Full);
+                }
+            }
+            Err(e) => match skip(run, &name, &e)? {
+                Some(skipped) => {
+                    report.skipped.push(skipped);
+                    refused.get_or_insert(e);
+                }
+                None => return Err(e),
+            },
         }
     }
-    if !profiles_planned {
-        // Profiles were listed before an interruption: finish their assignments.
-        let (n, r) = assignments(run).await?;
-        report.received += n;
-        report.resyncs += r;
+    if let (0, Some(e)) = (pulled, refused) {
+        return Err(e);
     }
-    report.changes = run.snap()?.apply_staged()?;
+    for s in &report.skipped {
+        let name = if s.resource == "assignments" { "profiles" } else { s.resource.as_str() };
+        report.modes.remove(name);
+    }
+    report.warnings = unknown_profile_types(&run.snap()?.staged_values("profiles")?);
+    let mut snap = run.snap()?;
+    report.changes = snap.apply_staged()?;
+    skipped::store(&snap, &report.skipped)?;
+    if report.modes.contains_key("devices") {
+        snap.set_meta(DEVICE_SELECT_META, &devices_delta())?;
+    }
+    drop(snap);
     report.seconds = started.elapsed().as_secs_f64();
     report.http = client.stats();
     Ok(report)
+}
+
+/// Where each resource starts: resumes what is staged, else a delta round
+/// from the stored deltaLink, else a full round. Returns (resource, url,
+/// initial url, resumed?) for each chain to run.
+fn start(
+    run: &Run<'_>,
+    client: &GraphClient,
+    options: PullOptions,
+    report: &mut PullReport,
+) -> Result<Vec<(String, String, String, bool)>, GraphError> {
+    let mut plan = Vec::new();
+    let mut snap = run.snap()?;
+    snap.lock()?;
+    if options.full {
+        snap.stage_clear()?;
+    }
+    let staged: BTreeMap<String, _> = snap.staged()?.into_iter().map(|c| (c.resource.clone(), c)).collect();
+    report.resumed = !staged.is_empty();
+    if report.resumed {
+        run.progress.note("resuming the interrupted pull");
+    }
+    // A deltaLink made with another selection would keep returning the old
+    // properties: such a round starts over.
+    let devices_select_same = snap.meta(DEVICE_SELECT_META)?.as_deref() == Some(devices_delta().as_str());
+    let resources = [
+        ("devices", client.url(ApiVersion::V1, &devices_delta()), devices_select_same),
+        ("groups", client.url(ApiVersion::V1, GROUPS_DELTA), true),
+        ("autopilot", client.url(ApiVersion::Beta, AUTOPILOT), false),
+        ("profiles", client.url(ApiVersion::Beta, PROFILES), false),
+    ];
+    for (name, initial, delta) in resources {
+        match staged.get(name) {
+            Some(c) => {
+                report.modes.insert(name.to_string(), c.mode);
+                if let (false, Some(next)) = (c.done, &c.next_link) {
+                    plan.push((name.to_string(), next.clone(), initial, true));
+                }
+            }
+            None => {
+                let link = if delta && !options.full { snap.delta_link(name)? } else { None };
+                let (mode, url) = match link {
+                    Some(l) if client.check_link(&l).is_ok() => (Mode::Delta, l),
+                    _ => (Mode::Full, initial.clone()),
+                };
+                snap.stage_start(name, mode, &url)?;
+                report.modes.insert(name.to_string(), mode);
+                plan.push((name.to_string(), url, initial, false));
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// The skip `error` stands for on `resource`, with its staged pages
+/// dropped; `None` when the error must fail the pull.
+fn skip(run: &Run<'_>, resource: &str, error: &GraphError) -> Result<Option<Skipped>, GraphError> {
+    let mut snap = run.snap()?;
+    let status = snap.status()?;
+    let had_data = match resource {
+        "devices" | "groups" | "autopilot" => status.resources.iter().any(|r| r.resource == resource),
+        _ => status.profiles > 0,
+    };
+    let Some(skipped) = Skipped::from_error(resource, error, had_data) else { return Ok(None) };
+    let mut drop: Vec<String> = vec![resource.to_string()];
+    if matches!(resource, "profiles" | "assignments") {
+        drop.push("profiles".to_string());
+        drop.extend(snap.staged()?.into_iter().map(|c| c.resource).filter(|r| r.starts_with("assignments:")));
+    }
+    for r in &drop {
+        snap.stage_drop(r)?;
+    }
+    Ok(Some(skipped))
+}
+
+/// A warning for each staged profile whose `@odata.type` is neither of the
+/// two profile types fleetlab reads (Graph's beta schema adds types).
+fn unknown_profile_types(profiles: &[serde_json::Value]) -> Vec<String> {
+    profiles
+        .iter()
+        .filter(|p| crate::odata::of(p).is_none_or(|t| crate::odata::profile_kind(t).is_none()))
+        .map(|p| {
+            format!(
+                "profile {:?} ({}) has the type {}, which fleetlab does not read: it is kept as Graph sent it \
+                 and left out of `sync export --tenant`",
+                p.get("displayName").and_then(serde_json::Value::as_str).unwrap_or(""),
+                p.get("id").and_then(serde_json::Value::as_str).unwrap_or(""),
+                crate::odata::of(p).unwrap_or("(none)")
+            )
+        })
+        .collect()
 }
 
 /// Lists the assignments of every staged profile, in parallel.

@@ -375,6 +375,11 @@ pub(crate) fn suggest(object: ObjectType, name: &str) -> Option<String> {
             return Some(format!("Graph calls it `{name}`, but in rules it is `device.{}`", p.name()));
         }
     }
+    if let Some(n) = lower.strip_prefix("extensionattribute") {
+        return Some(format!(
+            "there is no extensionAttribute{n}: the extension attributes are extensionAttribute1 to 15"
+        ));
+    }
     let other = match object {
         ObjectType::Device => ObjectType::User,
         ObjectType::User => ObjectType::Device,

@@ -13,13 +13,11 @@
 //! in one round trip.
 
 use crate::rule::ast::*;
-use crate::rule::catalogue::{suggest, PlanField, Property, PropertyType};
+use crate::rule::catalogue::{suggest, DeviceProperty, PlanField, Property, PropertyType};
 use crate::rule::error::{RuleError, Warning};
 use crate::rule::eval::fold;
 use crate::rule::time::Timestamp;
 
-/// The largest compiled regex fleetlab builds; keeps hostile patterns cheap.
-const REGEX_SIZE_LIMIT: usize = 1 << 21;
 /// At most this many groups in one `memberOf` rule (spec §6.4).
 pub const MAX_MEMBER_OF_GROUPS: usize = 50;
 
@@ -68,7 +66,7 @@ pub(crate) enum Matcher {
     StartsWith(String),
     EndsWith(String),
     Contains(String),
-    Regex(regex::Regex),
+    Regex(crate::rule::regex::Pattern),
     /// Sorted, deduplicated, folded.
     InList(Vec<String>),
     Date(DateCmp, Timestamp),
@@ -103,6 +101,18 @@ enum Scope<'p> {
     Top,
     Strings(&'p Property),
     Plans,
+}
+
+/// `memberOf -all`: groups-dynamic-rule-member-of documents only `-any`.
+fn member_of_all(property: &Property, span: Span) -> RuleError {
+    RuleError::ValueMismatch {
+        message: format!("{property} allows only -any, not -all"),
+        hint: Some(format!(
+            "write `{property} -any (group.objectId -in ['<group id>'])` \
+             (groups-dynamic-rule-member-of documents no other form)"
+        )),
+        span,
+    }
 }
 
 impl<'a> Checker<'a> {
@@ -154,11 +164,7 @@ impl<'a> Checker<'a> {
             return None;
         }
         if q.quantifier != Quantifier::Any {
-            self.errors.push(RuleError::ValueMismatch {
-                message: "memberOf supports only -any".into(),
-                hint: Some(format!("write `{property} -any (group.objectId -in ['<group id>'])`")),
-                span: q.quantifier_span,
-            });
+            self.errors.push(member_of_all(&property, q.quantifier_span));
             return Some(Program::MemberOf { property, ids: Vec::new() });
         }
         let pred = &q.predicate;
@@ -287,6 +293,10 @@ impl<'a> Checker<'a> {
         let over_plans = match ty {
             PropertyType::StringCollection => false,
             PropertyType::PlanCollection => true,
+            PropertyType::GroupCollection if q.quantifier == Quantifier::All => {
+                self.errors.push(member_of_all(&property, q.quantifier_span));
+                return dead();
+            }
             PropertyType::GroupCollection => {
                 self.errors.push(RuleError::NotCombinable { form: "memberOf", span });
                 return dead();
@@ -398,9 +408,73 @@ impl<'a> Checker<'a> {
             });
             return dead();
         }
+        if let Subject::Property(p) = &subject {
+            self.value_hints(p, c);
+        }
         match self.matcher(c, ty) {
             Some(matcher) => NodeKind::Test(Test { subject, negated: c.op.is_negated(), matcher }),
             None => dead(),
+        }
+    }
+
+    /// Warnings for values that are legal but cannot be what the admin
+    /// meant: values Graph never stores in the property (documented in
+    /// groups-dynamic-membership's device property table), an empty list,
+    /// an empty string in a list.
+    fn value_hints(&mut self, property: &Property, c: &Comparison) {
+        let (values, list_span): (Vec<&Literal>, Option<Span>) = match &c.operand {
+            Operand::Scalar(l) => (vec![l], None),
+            Operand::List { items, span } => (items.iter().collect(), Some(*span)),
+        };
+        if let Some(span) = list_span.filter(|_| values.is_empty()) {
+            let effect = if c.op.is_negated() { "every object" } else { "no object" };
+            self.warnings.push(Warning {
+                code: "empty-list",
+                message: format!("{} [] matches {effect}; list the values, or drop the comparison", c.op),
+                span,
+            });
+        }
+        for lit in values
+            .iter()
+            .filter(|l| list_span.is_some() && matches!(&l.value, Value::String(s) if s.is_empty()))
+        {
+            self.warnings.push(Warning {
+                code: "empty-string-in-list",
+                message: "\"\" in a list never matches: Entra ID stores no empty strings, an empty value \
+                          is unset; test it with -eq null"
+                    .into(),
+                span: lit.span,
+            });
+        }
+        if !matches!(c.op.positive(), Operator::Eq | Operator::In) {
+            return;
+        }
+        let documented: &[&str] = match property {
+            Property::Device(DeviceProperty::DeviceOwnership) => &["Company", "Personal", "Unknown"],
+            Property::Device(DeviceProperty::DeviceTrustType) => &["AzureAD", "ServerAD", "Workplace"],
+            _ => return,
+        };
+        for lit in values {
+            let Value::String(v) = &lit.value else { continue };
+            if v.is_empty() || documented.iter().any(|d| d.eq_ignore_ascii_case(v)) {
+                continue;
+            }
+            let message = match property {
+                Property::Device(DeviceProperty::DeviceOwnership) if v.eq_ignore_ascii_case("corporate") => {
+                    format!(
+                        "{property} is never \"{v}\": Intune says Corporate, Graph uses Company / Personal \
+                         (and Unknown); write \"Company\""
+                    )
+                }
+                Property::Device(DeviceProperty::DeviceOwnership) => {
+                    format!("{property} is never \"{v}\": Graph uses Company / Personal (and Unknown)")
+                }
+                _ => format!(
+                    "{property} is never \"{v}\": its documented values are AzureAD (Microsoft Entra \
+                     joined), ServerAD (hybrid joined) and Workplace (registered)"
+                ),
+            };
+            self.warnings.push(Warning { code: "undocumented-value", message, span: lit.span });
         }
     }
 
@@ -433,7 +507,10 @@ impl<'a> Checker<'a> {
             }
             (Operand::Scalar(lit), _) => lit,
         };
-        if let Value::Null = lit.value {
+        // Entra stores no empty strings (an empty value is unset), so
+        // `-eq ""` asks exactly what `-eq null` asks.
+        let empty_is_null = op == Operator::Eq && matches!(&lit.value, Value::String(s) if s.is_empty());
+        if matches!(lit.value, Value::Null) || empty_is_null {
             if op != Operator::Eq {
                 return self.mismatch(
                     format!("null can only be compared with -eq or -ne, not {}", c.op),
@@ -554,33 +631,10 @@ impl<'a> Checker<'a> {
     }
 
     fn regex(&mut self, pattern: &str, span: Span) -> Option<Matcher> {
-        match regex::RegexBuilder::new(pattern)
-            .case_insensitive(true)
-            .size_limit(REGEX_SIZE_LIMIT)
-            .dfa_size_limit(REGEX_SIZE_LIMIT)
-            .build()
-        {
+        match crate::rule::regex::Pattern::new(pattern) {
             Ok(re) => Some(Matcher::Regex(re)),
             Err(e) => {
-                let reason = e.to_string();
-                let lower = reason.to_ascii_lowercase();
-                let construct = if lower.contains("look-around") || lower.contains("look-behind") {
-                    Some("look-around ((?=…), (?!…), (?<=…), (?<!…))")
-                } else if lower.contains("backreference") {
-                    Some("backreferences (\\1, \\k<name>)")
-                } else {
-                    None
-                };
-                let err = match construct {
-                    Some(c) => RuleError::UnsupportedRegex { construct: c.into(), span },
-                    None => {
-                        // The regex crate's message is multi-line with its own caret; keep the last line.
-                        let short = reason.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("").trim();
-                        let short = short.strip_prefix("error: ").unwrap_or(short);
-                        RuleError::InvalidRegex { reason: short.to_string(), span }
-                    }
-                };
-                self.errors.push(err);
+                self.errors.push(RuleError::InvalidRegex { reason: e.reason, help: e.help, span });
                 None
             }
         }

@@ -24,10 +24,20 @@ pub enum RuleError {
         span: Span,
     },
     /// More than 3,072 characters.
-    #[error("rule is {chars} characters long; Entra ID accepts at most 3072")]
+    #[error(
+        "rule is {chars} characters long; Entra ID accepts at most 3072 (character 3073 is at line \
+         {line}, column {column}; the rule reads `{excerpt}`)"
+    )]
     RuleTooLong {
         /// Length in Unicode scalar values.
         chars: usize,
+        /// 1-based line of the first character past the limit.
+        line: usize,
+        /// 1-based column of that character.
+        column: usize,
+        /// The rule's first and last characters (never the whole rule,
+        /// which may be megabytes).
+        excerpt: String,
         /// From the first character past the limit to the end.
         span: Span,
     },
@@ -110,6 +120,8 @@ pub enum RuleError {
     InvalidRegex {
         /// The regex engine's explanation.
         reason: String,
+        /// What to write instead, for this mistake.
+        help: String,
         /// The pattern literal.
         span: Span,
     },
@@ -159,6 +171,24 @@ pub enum RuleError {
     #[error("a quantifier cannot be nested inside another quantifier")]
     NestedQuantifier {
         /// The inner quantifier.
+        span: Span,
+    },
+    /// `p -any _ -eq "x" -and q`: an unparenthesised quantifier followed by
+    /// `-and`/`-or`, which Microsoft's precedence (quantifiers lowest) and
+    /// the intuitive reading parse differently.
+    #[error("-any/-all followed by -and/-or without parentheses can be read two ways")]
+    AmbiguousQuantifier {
+        /// The two parenthesised readings.
+        readings: [String; 2],
+        /// From the quantifier to the operator that follows it.
+        span: Span,
+    },
+    /// A value on the left of the operator and the property on the right.
+    #[error("the property goes on the left: write `{suggestion}`")]
+    PropertyOnRight {
+        /// The comparison with its operands swapped.
+        suggestion: String,
+        /// The comparison.
         span: Span,
     },
     /// `property -not value`.
@@ -229,6 +259,8 @@ impl RuleError {
             | ItemOutsideQuantifier { span, .. }
             | WrongItemReference { span, .. }
             | NestedQuantifier { span }
+            | AmbiguousQuantifier { span, .. }
+            | PropertyOnRight { span, .. }
             | NotAsComparison { span }
             | ValueMismatch { span, .. }
             | NotCombinable { span, .. }
@@ -257,6 +289,8 @@ impl RuleError {
             ItemOutsideQuantifier { .. } => "item-outside-quantifier",
             WrongItemReference { .. } => "wrong-item-reference",
             NestedQuantifier { .. } => "nested-quantifier",
+            AmbiguousQuantifier { .. } => "ambiguous-quantifier",
+            PropertyOnRight { .. } => "property-on-right",
             NotAsComparison { .. } => "not-as-comparison",
             ValueMismatch { .. } => "value-mismatch",
             NotCombinable { .. } => "not-combinable",
@@ -286,19 +320,23 @@ impl RuleError {
                     ObjectType::User => "device",
                 }))
             }
-            InvalidRegex { .. } => Some(
-                "-match takes a .NET-style regular expression; `*` must follow something, e.g. `.*@contoso.com`"
-                    .to_string(),
-            ),
-            UnsupportedRegex { .. } => Some(
-                "fleetlab matches in linear time and so has no look-around or backreferences; \
-                 rewrite the pattern or split it into several clauses"
-                    .to_string(),
-            ),
+            InvalidRegex { help, .. } => Some(help.clone()),
+            UnsupportedRegex { .. } => {
+                Some("rewrite the pattern or split it into several clauses".to_string())
+            }
             QuantifierOnScalar { .. } => Some("compare the property directly, e.g. `-eq`".to_string()),
             ItemOutsideQuantifier { .. } => Some(
                 "put it inside a quantifier, e.g. `device.devicePhysicalIds -any (_ -startsWith \"[ZTDId]\")`"
                     .to_string(),
+            ),
+            AmbiguousQuantifier { readings, .. } => Some(format!(
+                "Microsoft documents -any and -all as the lowest-precedence operators \
+                 (learn.microsoft.com/entra/identity/users/groups-dynamic-membership, operator \
+                 precedence); write the reading you mean:\n  {}\nor\n  {}",
+                readings[0], readings[1]
+            )),
+            PropertyOnRight { .. } => Some(
+                "a comparison is `<object>.<property> <operator> <value>` (groups-dynamic-membership)".to_string(),
             ),
             NotAsComparison { .. } => Some("to test for an unset value write `-eq null`; for a set one `-ne null`".to_string()),
             ValueMismatch { hint, .. } => hint.clone(),

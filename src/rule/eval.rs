@@ -15,8 +15,10 @@
 //!   `-eq null` on a collection means "empty";
 //! * `-any` over nothing is false, `-all` over nothing is true
 //!   (`all(p) = not any(not p)`);
-//! * `-match` is unanchored and runs on the folded value with the regex
-//!   crate, whose matching is linear in the input: no pattern can hang it.
+//! * `-match` is unanchored and runs on the folded value (on the stored
+//!   value when the pattern turns case-insensitivity off), in linear time,
+//!   or for .NET-only constructs on a backtracking engine with a step limit
+//!   ([`crate::rule::regex`]): no pattern can hang it.
 
 use std::cell::RefCell;
 
@@ -88,6 +90,8 @@ pub(crate) fn string_matches(m: &Matcher, value: &str) -> bool {
             .is_some_and(|t| t.eq_ignore_ascii_case(c.as_bytes())),
         Matcher::Bool(b) => value.eq_ignore_ascii_case(if *b { "true" } else { "false" }),
         Matcher::Date(cmp, at) => Timestamp::parse(value).is_ok_and(|t| date_cmp(*cmp, t, *at)),
+        // A pattern that turns case-insensitivity off must see upper case.
+        Matcher::Regex(re) if re.raw() => re.is_match(value),
         m => with_folded(value, |v| match m {
             Matcher::Equals(c) => v == c,
             Matcher::StartsWith(c) => v.starts_with(c.as_str()),

@@ -16,7 +16,16 @@
 //!   ([`Options::now`]), so one evaluation pass sees one "now";
 //! * a rule is bound to one object type; checking against an expected type
 //!   ([`Options::object`]) turns a user rule on a device inventory into an
-//!   error instead of an empty result.
+//!   error instead of an empty result;
+//! * nothing is silently read two ways: where Microsoft's precedence and the
+//!   intuitive reading differ (an unparenthesised `-any`/`-all` before
+//!   `-and`/`-or`) the rule is an error showing both readings;
+//! * `-match` takes .NET constructs on a bounded backtracking engine (the
+//!   `regex` submodule); a value that exhausts the bound makes
+//!   [`Rule::try_matches`] an error rather than a quiet "no match";
+//! * the documentation sets no nesting limit, so neither does fleetlab
+//!   beyond the 3,072-character length: rules longer than a few hundred
+//!   bytes are parsed and checked on a thread with a large stack.
 
 pub mod ast;
 mod catalogue;
@@ -29,6 +38,8 @@ mod grammar;
 pub mod parse;
 pub mod print;
 mod record;
+pub(crate) mod regex;
+pub(crate) mod stack;
 pub mod time;
 
 use std::fmt;
@@ -87,6 +98,10 @@ impl Rule {
 
     /// Parses and checks `text`.
     pub fn with_options(text: &str, options: &Options) -> Result<Rule, RuleErrors> {
+        stack::for_rule(text.len(), || Rule::compile(text, options))
+    }
+
+    fn compile(text: &str, options: &Options) -> Result<Rule, RuleErrors> {
         let parsed = parse::parse(text, options.lenient)?;
         let now = options.now.unwrap_or_else(Timestamp::now);
         let checked = check::Checker::new(text, options.strict, now)
@@ -107,9 +122,39 @@ impl Rule {
         })
     }
 
-    /// True when `record` is a member.
+    /// True when `record` is a member. A backtracking `-match` pattern that
+    /// runs out of steps on a value counts as no match here; use
+    /// [`Rule::try_matches`] to see that as an error.
     pub fn matches<R: Record + ?Sized>(&self, record: &R) -> bool {
         eval::eval_program(&self.program, record)
+    }
+
+    /// True when `record` is a member, or why it cannot be decided (a
+    /// backtracking `-match` pattern ran out of steps on one of its values).
+    ///
+    /// ```
+    /// use fleetlab::rule::{DeviceProperty, Property, Record, Rule, Scalar};
+    /// struct Name(String);
+    /// impl Record for Name {
+    ///     fn scalar(&self, p: &Property) -> Scalar<'_> {
+    ///         match p {
+    ///             Property::Device(DeviceProperty::DisplayName) => Scalar::Str(&self.0),
+    ///             _ => Scalar::Null,
+    ///         }
+    ///     }
+    /// }
+    /// let rule = Rule::new(r#"device.displayName -match "^(a|a)+\1$""#)?;
+    /// assert!(rule.try_matches(&Name(format!("{}b", "a".repeat(40)))).is_err());
+    /// assert_eq!(rule.try_matches(&Name("aa".into())), Ok(true));
+    /// # Ok::<(), fleetlab::rule::RuleErrors>(())
+    /// ```
+    pub fn try_matches<R: Record + ?Sized>(&self, record: &R) -> Result<bool, EvalError> {
+        let _stale = regex::take_eval_error();
+        let hit = eval::eval_program(&self.program, record);
+        match regex::take_eval_error() {
+            Some(message) => Err(EvalError { message }),
+            None => Ok(hit),
+        }
     }
 
     /// The result of every sub-expression for `record`.
@@ -142,10 +187,51 @@ impl Rule {
         &self.program
     }
 
+    /// The properties the rule reads, each once, in the order they appear.
+    pub fn properties(&self) -> Vec<Property> {
+        let mut out: Vec<Property> = Vec::new();
+        let mut add = |p: &Property| {
+            if !out.contains(p) {
+                out.push(p.clone());
+            }
+        };
+        match &self.program {
+            check::Program::MemberOf { property, .. } => add(property),
+            check::Program::DirectReports { .. } => {}
+            check::Program::Expr(root) => {
+                // Iterative: a rule may nest hundreds of levels deep.
+                let mut stack = vec![root];
+                while let Some(node) = stack.pop() {
+                    match &node.kind {
+                        check::NodeKind::Or(parts) | check::NodeKind::And(parts) => {
+                            stack.extend(parts.iter().rev())
+                        }
+                        check::NodeKind::Not(inner) => stack.push(inner),
+                        check::NodeKind::Test(t) => {
+                            if let check::Subject::Property(p) = &t.subject {
+                                add(p);
+                            }
+                        }
+                        check::NodeKind::Quantified { property, .. } => add(property),
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Legal but suspicious things found while checking.
     pub fn warnings(&self) -> &[Warning] {
         &self.warnings
     }
+}
+
+/// Why a rule could not be evaluated on one object.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct EvalError {
+    /// What failed, naming the pattern and the value.
+    pub message: String,
 }
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.
@@ -160,13 +246,18 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 #[derive(Debug)]
 pub struct Diagnostic {
     error: RuleError,
-    source: miette::NamedSource<String>,
+    /// None for an over-long rule: its message quotes the ends instead of
+    /// printing what may be megabytes of text.
+    source: Option<miette::NamedSource<String>>,
 }
 
 impl Diagnostic {
     /// Adapts `error` found in `text`; `name` labels the source (a file name,
     /// a group name, or `rule`).
     pub fn new(error: RuleError, name: &str, text: &str) -> Diagnostic {
+        if let RuleError::RuleTooLong { .. } = error {
+            return Diagnostic { error, source: None };
+        }
         // miette draws no marker for an empty span at the very end of the
         // source ("expected a value" after a dangling `-eq`); a trailing
         // space gives the caret a column to stand on.
@@ -174,7 +265,7 @@ impl Diagnostic {
         if error.span().is_empty() && error.span().start() >= text.len() {
             source.push(' ');
         }
-        Diagnostic { error, source: miette::NamedSource::new(name, source) }
+        Diagnostic { error, source: Some(miette::NamedSource::new(name, source)) }
     }
 }
 
@@ -194,9 +285,10 @@ impl miette::Diagnostic for Diagnostic {
         self.error.help().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        Some(&self.source)
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.source.as_ref()?;
         let span = self.error.span();
         let label = match &self.error {
             RuleError::Syntax { .. } => "here",
@@ -224,8 +316,21 @@ pub fn error_json(error: &RuleError, text: &str) -> serde_json::Value {
         "span": { "start": span.start(), "end": span.end() },
         "line": line,
         "column": column,
-        "text": span.slice(text),
+        "text": match error {
+            RuleError::RuleTooLong { excerpt, .. } => excerpt.as_str(),
+            _ => span.slice(text),
+        },
     })
+}
+
+/// `text` as diagnostics may quote it: whole, or its ends when it is
+/// longer than Entra ID accepts.
+pub fn quotable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().nth(parse::MAX_RULE_CHARS).is_some() {
+        parse::excerpt(text).into()
+    } else {
+        text.into()
+    }
 }
 
 /// The machine-readable form of a warning.

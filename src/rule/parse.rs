@@ -5,10 +5,13 @@
 //! (`((((…`) could exhaust the stack, and pest's own error for a curly quote
 //! or an en dash ("expected operator") does not tell an admin that the
 //! character came from a Word document. The pre-scan walks the text once,
-//! string-aware, and rejects over-long rules, nesting deeper than
-//! [`MAX_DEPTH`], look-alike characters, unbalanced brackets and
-//! unterminated strings with a span and a hint. What reaches pest is then
-//! bounded, and pest's errors are only about grammar.
+//! string-aware, and rejects over-long rules, look-alike characters,
+//! unbalanced brackets and unterminated strings with a span and a hint.
+//! What reaches pest is then at most 3,072 characters, which the callers
+//! in [`crate::rule`] parse on a thread with a stack for the deepest
+//! nesting that length allows, and pest's errors are only about grammar.
+//! An over-long rule's error quotes only its first and last characters:
+//! the text may be megabytes.
 //!
 //! The builder collects every problem it can name (missing prefix, bad
 //! date) instead of stopping at the first one.
@@ -23,8 +26,10 @@ use crate::rule::time::{IsoDuration, Timestamp};
 
 /// The longest rule Entra ID accepts, in Unicode scalar values.
 pub const MAX_RULE_CHARS: usize = 3072;
-/// The deepest bracket nesting fleetlab reads. Real rules stay below 10.
-pub const MAX_DEPTH: usize = 64;
+/// The deepest bracket nesting fleetlab reads: as deep as a rule within
+/// [`MAX_RULE_CHARS`] can nest (the documentation sets no other limit).
+/// Real rules stay below 10; deep ones are parsed on a big-stack thread.
+pub const MAX_DEPTH: usize = MAX_RULE_CHARS / 2;
 
 /// A parsed rule and the warnings parsing raised.
 #[derive(Clone, Debug)]
@@ -52,9 +57,20 @@ pub fn parse(text: &str, lenient: bool) -> Result<Parsed, RuleErrors> {
         }
         .into());
     }
-    prescan(text, lenient)?;
-    let pairs = MembershipParser::parse(G::rule, text).map_err(|e| syntax_error(text, &e))?;
+    let scan = prescan(text, lenient)?;
+    let pairs = MembershipParser::parse(G::rule, text).map_err(|e| misplaced(text, &scan, &e))?;
     let mut builder = Builder { lenient, errors: Vec::new(), warnings: Vec::new() };
+    if let Some((c, at)) = scan.curly_in_string {
+        builder.warnings.push(Warning {
+            code: "curly-quote-in-string",
+            message: format!(
+                "this value contains {}, a curly (typographic) quote, which Entra ID compares as \
+                 that character; if it was meant to end the string, type a straight quote",
+                describe_char(c)
+            ),
+            span: char_span(text, at),
+        });
+    }
     let mut ast = None;
     for pair in pairs.flatten() {
         match pair.as_rule() {
@@ -121,14 +137,55 @@ fn lookalike_hint(c: char, lenient: bool) -> Option<String> {
     })
 }
 
+/// `U+201D (”)`.
+fn describe_char(c: char) -> String {
+    format!("U+{:04X} ({c})", c as u32)
+}
+
+fn is_curly_quote(c: char) -> bool {
+    matches!(
+        c,
+        '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{00AB}' | '\u{00BB}'
+    )
+}
+
+/// What the pre-scan learned about text it let through.
+struct Scan {
+    /// The first curly quote inside a string, and its byte offset.
+    curly_in_string: Option<(char, usize)>,
+    /// Byte ranges of the string literals, quotes included.
+    strings: Vec<(usize, usize)>,
+}
+
+/// The first and last characters of `text`, for messages about long rules.
+pub fn excerpt(text: &str) -> String {
+    const EACH: usize = 40;
+    let chars = text.chars().count();
+    if chars <= 2 * EACH + 5 {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(EACH).collect();
+    let tail: String = text.chars().skip(chars - EACH).collect();
+    format!("{head} … {tail}")
+}
+
 /// Length, nesting, look-alike characters, balance and string termination,
 /// in one string-aware pass.
-fn prescan(text: &str, lenient: bool) -> Result<(), RuleErrors> {
+fn prescan(text: &str, lenient: bool) -> Result<Scan, RuleErrors> {
     let chars = text.chars().count();
     if chars > MAX_RULE_CHARS {
         let start = text.char_indices().nth(MAX_RULE_CHARS).map_or(text.len(), |(i, _)| i);
-        return Err(RuleError::RuleTooLong { chars, span: Span::new(start, text.len()) }.into());
+        let (line, column) = crate::rule::line_col(text, start);
+        return Err(RuleError::RuleTooLong {
+            chars,
+            line,
+            column,
+            excerpt: excerpt(text),
+            span: Span::new(start, text.len()),
+        }
+        .into());
     }
+    let mut scan = Scan { curly_in_string: None, strings: Vec::new() };
     enum State {
         Code,
         Double(usize),
@@ -182,20 +239,29 @@ fn prescan(text: &str, lenient: bool) -> Result<(), RuleErrors> {
                     }
                 }
             },
-            State::Double(_) => match c {
+            State::Double(start) => match c {
                 '`' => {
                     it.next();
                 }
-                '"' => state = State::Code,
+                '"' => {
+                    scan.strings.push((start, i + 1));
+                    state = State::Code;
+                }
+                c if is_curly_quote(c) => {
+                    scan.curly_in_string.get_or_insert((c, i));
+                }
                 _ => {}
             },
-            State::Single(_) => {
+            State::Single(start) => {
                 if c == '\'' {
                     if it.peek().is_some_and(|(_, n)| *n == '\'') {
                         it.next();
                     } else {
+                        scan.strings.push((start, i + 1));
                         state = State::Code;
                     }
+                } else if is_curly_quote(c) {
+                    scan.curly_in_string.get_or_insert((c, i));
                 }
             }
             State::Backtick(_) => {
@@ -208,11 +274,25 @@ fn prescan(text: &str, lenient: bool) -> Result<(), RuleErrors> {
     }
     match state {
         State::Double(at) | State::Single(at) | State::Backtick(at) => {
+            // Strings pair up wrongly once one was meant to end at a curly quote.
+            if let Some((c, curly)) = scan.curly_in_string {
+                return Err(RuleError::InvalidCharacter {
+                    found: c,
+                    hint: format!(
+                        "a string never ends (the last one starts at column {}); {} here is a curly \
+                         (typographic) quote: type a straight quote to end the string",
+                        text[..at].chars().count() + 1,
+                        describe_char(c)
+                    ),
+                    span: char_span(text, curly),
+                }
+                .into());
+            }
             return Err(RuleError::Syntax {
                 expected: "a closing quote for the string that starts here".into(),
                 span: char_span(text, at),
             }
-            .into())
+            .into());
         }
         State::Code => {}
     }
@@ -224,7 +304,46 @@ fn prescan(text: &str, lenient: bool) -> Result<(), RuleErrors> {
         }
         .into());
     }
-    Ok(())
+    Ok(scan)
+}
+
+/// A grammar error, unless the pre-scan or the words at hand explain it
+/// better: a `Direct Reports` rule combined with other expressions, or a
+/// curly quote inside a string that was probably meant to end it.
+fn misplaced(text: &str, scan: &Scan, e: &pest::error::Error<G>) -> RuleErrors {
+    let in_string = |at: usize| scan.strings.iter().any(|(s, e)| (*s..*e).contains(&at));
+    if let Ok(re) = regex::Regex::new(r"(?i)\bdirect\s+reports\s+for\b") {
+        let filler = |t: &str| t.trim_matches(|c: char| c.is_whitespace() || c == '(' || c == ')').is_empty();
+        let combined = |m: regex::Match<'_>| {
+            let after = scan.strings.iter().find(|(s, _)| *s >= m.end()).map_or(text.len(), |(_, e)| *e);
+            !filler(&text[..m.start()]) || !filler(text.get(after..).unwrap_or(""))
+        };
+        if re.find_iter(text).any(|m| !in_string(m.start()) && combined(m)) {
+            return RuleError::NotCombinable { form: "Direct Reports", span: Span::new(0, text.len()) }
+                .into();
+        }
+    }
+    // Only when the rest of that string reads like rule text: an apostrophe
+    // in `"Ada’s iPhone"` is not the problem.
+    let swallowed_code = |at: usize| {
+        scan.strings.iter().find(|(s, e)| (*s..*e).contains(&at)).is_some_and(|(_, e)| {
+            let rest = text.get(at..*e).unwrap_or("");
+            rest.contains(" -") || rest.contains('(') || rest.contains(')')
+        })
+    };
+    if let Some((c, at)) = scan.curly_in_string.filter(|(_, at)| swallowed_code(*at)) {
+        return RuleError::InvalidCharacter {
+            found: c,
+            hint: format!(
+                "{} is a curly (typographic) quote inside a string; if it was meant to end the \
+                 string, type a straight quote instead",
+                describe_char(c)
+            ),
+            span: char_span(text, at),
+        }
+        .into();
+    }
+    syntax_error(text, e)
 }
 
 fn describe(expected: &G) -> Option<&'static str> {
@@ -236,6 +355,7 @@ fn describe(expected: &G) -> Option<&'static str> {
         | G::paren
         | G::comparison
         | G::quantified
+        | G::reversed
         | G::direct_reports
         | G::kw_direct => "an expression such as device.deviceOSType -eq \"Windows\"",
         G::reference | G::ident => "a property such as device.deviceOSType",
@@ -302,8 +422,19 @@ struct Builder {
 impl Builder {
     fn expr(&mut self, pair: Pair<'_, G>) -> Expr {
         let span = span_of(&pair);
+        let children: Vec<Pair<'_, G>> = pair.into_inner().collect();
+        // The last operand of each `-and` chain but the final one stands
+        // before an `-or`.
+        for (k, child) in children.iter().enumerate() {
+            if child.as_rule() == G::and_expr {
+                let last = child.clone().into_inner().filter(|p| p.as_rule() == G::unary).last();
+                if let (Some(unary), Some(op)) = (last, children.get(k + 1)) {
+                    self.ambiguous_quantifier(&unary, op, span);
+                }
+            }
+        }
         let mut parts: Vec<Expr> =
-            pair.into_inner().filter(|p| p.as_rule() == G::and_expr).map(|p| self.and_expr(p)).collect();
+            children.into_iter().filter(|p| p.as_rule() == G::and_expr).map(|p| self.and_expr(p)).collect();
         if parts.len() == 1 {
             if let Some(only) = parts.pop() {
                 return only;
@@ -314,14 +445,63 @@ impl Builder {
 
     fn and_expr(&mut self, pair: Pair<'_, G>) -> Expr {
         let span = span_of(&pair);
+        let children: Vec<Pair<'_, G>> = pair.into_inner().collect();
+        for (k, child) in children.iter().enumerate() {
+            if let (G::unary, Some(op)) = (child.as_rule(), children.get(k + 1)) {
+                self.ambiguous_quantifier(child, op, span);
+            }
+        }
         let mut parts: Vec<Expr> =
-            pair.into_inner().filter(|p| p.as_rule() == G::unary).map(|p| self.unary(p)).collect();
+            children.into_iter().filter(|p| p.as_rule() == G::unary).map(|p| self.unary(p)).collect();
         if parts.len() == 1 {
             if let Some(only) = parts.pop() {
                 return only;
             }
         }
         Expr { kind: ExprKind::And(parts), span }
+    }
+
+    /// Microsoft documents `-any`/`-all` as the lowest-precedence operators
+    /// (groups-dynamic-membership, "Operator precedence"), so a quantifier
+    /// that is not in parentheses and is followed by `-and`/`-or` reads two
+    /// ways: fleetlab refuses to pick one.
+    fn ambiguous_quantifier(&mut self, unary: &Pair<'_, G>, op: &Pair<'_, G>, enclosing: Span) {
+        let Some(q) = unary
+            .clone()
+            .into_inner()
+            .find(|p| p.as_rule() == G::primary)
+            .and_then(|p| p.into_inner().next())
+            .filter(|p| p.as_rule() == G::quantified)
+        else {
+            return;
+        };
+        let text = q.get_input();
+        let q_span = span_of(&q);
+        let target = q.clone().into_inner().next().map_or("", |p| p.as_str());
+        if target.len() >= 9
+            && target.get(target.len() - 9..).is_some_and(|t| t.eq_ignore_ascii_case(".memberOf"))
+        {
+            // memberOf stands alone whatever the precedence: `not-combinable` says so.
+            return;
+        }
+        let parts: Vec<Pair<'_, G>> = q.into_inner().collect();
+        let head_end =
+            parts.iter().find(|p| p.as_rule() == G::quantifier).map_or(q_span.start(), |p| p.as_span().end());
+        let predicate = parts.last().map_or("", |p| {
+            let t = p.as_str();
+            if p.as_rule() == G::paren {
+                t.strip_prefix('(').and_then(|t| t.strip_suffix(')')).unwrap_or(t).trim()
+            } else {
+                t
+            }
+        });
+        let head = text.get(q_span.start()..head_end).unwrap_or("");
+        let rest = text.get(op.as_span().start()..enclosing.end()).unwrap_or("").trim();
+        let quantifier = text.get(q_span.start()..q_span.end()).unwrap_or("");
+        self.errors.push(RuleError::AmbiguousQuantifier {
+            readings: [format!("({quantifier}) {rest}"), format!("{head} ({predicate} {rest})")],
+            span: Span::new(q_span.start(), op.as_span().end()),
+        });
     }
 
     fn unary(&mut self, pair: Pair<'_, G>) -> Expr {
@@ -354,6 +534,16 @@ impl Builder {
                 None => Expr { kind: ExprKind::And(Vec::new()), span },
             },
             G::quantified => self.quantified(inner),
+            G::reversed => {
+                let words: Vec<&str> = inner.into_inner().map(|p| p.as_str()).collect();
+                if let [value, op, property] = words.as_slice() {
+                    self.errors.push(RuleError::PropertyOnRight {
+                        suggestion: format!("{property} {op} {value}"),
+                        span,
+                    });
+                }
+                Expr { kind: ExprKind::And(Vec::new()), span }
+            }
             _ => self.comparison(inner),
         }
     }
@@ -605,9 +795,17 @@ mod tests {
     }
 
     #[test]
-    fn deep_nesting_is_an_error_not_a_crash() {
-        let text = format!("{}device.a -eq \"x\"{}", "(".repeat(200), ")".repeat(200));
-        assert_eq!(first_error(&text).code(), "too-deep");
+    fn nesting_is_limited_only_by_the_rule_length() -> Result<(), RuleErrors> {
+        let comparison = "device.a -eq \"x\"";
+        let depth = (MAX_RULE_CHARS - comparison.len()) / 2;
+        let text = format!("{}{comparison}{}", "(".repeat(depth), ")".repeat(depth));
+        assert!(depth <= MAX_DEPTH);
+        // The deepest nesting 3,072 characters allow, on the big-stack thread callers use.
+        let parsed = crate::rule::stack::for_rule(text.len(), || parse(&text, false).map(|_| ()));
+        parsed?;
+        let too_long = format!("({text})");
+        assert_eq!(first_error(&too_long).code(), "rule-too-long");
+        Ok(())
     }
 
     #[test]

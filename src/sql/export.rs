@@ -91,6 +91,12 @@ fn list_field(name: &str) -> Field {
 /// assert!(schema.field_with_name("physicalIds").is_ok());
 /// ```
 pub fn schema() -> SchemaRef {
+    schema_with(&[])
+}
+
+/// The schema of the device table with one string column per custom
+/// directory extension (`extension_<appId>_<name>`), after the fixed ones.
+pub fn schema_with(extensions: &[&str]) -> SchemaRef {
     let mut fields =
         vec![Field::new("id", DataType::Utf8, false), Field::new("accountEnabled", DataType::Boolean, true)];
     fields.extend(LEADING.iter().map(|(name, _)| Field::new(*name, DataType::Utf8, true)));
@@ -102,11 +108,17 @@ pub fn schema() -> SchemaRef {
     fields.push(list_field("systemLabels"));
     fields.push(Field::new("trustType", DataType::Utf8, true));
     fields.push(list_field("memberOf"));
+    fields.extend(extensions.iter().map(|name| Field::new(*name, DataType::Utf8, true)));
     Arc::new(Schema::new(fields))
 }
 
 /// One record batch of `devices`, in [`schema`] order.
 pub fn batch(devices: &[Device]) -> Result<RecordBatch, ExportError> {
+    batch_with(devices, &[])
+}
+
+/// One record batch of `devices`, in [`schema_with`]`(extensions)` order.
+pub fn batch_with(devices: &[Device], extensions: &[&str]) -> Result<RecordBatch, ExportError> {
     let strings = |f: &dyn Fn(&Device) -> Option<&str>| -> ArrayRef {
         let mut b = StringBuilder::with_capacity(devices.len(), devices.len() * 8);
         for d in devices {
@@ -151,7 +163,10 @@ pub fn batch(devices: &[Device]) -> Result<RecordBatch, ExportError> {
         let ids: Vec<&str> = d.member_of().collect();
         (!ids.is_empty()).then_some(ids)
     }));
-    Ok(RecordBatch::try_new(schema(), columns)?)
+    for name in extensions {
+        columns.push(strings(&|d| d.extensions.get(name)));
+    }
+    Ok(RecordBatch::try_new(schema_with(extensions), columns)?)
 }
 
 /// Writes every device of `index`, in order, to `out` as `format`.
@@ -168,14 +183,16 @@ pub fn batch(devices: &[Device]) -> Result<RecordBatch, ExportError> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn write<W: Write + Send>(index: &FleetIndex, format: Format, out: W) -> Result<(), ExportError> {
+    let names: Vec<&str> = index.extension_names().collect();
+    let schema = schema_with(&names);
     let batches = (0..index.len()).step_by(BATCH_ROWS).map(|start| {
         let end = (start + BATCH_ROWS).min(index.len());
         let devices: Vec<Device> = (start..end).filter_map(|i| index.device(i)).collect();
-        batch(&devices)
+        batch_with(&devices, &names)
     });
     match format {
         Format::Arrow => {
-            let mut w = arrow_ipc::writer::FileWriter::try_new(out, &schema())?;
+            let mut w = arrow_ipc::writer::FileWriter::try_new(out, &schema)?;
             for b in batches {
                 w.write(&b?)?;
             }
@@ -186,7 +203,7 @@ pub fn write<W: Write + Send>(index: &FleetIndex, format: Format, out: W) -> Res
                 .set_compression(parquet::basic::Compression::SNAPPY)
                 .set_max_row_group_row_count(Some(BATCH_ROWS))
                 .build();
-            let mut w = parquet::arrow::ArrowWriter::try_new(out, schema(), Some(props))?;
+            let mut w = parquet::arrow::ArrowWriter::try_new(out, schema.clone(), Some(props))?;
             for b in batches {
                 w.write(&b?)?;
             }

@@ -84,10 +84,14 @@
 //!   Spark's `${…}` variable substitution can reach the query text. A NUL
 //!   character, which no engine accepts in a literal, is an error.
 //!
+//! Custom directory extensions (`device.extension_<app>_<name>`) are read
+//! from a column of that name, which `inventory export` writes for every
+//! extension the inventory's records carry.
+//!
 //! What is rejected, with a message: user rules (the table is a device
-//! table), `Direct Reports for`, and custom directory extensions
-//! (`device.extension_<app>_<name>`: Graph device exports do not carry them,
-//! so the table has no column to read).
+//! table), `Direct Reports for`, and `-match` patterns with .NET constructs
+//! the SQL engines' regular expressions lack (look-around, backreferences,
+//! atomic groups, `\Z`) or a case-sensitive part (`(?-i)`).
 //!
 //! Layering: this module builds on [`crate::rule`], [`crate::inventory`] and
 //! [`crate::fleet`]; nothing below it imports it.
@@ -167,7 +171,8 @@ pub enum SqlError {
     /// `Direct Reports for "…"` selects users by manager.
     #[error("`Direct Reports for` selects users by their manager and has no device-table translation")]
     DirectReports,
-    /// `device.extension_<app>_<name>`: not part of a Graph device export.
+    /// `device.extension_<app>_<name>` where no column can hold it (kept
+    /// for compatibility; the translator now reads a column of that name).
     #[error(
         "{property} is a custom directory extension; Graph device exports, and so the device table, \
          do not carry it"

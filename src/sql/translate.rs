@@ -344,8 +344,11 @@ impl Translator {
 
     /// The (quoted) name the predicate reads `property` by, in `shape`.
     fn column(&mut self, property: &Property, shape: Shape) -> Result<String, SqlError> {
-        let p = self.device_property(property)?;
-        let col = column(*p);
+        let col = match property {
+            // The export writes each custom extension as a column of its own name.
+            Property::Extension { name, .. } => name.clone(),
+            _ => column(*self.device_property(property)?),
+        };
         // The result column stays as it is; its folded twin gets the rule's name.
         let alias = if col == "id" { "objectId".to_string() } else { col.clone() };
         self.columns.insert(alias.clone(), (col, shape));
@@ -357,8 +360,10 @@ impl Translator {
             Subject::Item => self.string_test(VAR, &test.matcher)?,
             Subject::Plan(_) => return Err(SqlError::Unsupported { what: "user.assignedPlans".into() }),
             Subject::Property(property) => {
-                let p = self.device_property(property)?;
-                match p.ty() {
+                if let Property::User(_) = property {
+                    return Err(SqlError::NotDeviceRule { object: property.object() });
+                }
+                match property.ty() {
                     PropertyType::StringCollection | PropertyType::GroupCollection => {
                         let list = self.column(property, Shape::Items)?;
                         if let Matcher::IsNull = test.matcher {
@@ -422,6 +427,28 @@ impl Translator {
             }
             Matcher::Contains(c) => Positive::nullable(format!("contains({value}, {})", literal(c, d)?)),
             Matcher::Regex(re) => {
+                if let Some(construct) = crate::rule::regex::backtracking_construct(re.as_str()) {
+                    return Err(SqlError::UnsupportedRegex {
+                        pattern: re.as_str().to_string(),
+                        construct: construct.to_string(),
+                        engine: d.engine(),
+                        hint: Some(
+                            "the SQL engines' regular expressions run in linear time and have no \
+                             look-around, backreferences or atomic groups; fleetlab eval runs this \
+                             pattern with a bounded backtracking engine"
+                                .into(),
+                        ),
+                    });
+                }
+                if re.raw() {
+                    // The table's text is compared folded; a case-sensitive part cannot be.
+                    return Err(SqlError::UnsupportedRegex {
+                        pattern: re.as_str().to_string(),
+                        construct: "a case-sensitive part ((?-i))".into(),
+                        engine: d.engine(),
+                        hint: Some("the query matches folded (lower-case) text; drop (?-i)".into()),
+                    });
+                }
                 let pattern = regex::translate(re.as_str(), d)?;
                 let pattern = match d {
                     // The printed pattern holds no quote and no `$`.

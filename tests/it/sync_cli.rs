@@ -209,3 +209,74 @@ fn the_secret_never_appears_in_any_output_log_or_file() -> TestResult {
     assert_eq!(status["devices"], json!(401));
     Ok(())
 }
+
+#[test]
+fn a_pull_without_intune_permission_warns_exits_0_and_status_names_the_permission() -> TestResult {
+    let roles = vec!["Device.Read.All".to_string(), "GroupMember.Read.All".to_string()];
+    let server = FakeServer::start(fleet(300)?, FakeConfig { roles, ..FakeConfig::default() }, 0)?;
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("tenant.db");
+
+    let out = run(&mut sync_pull(server.url(), &db))?;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    for resource in ["autopilot", "profiles"] {
+        let line = out
+            .stderr
+            .lines()
+            .find(|l| l.starts_with(&format!("warning: {resource}: skipped")))
+            .ok_or_else(|| format!("no warning for {resource}: {}", out.stderr))?;
+        assert!(line.contains("HTTP 403"), "{line}");
+        assert!(
+            line.contains("add the DeviceManagementServiceConfig.Read.All application permission"),
+            "{line}"
+        );
+    }
+    assert!(out.stdout.contains("pulled "), "{}", out.stdout);
+    assert_eq!(Snapshot::open(&db)?.status()?.devices, 300);
+
+    let mut status = fleetlab();
+    status.args(["sync", "status", "--snapshot"]).arg(&db);
+    let shown = run(&mut status)?;
+    assert_eq!(shown.code, Some(0), "{}", shown.stderr);
+    assert!(shown.stdout.contains("skipped by the last pull"), "{}", shown.stdout);
+    assert!(
+        shown
+            .stdout
+            .contains("autopilot: skipped, GET /beta/deviceManagement/windowsAutopilotDeviceIdentities"),
+        "{}",
+        shown.stdout
+    );
+    assert!(shown.stdout.contains("DeviceManagementServiceConfig.Read.All"), "{}", shown.stdout);
+    let mut json_status = fleetlab();
+    json_status.args(["sync", "status", "--format", "json", "--snapshot"]).arg(&db);
+    let value: serde_json::Value = serde_json::from_str(&run(&mut json_status)?.stdout)?;
+    assert_eq!(value["skipped"].as_array().map(Vec::len), Some(2), "{value}");
+    assert_eq!(value["skipped"][0]["permission"], "DeviceManagementServiceConfig.Read.All");
+
+    // --strict: the same partial pull is applied, and the exit status says partial.
+    let strict = run(sync_pull(server.url(), &db).args(["--strict", "--quiet"]))?;
+    assert_eq!(strict.code, Some(3), "{}", strict.stderr);
+    assert!(strict.stderr.contains("warning: autopilot: skipped"), "{}", strict.stderr);
+    assert!(strict.stderr.contains("partial pull (2 resource(s) skipped) and --strict"), "{}", strict.stderr);
+    let json_out = run(sync_pull(server.url(), &db).args(["--strict", "--format", "json"]))?;
+    assert_eq!(json_out.code, Some(3), "{}", json_out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&json_out.stdout)?;
+    assert_eq!(report["skipped"][1]["resource"], "profiles", "{report}");
+
+    // Fully permitted again: --strict passes and the record is cleared.
+    let full = FakeServer::start(fleet(300)?, FakeConfig::default(), 0)?;
+    let ok = run(sync_pull(full.url(), &db).args(["--strict", "--full"]))?;
+    assert_eq!(ok.code, Some(0), "{}", ok.stderr);
+    assert!(!ok.stderr.contains("warning"), "{}", ok.stderr);
+    assert!(!run(&mut status)?.stdout.contains("skipped"));
+    Ok(())
+}
+
+#[test]
+fn pull_help_documents_the_partial_exit_status() -> TestResult {
+    let out = run(fleetlab().args(["sync", "pull", "--help"]))?;
+    assert_eq!(out.code, Some(0));
+    assert!(out.stdout.contains("--strict"), "{}", out.stdout);
+    assert!(out.stdout.contains("3 with --strict"), "{}", out.stdout);
+    Ok(())
+}

@@ -75,8 +75,11 @@
 //!   /_fake/imports` lists the import records, `PUT /_fake/faults`
 //!   replaces the faults, `GET /_fake/stats` counts requests and faults.
 
+mod modes;
 mod query;
 mod tenant;
+
+pub use modes::{Modes, DEVICE_DELTA_DEFAULTS};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -266,6 +269,8 @@ pub struct FakeConfig {
     /// Graph route checks them. Default: what `fleetlab sync` needs
     /// ([`crate::msgraph::permissions::ADAPTER_ROLES`]).
     pub roles: Vec<String>,
+    /// Documented-shape behaviours ([`Modes`]).
+    pub modes: Modes,
 }
 
 impl Default for FakeConfig {
@@ -282,6 +287,7 @@ impl Default for FakeConfig {
             other_tenant_serials: Vec::new(),
             faults: Faults::default(),
             roles: crate::msgraph::permissions::ADAPTER_ROLES.iter().map(|r| r.to_string()).collect(),
+            modes: Modes::default(),
         }
     }
 }
@@ -707,7 +713,10 @@ fn dispatch(shared: &Shared, req: &Incoming) -> (Reply, bool) {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("eventual"));
     let mut reply = match shared.tenant.lock() {
-        Ok(mut t) => t.route(&req.method, version, rest, &req.query, &req.body, &shared.base, eventual),
+        Ok(mut t) => {
+            let query = modes::with_prefer(&req.query, &req.headers);
+            t.route(&req.method, version, rest, &query, &req.body, &shared.base, eventual)
+        }
         Err(_) => graph_error(500, "generalException", "tenant lock poisoned"),
     };
     if reply.status == 200 && req.method == "GET" && req.query.iter().any(|(k, _)| k == "$skiptoken") {

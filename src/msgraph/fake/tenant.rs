@@ -524,10 +524,10 @@ impl Tenant {
         self.profiles
             .values()
             .map(|p| {
-                let mut raw = p.raw.clone();
+                let mut raw = self.written(&p.raw);
                 raw.insert(
                     "assignments".into(),
-                    Value::Array(p.assignments.values().cloned().map(Value::Object).collect()),
+                    Value::Array(p.assignments.values().map(|a| Value::Object(self.written(a))).collect()),
                 );
                 Value::Object(raw)
             })
@@ -817,7 +817,7 @@ impl Tenant {
                 let rendered: BTreeMap<String, String> = self
                     .profiles
                     .iter()
-                    .map(|(id, p)| (id.clone(), Value::Object(p.raw.clone()).to_string()))
+                    .map(|(id, p)| (id.clone(), Value::Object(self.written(&p.raw)).to_string()))
                     .collect();
                 page_reply(
                     &rendered,
@@ -835,7 +835,7 @@ impl Tenant {
             }
             ("POST", ["windowsAutopilotDeploymentProfiles"]) => self.create_profile(body_json(), &path),
             ("GET", ["windowsAutopilotDeploymentProfiles", id]) => match self.profiles.get(*id) {
-                Some(p) => Reply::json(200, &Value::Object(p.raw.clone())),
+                Some(p) => Reply::json(200, &Value::Object(self.written(&p.raw))),
                 None => intune_error(404, "NotFound", "An error has occurred", &path),
             },
             ("PATCH", ["windowsAutopilotDeploymentProfiles", id]) => {
@@ -846,7 +846,11 @@ impl Tenant {
                 let Some(patch) = patch.as_object() else {
                     return intune_error(400, "BadRequest", "An error has occurred", &path);
                 };
-                if patch.get("@odata.type").is_some_and(|t| Some(t) != p.raw.get("@odata.type")) {
+                let same = |t: &Value| {
+                    let stored = p.raw.get("@odata.type").and_then(Value::as_str);
+                    t.as_str().zip(stored).is_some_and(|(a, b)| crate::odata::same(a, b))
+                };
+                if patch.get("@odata.type").is_some_and(|t| !same(t)) {
                     return intune_error(400, "BadRequest", "An error has occurred", &path);
                 }
                 for (k, v) in patch {
@@ -870,13 +874,25 @@ impl Tenant {
                     Reply::empty(204)
                 }
             },
+            (_, ["windowsAutopilotDeploymentProfiles", _, "assignments", ..])
+                if self.config.modes.refuse_assignments =>
+            {
+                intune_error(
+                    403,
+                    "Forbidden",
+                    "Application is not authorized to perform this operation. Application must have one of the \
+                     following scopes: DeviceManagementServiceConfig.Read.All, \
+                     DeviceManagementServiceConfig.ReadWrite.All",
+                    &path,
+                )
+            }
             ("GET", ["windowsAutopilotDeploymentProfiles", id, "assignments"]) => {
                 match self.profiles.get(*id) {
                     Some(p) => {
                         let rendered: BTreeMap<String, String> = p
                             .assignments
                             .iter()
-                            .map(|(k, a)| (k.clone(), Value::Object(a.clone()).to_string()))
+                            .map(|(k, a)| (k.clone(), Value::Object(self.written(a)).to_string()))
                             .collect();
                         let rel = format!(
                             "deviceManagement/windowsAutopilotDeploymentProfiles('{id}')/assignments"
@@ -1179,11 +1195,7 @@ impl Tenant {
             return intune_error(400, "BadRequest", "An error has occurred", path);
         };
         let kind = raw.get("@odata.type").and_then(Value::as_str).unwrap_or("");
-        if !matches!(
-            kind,
-            "#microsoft.graph.azureADWindowsAutopilotDeploymentProfile"
-                | "#microsoft.graph.activeDirectoryWindowsAutopilotDeploymentProfile"
-        ) {
+        if crate::odata::profile_kind(kind).is_none() {
             return intune_error(400, "BadRequest", "An error has occurred", path);
         }
         let shared = ["outOfBoxExperienceSetting", "outOfBoxExperienceSettings"].iter().any(|k| {
@@ -1203,28 +1215,29 @@ impl Tenant {
         raw.insert("lastModifiedDateTime".into(), json!(now));
         raw.entry("roleScopeTagIds").or_insert(json!(["0"]));
         self.profiles.insert(id, ProfileRec { raw: raw.clone(), assignments: BTreeMap::new() });
-        Reply::json(201, &Value::Object(raw))
+        Reply::json(201, &Value::Object(self.written(&raw)))
     }
 
     fn create_assignment(&mut self, profile: &str, body: Value, path: &str) -> Reply {
         let target = body.get("target").cloned().unwrap_or(Value::Null);
         let kind = target.get("@odata.type").and_then(Value::as_str).unwrap_or("").to_string();
         let group = target.get("groupId").and_then(Value::as_str).map(str::to_string);
-        let suffix = match (kind.as_str(), &group) {
-            ("#microsoft.graph.allDevicesAssignmentTarget", _) => "allDevices_0".to_string(),
-            ("#microsoft.graph.groupAssignmentTarget", Some(g)) => format!("{g}_0"),
-            ("#microsoft.graph.exclusionGroupAssignmentTarget", Some(g)) => format!("{g}_1"),
+        let suffix = match (crate::odata::target_kind(&kind), &group) {
+            (Some(crate::odata::ALL_DEVICES_TARGET), _) => "allDevices_0".to_string(),
+            (Some(crate::odata::GROUP_TARGET), Some(g)) => format!("{g}_0"),
+            (Some(crate::odata::EXCLUSION_TARGET), Some(g)) => format!("{g}_1"),
             _ => return intune_error(400, "BadRequest", "An error has occurred", path),
         };
         if !self.profiles.contains_key(profile) {
             return intune_error(404, "NotFound", "An error has occurred", path);
         }
-        if kind == "#microsoft.graph.allDevicesAssignmentTarget" {
+        if crate::odata::is(&kind, crate::odata::ALL_DEVICES_TARGET) {
             let other = self.profiles.iter().find(|(pid, p)| {
                 pid.as_str() != profile
                     && p.assignments.values().any(|a| {
-                        a.get("target").and_then(|t| t.get("@odata.type")).and_then(Value::as_str)
-                            == Some(kind.as_str())
+                        a.get("target")
+                            .and_then(crate::odata::of)
+                            .is_some_and(|t| crate::odata::is(t, crate::odata::ALL_DEVICES_TARGET))
                     })
             });
             if let Some((other, _)) = other {
@@ -1256,7 +1269,12 @@ impl Tenant {
         a.insert("sourceId".into(), Value::Null);
         a.insert("target".into(), Value::Object(t));
         p.assignments.insert(id, a.clone());
-        Reply::json(201, &Value::Object(a))
+        Reply::json(201, &Value::Object(self.written(&a)))
+    }
+
+    /// A profile or an assignment as the fake writes it ([`super::modes`]).
+    fn written(&self, value: &Map<String, Value>) -> Map<String, Value> {
+        super::modes::write_types(value.clone(), &self.config.modes)
     }
 
     // ----- delta -----
@@ -1266,16 +1284,18 @@ impl Tenant {
         let get = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         if let Some(tok) = get("$deltatoken") {
             if tok == "latest" {
+                let select = get("$select").map(str::to_string);
                 return Ok(DeltaState {
                     since: self.version,
                     start: self.version,
                     members: true,
                     after: None,
                     latest: true,
+                    select,
                 });
             }
             let parts: Vec<&str> = tok.split('.').collect();
-            let [epoch, since, members] = parts.as_slice() else { return Err(()) };
+            let [epoch, since, members, select] = parts.as_slice() else { return Err(()) };
             let since: u64 = since.parse().map_err(|_| ())?;
             if *epoch != self.epoch || since < self.min_delta_version {
                 return Err(());
@@ -1286,11 +1306,12 @@ impl Tenant {
                 members: *members == "1",
                 after: None,
                 latest: false,
+                select: unselect(select),
             });
         }
         if let Some(tok) = get("$skiptoken") {
             let parts: Vec<&str> = tok.split('.').collect();
-            let [epoch, since, start, members, after] = parts.as_slice() else { return Err(()) };
+            let [epoch, since, start, members, after, select] = parts.as_slice() else { return Err(()) };
             let since: u64 = since.parse().map_err(|_| ())?;
             if *epoch != self.epoch || (since > 0 && since < self.min_delta_version) {
                 return Err(());
@@ -1301,25 +1322,28 @@ impl Tenant {
                 members: *members == "1",
                 after: unhex(after),
                 latest: false,
+                select: unselect(select),
             });
         }
-        let members = get("$select").is_some_and(|s| s.split(',').any(|f| f.trim() == "members"));
-        Ok(DeltaState { since: 0, start: self.version, members, after: None, latest: false })
+        let select = get("$select").map(str::to_string);
+        let members = select.as_deref().is_some_and(|s| s.split(',').any(|f| f.trim() == "members"));
+        Ok(DeltaState { since: 0, start: self.version, members, after: None, latest: false, select })
     }
 
     fn skip_link(&self, link: &str, st: &DeltaState, after: &str) -> String {
         format!(
-            "{link}?$skiptoken={}.{}.{}.{}.{}",
+            "{link}?$skiptoken={}.{}.{}.{}.{}.{}",
             self.epoch,
             st.since,
             st.start,
             u8::from(st.members),
-            hex(after)
+            hex(after),
+            reselect(st)
         )
     }
 
     fn delta_link(&self, link: &str, st: &DeltaState) -> String {
-        format!("{link}?$deltatoken={}.{}.{}", self.epoch, st.start, u8::from(st.members))
+        format!("{link}?$deltatoken={}.{}.{}.{}", self.epoch, st.start, u8::from(st.members), reselect(st))
     }
 
     fn gone(&self, link: &str) -> Reply {
@@ -1342,8 +1366,10 @@ impl Tenant {
             .devices
             .range::<String, _>((lower.clone(), Bound::Unbounded))
             .filter(|(id, _)| self.device_versions.get(*id).is_some_and(|v| *v > st.since))
-            .map(|(id, raw)| (id.clone(), raw.clone()))
-            .take(size + 1);
+            .take(size + 1)
+            .map(|(id, raw)| {
+                (id.clone(), super::modes::project_device(raw, st.select.as_deref(), &self.config.modes))
+            });
         let mut items: Vec<(String, String)> = live.collect();
         if st.since > 0 {
             let gone = self
@@ -1389,6 +1415,9 @@ impl Tenant {
         }
         let size = self.config.page_size.max(1);
         let chunk = self.config.members_chunk.max(1);
+        let minimal = self.config.modes.return_minimal
+            && st.since > 0
+            && query.iter().any(|(k, _)| k == super::modes::PREFER_MINIMAL);
         // The position: "groupId/chunk".
         let (after_group, after_chunk) = match &st.after {
             Some(a) => match a.rsplit_once('/') {
@@ -1429,7 +1458,11 @@ impl Tenant {
                     more = true;
                     break 'groups;
                 }
-                let mut item = group_json(id, g);
+                // "group: delta": with Prefer: return=minimal a deltaLink round
+                // carries only what changed; properties unchanged since the
+                // token are left out (the fake does not track them one by one).
+                let mut item =
+                    if minimal && !props_changed { json!({ "id": id }) } else { group_json(id, g) };
                 if let Some(obj) = item.as_object_mut() {
                     if st.members {
                         let list: Vec<Value> = part
@@ -1609,6 +1642,22 @@ struct DeltaState {
     members: bool,
     after: Option<String>,
     latest: bool,
+    /// The `$select` of the round's first request, carried in its tokens.
+    select: Option<String>,
+}
+
+/// The `$select` a token carries: hex, `-` for none (empty is a selection
+/// of nothing, which Graph would refuse anyway).
+fn reselect(st: &DeltaState) -> String {
+    st.select.as_deref().map_or_else(|| "-".to_string(), hex)
+}
+
+fn unselect(token_part: &str) -> Option<String> {
+    if token_part == "-" {
+        None
+    } else {
+        unhex(token_part)
+    }
 }
 
 fn unix(t: SystemTime) -> i64 {

@@ -25,9 +25,12 @@
 //!   `ZtdDeviceAssignedToOtherTenant`; a serial some identity of this tenant
 //!   already carries ends in 806 `ZtdDeviceAlreadyAssigned` (so the second
 //!   record of a serial imported twice fails once the first completes);
-//!   anything else is `complete`. Graph's `ZtdDeviceDuplicated` (one hash
-//!   twice in a batch) and `InvalidZtdHardwareHash` (a hash whose inner
-//!   fields are wrong) need a real hash parser and are not modelled.
+//!   a record whose hardware hash an earlier record of the same `import`
+//!   batch carries ends in `ZtdDeviceDuplicated` (add-devices: "duplicate
+//!   hash in the batch"; Graph documents no number for it, so its
+//!   `deviceErrorCode` is 0); anything else is `complete`. Graph's
+//!   `InvalidZtdHardwareHash` (a hash whose inner fields are wrong) needs a
+//!   real hash parser and is not modelled.
 //! * **A malformed hash is refused at the POST.** `hardwareIdentifier` is
 //!   an `Edm.Binary`, Base64 in JSON; text that is not strict Base64
 //!   (alphabet, length a multiple of four, at most two `=` at the end) or is
@@ -88,6 +91,8 @@ pub(crate) struct ImportRec {
     status: Status,
     registration_id: String,
     error: (i64, &'static str),
+    /// An earlier record of the same `import` batch has this hash.
+    duplicate: bool,
 }
 
 /// A group tag on its way to the Entra device.
@@ -300,7 +305,9 @@ impl Tenant {
         let fields = rec.fields.clone();
         let serial = text(&fields, "serialNumber");
         let same = |s: &str| s.trim().eq_ignore_ascii_case(serial.trim());
-        let outcome = if self.config.other_tenant_serials.iter().any(|s| same(s)) {
+        let outcome = if rec.duplicate {
+            Err((0, "ZtdDeviceDuplicated"))
+        } else if self.config.other_tenant_serials.iter().any(|s| same(s)) {
             Err((808, "ZtdDeviceAssignedToOtherTenant"))
         } else if self
             .autopilot
@@ -455,8 +462,13 @@ impl Tenant {
                 }
                 let Ok(records) = parsed.into_iter().collect::<Result<Vec<_>, _>>() else { return generic() };
                 let mut value = Vec::new();
+                let mut hashes = std::collections::HashSet::new();
                 for fields in records {
+                    let duplicate = !hashes.insert(text(&fields, "hardwareIdentifier").to_string());
                     let id = self.add_import(fields);
+                    if let Some(rec) = self.imports.get_mut(&id) {
+                        rec.duplicate = duplicate;
+                    }
                     if let Some(rec) = self.imports.get(&id) {
                         value.push(render(&id, rec));
                     }
@@ -485,6 +497,7 @@ impl Tenant {
             status: Status::Unknown,
             registration_id: String::new(),
             error: (0, ""),
+            duplicate: false,
         };
         self.imports.insert(id.clone(), rec);
         id
