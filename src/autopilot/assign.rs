@@ -14,7 +14,11 @@
 //! Only devices registered with Autopilot (an `[ZTDId]` item in
 //! `physicalIds`) get profiles. A device that is not registered but is
 //! targeted by a profile that *converts targeted devices* is registered by
-//! Intune if it is a Windows device enrolled in MDM; the plan reports it
+//! Intune if it is a corporate-owned (`deviceOwnership` Company) Windows
+//! device enrolled in MDM ("All corporate owned, non-Autopilot devices in
+//! assigned groups register … Personally owned devices aren't registered",
+//! Microsoft Learn, Configure Autopilot profiles); a device of unknown
+//! ownership is not known to be corporate, so it is not converted either; the plan reports it
 //! as converted, with the profile resolved on its current groups (groups
 //! that test `[ZTDId]` pick it up only after the conversion, so the next
 //! evaluation can differ).
@@ -23,7 +27,8 @@
 //! every group rule plus a few probes of fleetlab's own (registration,
 //! Windows-and-managed, HoloLens, Surface Hub) compiled into one set and
 //! evaluated in one pass, so a plan of a million devices costs about what
-//! `fleetlab eval --groups` costs.
+//! `fleetlab eval --groups` costs. Assigned (static) groups have no rule:
+//! their members list names the devices, matched by object id.
 //!
 //! A device whose model says HoloLens or Surface Hub but whose profile is
 //! for another device type (or the reverse) is flagged: Intune fails such
@@ -31,18 +36,18 @@
 //! `…ProfileNotSupported`, graph-api.md §1.1; which value it reports is an
 //! inference).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use serde::Serialize;
 
 use crate::autopilot::profile::{DeviceType, EnrollmentMode, JoinType};
 use crate::autopilot::validate::CheckedTenant;
-use crate::fleet::{CompileError, CompiledSet, FleetIndex};
+use crate::fleet::{Bitmap, CompileError, CompiledSet, FleetIndex};
 use crate::rule::Rule;
 
 const REGISTERED: &str = r#"device.devicePhysicalIds -any (_ -startsWith "[ZTDId]")"#;
-const CONVERTIBLE: &str = r#"(device.deviceOSType -eq "Windows") -and (device.managementType -ne null)"#;
+const CONVERTIBLE: &str = r#"(device.deviceOSType -eq "Windows") -and (device.managementType -ne null) -and (device.deviceOwnership -eq "Company")"#;
 const HOLOLENS: &str = r#"device.deviceModel -startsWith "HoloLens""#;
 const SURFACE_HUB: &str = r#"device.deviceModel -contains "Surface Hub""#;
 
@@ -100,7 +105,7 @@ pub enum Outcome {
         /// Profiles whose groups contain the device anyway.
         targeted_by: Vec<usize>,
         /// One of them converts targeted devices, but the device is not a
-        /// Windows device enrolled in MDM, so it cannot be converted.
+        /// corporate-owned Windows device enrolled in MDM, so it is not converted.
         unconvertible: bool,
     },
 }
@@ -241,14 +246,16 @@ impl CheckedTenant {
     pub fn plan(&self, index: &FleetIndex) -> Result<Plan, PlanError> {
         let probe = |text: &'static str| Rule::new(text).map_err(|_| PlanError::Probe(text));
         let probes = [probe(REGISTERED)?, probe(CONVERTIBLE)?, probe(HOLOLENS)?, probe(SURFACE_HUB)?];
-        let mut rules: Vec<&Rule> = self.groups.iter().map(|g| &g.rule).collect();
-        let n = rules.len();
+        let mut rules: Vec<&Rule> = self.groups.iter().filter_map(|g| g.rule()).collect();
+        let dynamic = rules.len();
         rules.extend(probes.iter());
-        let bits = CompiledSet::compile(&rules, index)?.evaluate();
-        let (groups_bits, probe_bits) = bits.split_at(n);
-        let [registered, convertible, hololens, hub] = probe_bits else {
+        let mut bits = CompiledSet::compile(&rules, index)?.evaluate();
+        let probe_bits = bits.split_off(dynamic);
+        let [registered, convertible, hololens, hub] = &probe_bits[..] else {
             return Err(PlanError::Probe(REGISTERED));
         };
+        let groups_bits = self.membership_bits(bits, index);
+        let n = groups_bits.len();
 
         let mut assignment_groups = vec![false; n];
         for p in &self.profiles {
@@ -358,6 +365,34 @@ impl CheckedTenant {
                 .collect(),
             devices,
         })
+    }
+}
+
+impl CheckedTenant {
+    /// Every group's members as bits over `index`, in tenant order: the
+    /// evaluated rules of dynamic groups (`dynamic`, in order) and, for
+    /// assigned groups, the devices whose object id the members list names.
+    fn membership_bits(&self, dynamic: Vec<Bitmap>, index: &FleetIndex) -> Vec<Bitmap> {
+        let mut dynamic = dynamic.into_iter();
+        let mut ids: Option<HashMap<String, usize>> = None;
+        self.groups
+            .iter()
+            .map(|g| match g.members() {
+                None => dynamic.next().unwrap_or_else(|| Bitmap::from_bools(&vec![false; index.len()])),
+                Some(members) => {
+                    let ids = ids.get_or_insert_with(|| {
+                        (0..index.len()).map(|i| (index.id(i).to_lowercase(), i)).collect()
+                    });
+                    let mut bools = vec![false; index.len()];
+                    for m in members {
+                        if let Some(&i) = ids.get(&m.trim().to_lowercase()) {
+                            bools[i] = true;
+                        }
+                    }
+                    Bitmap::from_bools(&bools)
+                }
+            })
+            .collect()
     }
 }
 

@@ -162,7 +162,7 @@ checks! {
         "A profile display name has at most 200 characters.",
         "graph-api.md §1.2.1, §4.2 [GD-beta-prof-aad]";
     DISPLAY_NAME_CHARACTERS = "display-name-characters", Warning,
-        "Profile display names avoid ! # % ^ * ) ( - + ; ' > <, which some tools reject (undocumented service rule).",
+        "Profile display names avoid ! # % ^ * ) ( + ; ' > <, which some tools reject (undocumented service rule).",
         "graph-api.md §4.2 [TF][IM]";
     DISPLAY_NAME_OFFLINE_PREFIX = "display-name-offline-prefix", Warning,
         "No profile is named OfflineAutopilotprofile-…, the name offline configuration files report.",
@@ -172,8 +172,8 @@ checks! {
         "graph-api.md §1.2.1, §4.2 [GD-beta-prof-aad]";
     // Device type, join, mode
     HOLOLENS_SELF_DEPLOYING = "hololens-self-deploying", Error,
-        "A HoloLens profile uses self-deploying mode.",
-        "autopilot-profiles.md, Profile settings; graph-api.md §4.2 [TF][MD-enrollment]; enrollment-model.md §1.9";
+        "A HoloLens profile uses self-deploying mode (the mode a HoloLens profile without one gets).",
+        "autopilot-profiles.md, Profile settings (HoloLens ⇒ Self-deploying); Microsoft Learn, Windows Autopilot for HoloLens 2 (learn.microsoft.com/hololens/hololens2-autopilot): \"HoloLens 2 supports Windows Autopilot Self-Deploying Mode\", the HoloLens profile offering no mode; graph-api.md §4.2 [TF][MD-enrollment]; enrollment-model.md §1.9";
     HOLOLENS_ENTRA_JOIN = "hololens-entra-join", Error,
         "A HoloLens profile joins Microsoft Entra ID (no hybrid join).",
         "graph-api.md §4.2 [TF][MD-enrollment]; enrollment-model.md §1.9";
@@ -194,23 +194,17 @@ checks! {
         "enrollment-model.md §1.6, §1.7 [MD-sd][MD-pp]";
     // OOBE settings
     LICENSE_TERMS_USER_DRIVEN = "license-terms-user-driven", Error,
-        "Licence terms can be shown or hidden only in user-driven mode.",
+        "Licence terms can be shown only in user-driven mode (self-deploying hides them; stating hide is fine).",
         "autopilot-profiles.md, Profile settings";
     PRIVACY_SETTINGS_USER_DRIVEN = "privacy-settings-user-driven", Error,
-        "Privacy settings can be shown or hidden only in user-driven mode.",
+        "Privacy settings can be shown only in user-driven mode (self-deploying hides them; stating hide is fine).",
         "autopilot-profiles.md, Profile settings";
     CHANGE_ACCOUNT_OPTIONS_STANDARD_USER = "change-account-options-standard-user", Error,
         "Change account options can be shown or hidden only in user-driven mode with a standard user account.",
         "autopilot-profiles.md, Profile settings";
-    PRE_PROVISIONING_CHANGE_ACCOUNT_OPTIONS = "pre-provisioning-change-account-options", Warning,
-        "Pre-provisioning profiles hide change account options (tools force it; the API reportedly requires it).",
-        "graph-api.md §4.2 [WAIC][TF]";
     AUTOMATIC_KEYBOARD_LANGUAGE = "automatic-keyboard-language", Warning,
-        "Automatically configure keyboard applies only when a language other than the OS default is set.",
-        "autopilot-profiles.md, Profile settings; graph-api.md §4.2 [MD-profiles]";
-    SHARED_USER_TYPE = "shared-user-type", Error,
-        "A self-deploying (shared) profile carries no user account type; the API rejects it with a generic 400.",
-        "graph-api.md §1.2.2, §4.2 [CIPP-API#1923]";
+        "Automatically configure keyboard applies only when a language is selected (neither the OS default nor user-select).",
+        "Microsoft Learn, Configure Autopilot profiles (learn.microsoft.com/autopilot/profiles): \"If a Language (Region) is selected, choose Yes to skip the keyboard selection page\"; autopilot-profiles.md, Profile settings";
     LOCALE_FORMAT = "locale-format", Warning,
         "The language is os-default, user-select or a language tag such as en-US or sr-Latn-RS.",
         "graph-api.md §4.2, §8 question 3 [TF]";
@@ -225,8 +219,11 @@ checks! {
         "Device names use only letters, digits and hyphens.",
         "graph-api.md §4.1 [MD-profiles][AccountsCSP]";
     NAME_TEMPLATE_MACRO = "name-template-macro", Error,
-        "The only macros are %SERIAL% and %RAND:n% with n ≥ 1, in upper case.",
-        "graph-api.md §4.1 [MD-profiles]";
+        "The only macros are %SERIAL% and %RAND:n% with n ≥ 1.",
+        "graph-api.md §4.1 [MD-profiles]; Microsoft Learn, Configure Autopilot profiles (learn.microsoft.com/autopilot/profiles), Apply device name template";
+    NAME_TEMPLATE_MACRO_CASE = "name-template-macro-case", Warning,
+        "Macros are documented in upper case (%SERIAL%, %RAND:n%); other casings are undocumented.",
+        "Microsoft Learn, Configure Autopilot profiles (learn.microsoft.com/autopilot/profiles) and Accounts CSP write the macros in upper case and say nothing of other casings";
     NAME_TEMPLATE_TOO_LONG = "name-template-too-long", Error,
         "An expanded device name has at most 15 characters, leaving room for at least one serial character.",
         "graph-api.md §4.1 [MD-profiles][AccountsCSP]";
@@ -258,6 +255,9 @@ checks! {
     DUPLICATE_APP_NAME = "duplicate-app-name", Error,
         "App names are unique in a tenant file (ESP blocking lists refer to them).",
         "fleetlab tenant file format";
+    PRE_PROVISIONING_ESP = "pre-provisioning-esp", Warning,
+        "A profile that allows pre-provisioning has an Enrollment Status Page targeted to its devices (a profile esp or the tenant [esp], showing progress).",
+        "Microsoft Learn, Windows Autopilot for pre-provisioned deployment (learn.microsoft.com/autopilot/pre-provision), Prerequisites: \"An enrollment status page (ESP) profile must be targeted to the device\"";
     // Tenant
     PROFILE_LIMIT = "profile-limit", Error,
         "A tenant has at most 350 Autopilot profiles.",
@@ -283,6 +283,12 @@ checks! {
     GROUP_RULE_INVALID = "group-rule-invalid", Error,
         "A group's rule is a valid dynamic device membership rule.",
         "rule-language.md; graph-api.md §4.4 [Entra-dyn]";
+    GROUP_MEMBERSHIP = "group-membership", Error,
+        "A group is dynamic (a rule) or assigned (a members list of device ids), exactly one of the two.",
+        "autopilot-profiles.md, Entra device groups (static or dynamic); Microsoft Learn, Windows Autopilot for HoloLens 2, Create a device group (Membership type Assigned or Dynamic Device); fleetlab tenant file format";
+    GROUP_MEMBER_OF_CHAIN = "group-member-of-chain", Error,
+        "A memberOf rule's source groups are not memberOf groups themselves (nor the group itself).",
+        "rule-language.md §6.4 [S6]: \"a memberOf group cannot feed another memberOf group\" (Microsoft Learn, Create a group of groups with memberOf, learn.microsoft.com/entra/identity/users/groups-dynamic-rule-member-of)";
     GROUP_RULE_WARNING = "group-rule-warning", Warning,
         "The rule checker's warnings about a group's rule.",
         "rule-language.md";
@@ -293,14 +299,14 @@ checks! {
         "A rule on enrollmentProfileName names a profile of the tenant.",
         "graph-api.md §1.7, §4.4";
     ENROLLMENT_USER_MISSING = "enrollment-user-missing", Warning,
-        "A tenant with self-deploying profiles describes its placeholder enrollment user.",
-        "autopilot-profiles.md, Prerequisites";
+        "A tenant whose MDM needs a placeholder enrollment user ([tenant] placeholder_enrollment_user) and has self-deploying profiles describes that user.",
+        "autopilot-profiles.md, Prerequisites (the vendor console's requirement; Intune has none)";
     ENROLLMENT_USER_PREREQUISITE = "enrollment-user-prerequisite", Error,
-        "The self-deploying enrollment user is at the primary domain, synced with an email, enabled, allowed to enroll and present in the MDM.",
-        "autopilot-profiles.md, Prerequisites";
+        "The placeholder enrollment user is the one [tenant] names, at the primary domain, synced with an email, enabled, allowed to enroll and present in the MDM.",
+        "autopilot-profiles.md, Prerequisites (the vendor console's requirement; Intune has none)";
     ENROLLMENT_USER_UNCONFIRMED = "enrollment-user-unconfirmed", Warning,
-        "Every prerequisite of the self-deploying enrollment user is stated.",
-        "autopilot-profiles.md, Prerequisites";
+        "Every prerequisite of the placeholder enrollment user is stated.",
+        "autopilot-profiles.md, Prerequisites (the vendor console's requirement; Intune has none)";
     // Graph JSON
     GRAPH_DEPRECATED_CONFLICT = "graph-deprecated-conflict", Warning,
         "A Graph profile's deprecated and new property names agree; the new one is used.",
@@ -333,15 +339,15 @@ checks! {
     EDIT_DEVICE_NAME_HYBRID = "edit-device-name-hybrid", Warning,
         "A per-device name is ignored on hybrid join.",
         "graph-api.md §4.1";
+    DELETE_ENROLLED_DEVICE = "delete-enrolled-device", Error,
+        "The Autopilot record of a device still enrolled in Intune is not deleted: the managed device is deleted first.",
+        "Microsoft Learn, Manually register devices with Windows Autopilot (learn.microsoft.com/autopilot/add-devices), Delete Autopilot devices: \"You can delete Windows Autopilot devices that aren't enrolled in Intune\"; \"If the devices are enrolled in Intune, delete them from the Intune All devices pane\" first";
     EDIT_GROUP_TAG_CONTROL = "edit-group-tag-control", Error,
         "A group tag has no control characters.",
         "graph-api.md §4.4";
     EDIT_GROUP_TAG_QUOTE = "edit-group-tag-quote", Warning,
         "A group tag avoids quotes and backticks, which rules must escape.",
         "graph-api.md §4.4";
-    EDIT_GROUP_TAG_LENGTH = "edit-group-tag-length", Warning,
-        "A group tag stays within 64 characters (no documented limit; pre-flight scripts use 64).",
-        "graph-api.md §4.4, §8 question 4";
     EDIT_GROUP_TAG_WHITESPACE = "edit-group-tag-whitespace", Warning,
         "A group tag has no leading or trailing spaces (they are trimmed).",
         "graph-api.md §4.4";

@@ -12,6 +12,7 @@
 //! [[delete]]
 //! device = "CON-LT-PF31EN90"
 //! reason = "leaver, wiped"
+//! managed_device_deleted = true       # deleted from Intune first, as Microsoft orders it
 //! ```
 //!
 //! How edits reach the inventory. fleetlab reads Entra `device` records,
@@ -28,14 +29,23 @@
 //!   through that display name.
 //! * **Group tag** → the `[OrderId]:<tag>` item of `physicalIds` is
 //!   replaced (any casing of `[OrderId]`), or removed for `""`.
-//! * **Device name** → the device's `displayName`, the name it gets at
-//!   its next deployment (Entra join only).
+//! * **Device name** → pending: the name the device gets at its next
+//!   deployment (Entra join only; "Device name template … used at
+//!   enrollment", autopilot-profiles.md). Until then the Entra
+//!   `displayName` stays, and so does membership of groups that test it:
+//!   the edit is listed as pending in [`Applied::pending`], not applied.
 //! * **User and friendly name** → not in Entra device records; they change
 //!   no group, and are checked against the device's profile (hybrid join
 //!   does not support an assigned user; self-deploying ignores it).
 //! * **Delete** → the Autopilot record goes: the `[ZTDId]`, `[OrderId]`
 //!   and `[PurchaseOrderId]` items leave `physicalIds`; the Entra device
 //!   stays (deleting it would break later joins, enrollment-model.md §1.1).
+//!   A device still enrolled in Intune (a `managementType`) is refused
+//!   (`delete-enrolled-device`) unless the entry says its managed device
+//!   is deleted already (`managed_device_deleted = true`, which also
+//!   clears `managementType`): Microsoft's add-devices page deletes only
+//!   devices "that aren't enrolled in Intune" and deletes the managed
+//!   device first.
 //!
 //! Since Autopilot does not return the current user of a device in Entra
 //! records, a friendly name must come with the user in the same edit
@@ -53,9 +63,6 @@ use crate::autopilot::profile::{EnrollmentMode, JoinType};
 use crate::autopilot::source::{Origin, Source};
 use crate::autopilot::tenant::{parse_index, read, shape_error, TenantError};
 use crate::inventory::Device;
-
-/// The longest group tag fleetlab accepts without a warning.
-pub const GROUP_TAG_WARN_LEN: usize = 64;
 
 /// Changes to one device.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -84,6 +91,10 @@ pub struct DeviceDelete {
     pub device: String,
     /// Why, for the record.
     pub reason: Option<String>,
+    /// The device's Intune managed-device record is deleted already (the
+    /// first step Microsoft gives); without it, deleting the Autopilot
+    /// record of a device still enrolled in Intune is refused.
+    pub managed_device_deleted: Option<bool>,
     /// Where it was written.
     #[serde(skip)]
     pub origin: Origin,
@@ -119,6 +130,10 @@ pub struct Applied {
     pub display_name: Option<String>,
     /// What was asked, as `property: before → after`.
     pub changes: Vec<String>,
+    /// What takes effect only at the device's next deployment (a device
+    /// name), as `property: now → then`; the inventory keeps the old value.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<String>,
 }
 
 /// Edits matched to devices.
@@ -232,7 +247,24 @@ impl EditSet {
             check_edit(e, &mut out.findings);
         }
         for d in &self.deletes {
-            let target = find(&d.device, &d.origin, &mut out.findings);
+            let mut target = find(&d.device, &d.origin, &mut out.findings);
+            if let Some(dev) = target.and_then(|i| devices.get(i)) {
+                let enrolled = dev.management_type.as_deref().filter(|m| !m.trim().is_empty());
+                if let Some(kind) = enrolled.filter(|_| d.managed_device_deleted != Some(true)) {
+                    out.findings.push(Finding::new(
+                        &checks::DELETE_ENROLLED_DEVICE,
+                        &d.origin,
+                        "device",
+                        format!(
+                            "device {:?} is still enrolled in Intune (managementType {kind:?}); delete the managed \
+                             device in Intune first, then its Autopilot record (say managed_device_deleted = true \
+                             once it is)",
+                            d.device
+                        ),
+                    ));
+                    target = None;
+                }
+            }
             out.deletes.push(target);
         }
         sort(&mut out.findings);
@@ -253,10 +285,12 @@ impl EditSet {
                 set_group_tag(d, tag);
                 changes.push(format!("group tag: {old:?} → {tag:?}"));
             }
+            let mut pending = Vec::new();
             if let Some(name) = e.device_name.as_deref().filter(|n| !n.is_empty()) {
-                changes
-                    .push(format!("device name: {:?} → {name:?}", d.display_name.as_deref().unwrap_or("")));
-                d.display_name = Some(name.to_string());
+                pending.push(format!(
+                    "device name: {:?} → {name:?} at the next deployment",
+                    d.display_name.as_deref().unwrap_or("")
+                ));
             }
             if let Some(user) = &e.user {
                 changes.push(if user.is_empty() {
@@ -268,16 +302,25 @@ impl EditSet {
             if let Some(friendly) = &e.friendly_name {
                 changes.push(format!("friendly name: {friendly:?}"));
             }
-            applied.push(Applied { id: d.id.clone(), display_name: before_name, changes });
+            applied.push(Applied { id: d.id.clone(), display_name: before_name, changes, pending });
         }
         for (del, target) in self.deletes.iter().zip(&resolved.deletes) {
             let Some(d) = target.and_then(|i| devices.get_mut(i)) else { continue };
             remove_items(d, &["[ztdid]", "[orderid]", "[purchaseorderid]"]);
-            let mut changes = vec!["Autopilot record deleted".to_string()];
+            let mut changes = Vec::new();
+            if del.managed_device_deleted == Some(true) && d.management_type.take().is_some() {
+                changes.push("Intune managed device deleted first".to_string());
+            }
+            changes.push("Autopilot record deleted".to_string());
             if let Some(r) = &del.reason {
                 changes.push(format!("reason: {r}"));
             }
-            applied.push(Applied { id: d.id.clone(), display_name: d.display_name.clone(), changes });
+            applied.push(Applied {
+                id: d.id.clone(),
+                display_name: d.display_name.clone(),
+                changes,
+                pending: Vec::new(),
+            });
         }
         applied
     }
@@ -408,18 +451,6 @@ fn check_edit(e: &DeviceEdit, out: &mut Vec<Finding>) {
                 "group_tag",
                 format!(
                     "{subject}: group tag {tag:?} has quotes or backticks; rules must escape them (`\" and '')"
-                ),
-            ));
-        }
-        let n = tag.trim().chars().count();
-        if n > GROUP_TAG_WARN_LEN {
-            out.push(Finding::new(
-                &checks::EDIT_GROUP_TAG_LENGTH,
-                o,
-                "group_tag",
-                format!(
-                    "{subject}: group tag has {n} characters; no limit is documented, but pre-flight scripts stop \
-                     at {GROUP_TAG_WARN_LEN}"
                 ),
             ));
         }

@@ -22,8 +22,14 @@
 //! Decisions on values: for a self-deploying profile Graph still carries
 //! `eulaHidden`, `privacySettingsHidden` and `escapeLinkHidden`, set to
 //! `true`; those are read as "not set" (the mode hides the pages) and
-//! `false` is read as "show", which the checks then reject. `os-default`
-//! and the empty string are the OS-default language.
+//! `false` is read as "show", which the checks then reject. On a
+//! user-driven profile an omitted flag takes the default Graph documents
+//! for it (beta `outOfBoxExperienceSetting`: `eulaHidden`,
+//! `privacySettingsHidden` and `escapeLinkHidden` "Default value is
+//! FALSE", `userType` administrator, `deviceUsageType` singleUser): the
+//! page is shown. (The tenant file's own defaults, hidden, are the Intune
+//! console's, and stay as they are.) `os-default` and the empty string
+//! are the OS-default language.
 
 use std::sync::Arc;
 
@@ -323,9 +329,10 @@ impl<'a> Reader<'a> {
             (In::OldOobe, "deviceUsageType"),
             Self::string,
         )?;
-        let mode = match usage.as_deref() {
-            None | Some("singleUser") => DeploymentMode::UserDriven,
-            Some("shared") => DeploymentMode::SelfDeploying,
+        let stated = match usage.as_deref() {
+            None => None,
+            Some("singleUser") => Some(DeploymentMode::UserDriven),
+            Some("shared") => Some(DeploymentMode::SelfDeploying),
             Some(other) => {
                 return Err(self.error(
                     &In::NewOobe.path("deviceUsageType"),
@@ -333,6 +340,13 @@ impl<'a> Reader<'a> {
                 ))
             }
         };
+        // An omitted deviceUsageType is Graph's default, singleUser, except on
+        // a HoloLens profile, whose only mode is self-deploying.
+        let mode = stated.unwrap_or(if spec.device_type == Some(DeviceType::HoloLens) {
+            DeploymentMode::SelfDeploying
+        } else {
+            DeploymentMode::UserDriven
+        });
         spec.mode = Some(mode);
         let shared = mode == DeploymentMode::SelfDeploying;
         if let Some(t) =
@@ -349,10 +363,13 @@ impl<'a> Reader<'a> {
                 }
             });
         }
-        // A hidden page is the self-deploying default, so only "shown" counts there.
+        // A hidden page is the self-deploying default, so only "shown" counts
+        // there. Elsewhere an omitted flag takes Graph's documented default,
+        // FALSE: the page is shown.
         let page = |hidden: Option<bool>, applies: bool| -> Option<Visibility> {
             match hidden {
                 Some(h) if applies => Some(Visibility::from_hidden(h)),
+                None if applies => Some(Visibility::Show),
                 Some(false) => Some(Visibility::Show),
                 _ => None,
             }

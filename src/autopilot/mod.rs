@@ -54,7 +54,9 @@ pub use profile::{
 };
 pub use source::{Location, Origin, Source};
 pub use tenant::{AppKind, AppSpec, AppTarget, EnrollmentUser, GroupDef, Tenant, TenantError, TenantInfo};
-pub use validate::{validate, AssignedProfile, CheckedGroup, CheckedTenant, Validation, MAX_PROFILES};
+pub use validate::{
+    validate, AssignedProfile, CheckedGroup, CheckedTenant, Membership, Validation, MAX_PROFILES,
+};
 pub use whatif::WhatIf;
 
 /// Reads a tenant file, or Graph profile JSON (`.json`: one profile, an
@@ -87,8 +89,11 @@ pub fn lint_file(path: &std::path::Path) -> Result<(Tenant, Validation), TenantE
     };
     let mut validation = validate(&tenant);
     if tenant.origin.file().is_none() {
-        // No tenant file: the enrollment user cannot be described.
-        validation.findings.retain(|f| f.code != checks::ENROLLMENT_USER_MISSING.code);
+        // No tenant file: neither the enrollment user nor the ESP targeted
+        // to a profile's devices (a separate Intune object) can be described.
+        validation.findings.retain(|f| {
+            f.code != checks::ENROLLMENT_USER_MISSING.code && f.code != checks::PRE_PROVISIONING_ESP.code
+        });
     }
     Ok((tenant, validation))
 }

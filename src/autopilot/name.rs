@@ -5,8 +5,9 @@
 //! A template adds two macros, `%SERIAL%` and `%RAND:n%`. Decisions where
 //! the documentation is silent:
 //!
-//! * macros are case-sensitive, as documented (`%serial%` is an error with
-//!   a hint, not a literal);
+//! * macros are documented in upper case only; nothing says other casings
+//!   fail, so `%serial%` is read as the macro with a warning
+//!   ([`NameProblem::MacroCase`]), not rejected;
 //! * the *fixed* part (literals plus `n` per `%RAND:n%`) must leave room
 //!   for at least one serial character when `%SERIAL%` is present;
 //! * the serial is truncated from the left when it does not fit, keeping
@@ -86,6 +87,11 @@ pub enum NameProblem {
     },
     /// More than one `%SERIAL%`.
     MultipleSerial,
+    /// A macro written in another case than the documented one.
+    MacroCase {
+        /// The macro as written.
+        text: String,
+    },
 }
 
 impl NameProblem {
@@ -96,6 +102,7 @@ impl NameProblem {
             NameProblem::SerialMayBeDigits
                 | NameProblem::SerialTruncated { .. }
                 | NameProblem::MultipleSerial
+                | NameProblem::MacroCase { .. }
         )
     }
 }
@@ -132,6 +139,11 @@ impl fmt::Display for NameProblem {
                  (Surface serials have 12, HP 10, Lenovo 8, Dell 7), so two devices can get the same name"
             ),
             NameProblem::MultipleSerial => f.write_str("more than one %SERIAL% is undocumented"),
+            NameProblem::MacroCase { text } => write!(
+                f,
+                "{text:?} is read as {:?}, the case the documentation writes; other casings are undocumented",
+                text.to_ascii_uppercase()
+            ),
         }
     }
 }
@@ -183,7 +195,12 @@ impl NameTemplate {
                 tokens.push(Token::Literal(std::mem::take(&mut literal)));
             }
             match macro_token(&body) {
-                Ok(t) => tokens.push(t),
+                Ok(t) => {
+                    if !(body == "SERIAL" || body.starts_with("RAND:")) {
+                        problems.push(NameProblem::MacroCase { text: whole });
+                    }
+                    tokens.push(t)
+                }
                 Err(hint) => problems.push(NameProblem::Macro { text: whole, hint }),
             }
             i = close + 1;
@@ -273,19 +290,16 @@ impl fmt::Display for NameTemplate {
     }
 }
 
+/// The macro `%body%` names, whatever its case.
 fn macro_token(body: &str) -> Result<Token, Option<String>> {
-    if body == "SERIAL" {
+    if body.eq_ignore_ascii_case("SERIAL") {
         return Ok(Token::Serial);
     }
-    if let Some(n) = body.strip_prefix("RAND:") {
+    if let Some(n) = body.get(..5).filter(|p| p.eq_ignore_ascii_case("RAND:")).and_then(|_| body.get(5..)) {
         return match n.parse::<usize>() {
             Ok(n) if n >= 1 => Ok(Token::Rand(n)),
             _ => Err(Some(format!("%RAND:n% takes a number of digits from 1, not {n:?}"))),
         };
-    }
-    let upper = body.to_ascii_uppercase();
-    if upper == "SERIAL" || upper.starts_with("RAND:") {
-        return Err(Some(format!("macros are upper case: write %{upper}%")));
     }
     Err(None)
 }
@@ -361,8 +375,10 @@ mod tests {
     }
 
     #[test]
-    fn macros_are_exact() {
-        assert!(matches!(problems("X-%serial%").first(), Some(NameProblem::Macro { hint: Some(_), .. })));
+    fn macros_are_exact_but_any_case_is_read() {
+        // Only the upper-case spelling is documented; no page says others fail.
+        assert_eq!(problems("X-%serial%").first(), Some(&NameProblem::MacroCase { text: "%serial%".into() }));
+        assert_eq!(NameTemplate::parse("X-%rand:3%").map(|t| t.fixed_len()), Ok(5));
         assert!(matches!(problems("X-%RAND:0%").first(), Some(NameProblem::Macro { .. })));
         assert!(matches!(problems("X-%DATE%").first(), Some(NameProblem::Macro { hint: None, .. })));
         assert!(matches!(problems("X-%").first(), Some(NameProblem::Macro { .. })));

@@ -9,7 +9,9 @@
 //!
 //! * a self-deploying profile ([`Deployment::SelfDeploying`]) has no user
 //!   account type, no licence-terms or privacy choice and no
-//!   pre-provisioning flag;
+//!   pre-provisioning flag (a stated account type is not applied, and
+//!   stating the pages hidden agrees with the mode: no documentation
+//!   makes either an error);
 //! * change account options exist only on a standard account
 //!   ([`Account::Standard`]);
 //! * automatic keyboard exists only with a chosen language ([`Language::Locale`]);
@@ -21,7 +23,8 @@
 //! constructor, [`check_profile`]; `Profile` has no public fields.
 //!
 //! Defaults where a setting is absent: Entra join, Windows PC,
-//! user-driven, OS-default language, administrator account (the Graph
+//! user-driven (self-deploying on HoloLens: the guide's "HoloLens ⇒
+//! Self-deploying" leaves a HoloLens profile no other mode), OS-default language, administrator account (the Graph
 //! default, graph-api.md §1.2.2), licence terms, privacy settings and
 //! change account options hidden (the Intune defaults), no conversion, no
 //! template. A profile with no `created` time is one not created yet: it
@@ -578,7 +581,9 @@ impl Profile {
 }
 
 /// Characters some tools reject in profile names (graph-api.md §4.2).
-const AWKWARD_NAME_CHARS: &[char] = &['!', '#', '%', '^', '*', ')', '(', '-', '+', ';', '\'', '>', '<'];
+/// The hyphen is not among them: tool checks that reject it have no
+/// documentation behind them, and Microsoft's own examples use it.
+const AWKWARD_NAME_CHARS: &[char] = &['!', '#', '%', '^', '*', ')', '(', '+', ';', '\'', '>', '<'];
 
 /// Longest display name and description (graph-api.md §1.2.1).
 pub const MAX_DISPLAY_NAME: usize = 200;
@@ -649,7 +654,12 @@ pub fn check_profile(spec: &ProfileSpec) -> (Option<Profile>, Vec<Finding>) {
 
     let join = spec.join.unwrap_or(JoinType::Entra);
     let device_type = spec.device_type.unwrap_or(DeviceType::WindowsPc);
-    let mode = spec.mode.unwrap_or(DeploymentMode::UserDriven);
+    // HoloLens has one mode, so a HoloLens profile that names none is self-deploying.
+    let mode = spec.mode.unwrap_or(if device_type == DeviceType::HoloLens {
+        DeploymentMode::SelfDeploying
+    } else {
+        DeploymentMode::UserDriven
+    });
     let pre = spec.pre_provisioning == Some(true);
     let convert = spec.convert_all_targeted_devices == Some(true);
     let self_deploying = mode == DeploymentMode::SelfDeploying;
@@ -710,33 +720,21 @@ pub fn check_profile(spec: &ProfileSpec) -> (Option<Profile>, Vec<Finding>) {
         );
     }
 
-    // OOBE pages and account.
+    // OOBE pages and account. Self-deploying hides the licence terms and
+    // privacy pages, so only asking to show them contradicts the mode.
     if self_deploying {
-        if let Some(v) = spec.license_terms {
+        if spec.license_terms == Some(Visibility::Show) {
             add(
                 &checks::LICENSE_TERMS_USER_DRIVEN,
                 "license_terms",
-                format!(
-                    "licence terms can be set to {v:?} only in user-driven mode; self-deploying hides them"
-                ),
+                "licence terms can be shown only in user-driven mode; self-deploying hides them".into(),
             );
         }
-        if let Some(v) = spec.privacy_settings {
+        if spec.privacy_settings == Some(Visibility::Show) {
             add(
                 &checks::PRIVACY_SETTINGS_USER_DRIVEN,
                 "privacy_settings",
-                format!("privacy settings can be set to {v:?} only in user-driven mode; self-deploying hides them"),
-            );
-        }
-        if let Some(t) = spec.user_type {
-            add(
-                &checks::SHARED_USER_TYPE,
-                "user_type",
-                format!(
-                    "self-deploying profiles carry no user account type (found {}); the API rejects the \
-                     profile with a generic 400",
-                    t.as_str()
-                ),
+                "privacy settings can be shown only in user-driven mode; self-deploying hides them".into(),
             );
         }
         if spec.change_account_options.is_some() {
@@ -757,15 +755,6 @@ pub fn check_profile(spec: &ProfileSpec) -> (Option<Profile>, Vec<Finding>) {
                 spec.user_type.unwrap_or(UserType::Administrator).as_str(),
                 if spec.user_type.is_none() { " (the default)" } else { "" }
             ),
-        );
-    }
-    if pre && !self_deploying && spec.change_account_options == Some(Visibility::Show) {
-        add(
-            &checks::PRE_PROVISIONING_CHANGE_ACCOUNT_OPTIONS,
-            "change_account_options",
-            "pre-provisioning profiles hide change account options: the PowerShell module forces it and \
-             Terraform reports the API requires it"
-                .into(),
         );
     }
 
@@ -789,13 +778,15 @@ pub fn check_profile(spec: &ProfileSpec) -> (Option<Profile>, Vec<Finding>) {
             }
         }
     };
-    if spec.automatic_keyboard == Some(true) && language == Language::OsDefault {
+    if spec.automatic_keyboard == Some(true) && !matches!(language, Language::Locale { .. }) {
         add(
             &checks::AUTOMATIC_KEYBOARD_LANGUAGE,
             "automatic_keyboard",
-            "automatic keyboard applies only when a language other than the OS default is set; \
-             set locale or remove automatic_keyboard"
-                .into(),
+            format!(
+                "automatic keyboard skips the keyboard page only when a language is selected; the language is \
+                 {}, so set locale to a language tag or remove automatic_keyboard",
+                language.as_str()
+            ),
         );
     }
 
@@ -828,6 +819,7 @@ pub fn check_profile(spec: &ProfileSpec) -> (Option<Profile>, Vec<Finding>) {
                     NameProblem::SerialMayBeDigits => &checks::NAME_TEMPLATE_SERIAL_DIGITS,
                     NameProblem::SerialTruncated { .. } => &checks::NAME_TEMPLATE_SERIAL_TRUNCATED,
                     NameProblem::MultipleSerial => &checks::NAME_TEMPLATE_MULTIPLE_SERIAL,
+                    NameProblem::MacroCase { .. } => &checks::NAME_TEMPLATE_MACRO_CASE,
                 };
                 add(check, "device_name_template", format!("device name template {text:?}: {p}"));
             }

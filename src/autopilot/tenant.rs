@@ -5,15 +5,20 @@
 //! [tenant]
 //! name = "Contoso"
 //! primary_domain = "contoso.com"
+//! placeholder_enrollment_user = "autopilot.enroll@contoso.com"   # only when the MDM needs one
 //! group_files = ["groups.toml"]      # reuse [[group]] files, paths relative to this file
 //!
-//! [enrollment_user]                  # the placeholder user of self-deploying devices
+//! [enrollment_user]                  # that placeholder user's prerequisites
 //! upn = "autopilot.enroll@contoso.com"
 //! email = "autopilot.enroll@contoso.com"
 //! synced = true
 //! enabled = true
 //! can_enroll_devices = true
 //! in_mdm = true
+//!
+//! [[group]]                          # assigned (static): members are device object ids
+//! name = "Autopilot - Lab"
+//! members = ["6f1c3a52-0d4e-4c8a-9d2b-7e5f1a3c9b10"]
 //!
 //! [[group]]
 //! name = "Autopilot - HoloLens"
@@ -36,6 +41,13 @@
 //! ```
 //!
 //! Decisions:
+//! * A group is dynamic or assigned, as Entra groups are (and as the
+//!   vendor guide's console creates them, "static" or "dynamic"); a
+//!   plan evaluates an assigned group by its members list, so profile
+//!   assignments to it work like assignments to dynamic groups.
+//! * The placeholder enrollment user is a requirement of the vendor
+//!   guide's MDM, not of Autopilot: its checks run only when `[tenant]
+//!   placeholder_enrollment_user` says the MDM needs one.
 //! * **Shape errors stop loading; meaning errors are findings.** TOML
 //!   syntax, unknown keys, wrong types and unreadable included files are a
 //!   [`TenantError`] naming the file, line, column and key: nothing can be
@@ -94,12 +106,16 @@ pub struct TenantInfo {
     pub name: Option<String>,
     /// The primary domain (Entra "Custom domain names"); the enrollment user's UPN must use it.
     pub primary_domain: Option<String>,
-    /// Group files (`[[group]]` with `name`, `description`, `rule`) whose groups the tenant has.
+    /// Group files (`[[group]]` with `name`, `description`, `rule` or `members`) whose groups the tenant has.
     #[serde(default)]
     pub group_files: Vec<String>,
+    /// The placeholder user (UPN) the tenant's MDM enrolls self-deploying
+    /// devices under, set only when the MDM needs one: the vendor guide's
+    /// console does, Intune does not. `[enrollment_user]` describes it.
+    pub placeholder_enrollment_user: Option<String>,
 }
 
-/// A dynamic device group.
+/// A device group: dynamic (`rule`) or assigned (`members`).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupDef {
@@ -107,8 +123,12 @@ pub struct GroupDef {
     pub name: String,
     /// What the group is for.
     pub description: Option<String>,
-    /// The membership rule.
+    /// The membership rule of a dynamic group (empty for an assigned one).
+    #[serde(default)]
     pub rule: String,
+    /// The members of an assigned (static) group: Entra device object ids,
+    /// as Graph lists group members.
+    pub members: Option<Vec<String>>,
     /// The Entra object id, when the group exists.
     pub id: Option<String>,
     /// Where it was written.

@@ -15,6 +15,13 @@
 //!   `group-no-autopilot-attribute` warning is skipped for groups of
 //!   profiles that convert targeted devices: selecting not-yet-registered
 //!   devices by other attributes is the point of conversion;
+//! * a group with `members` is an assigned group: it has no rule to check
+//!   and drives profiles like a dynamic one; a memberOf rule whose source
+//!   is a memberOf group (itself included) is an error, as Entra refuses
+//!   to chain them (rule-language.md §6.4);
+//! * a pre-provisioning profile with no ESP targeted to it (neither its
+//!   own nor the tenant's, or one hiding progress) is a warning: the
+//!   pre-provision page lists a device-targeted ESP as a prerequisite;
 //! * the tenant's `[esp]` is the default ESP; a profile's own `esp`
 //!   replaces it whole, as ESP profiles do in Intune (they are assigned,
 //!   not merged).
@@ -22,7 +29,9 @@
 use std::collections::HashMap;
 
 use crate::autopilot::checks::{self, sort, Finding};
-use crate::autopilot::profile::{check_esp, check_profile, DeploymentMode, EspSettings, EspSpec, Profile};
+use crate::autopilot::profile::{
+    check_esp, check_profile, DeploymentMode, DeviceType, EspSettings, EspSpec, Profile, ProfileSpec,
+};
 use crate::autopilot::source::Origin;
 use crate::autopilot::tenant::{AppKind, AppSpec, AppTarget, EnrollmentUser, Tenant};
 use crate::rule::ast::{Expr, ExprKind, Operand, RefKind, RuleAst, Value};
@@ -31,15 +40,42 @@ use crate::rule::{ObjectType, Operator, Options, Rule};
 /// Most Autopilot profiles in a tenant (graph-api.md §4.2).
 pub const MAX_PROFILES: usize = 350;
 
-/// A group whose rule compiled.
+/// A group whose rule compiled, or an assigned group.
 #[derive(Debug)]
 pub struct CheckedGroup {
     /// Display name.
     pub name: String,
     /// Description.
     pub description: Option<String>,
-    /// The compiled device rule.
-    pub rule: Rule,
+    /// Dynamic or assigned, with what decides its members.
+    pub membership: Membership,
+}
+
+/// How a group gets its members.
+#[derive(Debug)]
+pub enum Membership {
+    /// A dynamic group: its compiled device rule.
+    Dynamic(Box<Rule>),
+    /// An assigned (static) group: device object ids, as written.
+    Assigned(Vec<String>),
+}
+
+impl CheckedGroup {
+    /// The rule of a dynamic group.
+    pub fn rule(&self) -> Option<&Rule> {
+        match &self.membership {
+            Membership::Dynamic(r) => Some(r),
+            Membership::Assigned(_) => None,
+        }
+    }
+
+    /// The members of an assigned group.
+    pub fn members(&self) -> Option<&[String]> {
+        match &self.membership {
+            Membership::Dynamic(_) => None,
+            Membership::Assigned(m) => Some(m),
+        }
+    }
 }
 
 /// A checked profile and its assignments, as group indices.
@@ -140,55 +176,7 @@ pub fn validate(tenant: &Tenant) -> Validation {
     let mut findings = tenant.read_findings.clone();
 
     // Groups.
-    let options = Options { object: Some(ObjectType::Device), ..Options::default() };
-    let mut group_index: HashMap<String, usize> = HashMap::new();
-    let mut rules: Vec<Option<Rule>> = Vec::new();
-    for (i, g) in tenant.groups.iter().enumerate() {
-        let key = g.name.to_lowercase();
-        if let Some(&first) = group_index.get(&key) {
-            let other = &tenant.groups[first];
-            findings.push(Finding::new(
-                &checks::DUPLICATE_GROUP_NAME,
-                &g.origin,
-                "name",
-                format!(
-                    "group {:?} is defined twice (first at {})",
-                    g.name,
-                    other
-                        .origin
-                        .location("name")
-                        .map_or_else(|| other.origin.path("name"), |l| l.to_string())
-                ),
-            ));
-        } else {
-            group_index.insert(key, i);
-        }
-        match Rule::with_options(&g.rule, &options) {
-            Ok(rule) => {
-                for w in rule.warnings() {
-                    findings.push(Finding::located(
-                        &checks::GROUP_RULE_WARNING,
-                        g.origin.path("rule"),
-                        g.origin.location_in_string("rule", &g.rule, w.span.start()),
-                        format!("group {:?}: [{}] {}", g.name, w.code, w.message),
-                    ));
-                }
-                rules.push(Some(rule));
-            }
-            Err(errors) => {
-                for e in errors.iter() {
-                    let help = e.help().map(|h| format!(" ({h})")).unwrap_or_default();
-                    findings.push(Finding::located(
-                        &checks::GROUP_RULE_INVALID,
-                        g.origin.path("rule"),
-                        g.origin.location_in_string("rule", &g.rule, e.span().start()),
-                        format!("group {:?}: [{}] {e}{help}", g.name, e.code()),
-                    ));
-                }
-                rules.push(None);
-            }
-        }
-    }
+    let (group_index, groups_out) = check_groups(tenant, &mut findings);
 
     // Profiles, one by one.
     let mut profiles: Vec<Option<Profile>> = Vec::new();
@@ -300,7 +288,8 @@ pub fn validate(tenant: &Tenant) -> Validation {
 
     // Groups that drive profiles.
     for (g, def) in tenant.groups.iter().enumerate() {
-        let Some(Some(rule)) = rules.get(g) else { continue };
+        // Assigned groups name their devices: nothing to follow registration by.
+        let Some(Some(Membership::Dynamic(rule))) = groups_out.get(g) else { continue };
         let driven: Vec<usize> =
             assignments.iter().enumerate().filter(|(_, (inc, _))| inc.contains(&g)).map(|(p, _)| p).collect();
         if driven.is_empty() {
@@ -394,10 +383,17 @@ pub fn validate(tenant: &Tenant) -> Validation {
         findings.extend(check_esp(esp, &tenant.origin, "esp", "default ESP"));
     }
 
-    // The self-deploying enrollment user.
-    if let Some(sd) = tenant.profiles.iter().find(|p| p.mode == Some(DeploymentMode::SelfDeploying)) {
-        findings.extend(check_enrollment_user(tenant, sd));
+    // The placeholder enrollment user, when the tenant's MDM needs one.
+    let self_deploying = |p: &&ProfileSpec| {
+        p.mode == Some(DeploymentMode::SelfDeploying)
+            || (p.mode.is_none() && p.device_type == Some(DeviceType::HoloLens))
+    };
+    if let (Some(placeholder), Some(sd)) =
+        (&tenant.info.placeholder_enrollment_user, tenant.profiles.iter().find(self_deploying))
+    {
+        findings.extend(check_enrollment_user(tenant, placeholder, sd));
     }
+    findings.extend(check_pre_provisioning_esp(tenant));
 
     sort(&mut findings);
     let errors = findings.iter().any(Finding::is_error);
@@ -407,9 +403,13 @@ pub fn validate(tenant: &Tenant) -> Validation {
         let groups = tenant
             .groups
             .iter()
-            .zip(rules)
-            .filter_map(|(g, r)| {
-                r.map(|rule| CheckedGroup { name: g.name.clone(), description: g.description.clone(), rule })
+            .zip(groups_out)
+            .filter_map(|(g, m)| {
+                m.map(|membership| CheckedGroup {
+                    name: g.name.clone(),
+                    description: g.description.clone(),
+                    membership,
+                })
             })
             .collect();
         let profiles = tenant
@@ -435,7 +435,211 @@ pub fn validate(tenant: &Tenant) -> Validation {
     Validation { findings, tenant: checked }
 }
 
-fn check_enrollment_user(tenant: &Tenant, sd: &crate::autopilot::ProfileSpec) -> Vec<Finding> {
+/// The groups: duplicate names, each rule compiled (or the members of an
+/// assigned group taken as written), memberOf chains. Returns the index of
+/// the first group of each (lowercase) name and each group's membership,
+/// `None` where it does not compile.
+fn check_groups(
+    tenant: &Tenant,
+    findings: &mut Vec<Finding>,
+) -> (HashMap<String, usize>, Vec<Option<Membership>>) {
+    let options = Options { object: Some(ObjectType::Device), ..Options::default() };
+    let mut group_index: HashMap<String, usize> = HashMap::new();
+    let mut groups_out: Vec<Option<Membership>> = Vec::new();
+    for (i, g) in tenant.groups.iter().enumerate() {
+        let key = g.name.to_lowercase();
+        if let Some(&first) = group_index.get(&key) {
+            let other = &tenant.groups[first];
+            findings.push(Finding::new(
+                &checks::DUPLICATE_GROUP_NAME,
+                &g.origin,
+                "name",
+                format!(
+                    "group {:?} is defined twice (first at {})",
+                    g.name,
+                    other
+                        .origin
+                        .location("name")
+                        .map_or_else(|| other.origin.path("name"), |l| l.to_string())
+                ),
+            ));
+        } else {
+            group_index.insert(key, i);
+        }
+        if let Some(members) = &g.members {
+            if !g.rule.trim().is_empty() {
+                findings.push(Finding::new(
+                    &checks::GROUP_MEMBERSHIP,
+                    &g.origin,
+                    "members",
+                    format!(
+                        "group {:?} has both a rule and a members list; a group is dynamic or assigned, not both",
+                        g.name
+                    ),
+                ));
+            }
+            groups_out.push(Some(Membership::Assigned(members.clone())));
+            continue;
+        }
+        if g.rule.trim().is_empty() {
+            findings.push(Finding::new(
+                &checks::GROUP_MEMBERSHIP,
+                &g.origin,
+                "name",
+                format!(
+                    "group {:?} has neither a rule (a dynamic group) nor members (an assigned group)",
+                    g.name
+                ),
+            ));
+            groups_out.push(None);
+            continue;
+        }
+        match Rule::with_options(&g.rule, &options) {
+            Ok(rule) => {
+                for w in rule.warnings() {
+                    findings.push(Finding::located(
+                        &checks::GROUP_RULE_WARNING,
+                        g.origin.path("rule"),
+                        g.origin.location_in_string("rule", &g.rule, w.span.start()),
+                        format!("group {:?}: [{}] {}", g.name, w.code, w.message),
+                    ));
+                }
+                groups_out.push(Some(Membership::Dynamic(Box::new(rule))));
+            }
+            Err(errors) => {
+                for e in errors.iter() {
+                    let help = e.help().map(|h| format!(" ({h})")).unwrap_or_default();
+                    findings.push(Finding::located(
+                        &checks::GROUP_RULE_INVALID,
+                        g.origin.path("rule"),
+                        g.origin.location_in_string("rule", &g.rule, e.span().start()),
+                        format!("group {:?}: [{}] {e}{help}", g.name, e.code()),
+                    ));
+                }
+                groups_out.push(None);
+            }
+        }
+    }
+    findings.extend(member_of_chains(tenant, &groups_out));
+    (group_index, groups_out)
+}
+/// A pre-provisioning profile's ESP: its own, else the tenant's; none, or
+/// one that hides progress (no ESP page at all), is a finding.
+fn check_pre_provisioning_esp(tenant: &Tenant) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for spec in &tenant.profiles {
+        let hololens = spec.device_type == Some(DeviceType::HoloLens);
+        if spec.pre_provisioning != Some(true) || spec.mode == Some(DeploymentMode::SelfDeploying) || hololens
+        {
+            continue;
+        }
+        let (esp, whose) = match (&spec.esp, &tenant.esp) {
+            (Some(e), _) => (Some(e), "its own ESP"),
+            (None, Some(e)) => (Some(e), "the tenant's default ESP"),
+            (None, None) => (None, ""),
+        };
+        let problem = match esp {
+            None => "no Enrollment Status Page is targeted to its devices (no esp on the profile, no [esp] in the \
+                     tenant)"
+                .to_string(),
+            Some(e) if e.show_progress == Some(false) => {
+                format!("{whose} hides progress (show_progress = false), so no Enrollment Status Page is shown")
+            }
+            Some(_) => continue,
+        };
+        out.push(Finding::new(
+            &checks::PRE_PROVISIONING_ESP,
+            &spec.origin,
+            "pre_provisioning",
+            format!(
+                "profile {:?} allows pre-provisioning, but {problem}; pre-provisioning needs an ESP profile targeted \
+                 to the device",
+                spec.name
+            ),
+        ));
+    }
+    out
+}
+
+/// memberOf groups fed by memberOf groups, their own id included: Entra
+/// does not let one memberOf group feed another.
+fn member_of_chains(tenant: &Tenant, groups: &[Option<Membership>]) -> Vec<Finding> {
+    let sources: Vec<Vec<String>> = groups
+        .iter()
+        .map(|m| match m {
+            Some(Membership::Dynamic(rule)) => member_of_ids(rule),
+            _ => Vec::new(),
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (i, ids) in sources.iter().enumerate() {
+        let Some(g) = tenant.groups.get(i) else { continue };
+        for id in ids {
+            let fed_by = tenant.groups.iter().enumerate().find(|(j, other)| {
+                other.id.as_deref().is_some_and(|oid| oid.eq_ignore_ascii_case(id))
+                    && sources.get(*j).is_some_and(|s| !s.is_empty())
+            });
+            let Some((j, other)) = fed_by else { continue };
+            let what = if j == i {
+                "itself".to_string()
+            } else {
+                format!("group {:?}, which is a memberOf group too", other.name)
+            };
+            out.push(Finding::new(
+                &checks::GROUP_MEMBER_OF_CHAIN,
+                &g.origin,
+                "rule",
+                format!(
+                    "group {:?}: its memberOf rule reads {id:?}, {what}; a memberOf group cannot feed another \
+                     memberOf group",
+                    g.name
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// The group ids a rule's `memberOf -any (group.objectId -in [...])` reads.
+fn member_of_ids(rule: &Rule) -> Vec<String> {
+    fn strings(e: &Expr, out: &mut Vec<String>) {
+        match &e.kind {
+            ExprKind::Or(items) | ExprKind::And(items) => items.iter().for_each(|i| strings(i, out)),
+            ExprKind::Not(inner) => strings(inner, out),
+            ExprKind::Quantified(q) => strings(&q.predicate, out),
+            ExprKind::Comparison(c) => {
+                let values: Vec<&Value> = match &c.operand {
+                    Operand::Scalar(l) => vec![&l.value],
+                    Operand::List { items, .. } => items.iter().map(|l| &l.value).collect(),
+                };
+                out.extend(values.into_iter().filter_map(|v| match v {
+                    Value::String(s) => Some(s.clone()),
+                    _ => None,
+                }));
+            }
+        }
+    }
+    fn walk_member_of(e: &Expr, out: &mut Vec<String>) {
+        match &e.kind {
+            ExprKind::Or(items) | ExprKind::And(items) => items.iter().for_each(|i| walk_member_of(i, out)),
+            ExprKind::Not(inner) => walk_member_of(inner, out),
+            ExprKind::Quantified(q) => {
+                let member_of = matches!(&q.target.kind, RefKind::Property { name, .. } if name.eq_ignore_ascii_case("memberOf"));
+                if member_of {
+                    strings(&q.predicate, out);
+                }
+            }
+            ExprKind::Comparison(_) => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let RuleAst::Expression(e) = rule.ast() {
+        walk_member_of(e, &mut out);
+    }
+    out
+}
+
+fn check_enrollment_user(tenant: &Tenant, placeholder: &str, sd: &ProfileSpec) -> Vec<Finding> {
     let o = &tenant.origin;
     let mut out = Vec::new();
     let Some(user) = &tenant.enrollment_user else {
@@ -444,14 +648,24 @@ fn check_enrollment_user(tenant: &Tenant, sd: &crate::autopilot::ProfileSpec) ->
             &sd.origin,
             if sd.origin.has("mode") { "mode" } else { "name" },
             format!(
-                "profile {:?} is self-deploying, but the tenant file has no [enrollment_user]: self-deploying devices \
-                 enroll under a placeholder user that must exist, be synced, enabled and allowed to enroll",
+                "profile {:?} is self-deploying and the MDM enrolls such devices under {placeholder:?}, but the \
+                 tenant file has no [enrollment_user]: that user must exist, be synced, enabled and allowed to enroll",
                 sd.name
             ),
         ));
         return out;
     };
     let upn = user.upn.trim();
+    if !upn.eq_ignore_ascii_case(placeholder.trim()) {
+        out.push(Finding::new(
+            &checks::ENROLLMENT_USER_PREREQUISITE,
+            o,
+            "enrollment_user.upn",
+            format!(
+                "[enrollment_user] describes {upn:?}, but [tenant] placeholder_enrollment_user is {placeholder:?}"
+            ),
+        ));
+    }
     match upn.rsplit_once('@') {
         Some((local, domain)) if !local.is_empty() && domain.contains('.') => {
             if let Some(primary) = &tenant.info.primary_domain {

@@ -46,6 +46,9 @@ registered with Autopilot ([ZTDId] in physicalIds) get profiles, plus those a pr
 targeted devices\" registers.
 
 With --against or --edits, prints a what-if instead: the devices whose groups, profile or mode change. \
+A device name edit is listed as pending: the device gets the name at its next deployment and keeps its \
+groups until then. Deleting the Autopilot record of a device still enrolled in Intune is refused unless \
+the [[delete]] entry says managed_device_deleted = true (Intune first, then Autopilot). \
 With --import, the devices a hardware-hash CSV will register: the groups and profile each gets once \
 imported, and the serials the tenant already has.
 
@@ -741,7 +744,9 @@ fn whatif_output(
                 let rows: Vec<Vec<String>> = applied
                     .iter()
                     .map(|a| {
-                        vec![a.display_name.clone().unwrap_or_else(|| a.id.clone()), a.changes.join("; ")]
+                        let pending = a.pending.iter().map(|p| format!("pending: {p}"));
+                        let changes: Vec<String> = a.changes.iter().cloned().chain(pending).collect();
+                        vec![a.display_name.clone().unwrap_or_else(|| a.id.clone()), changes.join("; ")]
                     })
                     .collect();
                 s.push_str(&table(&["EDITED DEVICE", "CHANGES"], &rows));

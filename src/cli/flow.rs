@@ -48,8 +48,10 @@ const WALK_HELP: &str = "\
 Steps one device from power-on through its graph and prints each transition with the time spent \
 (the enrollment model's §3.2 default durations), then the time per phase. By default every step \
 succeeds; --fail EVENT takes that failure at its first chance (repeatable, in order), and \
---retry / --continue / --reset chooses the error-screen option (default: none, which ends in the \
-admin queue). Pre-provisioning profiles walk the technician flow, Reseal and the user flow.
+--retry / --continue / --reset chooses the error-screen option. Without one the walk takes no \
+option: it gives up where the screen offers that (the admin queue) and otherwise stops at the error \
+screen; it never retries or resets unless asked. Pre-provisioning profiles walk the technician flow, \
+Reseal and the user flow.
 
 Failure events: tpm-transient, tpm-permanent, reenrollment (0x80180014), preprov-disallowed \
 (0x80180005, with --technician on a profile that disallows it), profile-not-assigned, \
@@ -160,6 +162,10 @@ pub(super) struct ProfileArgs {
     /// ESP: install Windows quality updates.
     #[arg(long, conflicts_with = "tenant")]
     quality_updates: bool,
+    /// The tenant assigns a profile to all devices (no "profile not
+    /// assigned" escape, event 815); a tenant file says so itself.
+    #[arg(long, conflicts_with = "tenant")]
+    all_devices_profile: bool,
     /// No Windows Hello for Business provisioning.
     #[arg(long)]
     no_hello: bool,
@@ -268,6 +274,7 @@ impl ProfileArgs {
             },
             pre_provisioning_allowed: self.pre_provisioning,
             language_preset: self.language_preset,
+            default_profile: self.all_devices_profile,
             ..FlowInput::default()
         };
         if let Some(t) = self.esp_timeout {

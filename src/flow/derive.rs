@@ -114,6 +114,10 @@ pub struct FlowInput {
     pub tenant_lockdown: bool,
     /// APv2: allow users to skip setup after multiple attempts.
     pub v2_allow_skip: bool,
+    /// The tenant assigns a profile to all devices: a registered device
+    /// then never lacks a profile, so the 815 escape to standard OOBE
+    /// does not exist.
+    pub default_profile: bool,
 }
 
 impl Default for FlowInput {
@@ -130,6 +134,7 @@ impl Default for FlowInput {
             kiosk: false,
             tenant_lockdown: false,
             v2_allow_skip: false,
+            default_profile: false,
         }
     }
 }
@@ -273,6 +278,7 @@ impl FlowInput {
             Cond::Kiosk => self.kiosk,
             Cond::NotKiosk => !self.kiosk,
             Cond::V2AllowSkip => self.v2_allow_skip,
+            Cond::NoDefaultProfile => !self.default_profile,
         }
     }
 

@@ -59,8 +59,14 @@ pub fn tenant_inputs(tenant: &CheckedTenant) -> Vec<(String, FlowInput)> {
         .profiles
         .iter()
         .enumerate()
-        .map(|(i, p)| (p.profile.name().to_string(), input(&p.profile, tenant.esp_for(i))))
+        .map(|(i, p)| (p.profile.name().to_string(), tenant_input(tenant, i, &p.profile)))
         .collect()
+}
+
+/// The flow input of profile `i` of `tenant`, with what the tenant adds:
+/// its ESP, and whether a profile is assigned to all devices.
+fn tenant_input(tenant: &CheckedTenant, i: usize, profile: &Profile) -> FlowInput {
+    FlowInput { default_profile: tenant.default_profile().is_some(), ..input(profile, tenant.esp_for(i)) }
 }
 
 /// What one device of an assignment plan runs.
@@ -92,7 +98,7 @@ pub fn device_flow(tenant: &CheckedTenant, device: &DevicePlan) -> DeviceFlow {
             match tenant.profiles.get(*profile) {
                 Some(p) => DeviceFlow::Profile {
                     name: p.profile.name().to_string(),
-                    input: input(&p.profile, tenant.esp_for(*profile)),
+                    input: tenant_input(tenant, *profile, &p.profile),
                 },
                 None => DeviceFlow::Escapes {
                     event: "profile-not-assigned",

@@ -57,7 +57,17 @@
 //!   screen" edge (from `autopilot-profiles.md`) has T_stuck = 30 min,
 //!   p = 0.01 (Q8); APv2 Continue anyway needs the skip policy (Q13).
 //!   Row 21 (a device without its own profile proceeding on the default
-//!   profile) is a different profile's graph, so it is not an edge here.
+//!   profile) is a different profile's graph, so it is not an edge here;
+//!   and when the tenant has an All Devices profile, row 20 (815, "no
+//!   default profile") cannot happen, so that edge is left out.
+//! * **Where Microsoft's pages say otherwise than the model's table, the
+//!   pages win.** Self-deploying quality updates run at the end of OOBE,
+//!   after the device ESP and before the sign-in screen or the kiosk's
+//!   autologon (Set up the Enrollment Status Page, "Install Windows
+//!   quality updates"), not after a first user's account setup; in
+//!   user-driven hybrid join, MDM enrollment comes before the Active
+//!   Directory join (Windows Autopilot user-driven mode: enrollment
+//!   "occurs … before the Active Directory join process").
 //!
 //! Layering: `flow` uses [`crate::autopilot`] (through [`from_profile`]
 //! only) and nothing above it; nothing lower imports `flow`.

@@ -438,6 +438,9 @@ pub enum Cond {
     NotKiosk,
     /// APv2: "Allow users to skip setup after multiple attempts".
     V2AllowSkip,
+    /// No profile is assigned to all devices: a registered device no
+    /// group's profile reaches has none (event 815).
+    NoDefaultProfile,
 }
 
 /// The guard of a transition: all of it must hold.
@@ -893,6 +896,7 @@ pub static TRANSITIONS: &[Transition] = &[
         &[FUD, FSD, FPT, FPU],
         S::StandardOobe,
     )
+    .when(&[C::NoDefaultProfile])
     .error(Some("815")),
     Transition::new(
         "+hl1",
@@ -1037,7 +1041,10 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new("33", S::JoinEnroll, "joined", "Entra join and MDM enrollment done", UD, PREP_PREP)
         .join(JoinKind::Entra)
         .takes(1.5, ln(1.5, 0.5)),
-    Transition::new("34", S::JoinEnroll, "joined", "enrolled; offline domain join next", UD, PREP_JOIN)
+    // Hybrid: the user's Entra sign-in registers the device; MDM
+    // enrollment comes next, and the offline domain join only after it
+    // (the ODJ blob is delivered to the enrolled device).
+    Transition::new("34", S::JoinEnroll, "joined", "signed in; MDM enrollment next", UD, PREP_REG)
         .join(JoinKind::Hybrid)
         .takes(1.5, ln(1.5, 0.5)),
     Transition::new(
@@ -1191,11 +1198,14 @@ pub static TRANSITIONS: &[Transition] = &[
         "dc-reachable",
         "rebooted; domain controller reachable or check skipped",
         UD,
-        PREP_REG,
+        PREP_PREP,
     )
     .join(JoinKind::Hybrid)
     .takes(1.5, ln(1.5, 0.4)),
-    Transition::new("47", PREP_REG, "enrolled", "MDM enrollment", &[FSD, FPT, FHL, FUD], PREP_PREP)
+    Transition::new("47", PREP_REG, "enrolled", "MDM enrollment", &[FSD, FPT, FHL], PREP_PREP)
+        .takes(0.75, ln(0.75, 0.5)),
+    Transition::new("47", PREP_REG, "enrolled", "MDM enrollment; offline domain join next", UD, PREP_JOIN)
+        .join(JoinKind::Hybrid)
         .takes(0.75, ln(0.75, 0.5)),
     Transition::new(
         "48",
@@ -1286,10 +1296,20 @@ pub static TRANSITIONS: &[Transition] = &[
         S::EspDeviceSetup,
         "device-setup-done",
         "device ESP done; account setup waits for the first user",
-        SD_HL,
+        HL,
         S::SignInScreen,
     )
     .when(&[C::NotKiosk])
+    .takes(2.0, ln(2.0, 0.8)),
+    Transition::new(
+        "56",
+        S::EspDeviceSetup,
+        "device-setup-done",
+        "device ESP done; account setup waits for the first user",
+        SD,
+        S::SignInScreen,
+    )
+    .when(&[C::NotKiosk, C::NoQualityUpdates])
     .takes(2.0, ln(2.0, 0.8)),
     Transition::new(
         "56",
@@ -1299,8 +1319,41 @@ pub static TRANSITIONS: &[Transition] = &[
         SD,
         S::KioskAutologon,
     )
-    .when(&[C::Kiosk])
+    .when(&[C::Kiosk, C::NoQualityUpdates])
     .takes(2.0, ln(2.0, 0.8)),
+    // Self-deploying: the ESP ends with device setup, and the quality
+    // updates run at the end of OOBE, before the sign-in screen or the
+    // kiosk's autologon.
+    Transition::new(
+        "+56q",
+        S::EspDeviceSetup,
+        "device-setup-done",
+        "device ESP done; quality updates at the end of OOBE",
+        SD,
+        S::QualityUpdates,
+    )
+    .when(&[C::QualityUpdates])
+    .takes(2.0, ln(2.0, 0.8)),
+    Transition::new(
+        "+66s",
+        S::QualityUpdates,
+        "updates-installed",
+        "quality updates installed; sign-in screen",
+        SD,
+        S::SignInScreen,
+    )
+    .when(&[C::NotKiosk])
+    .takes(30.0, Dist::Uniform { min: 20.0, max: 40.0 }),
+    Transition::new(
+        "+66s",
+        S::QualityUpdates,
+        "updates-installed",
+        "quality updates installed; kiosk autologon",
+        SD,
+        S::KioskAutologon,
+    )
+    .when(&[C::Kiosk])
+    .takes(30.0, Dist::Uniform { min: 20.0, max: 40.0 }),
     Transition::new(
         "57",
         S::EspDeviceSetup,
@@ -1407,7 +1460,7 @@ pub static TRANSITIONS: &[Transition] = &[
         S::EspAccountSetup,
         "account-setup-done",
         "all tracked user items done",
-        &[FUD, FPU, FSD, FHL],
+        UD_PPU,
         S::QualityUpdates,
     )
     .when(&[C::QualityUpdates])
@@ -1417,7 +1470,7 @@ pub static TRANSITIONS: &[Transition] = &[
         S::EspAccountSetup,
         "account-setup-done",
         "all tracked user items done",
-        &[FUD, FPU, FSD, FHL],
+        UD_PPU,
         S::HelloSetup,
     )
     .when(&[C::NoQualityUpdates, C::Hello])
@@ -1427,10 +1480,32 @@ pub static TRANSITIONS: &[Transition] = &[
         S::EspAccountSetup,
         "account-setup-done",
         "all tracked user items done",
-        &[FUD, FPU, FSD, FHL],
+        UD_PPU,
         S::Desktop,
     )
     .when(&[C::NoQualityUpdates, C::NoHello])
+    .takes(3.0, ln(3.0, 0.8)),
+    // The first user of a self-deploying device or HoloLens signs in after
+    // OOBE, so quality updates (if any) are already behind it.
+    Transition::new(
+        "63",
+        S::EspAccountSetup,
+        "account-setup-done",
+        "all tracked user items done",
+        SD_HL,
+        S::HelloSetup,
+    )
+    .when(&[C::Hello])
+    .takes(3.0, ln(3.0, 0.8)),
+    Transition::new(
+        "63",
+        S::EspAccountSetup,
+        "account-setup-done",
+        "all tracked user items done",
+        SD_HL,
+        S::Desktop,
+    )
+    .when(&[C::NoHello])
     .takes(3.0, ln(3.0, 0.8)),
     Transition::new(
         "62",
@@ -1472,7 +1547,7 @@ pub static TRANSITIONS: &[Transition] = &[
         S::QualityUpdates,
         "updates-installed",
         "quality updates installed",
-        &[FUD, FPU, FSD, FHL],
+        UD_PPU,
         S::HelloSetup,
     )
     .when(&[C::Hello])
@@ -1482,7 +1557,7 @@ pub static TRANSITIONS: &[Transition] = &[
         S::QualityUpdates,
         "updates-installed",
         "quality updates installed",
-        &[FUD, FPU, FSD, FHL],
+        UD_PPU,
         S::Desktop,
     )
     .when(&[C::NoHello])

@@ -3,7 +3,8 @@
 //! The walk is deterministic: at each state it takes, in order, (1) an
 //! edge whose event is the next requested failure (`fail`, each consumed
 //! once), (2) at a failure state, the chosen recovery (Try again / Retry,
-//! Continue anyway, Reset, give up), (3) a preferred event, once (`win-x5`
+//! Continue anyway, Reset, give up), else the screen's normal way on, else
+//! give up, else it stops there (no option is taken unasked), (3) a preferred event, once (`win-x5`
 //! for the technician flow), (4) the way forward (the first non-loop `Normal`
 //! edge), (5) any edge out. It stops at a terminal state, except that the
 //! user flow follows Reseal. Durations are the §3.2 defaults in each
@@ -186,15 +187,16 @@ pub fn walk(table: &CompiledFlow, options: &WalkOptions) -> Walk {
             pending.remove(k);
             Some(e)
         } else if node.state.is_failure() {
-            // A failure that recurs after the same choice twice is not
-            // going away: escalate (give up, else reset).
+            // Only the option asked for, the screen's own way on (an error
+            // screen after a TPM failure), or giving up: a walk never
+            // retries or resets unasked. A failure that recurs after the
+            // same choice twice is not going away, so the walk then gives up,
+            // and stops where it cannot.
             let seen = visits.get(state as usize).copied().unwrap_or(0);
-            let choice = if seen >= 2 { &["give-up", "reset"][..] } else { options.recovery.events() };
+            let choice = if seen >= 2 { Recovery::GiveUp.events() } else { options.recovery.events() };
             by_event(choice)
-                .or_else(|| by_event(options.recovery.events()))
                 .or_else(|| edges.iter().copied().find(|e| e.edge.kind == EdgeKind::Normal))
                 .or_else(|| by_event(Recovery::GiveUp.events()))
-                .or_else(|| edges.first().copied())
         } else {
             match prefer.iter().position(|p| by_event(&[p.as_str()]).is_some()) {
                 Some(k) => by_event(&[prefer.remove(k).as_str()]),

@@ -258,6 +258,26 @@ fn route(action: &Action, created: &Created) -> Result<Write1, GraphError> {
             format!("{GROUPS}/{}", seg("group", group_id)?),
             Some(body.clone()),
         ),
+        Action::GroupMember { group, group_id, member, add } => {
+            let id = group_id.clone().or_else(|| created.groups.get(&group.to_lowercase()).cloned());
+            let Some(id) = id else {
+                return Err(GraphError::Refused(format!(
+                    "group {group:?} was not created, so no member can be added to it"
+                )));
+            };
+            let (gid, mid) = (seg("group", &id)?, seg("member", member)?);
+            if *add {
+                let bind = format!("https://graph.microsoft.com/v1.0/directoryObjects/{mid}");
+                w(
+                    Method::POST,
+                    ApiVersion::V1,
+                    format!("{GROUPS}/{gid}/members/$ref"),
+                    Some(json!({ "@odata.id": bind })),
+                )
+            } else {
+                w(Method::DELETE, ApiVersion::V1, format!("{GROUPS}/{gid}/members/{mid}/$ref"), None)
+            }
+        }
         Action::CreateProfile { body, .. } => w(Method::POST, beta, PROFILES.to_string(), Some(body.clone())),
         Action::UpdateProfile { profile_id, body, .. } => {
             w(Method::PATCH, beta, format!("{PROFILES}/{}", seg("profile", profile_id)?), Some(body.clone()))
@@ -331,10 +351,12 @@ async fn existing(
     };
     let items = list_all(client, &listing).await?;
     let Some(found) = items.iter().find(|item| same_name(item, name)) else { return Ok(None) };
-    if kind == "group" && !is_dynamic(found) {
+    let wanted_dynamic = write.body.as_ref().is_some_and(is_dynamic);
+    if kind == "group" && is_dynamic(found) != wanted_dynamic {
         return Err(GraphError::Refused(format!(
-            "a group named {name:?} appeared in the tenant as an assigned group after the plan was made; \
-             nothing was written for it"
+            "a group named {name:?} appeared in the tenant as {} group after the plan was made; nothing was \
+             written for it",
+            if wanted_dynamic { "an assigned" } else { "a dynamic" }
         )));
     }
     Ok(found.get("id").and_then(Value::as_str).map(str::to_string))

@@ -1,5 +1,5 @@
 //! The snapshot as a tenant file (`fleetlab sync export --tenant FILE`):
-//! the dynamic groups with their rules, the deployment profiles with their
+//! the groups with their rules (dynamic) or members (assigned), the deployment profiles with their
 //! settings and direct assignments, in the format
 //! [`crate::autopilot::Tenant`] reads.
 //!
@@ -15,9 +15,11 @@
 //!   the snapshot. Groups are named, never referred to by id: the tenant
 //!   file's assignments are by name, and Graph ids do not survive a
 //!   tenant rebuild. The ids are written too (`id`), for the record.
-//! * **What a tenant file cannot say is left out, loudly.** Assigned
-//!   (static) groups have no rule and a tenant file only has dynamic
-//!   ones; assignments from policy sets belong to the policy set; an
+//! * **Assigned (static) groups are written with their members** (direct
+//!   member object ids, as the snapshot holds them): a tenant file says
+//!   `members = [...]` where a dynamic group says `rule`.
+//! * **What a tenant file cannot say is left out, loudly.** Assignments
+//!   from policy sets belong to the policy set; an
 //!   assignment whose group is not in the snapshot cannot be named. Each
 //!   is a [`TenantExport::notes`] line and a comment at the top of the
 //!   file, so a plan on the file that wants to remove such an assignment
@@ -63,11 +65,15 @@ pub struct TenantExport {
     pub notes: Vec<String>,
 }
 
+/// A group to write: name, description, rule (dynamic) or members
+/// (assigned), id.
+type ExportedGroup = (String, Option<String>, Result<String, Vec<String>>, String);
+
 /// The snapshot's groups and profiles as tenant-file TOML. `label` names
 /// the snapshot in the file's header comment.
 pub fn tenant_toml(snapshot: &Snapshot, label: &str) -> Result<TenantExport, ExportError> {
     let mut notes = Vec::new();
-    let mut groups: Vec<(String, Option<String>, String, String)> = Vec::new();
+    let mut groups: Vec<ExportedGroup> = Vec::new();
     let mut names: HashMap<String, String> = HashMap::new();
     let mut taken: HashMap<String, String> = HashMap::new();
     let mut stored = snapshot.groups()?;
@@ -78,11 +84,10 @@ pub fn tenant_toml(snapshot: &Snapshot, label: &str) -> Result<TenantExport, Exp
             t.iter().any(|t| t.as_str().is_some_and(|t| t.eq_ignore_ascii_case("DynamicMembership")))
         });
         let rule = g.group.get("membershipRule").and_then(Value::as_str).filter(|r| !r.trim().is_empty());
-        let Some(rule) = rule.filter(|_| dynamic) else {
-            notes.push(format!(
-                "group {name:?} ({id}) is an assigned group, not a dynamic one: not written, nor assignments to it"
-            ));
-            continue;
+        // Ok: a dynamic group's rule; Err: an assigned group's members.
+        let membership = match rule.filter(|_| dynamic) {
+            Some(rule) => Ok(rule.to_string()),
+            None => Err(g.members.clone()),
         };
         if let Some(first) = taken.get(&name.to_lowercase()) {
             notes.push(format!(
@@ -94,7 +99,7 @@ pub fn tenant_toml(snapshot: &Snapshot, label: &str) -> Result<TenantExport, Exp
         taken.insert(name.to_lowercase(), id.clone());
         names.insert(id.to_lowercase(), name.clone());
         let description = g.group.get("description").and_then(Value::as_str).map(str::to_string);
-        groups.push((name, description.filter(|d| !d.is_empty()), rule.to_string(), id));
+        groups.push((name, description.filter(|d| !d.is_empty()), membership, id));
     }
 
     let mut profiles = Vec::new();
@@ -141,7 +146,7 @@ pub fn tenant_toml(snapshot: &Snapshot, label: &str) -> Result<TenantExport, Exp
                 (Some(GROUP_TARGET), Some(n)) => spec.include.push(n.clone()),
                 (Some(EXCLUSION_TARGET), Some(n)) => spec.exclude.push(n.clone()),
                 _ => notes.push(format!(
-                    "profile {pname:?}: the assignment to group {group} ({kind}) names no dynamic group of the \
+                    "profile {pname:?}: the assignment to group {group} ({kind}) names no group of the \
                      snapshot; left out, so a plan on this file would remove it"
                 )),
             }
@@ -158,14 +163,17 @@ pub fn tenant_toml(snapshot: &Snapshot, label: &str) -> Result<TenantExport, Exp
     for n in &notes {
         text.push_str(&format!("#\n# not written: {n}\n"));
     }
-    for (name, description, rule, id) in &groups {
+    for (name, description, membership, id) in &groups {
         text.push_str("\n[[group]]\n");
         line(&mut text, "name", &string(name));
         if let Some(d) = description {
             line(&mut text, "description", &string(d));
         }
         line(&mut text, "id", &string(id));
-        line(&mut text, "rule", &string(rule));
+        match membership {
+            Ok(rule) => line(&mut text, "rule", &string(rule)),
+            Err(members) => line(&mut text, "members", &strings(members)),
+        }
     }
     for p in &profiles {
         write_profile(&mut text, p);

@@ -1,5 +1,5 @@
 //! Plan and apply: the writes that make the tenant match a tenant file
-//! (dynamic groups, deployment profiles and their assignments) and an edit
+//! (dynamic and assigned groups, deployment profiles and their assignments) and an edit
 //! set (Autopilot device properties and deletions), computed against the
 //! snapshot.
 //!
@@ -34,17 +34,21 @@
 //!   ([`mail_nickname`]); one whose rule or description changed is
 //!   patched. Rules are compared by their canonical form, so a rule Graph
 //!   stored with other spacing or casing is not rewritten. Rules the rule
-//!   engine rejects never get this far: the lint refuses them. A file group
-//!   that exists as an assigned (static) group is refused; fleetlab does
-//!   not convert groups. Groups the file does not mention are never
-//!   touched. Assignments to a group created by the same plan carry its
-//!   name and get its id when the creation answers.
+//!   engine rejects never get this far: the lint refuses them. An assigned
+//!   group of the file (`members`) is created with no rule and gets its
+//!   members one `POST /groups/{id}/members/$ref` each; an existing one
+//!   gains and loses members one reference at a time (`DELETE
+//!   …/members/{id}/$ref`), the Graph v1.0 way to change direct members. A
+//!   file group that exists with the other membership type is refused;
+//!   fleetlab does not convert groups. Groups the file does not mention are never
+//!   touched. Assignments to (and members of) a group created by the same
+//!   plan carry its name and get its id when the creation answers.
 //! * **Assignments are diffed by target** (type and group id), never by
 //!   assignment id (§4.3), and only `source: direct` assignments are
 //!   touched; assignments from policy sets belong to them. Groups are found
 //!   by display name among the snapshot's groups and the plan's creations.
 //! * **Order**: assignment deletions, profile deletions, device deletions,
-//!   group creations, group updates, profile creations, profile updates,
+//!   group creations, group updates and members, profile creations, profile updates,
 //!   assignment creations, device property updates. An All-Devices
 //!   assignment can therefore move from one profile to another (even from
 //!   a pruned one), a profile is deleted only once unassigned, and a group
@@ -61,7 +65,9 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::autopilot::{check_profile, graph_json, CheckedTenant, EditSet, Finding, Source, Tenant};
+use crate::autopilot::{
+    check_profile, graph_json, CheckedTenant, EditSet, Finding, Membership, Source, Tenant,
+};
 use crate::inventory::Device;
 use crate::msgraph::snapshot::{Snapshot, SnapshotError, StoredGroup};
 
@@ -145,6 +151,19 @@ pub enum Action {
         /// The patch.
         body: Value,
     },
+    /// `POST /groups/{id}/members/$ref` or `DELETE
+    /// /groups/{id}/members/{member}/$ref` (v1.0): one member of an
+    /// assigned group.
+    GroupMember {
+        /// Display name.
+        group: String,
+        /// Group id, unless the group is created by this plan.
+        group_id: Option<String>,
+        /// The member's object id.
+        member: String,
+        /// Added (true) or removed.
+        add: bool,
+    },
     /// `POST …/windowsAutopilotDeploymentProfiles`.
     CreateProfile {
         /// Display name.
@@ -218,8 +237,14 @@ impl Action {
             }
             Action::CreateGroup { group, body } => format!(
                 "+ create group {group:?}: {}",
-                body.get("membershipRule").and_then(Value::as_str).unwrap_or("")
+                body.get("membershipRule").and_then(Value::as_str).unwrap_or("assigned")
             ),
+            Action::GroupMember { group, member, add: true, .. } => {
+                format!("+ add {member} to group {group:?}")
+            }
+            Action::GroupMember { group, member, add: false, .. } => {
+                format!("- remove {member} from group {group:?}")
+            }
             Action::UpdateGroup { group, changed, .. } => {
                 format!("~ update group {group:?}: {}", changed.join(", "))
             }
@@ -336,7 +361,7 @@ pub fn plan_with(
         Action::DeleteProfile { .. } => 1,
         Action::DeleteDevice { .. } => 2,
         Action::CreateGroup { .. } => 3,
-        Action::UpdateGroup { .. } => 4,
+        Action::UpdateGroup { .. } | Action::GroupMember { .. } => 4,
         Action::CreateProfile { .. } => 5,
         Action::UpdateProfile { .. } => 6,
         Action::CreateAssignment { .. } => 7,
@@ -360,6 +385,11 @@ fn unusable_id(action: &Action) -> Option<String> {
             vec![("Autopilot device", autopilot_id)]
         }
         Action::UpdateGroup { group_id, .. } => vec![("group", group_id)],
+        Action::GroupMember { group_id, member, .. } => {
+            let mut ids = vec![("member", member.as_str())];
+            ids.extend(group_id.as_deref().map(|g| ("group", g)));
+            ids
+        }
         Action::CreateAssignment { profile_id: Some(id), .. } => vec![("profile", id)],
         Action::CreateGroup { .. }
         | Action::CreateProfile { .. }
@@ -461,13 +491,43 @@ fn group_actions(
             body.insert("mailNickname".into(), json!(nickname));
             body.insert("mailEnabled".into(), json!(false));
             body.insert("securityEnabled".into(), json!(true));
-            body.insert("groupTypes".into(), json!(["DynamicMembership"]));
-            body.insert("membershipRule".into(), json!(g.rule.source()));
-            body.insert("membershipRuleProcessingState".into(), json!("On"));
+            match &g.membership {
+                Membership::Dynamic(rule) => {
+                    body.insert("groupTypes".into(), json!(["DynamicMembership"]));
+                    body.insert("membershipRule".into(), json!(rule.source()));
+                    body.insert("membershipRuleProcessingState".into(), json!("On"));
+                }
+                Membership::Assigned(_) => {
+                    body.insert("groupTypes".into(), json!([]));
+                }
+            }
             out.actions.push(Action::CreateGroup { group: g.name.clone(), body: Value::Object(body) });
+            if let Membership::Assigned(members) = &g.membership {
+                member_actions(&g.name, None, &[], members, out);
+            }
             continue;
         };
         let id = current.get("id").and_then(Value::as_str).unwrap_or("").to_string();
+        let rule = match &g.membership {
+            Membership::Dynamic(rule) => rule,
+            Membership::Assigned(members) => {
+                if is_dynamic(current) {
+                    refusals.push(format!(
+                        "group {:?} ({id}) exists as a dynamic group, not an assigned one; fleetlab does not \
+                         convert groups: rename the group in the tenant file or convert it in the Entra admin center",
+                        g.name
+                    ));
+                } else {
+                    let stored_members = stored
+                        .iter()
+                        .find(|s| s.group.get("id").and_then(Value::as_str) == Some(id.as_str()))
+                        .map_or(&[][..], |s| &s.members[..]);
+                    member_actions(&g.name, Some(&id), stored_members, members, out);
+                    description_patch(g, current, &id, out);
+                }
+                continue;
+            }
+        };
         if !is_dynamic(current) {
             refusals.push(format!(
                 "group {:?} ({id}) exists as an assigned group, not a dynamic one; fleetlab does not convert                  groups: rename the group in the tenant file or convert it in the Entra admin center",
@@ -477,8 +537,8 @@ fn group_actions(
         }
         let mut patch = Map::new();
         let stored_rule = current.get("membershipRule").and_then(Value::as_str).unwrap_or("");
-        if !same_rule(stored_rule, &g.rule) {
-            patch.insert("membershipRule".into(), json!(g.rule.source()));
+        if !same_rule(stored_rule, rule) {
+            patch.insert("membershipRule".into(), json!(rule.source()));
         }
         if let Some(d) = &g.description {
             if current.get("description").and_then(Value::as_str).unwrap_or("") != d {
@@ -495,6 +555,51 @@ fn group_actions(
         }
     }
     created
+}
+
+/// The adds and removals that turn an assigned group's `stored` members
+/// into `wanted` (object ids, compared case-insensitively), one request each.
+fn member_actions(
+    group: &str,
+    group_id: Option<&str>,
+    stored: &[String],
+    wanted: &[String],
+    out: &mut SyncPlan,
+) {
+    let has = |list: &[String], id: &str| list.iter().any(|m| m.trim().eq_ignore_ascii_case(id.trim()));
+    let mut seen: Vec<&str> = Vec::new();
+    for m in wanted {
+        if !has(stored, m) && !seen.iter().any(|s| s.eq_ignore_ascii_case(m.trim())) {
+            seen.push(m.trim());
+            out.actions.push(Action::GroupMember {
+                group: group.to_string(),
+                group_id: group_id.map(str::to_string),
+                member: m.trim().to_string(),
+                add: true,
+            });
+        }
+    }
+    for m in stored.iter().filter(|m| !has(wanted, m)) {
+        out.actions.push(Action::GroupMember {
+            group: group.to_string(),
+            group_id: group_id.map(str::to_string),
+            member: m.clone(),
+            add: false,
+        });
+    }
+}
+
+/// The description patch of an existing group, when the file's differs.
+fn description_patch(g: &crate::autopilot::CheckedGroup, current: &Value, id: &str, out: &mut SyncPlan) {
+    let Some(d) = &g.description else { return };
+    if current.get("description").and_then(Value::as_str).unwrap_or("") != d {
+        out.actions.push(Action::UpdateGroup {
+            group: g.name.clone(),
+            group_id: id.to_string(),
+            changed: vec!["description".into()],
+            body: json!({ "description": d }),
+        });
+    }
 }
 
 /// The stored profile read back through the tenant model and written as

@@ -395,6 +395,7 @@ fn fleet_input(f: &FleetSpec, esp: &EspSpec) -> FlowInput {
         kiosk: f.kiosk,
         tenant_lockdown: false,
         v2_allow_skip: false,
+        default_profile: false,
     }
 }
 

@@ -62,7 +62,7 @@ fn contoso_tenant_lints_clean_with_only_known_warnings() -> TestResult {
         [
             "name-template-serial-truncated", // the kiosk's Graph JSON
             "name-template-serial-truncated",
-            "display-name-characters",
+            // No display-name-characters: its hyphen warning had no documentation behind it.
             "name-template-serial-truncated",
         ]
     );
@@ -170,7 +170,8 @@ fn contoso_edits_change_what_they_should() -> TestResult {
         changed,
         BTreeMap::from([
             ("CON-LT-7UWKH1Z", (Some("Contoso UD Entra"), Some("Contoso Pre-provisioned"))),
-            ("CON-MTG-AMS01", (Some("Contoso Kiosk SD"), Some("Contoso UD Entra"))),
+            // Its new name is pending: it keeps CON-KSK-CZC4676 until its next deployment.
+            ("CON-KSK-CZC4676", (Some("Contoso Kiosk SD"), Some("Contoso UD Entra"))),
             ("CON-LT-PF31EN90", (Some("Contoso UD Entra"), None)),
             ("CON-LT-5CG8343Q", (Some("Contoso UD Entra"), Some("Contoso UD Entra"))),
         ])
@@ -344,11 +345,36 @@ fn converting_profiles_register_managed_windows_devices_only() -> TestResult {
     ));
     let managed = DEVICES.replace(
         r#""operatingSystem": "Windows""#,
-        r#""operatingSystem": "Windows", "managementType": "MDM""#,
+        r#""operatingSystem": "Windows", "managementType": "MDM", "deviceOwnership": "Company""#,
     );
     let plan = plan_of(&tenant, &managed)?;
     assert!(matches!(outcome(&plan, "unregistered")?, Outcome::Converted { by: 0, .. }));
     assert_eq!(plan.summary().converted, 1);
+    Ok(())
+}
+
+/// Microsoft Learn, Configure Autopilot profiles (learn.microsoft.com/autopilot/profiles), Convert all
+/// targeted devices to Autopilot: "All corporate owned, non-Autopilot devices in assigned groups register
+/// with the Autopilot deployment service. Personally owned devices aren't registered to Autopilot."
+#[test]
+fn converting_profiles_never_register_personal_devices() -> TestResult {
+    let tenant = format!(
+        "{GROUPS}[[profile]]\nname = \"Convert\"\ncreated = 2024-01-01T00:00:00Z\nconvert_all_targeted_devices = true\ninclude = [\"Laptops\"]\n"
+    );
+    for (ownership, converted) in [("Company", true), ("Personal", false), ("Unknown", false)] {
+        let devices = DEVICES.replace(
+            r#""operatingSystem": "Windows""#,
+            &format!(
+                r#""operatingSystem": "Windows", "managementType": "MDM", "deviceOwnership": "{ownership}""#
+            ),
+        );
+        let plan = plan_of(&tenant, &devices)?;
+        let outcome = outcome(&plan, "unregistered")?;
+        assert_eq!(matches!(outcome, Outcome::Converted { .. }), converted, "{ownership}: {outcome:?}");
+        if !converted {
+            assert!(matches!(outcome, Outcome::NotRegistered { unconvertible: true, .. }), "{ownership}");
+        }
+    }
     Ok(())
 }
 
@@ -626,4 +652,193 @@ fn malformed_edit_files_name_the_key() {
         matches!(&message, Err(m) if m.starts_with("edits.toml:3:1: edit[0].grouptag: unknown field")),
         "{message:?}"
     );
+}
+
+// ------------------------------------------------ Fidelity to the documentation
+
+/// autopilot-profiles.md, Profile settings: "Device name template … used at enrollment"; Microsoft Learn,
+/// Manually register devices with Windows Autopilot, Edit Autopilot device attributes (device name). The
+/// name is the device's at its next deployment: until then it stays in groups that test its current name.
+#[test]
+fn a_device_name_edit_is_pending_and_keeps_display_name_groups() -> TestResult {
+    let tenant = checked_text(
+        "[[group]]\nname = \"Lobby\"\nrule = 'device.displayName -startsWith \"KIOSK-\"'\n\
+         [[profile]]\nname = \"Kiosk\"\ncreated = 2024-01-01T00:00:00Z\nconvert_all_targeted_devices = true\n\
+         include = [\"Lobby\"]\n",
+    )?;
+    let mut devices: Vec<Device> =
+        serde_json::from_str(r#"[{"id": "k", "displayName": "KIOSK-1", "physicalIds": ["[ZTDId]:z-k"]}]"#)?;
+    let before = tenant.plan(&FleetIndex::from_devices(&devices)?)?;
+    let set =
+        EditSet::parse("[[edit]]\ndevice = \"KIOSK-1\"\ndevice_name = \"MTG-1\"\n", Path::new("e.toml"))?;
+    let resolved = set.resolve(&devices);
+    assert!(!resolved.has_errors(), "{:#?}", resolved.findings);
+    let applied = set.apply(&mut devices, &resolved);
+    assert_eq!(devices[0].display_name.as_deref(), Some("KIOSK-1"));
+    assert_eq!(applied[0].pending, ["device name: \"KIOSK-1\" → \"MTG-1\" at the next deployment"]);
+    let after = tenant.plan(&FleetIndex::from_devices(&devices)?)?;
+    assert_eq!(after.devices[0].groups, [0]);
+    assert!(whatif::compare(&before, &after).changes.is_empty());
+    Ok(())
+}
+
+fn checked_text(text: &str) -> Result<CheckedTenant, Box<dyn Error>> {
+    let v = validate(&parse(text)?);
+    v.tenant.ok_or_else(|| format!("invalid tenant: {:#?}", v.findings).into())
+}
+
+/// Graph beta outOfBoxExperienceSetting: eulaHidden, privacySettingsHidden and escapeLinkHidden each have
+/// "Default value is FALSE" (the page is shown); userType defaults to administrator, deviceUsageType to
+/// singleUser.
+#[test]
+fn graph_profiles_omitting_oobe_flags_take_graphs_defaults() -> TestResult {
+    let source = Source::new(
+        "p.json",
+        r##"[{"@odata.type": "#microsoft.graph.azureADWindowsAutopilotDeploymentProfile", "displayName": "Bare"},
+            {"@odata.type": "#microsoft.graph.azureADWindowsAutopilotDeploymentProfile", "displayName": "Std",
+             "outOfBoxExperienceSetting": {"userType": "standard"}}]"##,
+    );
+    let (specs, _) = graph_json::read_profiles(&source)?;
+    let bare = check_profile(&specs[0]).0.ok_or("bare profile invalid")?;
+    let body = graph_json::to_graph(&bare);
+    let oobe = &body["outOfBoxExperienceSetting"];
+    assert_eq!(
+        (oobe["eulaHidden"].as_bool(), oobe["privacySettingsHidden"].as_bool()),
+        (Some(false), Some(false))
+    );
+    assert_eq!(
+        (oobe["userType"].as_str(), oobe["deviceUsageType"].as_str()),
+        (Some("administrator"), Some("singleUser"))
+    );
+    let std = check_profile(&specs[1]).0.ok_or("standard profile invalid")?;
+    assert_eq!(
+        graph_json::to_graph(&std)["outOfBoxExperienceSetting"]["escapeLinkHidden"].as_bool(),
+        Some(false)
+    );
+    // A HoloLens profile has one mode: without deviceUsageType it is self-deploying, not singleUser.
+    let holo = Source::new(
+        "h.json",
+        r##"{"@odata.type": "#microsoft.graph.azureADWindowsAutopilotDeploymentProfile", "displayName": "H",
+             "deviceType": "holoLens"}"##,
+    );
+    let (specs, _) = graph_json::read_profiles(&holo)?;
+    let holo = check_profile(&specs[0]).0.ok_or("HoloLens profile invalid")?;
+    assert_eq!(holo.mode(), EnrollmentMode::SelfDeploying);
+    Ok(())
+}
+
+/// Microsoft Learn, Configure Autopilot profiles: "If a Language (Region) is selected, choose Yes to skip
+/// the keyboard selection page." Neither the OS default nor user-select selects one.
+#[test]
+fn automatic_keyboard_needs_a_selected_language() -> TestResult {
+    for (locale, fires) in [("os-default", true), ("user-select", true), ("nl-NL", false)] {
+        let text = format!("[[profile]]\nname = \"P\"\nlocale = \"{locale}\"\nautomatic_keyboard = true\n");
+        let v = validate(&parse(&text)?);
+        assert_eq!(v.findings.iter().any(|f| f.code == "automatic-keyboard-language"), fires, "{locale}");
+    }
+    Ok(())
+}
+
+/// autopilot-profiles.md: "HoloLens ⇒ deployment mode Self-deploying"; a HoloLens profile without a mode
+/// is a self-deploying one, not an error.
+#[test]
+fn a_hololens_profile_without_a_mode_is_self_deploying() -> TestResult {
+    let tenant = checked_text("[[profile]]\nname = \"H\"\ndevice_type = \"hololens\"\nall_devices = true\n")?;
+    assert_eq!(tenant.profiles[0].profile.mode(), EnrollmentMode::SelfDeploying);
+    Ok(())
+}
+
+/// The vendor guide's console needs a placeholder enrollment user; Intune does not. Without
+/// `[tenant] placeholder_enrollment_user` no enrollment-user check runs.
+#[test]
+fn enrollment_user_checks_need_the_tenant_to_ask_for_them() -> TestResult {
+    let sd = "[[profile]]\nname = \"Kiosk\"\nmode = \"self-deploying\"\n";
+    let codes = |text: &str| -> Result<Vec<&'static str>, Box<dyn Error>> {
+        Ok(validate(&parse(text)?).findings.iter().map(|f| f.code).collect())
+    };
+    assert!(codes(sd)?.iter().all(|c| !c.starts_with("enrollment-user")));
+    let asked = format!("[tenant]\nplaceholder_enrollment_user = \"enroll@contoso.com\"\n{sd}");
+    assert_eq!(codes(&asked)?, ["enrollment-user-missing"]);
+    let other = format!("{asked}[enrollment_user]\nupn = \"other@contoso.com\"\n");
+    assert!(codes(&other)?.contains(&"enrollment-user-prerequisite"));
+    Ok(())
+}
+
+/// rule-language.md §6.4 [S6]: "a memberOf group cannot feed another memberOf group" (Microsoft Learn,
+/// groups-dynamic-rule-member-of); a memberOf group reading itself is the shortest such chain.
+#[test]
+fn member_of_groups_reading_themselves_or_each_other_are_errors() -> TestResult {
+    let (a, b) = ("0a0a0a0a-0000-4000-8000-00000000000a", "0b0b0b0b-0000-4000-8000-00000000000b");
+    let group = |name: &str, id: &str, source: &str| {
+        format!("[[group]]\nname = \"{name}\"\nid = \"{id}\"\nrule = \"device.memberOf -any (group.objectId -in ['{source}'])\"\n")
+    };
+    let count = |text: &str| -> Result<usize, Box<dyn Error>> {
+        let v = validate(&parse(text)?);
+        Ok(v.findings.iter().filter(|f| f.code == "group-member-of-chain" && f.is_error()).count())
+    };
+    assert_eq!(count(&group("A", a, a))?, 1, "itself");
+    assert_eq!(count(&format!("{}{}", group("A", a, b), group("B", b, a)))?, 2, "each other");
+    let plain = format!("[[group]]\nname = \"B\"\nid = \"{b}\"\nrule = 'device.deviceModel -eq \"X\"'\n");
+    assert_eq!(count(&format!("{}{plain}", group("A", a, b)))?, 0, "a plain source group");
+    Ok(())
+}
+
+/// autopilot-profiles.md, Entra device groups: "static (the admin picks devices) or dynamic". An assigned
+/// group's members get its profile like a dynamic group's.
+#[test]
+fn assigned_groups_drive_profiles_like_dynamic_ones() -> TestResult {
+    let plan = plan_of(
+        &format!(
+            "{GROUPS}[[group]]\nname = \"Lab\"\nmembers = [\"UNTAGGED\"]\n\
+             [[profile]]\nname = \"Lab\"\ncreated = 2023-01-01T00:00:00Z\ninclude = [\"Lab\"]\n\
+             [[profile]]\nname = \"Sales\"\ncreated = 2024-01-01T00:00:00Z\ninclude = [\"Sales\"]\nexclude = [\"Lab\"]\n"
+        ),
+        DEVICES,
+    )?;
+    assert_eq!(name(&plan, "untagged")?.as_deref(), Some("Lab"));
+    assert_eq!(name(&plan, "sales-laptop")?.as_deref(), Some("Sales"));
+    let lab = plan.groups.iter().position(|g| g == "Lab").ok_or("no Lab group")?;
+    assert_eq!(plan.group_sizes[lab], 1);
+    Ok(())
+}
+
+/// Microsoft Learn, Windows Autopilot for pre-provisioned deployment, Prerequisites: "An enrollment status
+/// page (ESP) profile must be targeted to the device."
+#[test]
+fn pre_provisioning_without_a_device_esp_is_a_finding() -> TestResult {
+    let fires = |text: &str| -> Result<bool, Box<dyn Error>> {
+        Ok(validate(&parse(text)?).findings.iter().any(|f| f.code == "pre-provisioning-esp"))
+    };
+    let pp = "[[profile]]\nname = \"P\"\npre_provisioning = true\n";
+    assert!(fires(pp)?);
+    assert!(fires(&format!("[esp]\nshow_progress = false\n{pp}"))?);
+    assert!(!fires(&format!("[esp]\nshow_progress = true\n{pp}"))?);
+    assert!(!fires(&format!("{pp}[profile.esp]\ntimeout_minutes = 90\n"))?);
+    Ok(())
+}
+
+/// Microsoft Learn, Manually register devices with Windows Autopilot, Delete Autopilot devices: "You can
+/// delete Windows Autopilot devices that aren't enrolled in Intune"; enrolled ones are deleted from Intune
+/// first.
+#[test]
+fn deleting_the_record_of_an_enrolled_device_is_refused() -> TestResult {
+    let mut devices: Vec<Device> = serde_json::from_str(
+        r#"[{"id": "m", "displayName": "PC-M", "managementType": "MDM", "physicalIds": ["[ZTDId]:z-m"]}]"#,
+    )?;
+    let set = EditSet::parse("[[delete]]\ndevice = \"PC-M\"\n", Path::new("e.toml"))?;
+    let resolved = set.resolve(&devices);
+    assert_eq!(resolved.findings.iter().map(|f| f.code).collect::<Vec<_>>(), ["delete-enrolled-device"]);
+    assert_eq!(resolved.deletes, [None]);
+    let set = EditSet::parse(
+        "[[delete]]\ndevice = \"PC-M\"\nmanaged_device_deleted = true\n",
+        Path::new("e.toml"),
+    )?;
+    let resolved = set.resolve(&devices);
+    assert!(!resolved.has_errors());
+    set.apply(&mut devices, &resolved);
+    assert_eq!(
+        (devices[0].management_type.as_deref(), devices[0].physical_ids.as_deref()),
+        (None, Some(&[][..]))
+    );
+    Ok(())
 }

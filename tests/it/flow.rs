@@ -10,6 +10,7 @@ use fleetlab::flow::{
     FlowInput, FlowMode, JoinKind, Node, PrepStep, Recovery, Segment, State, ValidFlow, Walk, WalkOptions,
     NO_EDGE,
 };
+use petgraph::visit::EdgeRef;
 
 type TestResult = Result<(), Box<dyn Error>>;
 
@@ -80,6 +81,8 @@ fn user_driven_entra_clean_path() -> TestResult {
     Ok(())
 }
 
+/// Microsoft Learn, Windows Autopilot user-driven mode (learn.microsoft.com/autopilot/user-driven): "The
+/// device enrolls in Intune … this enrollment occurs … before the Active Directory join process."
 #[test]
 fn user_driven_hybrid_clean_path() -> TestResult {
     assert_eq!(
@@ -87,9 +90,9 @@ fn user_driven_hybrid_clean_path() -> TestResult {
         with_oobe(&[
             "EntraSignIn",
             "JoinEnroll",
+            "EspPrep.Register",
             "EspPrep.Join",
             "HybridReboot",
-            "EspPrep.Register",
             "EspPrep.Prepare",
             "EspDeviceSetup",
             "DomainLogon",
@@ -529,5 +532,76 @@ fn contoso_profiles_derive_validate_and_export() -> TestResult {
         assert!(w.end.state.is_terminal(), "{name} ends in {}", w.end);
         assert!(!w.end.state.is_failure(), "{name} ends in {}", w.end);
     }
+    Ok(())
+}
+
+// ------------------------------------------------ Fidelity to the documentation
+
+fn position(names: &[String], state: &str) -> Result<usize, String> {
+    names.iter().position(|n| n == state).ok_or(format!("{state} not visited: {names:?}"))
+}
+
+/// Set up the Enrollment Status Page, "Install Windows quality updates (might restart the device)": the
+/// updates install on the last page of OOBE, once the ESP is done and before anyone signs in. A
+/// self-deploying ESP ends with device setup, so the updates come before the sign-in screen or the
+/// kiosk's autologon, not after a first user's account setup.
+#[test]
+fn self_deploying_quality_updates_run_after_the_esp_kiosks_included() -> TestResult {
+    for kiosk in [false, true] {
+        let mut input = FlowInput { kiosk, ..sd() };
+        input.esp.install_quality_updates = true;
+        let names = clean(&input)?;
+        let end = if kiosk { "KioskAutologon" } else { "SignInScreen" };
+        let (esp, updates, last) = (
+            position(&names, "EspDeviceSetup")?,
+            position(&names, "QualityUpdates")?,
+            position(&names, end)?,
+        );
+        assert!(esp < updates && updates < last, "kiosk {kiosk}: {names:?}");
+        let g = derive(&input)?;
+        assert!(
+            !g.graph.edge_references().any(|r| {
+                r.weight().event == "account-setup-done" && g.graph[r.target()].state == State::QualityUpdates
+            }),
+            "no quality updates after the first user's account setup"
+        );
+    }
+    let names = clean(&sd())?;
+    assert!(position(&names, "QualityUpdates").is_err(), "off unless the ESP asks: {names:?}");
+    Ok(())
+}
+
+/// Microsoft Learn, Configure Autopilot profiles, Autopilot profile priority: "If no other profile is
+/// applicable to the device and there's a default profile (any Autopilot profile assigned to all devices),
+/// then the default profile is applied" — so with one, "profile not assigned" (815) cannot happen.
+#[test]
+fn no_profile_not_assigned_edge_with_an_all_devices_profile() -> TestResult {
+    let has_815 = |input: &FlowInput| -> Result<bool, Box<dyn Error>> {
+        Ok(derive(input)?.graph.edge_weights().any(|e| e.event == "profile-not-assigned"))
+    };
+    assert!(has_815(&ud())?);
+    assert!(!has_815(&FlowInput { default_profile: true, ..ud() })?);
+    let tenant = Tenant::parse(
+        "[[profile]]\nname = \"Default\"\nall_devices = true\n[[profile]]\nname = \"Other\"\n",
+        "t.toml".as_ref(),
+    )?;
+    let checked = validate_tenant(&tenant).tenant.ok_or("invalid tenant")?;
+    for (name, input) in from_profile::tenant_inputs(&checked) {
+        assert!(input.default_profile, "{name}");
+        assert!(!has_815(&input)?, "{name}");
+    }
+    Ok(())
+}
+
+/// `flow walk --help`: without --retry / --continue / --reset the walk takes no option on an error
+/// screen; the pre-provisioning red screen after 0x80180005 offers only Retry and Reset, so it stops there.
+#[test]
+fn a_walk_without_a_recovery_option_neither_retries_nor_resets() -> TestResult {
+    let w = run(&ud(), &["preprov-disallowed"], Recovery::GiveUp, &["win-x5"])?;
+    assert_eq!(w.end.to_string(), "technician/PreProvError{landing}");
+    assert!(w.steps.iter().all(|s| s.event != "retry" && s.event != "reset"), "{:?}", w.names());
+    let retried = run(&ud(), &["preprov-disallowed"], Recovery::Retry, &["win-x5"])?;
+    assert!(retried.steps.iter().any(|s| s.event == "retry"));
+    assert!(retried.steps.iter().all(|s| s.event != "reset"), "{:?}", retried.names());
     Ok(())
 }

@@ -124,3 +124,36 @@ fn walk_json_and_unregistered_devices() -> TestResult {
     assert_eq!(code, Some(2));
     Ok(())
 }
+
+/// `flow walk --help`: "it never retries or resets unless asked". The red screen after 0x80180005 offers
+/// Retry and Reset only, so a walk given neither stops on it.
+#[test]
+fn walk_takes_no_recovery_option_unasked() -> TestResult {
+    let (code, stdout, stderr) =
+        fleetlab(&["flow", "walk", "--mode", "user-driven", "--technician", "--fail", "preprov-disallowed"])?;
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("end: technician/PreProvError{landing}"), "{stdout}");
+    assert!(!stdout.contains("--retry-->") && !stdout.contains("--reset-->"), "{stdout}");
+    let (_, help, _) = fleetlab(&["flow", "walk", "--help"])?;
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(help.contains("never retries or resets unless asked"), "{help}");
+    Ok(())
+}
+
+/// Microsoft Learn, Configure Autopilot profiles, Autopilot profile priority: with a profile assigned to
+/// all devices, a registered device always has one, so `flow show` draws no 815 escape — for a tenant
+/// that has one (Contoso's "Contoso UD Entra") or with `--all-devices-profile`.
+#[test]
+fn show_leaves_out_the_815_escape_beside_an_all_devices_profile() -> TestResult {
+    let edge = "profile-not-assigned";
+    let (_, plain, _) = fleetlab(&["flow", "show", "--mode", "user-driven", "--format", "text"])?;
+    assert!(plain.contains(edge), "{plain}");
+    let (_, flagged, _) =
+        fleetlab(&["flow", "show", "--mode", "user-driven", "--format", "text", "--all-devices-profile"])?;
+    assert!(!flagged.contains(edge), "{flagged}");
+    let (code, kiosk, _) =
+        fleetlab(&["flow", "show", "--tenant", TENANT, "--profile", "Contoso Kiosk SD", "--format", "text"])?;
+    assert_eq!(code, Some(0));
+    assert!(!kiosk.contains(edge), "{kiosk}");
+    Ok(())
+}

@@ -489,3 +489,78 @@ fn export_tenant_lints_and_plans_to_nothing() -> TestResult {
     assert_eq!(plan.stdout, "nothing to do: the tenant matches\n", "{}", plan.stderr);
     Ok(())
 }
+
+/// autopilot-profiles.md, Entra device groups: "static (the admin picks devices) or dynamic". An assigned
+/// group of the tenant file is planned (created, members added one by one, `POST /groups/{id}/members/$ref`
+/// as Graph v1.0 documents), applied, assigned to like a dynamic group, kept in step when the list changes
+/// (`DELETE …/members/{id}/$ref`), and written back by `sync export --tenant` as a members list.
+#[test]
+fn assigned_groups_are_planned_applied_assigned_and_exported() -> TestResult {
+    let server = FakeServer::start(contoso()?, FakeConfig::default(), 0)?;
+    let handle = server.handle();
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("tenant.db");
+    pull(server.url(), &db, false)?;
+    let mut ids: Vec<String> =
+        handle.devices()?.iter().filter_map(|d| d["id"].as_str().map(str::to_string)).take(2).collect();
+    ids.sort();
+    let (a, b) = (ids.first().ok_or("no device")?.clone(), ids.get(1).ok_or("one device")?.clone());
+    let lab = |members: &[&str]| {
+        let list: Vec<String> = members.iter().map(|m| format!("{m:?}")).collect();
+        TENANT.replace("include = [\"Autopilot - UK-LT-OPS\"]", "include = [\"Lab PCs\"]")
+            + &format!("\n[[group]]\nname = \"Lab PCs\"\nmembers = [{}]\n", list.join(", "))
+    };
+    setup(dir.path(), &lab(&[&a, &b]))?;
+    let t = dir.path().join("tenant.toml").to_string_lossy().into_owned();
+
+    let plan = fleetlab(&["sync", "plan", "--tenant", &t], &db)?;
+    assert_eq!(plan.code, Some(0), "{}{}", plan.stdout, plan.stderr);
+    let at =
+        |needle: &str| plan.stdout.find(needle).ok_or(format!("{needle:?} missing from\n{}", plan.stdout));
+    let create = at("+ create group \"Lab PCs\": assigned")?;
+    let add = at(&format!("+ add {a} to group \"Lab PCs\""))?;
+    at(&format!("+ add {b} to group \"Lab PCs\""))?;
+    let assign = at("+ assign \"AP-UserDriven-Sales\" to group \"Lab PCs\"")?;
+    assert!(create < add && add < assign, "{}", plan.stdout);
+
+    let mut args: Vec<String> =
+        ["sync", "apply", "--tenant", &t, "--yes", "--audit-log"].iter().map(|s| s.to_string()).collect();
+    args.push(dir.path().join("audit.jsonl").to_string_lossy().into_owned());
+    args.extend(connection(server.url()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let applied = fleetlab(&args, &db)?;
+    assert_eq!(applied.code, Some(0), "{}{}", applied.stdout, applied.stderr);
+    let group = |name: &str| -> Result<(String, Value, Vec<String>), Box<dyn Error>> {
+        Ok(handle.groups()?.into_iter().find(|(_, g, _)| g["displayName"] == name).ok_or("no group")?)
+    };
+    let (lab_id, props, members) = group("Lab PCs")?;
+    assert_eq!(props["groupTypes"], json!([]));
+    assert_eq!(members, [a.clone(), b.clone()]);
+    let profile = handle
+        .profiles()?
+        .into_iter()
+        .find(|p| p["displayName"] == "AP-UserDriven-Sales")
+        .ok_or("profile not created")?;
+    assert_eq!(profile["assignments"][0]["target"]["groupId"], json!(lab_id), "{profile}");
+    let again = fleetlab(&args, &db)?;
+    assert!(again.stdout.contains("nothing to do"), "{}{}", again.stdout, again.stderr);
+
+    // One device leaves the list: one removal, nothing else.
+    setup(dir.path(), &lab(&[&a]))?;
+    let plan = fleetlab(&["sync", "plan", "--tenant", &t], &db)?;
+    assert!(plan.stdout.starts_with(&format!("- remove {b} from group \"Lab PCs\"\n")), "{}", plan.stdout);
+    assert!(plan.stdout.ends_with("\n1 change(s)\n"), "{}", plan.stdout);
+    let applied = fleetlab(&args, &db)?;
+    assert_eq!(applied.code, Some(0), "{}{}", applied.stdout, applied.stderr);
+    assert_eq!(group("Lab PCs")?.2, std::slice::from_ref(&a));
+
+    let out = dir.path().join("exported.toml");
+    let o = out.to_string_lossy().into_owned();
+    let export = fleetlab(&["sync", "export", "--tenant", &o], &db)?;
+    assert_eq!(export.code, Some(0), "{}", export.stderr);
+    let text = std::fs::read_to_string(&out)?;
+    assert!(text.contains(&format!("members = [\"{a}\"]")), "{text}");
+    let plan = fleetlab(&["sync", "plan", "--tenant", &o], &db)?;
+    assert_eq!(plan.stdout, "nothing to do: the tenant matches\n", "{}", plan.stderr);
+    Ok(())
+}

@@ -656,10 +656,9 @@ impl Tenant {
                     raw.replacen('{', "{\"@odata.type\":\"#microsoft.graph.device\",", 1)
                 }, "directoryObjects", base, version, "", None)
             }
-            ("POST", ["groups", id, "members", "$ref"]) => match self.groups.get(*id) {
-                Some(_) => graph_error(400, "Request_BadRequest", "Insufficient privileges to complete the operation: the members of a dynamic group are computed from its rule and cannot be added manually."),
-                None => not_found(id),
-            },
+            ("POST", ["groups", id, "members", "$ref"]) if self.groups.get(*id).is_some_and(|g| g.rule.is_some()) => graph_error(400, "Request_BadRequest", "Insufficient privileges to complete the operation: the members of a dynamic group are computed from its rule and cannot be added manually."),
+            ("POST", ["groups", id, "members", "$ref"]) => self.member_ref(id, Some(body), None),
+            ("DELETE", ["groups", id, "members", member, "$ref"]) => self.member_ref(id, None, Some(member)),
             (_, ["deviceManagement", rest @ ..]) => self.device_management(method, beta, rest, query, body, &listing),
             _ => graph_error(400, "BadRequest", &format!("Resource not found for the segment '{}'.", segs.first().unwrap_or(&""))),
         }
@@ -969,6 +968,59 @@ impl Tenant {
     /// a valid `mailNickname`, and for a dynamic group a rule the rule
     /// engine accepts as a device rule; the members are computed at once
     /// (Entra takes minutes: tests need determinism).
+    /// Adds (`body` with an `@odata.id`) or removes (`member`) a direct
+    /// member of an assigned group; a dynamic group's members come from
+    /// its rule only.
+    fn member_ref(&mut self, id: &str, body: Option<&[u8]>, member: Option<&str>) -> Reply {
+        let Some(g) = self.groups.get(id) else { return not_found(id) };
+        if g.rule.is_some() {
+            return graph_error(
+                400,
+                "Request_BadRequest",
+                "Insufficient privileges to complete the operation: the members of a dynamic group are computed \
+                 from its rule and cannot be changed manually.",
+            );
+        }
+        let member = match (body, member) {
+            (Some(body), _) => {
+                let bind = serde_json::from_slice::<Value>(body)
+                    .ok()
+                    .and_then(|v| v.get("@odata.id").and_then(Value::as_str).map(str::to_string));
+                let Some(bind) = bind else {
+                    return graph_error(
+                        400,
+                        "Request_BadRequest",
+                        "Invalid request body: expected an @odata.id.",
+                    );
+                };
+                bind.rsplit('/').next().unwrap_or("").to_string()
+            }
+            (None, Some(m)) => m.to_string(),
+            (None, None) => return not_found(id),
+        };
+        let add = body.is_some();
+        if add && !self.devices.contains_key(&member) {
+            return not_found(&member);
+        }
+        let present = self.groups.get(id).is_some_and(|g| g.members.contains(&member));
+        if add && present {
+            return graph_error(400, "Request_BadRequest", "One or more added object references already exist for the following modified properties: 'members'.");
+        }
+        if !add && !present {
+            return not_found(&member);
+        }
+        let v = self.bump();
+        let Some(g) = self.groups.get_mut(id) else { return not_found(id) };
+        if add {
+            g.members.insert(member.clone());
+        } else {
+            g.members.remove(&member);
+        }
+        g.log.push((v, member, add));
+        g.version = v;
+        Reply::empty(204)
+    }
+
     fn create_group(&mut self, body: &[u8], base: &str, version: &str) -> Reply {
         let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(body) else {
             return graph_error(400, "BadRequest", "Invalid request body: expected a JSON object.");
