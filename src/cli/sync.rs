@@ -577,12 +577,7 @@ fn export(
         for note in &written.notes {
             eprintln!("note: not written: {note}");
         }
-        eprintln!(
-            "wrote {} dynamic groups and {} profiles to {}",
-            written.groups,
-            written.profiles,
-            file.display()
-        );
+        eprintln!("wrote {} groups and {} profiles to {}", written.groups, written.profiles, file.display());
     }
     if let Some(dir) = profiles {
         std::fs::create_dir_all(dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;

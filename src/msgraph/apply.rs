@@ -211,6 +211,9 @@ struct Write1 {
 struct Created {
     profiles: HashMap<String, String>,
     groups: HashMap<String, String>,
+    /// The Graph root (`https://graph.microsoft.com`, a national cloud's),
+    /// for the `@odata.id` of a member reference.
+    root: String,
 }
 
 impl Created {
@@ -267,7 +270,7 @@ fn route(action: &Action, created: &Created) -> Result<Write1, GraphError> {
             };
             let (gid, mid) = (seg("group", &id)?, seg("member", member)?);
             if *add {
-                let bind = format!("https://graph.microsoft.com/v1.0/directoryObjects/{mid}");
+                let bind = format!("{}/v1.0/directoryObjects/{mid}", created.root);
                 w(
                     Method::POST,
                     ApiVersion::V1,
@@ -398,7 +401,7 @@ pub async fn apply(
     log: &mut AuditLog,
 ) -> Result<ApplyReport, GraphError> {
     let mut report = ApplyReport::default();
-    let mut created = Created::default();
+    let mut created = Created { root: client.config().graph_root.clone(), ..Created::default() };
     let mut updates: Vec<&Action> = Vec::new();
     for action in &plan.actions {
         if matches!(action, Action::UpdateDevice { .. }) {

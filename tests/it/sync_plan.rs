@@ -463,7 +463,7 @@ fn export_tenant_lints_and_plans_to_nothing() -> TestResult {
     let export = fleetlab(&["sync", "export", "--tenant", &o], &db)?;
     assert_eq!(export.code, Some(0), "{}", export.stderr);
     assert!(export.stdout.is_empty(), "no devices without -o: {}", export.stdout);
-    assert!(export.stderr.contains("wrote 25 dynamic groups and 3 profiles"), "{}", export.stderr);
+    assert!(export.stderr.contains("wrote 25 groups and 3 profiles"), "{}", export.stderr);
     assert!(export.stderr.contains("policy set (ps-1)"), "{}", export.stderr);
     let text = std::fs::read_to_string(&out)?;
     assert!(
