@@ -41,8 +41,11 @@ Examples:
   fleetlab simulate scenarios/sim/s5-failing-app.toml --events events.jsonl
   fleetlab simulate scenarios/sim/s4-esp-timeout.toml --sweep esp.timeout_minutes=60,90,120,180
   fleetlab simulate scenarios/sim/s1-depot-throughput.toml --sweep depot.technicians=3,4,6,8
+  fleetlab simulate scenarios/sim/s2-wave-completion.toml --search site[1].uplink_mbps=100..2000 --goal \"time-to-95-percent <= 1d\"
 
 --sweep KEY=V1,V2,… runs the scenario once per value (same seed, so the variants see the same arrivals and failures elsewhere: their difference is the knob) and prints one line per value. KEY is a dotted path into the file: esp.timeout_minutes, depot.technicians, depot.bench_ports, site[0].uplink_mbps, site[0].delivery_optimization (values \"lan\", \"http\", \"mcc\"), registration.hold_hours, wave[0].devices …
+
+--search KEY=LO..HI --goal \"METRIC <= VALUE\" finds the smallest whole value of KEY for which the goal holds in at least --confidence (default 0.9) of the replications, by bisection with the same seed for every value; METRIC is any metric of the JSON report (time-to-95-percent, devices-per-day, timed-out-share …), VALUE may carry d, h, min, s or %.
 
 Exit status: 0 simulated, 2 unreadable or impossible scenario.";
 
@@ -89,11 +92,30 @@ pub(super) struct SimulateArgs {
     /// Run one variant per value of a scenario key and compare them (KEY=V1,V2,…).
     #[arg(long, value_name = "KEY=V1,V2,…", conflicts_with_all = ["explain", "out", "events"])]
     sweep: Option<String>,
+    /// Find the smallest value of a key that meets --goal (KEY=LO..HI).
+    #[arg(long, value_name = "KEY=LO..HI", requires = "goal", conflicts_with_all = ["explain", "out", "events", "sweep"])]
+    search: Option<String>,
+    /// The goal of --search: METRIC <= VALUE or METRIC >= VALUE (units d, h, min, s, %).
+    #[arg(long, value_name = "GOAL", requires = "search")]
+    goal: Option<String>,
+    /// Share of replications that must meet the goal.
+    #[arg(long, default_value_t = 0.9, value_parser = confidence)]
+    confidence: f64,
+}
+
+fn confidence(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a share in (0, 1]")),
+    }
 }
 
 pub(super) fn run(args: SimulateArgs) -> Outcome {
     if let Some(spec) = &args.sweep {
         return sweep(&args, spec);
+    }
+    if let (Some(range), Some(goal)) = (&args.search, &args.goal) {
+        return search(&args, range, goal);
     }
     let parsed = scenario::load(&args.scenario).map_err(fail)?;
     let sc = Scenario::resolve(&parsed, &args.scenario).map_err(fail)?;
@@ -178,6 +200,77 @@ fn progress_bar(reps: u32, quiet: bool) -> Option<indicatif::ProgressBar> {
         bar.set_style(style);
     }
     Some(bar)
+}
+
+/// The smallest value of a key that meets a goal.
+fn search(args: &SimulateArgs, range: &str, goal: &str) -> Outcome {
+    use crate::sim::search::{parse_range, Goal, Search};
+    let (key, lo, hi) = parse_range(range).map_err(fail)?;
+    let goal_parsed = Goal::parse(goal).map_err(fail)?;
+    let text = std::fs::read_to_string(&args.scenario)
+        .map_err(|e| fail(format!("{}: {e}", args.scenario.display())))?;
+    let parsed = scenario::parse(&text, &args.scenario).map_err(fail)?;
+    let base = Scenario::resolve(&parsed, &args.scenario).map_err(fail)?;
+    let s = Search {
+        text: &text,
+        path: &args.scenario,
+        key: &key,
+        lo,
+        hi,
+        goal: &goal_parsed,
+        confidence: args.confidence,
+        replications: args.replications.unwrap_or(base.file.replications).max(1),
+        seed: args.seed.unwrap_or(base.file.seed),
+    };
+    let run = || s.run();
+    let found = match args.threads {
+        Some(t) => rayon::ThreadPoolBuilder::new()
+            .num_threads(usize::from(t))
+            .build()
+            .map_err(|e| fail(format!("threads: {e}")))?
+            .install(run),
+        None => run(),
+    }
+    .map_err(fail)?;
+    let text = match args.format {
+        SimFormat::Json => {
+            let v = serde_json::json!({ "key": key, "goal": goal, "confidence": args.confidence, "found": found });
+            let mut t = serde_json::to_string_pretty(&v).map_err(|e| fail(format!("json: {e}")))?;
+            t.push('\n');
+            t
+        }
+        SimFormat::Text => {
+            let mut t = format!(
+                "{} — {} replications per value, seed {}, same random streams for every value\n\n",
+                base.file.name, s.replications, s.seed
+            );
+            t.push_str(&format!("{key:<24}  goal met in\n"));
+            let mut probes = found.probes.clone();
+            probes.sort_by_key(|p| p.value);
+            for p in &probes {
+                t.push_str(&format!(
+                    "{:<24}  {} of {} ({:.0} %)\n",
+                    p.value,
+                    p.met,
+                    p.replications,
+                    p.share() * 100.0
+                ));
+            }
+            t.push('\n');
+            t.push_str(&match found.value {
+                Some(v) => format!(
+                    "{key} = {v} is the smallest value in {lo}..{hi} for which {goal} holds in at least {:.0} % of replications.\n",
+                    args.confidence * 100.0
+                ),
+                None => format!(
+                    "No value in {lo}..{hi} meets {goal} in {:.0} % of replications (not even {hi}).\n",
+                    args.confidence * 100.0
+                ),
+            });
+            t
+        }
+    };
+    emit(&text, args.output.as_deref())
 }
 
 /// One run per value of one key, side by side.
