@@ -41,9 +41,10 @@ Examples:
   fleetlab simulate scenarios/sim/s5-failing-app.toml --events events.jsonl
   fleetlab simulate scenarios/sim/s4-esp-timeout.toml --sweep esp.timeout_minutes=60,90,120,180
   fleetlab simulate scenarios/sim/s1-depot-throughput.toml --sweep depot.technicians=3,4,6,8
+  fleetlab simulate scenarios/sim/s1-depot-throughput.toml --sweep \"depot.technicians=4,6;depot.bench_ports=24,48\"
   fleetlab simulate scenarios/sim/s2-wave-completion.toml --search site[1].uplink_mbps=100..2000 --goal \"time-to-95-percent <= 1d\"
 
---sweep KEY=V1,V2,… runs the scenario once per value (same seed, so the variants see the same arrivals and failures elsewhere: their difference is the knob) and prints one line per value. KEY is a dotted path into the file: esp.timeout_minutes, depot.technicians, depot.bench_ports, site[0].uplink_mbps, site[0].delivery_optimization (values \"lan\", \"http\", \"mcc\"), registration.hold_hours, wave[0].devices …
+--sweep KEY=V1,V2,… runs the scenario once per value (same seed, so the variants see the same arrivals and failures elsewhere: their difference is the knob) and prints one line per value. KEY is a dotted path into the file: esp.timeout_minutes, depot.technicians, depot.bench_ports, site[0].uplink_mbps, site[0].delivery_optimization (values \"lan\", \"http\", \"mcc\"), registration.hold_hours, wave[0].devices … Two keys separated by ';' run the grid of both.
 
 --search KEY=LO..HI --goal \"METRIC <= VALUE\" finds the smallest whole value of KEY for which the goal holds in at least --confidence (default 0.9) of the replications, by bisection with the same seed for every value; METRIC is any metric of the JSON report (time-to-95-percent, devices-per-day, timed-out-share …), VALUE may carry d, h, min, s or %.
 
@@ -273,26 +274,47 @@ fn search(args: &SimulateArgs, range: &str, goal: &str) -> Outcome {
     emit(&text, args.output.as_deref())
 }
 
-/// One run per value of one key, side by side.
+/// One run per value of one key, or per pair of values of two keys
+/// (`K1=A,B;K2=X,Y`: the grid of both), side by side.
 fn sweep(args: &SimulateArgs, spec: &str) -> Outcome {
-    let (key, values) = spec.split_once('=').ok_or_else(|| {
-        fail(format!("--sweep {spec:?}: expected KEY=V1,V2,… (e.g. esp.timeout_minutes=60,90)"))
-    })?;
-    let values: Vec<&str> = values.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
-    if values.is_empty() {
-        return Err(fail(format!("--sweep {spec:?}: no values after '='")));
+    let mut axes: Vec<(&str, Vec<&str>)> = Vec::new();
+    for axis in spec.split(';').map(str::trim).filter(|a| !a.is_empty()) {
+        let (key, values) = axis.split_once('=').ok_or_else(|| {
+            fail(format!("--sweep {spec:?}: expected KEY=V1,V2,… (e.g. esp.timeout_minutes=60,90)"))
+        })?;
+        let values: Vec<&str> = values.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
+        if values.is_empty() {
+            return Err(fail(format!("--sweep {spec:?}: no values after '=' for {key}")));
+        }
+        axes.push((key.trim(), values));
+    }
+    if axes.is_empty() || axes.len() > 2 {
+        return Err(fail(format!("--sweep {spec:?}: one key, or two keys separated by ';'")));
     }
     let text = std::fs::read_to_string(&args.scenario)
         .map_err(|e| fail(format!("{}: {e}", args.scenario.display())))?;
+    // The grid, first key slowest.
+    let mut grid: Vec<Vec<(&str, &str)>> = vec![Vec::new()];
+    for (key, values) in &axes {
+        grid = grid
+            .iter()
+            .flat_map(|row| values.iter().map(move |v| row.iter().copied().chain([(*key, *v)]).collect::<Vec<_>>()))
+            .collect();
+    }
+    let key = axes.iter().map(|a| a.0).collect::<Vec<_>>().join(", ");
     let mut reports = Vec::new();
-    for value in &values {
-        let variant = scenario::with_value(&text, key, value).map_err(|m| fail(format!("--sweep: {m}")))?;
+    for row in &grid {
+        let mut variant = text.clone();
+        for (k, v) in row {
+            variant = scenario::with_value(&variant, k, v).map_err(|m| fail(format!("--sweep: {m}")))?;
+        }
+        let label = row.iter().map(|(_, v)| *v).collect::<Vec<_>>().join(", ");
         let parsed = scenario::parse(&variant, &args.scenario)
-            .map_err(|e| fail(format!("{e} (with {key} = {value})")))?;
+            .map_err(|e| fail(format!("{e} (with {key} = {label})")))?;
         let sc = Scenario::resolve(&parsed, &args.scenario)
-            .map_err(|e| fail(format!("{e} (with {key} = {value})")))?;
+            .map_err(|e| fail(format!("{e} (with {key} = {label})")))?;
         let out = run_with_progress(&sc, args, false)?;
-        reports.push(((*value).to_string(), out.report));
+        reports.push((label, out.report));
     }
     let text = match args.format {
         SimFormat::Json => {
@@ -304,7 +326,7 @@ fn sweep(args: &SimulateArgs, spec: &str) -> Outcome {
             s.push('\n');
             s
         }
-        SimFormat::Text => sweep_table(key, &reports),
+        SimFormat::Text => sweep_table(&key, &reports),
     };
     emit(&text, args.output.as_deref())
 }

@@ -304,3 +304,57 @@ fn p_wait_matches_erlang_c_and_waits_are_reported() -> TestResult {
     assert!((median - 10.0 * std::f64::consts::LN_2).abs() < 0.5, "median wait when waiting {median}");
     Ok(())
 }
+
+#[test]
+fn goal_seek_finds_the_smallest_value_that_meets_the_goal() -> TestResult {
+    use fleetlab::sim::search::{Goal, Search};
+    // M/M/c, λ = 0.5/min, mean service 5 min: the service alone has a
+    // P95 of 5·ln 20 = 15 min, and with 3 technicians (ρ = 0.83) the
+    // queue adds far more, so a 20-minute P95 needs a few more
+    // technicians than the 3 that keep the queue stable.
+    let text = std::fs::read_to_string("scenarios/sim/mmc.toml")?;
+    let text = with_value(&text, "arrivals.devices", "1500")?;
+    let goal = Goal::parse("time-in-system-p95 <= 20min")?;
+    let s = Search {
+        text: &text,
+        path: Path::new("scenarios/sim/mmc.toml"),
+        key: "depot.technicians",
+        lo: 1,
+        hi: 12,
+        goal: &goal,
+        confidence: 0.9,
+        replications: 6,
+        seed: 7,
+    };
+    let found = s.run()?;
+    let v = found.value.ok_or("no value met the goal")?;
+    assert!((4..=8).contains(&v), "{v}: {:?}", found.probes);
+    // Its answer holds and the value below it does not.
+    let at = |n: i64| found.probes.iter().find(|p| p.value == n).map(|p| p.share());
+    assert!(at(v).is_some_and(|s| s >= 0.9));
+    if let Some(below) = at(v - 1) {
+        assert!(below < 0.9);
+    }
+    Ok(())
+}
+
+#[test]
+fn sweep_runs_the_grid_of_two_keys() -> TestResult {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fleetlab"))
+        .args([
+            "simulate",
+            "scenarios/sim/mmc.toml",
+            "-n",
+            "2",
+            "-q",
+            "--sweep",
+            "depot.technicians=3,4;arrivals.devices=200,300",
+        ])
+        .output()?;
+    let stdout = String::from_utf8(out.stdout)?;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for row in ["3, 200", "3, 300", "4, 200", "4, 300"] {
+        assert!(stdout.contains(row), "{row} missing:\n{stdout}");
+    }
+    Ok(())
+}
