@@ -298,7 +298,9 @@ fn sweep(args: &SimulateArgs, spec: &str) -> Outcome {
     for (key, values) in &axes {
         grid = grid
             .iter()
-            .flat_map(|row| values.iter().map(move |v| row.iter().copied().chain([(*key, *v)]).collect::<Vec<_>>()))
+            .flat_map(|row| {
+                values.iter().map(move |v| row.iter().copied().chain([(*key, *v)]).collect::<Vec<_>>())
+            })
             .collect();
     }
     let key = axes.iter().map(|a| a.0).collect::<Vec<_>>().join(", ");

@@ -86,7 +86,7 @@ figure svg { width: 100%; height: auto; display: block; }
 ///
 /// let page = html::render(&report::example());
 /// assert!(page.starts_with("<!DOCTYPE html>"));
-/// assert_eq!(page.matches("<svg").count(), 5);
+/// assert_eq!(page.matches("<svg").count(), 6); // completion, time in system, utilisation, queues, downloads, causes
 /// assert!(!page.contains("http://") && !page.contains("https://"));
 /// ```
 pub fn render(report: &Report) -> String {
@@ -495,6 +495,9 @@ enum Series {
     Downloads,
 }
 
+/// One resource's line: its place in the report (its colour), name and points.
+type Line = (usize, String, Vec<(f64, f64)>);
+
 fn series_chart(root: &Area<'_>, r: &Report, axis: &TimeAxis, which: Series) -> Drawn {
     let bucket = if is_positive(r.bucket_minutes) { r.bucket_minutes } else { 1.0 };
     let values = |res: &super::report::ResourceSeries| -> Vec<(f64, f64)> {
@@ -520,7 +523,7 @@ fn series_chart(root: &Area<'_>, r: &Report, axis: &TimeAxis, which: Series) -> 
         Series::Downloads => res.kind == "link",
     };
     // Colours follow the resource's place in the report on every chart.
-    let lines: Vec<(usize, String, Vec<(f64, f64)>)> = r
+    let lines: Vec<Line> = r
         .resources
         .iter()
         .enumerate()
