@@ -162,6 +162,8 @@ pub struct Dev {
     lan_done: Tick,
     /// Device preparation's deadline for the selected apps.
     v2_deadline: Tick,
+    /// Its own connection's speed, bytes per tick (0: the site's `device_mbps`).
+    speed: f64,
     /// The transfer in flight: its app, start, bytes asked for, peer
     /// share, the link owner slot (`NO_SLOT` once the uplink part is done
     /// or when there is none) and, on a connection of its own, its end.
@@ -387,15 +389,24 @@ impl<'a> Sim<'a> {
         let push = |t: Tick, site: u16, devs: &mut Vec<Dev>| {
             let ordinal = devs.len();
             let r = &mut device_stream(seed, rep, ordinal as u32, Stream::Attributes);
+            let wired = r.random::<f64>() < sc.wired;
+            let on_ac = on_ac_for(site, r);
+            let tpm_bad = r.random::<f64>() < tpm_p;
+            // Drawn last, so that sites without a spread keep their draws.
+            let speed = sc
+                .sites
+                .get(site as usize)
+                .and_then(|s| s.device_spread.as_ref())
+                .map_or(0.0, |d| d.sample(r).max(0.01) * 1e6 / 8.0 / 1000.0);
             let (flow, escape) = sc.device_flows.get(ordinal).copied().unwrap_or((0, 0));
             let dev = Dev {
                 flow,
                 site,
                 state: sc.flows.get(flow as usize).map_or(0, |f| f.start),
                 serial: 0,
-                wired: r.random::<f64>() < sc.wired,
-                on_ac: on_ac_for(site, r),
-                tpm_bad: r.random::<f64>() < tpm_p,
+                wired,
+                on_ac,
+                tpm_bad,
                 escape,
                 waiting: Wait::Nothing,
                 holds_port: false,
@@ -413,6 +424,7 @@ impl<'a> Sim<'a> {
                 inst_busy: false,
                 lan_done: 0,
                 v2_deadline: 0,
+                speed,
                 dl_app: 0,
                 dl_start: 0,
                 dl_bytes: 0.0,
@@ -1254,7 +1266,9 @@ impl<'a> Sim<'a> {
         }
         if let Some(site) = self.sc.sites.get(site).filter(|s| !s.spec.shared) {
             // A connection of its own: no contention to model.
-            let t = (uplink_bytes / site.device.max(f64::MIN_POSITIVE)).ceil() as Tick;
+            let own = self.devs.get(dev as usize).map_or(0.0, |d| d.speed);
+            let rate = if own > 0.0 { own } else { site.device };
+            let t = (uplink_bytes / rate.max(f64::MIN_POSITIVE)).ceil() as Tick;
             if let Some(d) = self.d(dev) {
                 d.dl_end = now + t;
             }

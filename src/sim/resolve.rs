@@ -173,6 +173,8 @@ pub struct Site {
     pub uplink: f64,
     /// Bytes per tick of one device.
     pub device: f64,
+    /// Each device's own speed, Mbit/s, when it varies (`device_mbps_spread`).
+    pub device_spread: Option<Sampler>,
     /// Bytes per tick of the LAN per device.
     pub lan: f64,
 }
@@ -678,6 +680,7 @@ impl Scenario {
             .map(|s| Site {
                 uplink: mbps(s.uplink_mbps),
                 device: mbps(s.device_mbps),
+                device_spread: s.device_mbps_spread.as_ref().map(Dist::sampler),
                 lan: mbps(s.lan_mbps),
                 spec: s,
             })

@@ -358,3 +358,28 @@ fn sweep_runs_the_grid_of_two_keys() -> TestResult {
     }
     Ok(())
 }
+
+const HOME: &str = "name = \"home\"\nseed = 9\nhorizon_hours = 48\n\
+    [fleet]\nmode = \"user-driven\"\n\
+    [[site]]\nname = \"home\"\nshared = false\ndevice_mbps = 80\n\
+    [[wave]]\nname = \"w\"\nsite = \"home\"\ndevices = 300\nspread = { uniform = [0, 240] }\n\
+    [esp]\ntimeout_minutes = 60\nallow_retry = true\n\
+    [[app]]\nname = \"M365\"\npreset = \"m365\"\n[[app]]\nname = \"LOB\"\nsize_mb = 900\n";
+
+#[test]
+fn a_slow_tail_of_home_bandwidth_causes_esp_timeouts() -> TestResult {
+    // The same mean speed, once fixed and once lognormal with a long slow
+    // tail: the tail's devices run into the 60-minute ESP timeout.
+    let fixed = from_text(HOME)?;
+    let spread = from_text(&HOME.replace(
+        "device_mbps = 80\n",
+        "device_mbps = 80\ndevice_mbps_spread = { lognormal = [80, 1.5] }\n",
+    ))?;
+    let share = |sc: &Scenario| -> f64 {
+        (0..4).map(|r| run_replication(sc, 9, r, false).metrics[metric("timed-out-share")]).sum::<f64>() / 4.0
+    };
+    let (f, s) = (share(&fixed), share(&spread));
+    assert!(s > f + 0.02, "timed out: spread {s:.3}, fixed {f:.3}");
+    assert!(spread.explained().site.iter().any(|x| x.device_mbps_spread.is_some()));
+    Ok(())
+}
