@@ -1,5 +1,5 @@
 //! Simulator benchmarks: one replication of the full enrollment model (S1,
-//! S2), one of the M/M/3 queue, and whole Monte Carlo runs on 1 and 2
+//! S2, the 10,000-laptop wave), one of the M/M/3 queue, and whole Monte Carlo runs on 1 and 2
 //! threads.
 //!
 //! Run: `cargo bench --bench sim`. Every group reports time per
@@ -92,8 +92,9 @@ fn monte_carlo(c: &mut Criterion, file: &str) -> Outcome {
 }
 
 fn benches(c: &mut Criterion) {
-    let runs: [(&str, Outcome); 5] = [
+    let runs: [(&str, Outcome); 6] = [
         ("s2", replication(c, "enrollment model, S2", "scenarios/sim/s2-wave-completion.toml", 10)),
+        ("wave-10k", replication(c, "enrollment model, wave-10k", "scenarios/sim/wave-10k.toml", 10)),
         ("s1", replication(c, "enrollment model, S1", "scenarios/sim/s1-depot-throughput.toml", 20)),
         ("mmc", replication(c, "M/M/3 queue", "scenarios/sim/mmc.toml", 20)),
         ("mc s2", monte_carlo(c, "scenarios/sim/s2-wave-completion.toml")),

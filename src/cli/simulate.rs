@@ -41,8 +41,12 @@ Examples:
   fleetlab simulate scenarios/sim/s5-failing-app.toml --events events.jsonl
   fleetlab simulate scenarios/sim/s4-esp-timeout.toml --sweep esp.timeout_minutes=60,90,120,180
   fleetlab simulate scenarios/sim/s1-depot-throughput.toml --sweep depot.technicians=3,4,6,8
+  fleetlab simulate scenarios/sim/s1-depot-throughput.toml --sweep \"depot.technicians=4,6;depot.bench_ports=24,48\"
+  fleetlab simulate scenarios/sim/s2-wave-completion.toml --search site[1].uplink_mbps=100..2000 --goal \"time-to-95-percent <= 1d\"
 
---sweep KEY=V1,V2,… runs the scenario once per value (same seed, so the variants see the same arrivals and failures elsewhere: their difference is the knob) and prints one line per value. KEY is a dotted path into the file: esp.timeout_minutes, depot.technicians, depot.bench_ports, site[0].uplink_mbps, site[0].delivery_optimization (values \"lan\", \"http\", \"mcc\"), registration.hold_hours, wave[0].devices …
+--sweep KEY=V1,V2,… runs the scenario once per value (same seed, so the variants see the same arrivals and failures elsewhere: their difference is the knob) and prints one line per value. KEY is a dotted path into the file: esp.timeout_minutes, depot.technicians, depot.bench_ports, site[0].uplink_mbps, site[0].delivery_optimization (values \"lan\", \"http\", \"mcc\"), registration.hold_hours, wave[0].devices … Two keys separated by ';' run the grid of both.
+
+--search KEY=LO..HI --goal \"METRIC <= VALUE\" finds the smallest whole value of KEY for which the goal holds in at least --confidence (default 0.9) of the replications, by bisection with the same seed for every value; METRIC is any metric of the JSON report (time-to-95-percent, devices-per-day, timed-out-share …), VALUE may carry d, h, min, s or %.
 
 Exit status: 0 simulated, 2 unreadable or impossible scenario.";
 
@@ -89,11 +93,30 @@ pub(super) struct SimulateArgs {
     /// Run one variant per value of a scenario key and compare them (KEY=V1,V2,…).
     #[arg(long, value_name = "KEY=V1,V2,…", conflicts_with_all = ["explain", "out", "events"])]
     sweep: Option<String>,
+    /// Find the smallest value of a key that meets --goal (KEY=LO..HI).
+    #[arg(long, value_name = "KEY=LO..HI", requires = "goal", conflicts_with_all = ["explain", "out", "events", "sweep"])]
+    search: Option<String>,
+    /// The goal of --search: METRIC <= VALUE or METRIC >= VALUE (units d, h, min, s, %).
+    #[arg(long, value_name = "GOAL", requires = "search")]
+    goal: Option<String>,
+    /// Share of replications that must meet the goal.
+    #[arg(long, default_value_t = 0.9, value_parser = confidence)]
+    confidence: f64,
+}
+
+fn confidence(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a share in (0, 1]")),
+    }
 }
 
 pub(super) fn run(args: SimulateArgs) -> Outcome {
     if let Some(spec) = &args.sweep {
         return sweep(&args, spec);
+    }
+    if let (Some(range), Some(goal)) = (&args.search, &args.goal) {
+        return search(&args, range, goal);
     }
     let parsed = scenario::load(&args.scenario).map_err(fail)?;
     let sc = Scenario::resolve(&parsed, &args.scenario).map_err(fail)?;
@@ -180,26 +203,120 @@ fn progress_bar(reps: u32, quiet: bool) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
-/// One run per value of one key, side by side.
+/// The smallest value of a key that meets a goal.
+fn search(args: &SimulateArgs, range: &str, goal: &str) -> Outcome {
+    use crate::sim::search::{parse_range, Goal, Search};
+    let (key, lo, hi) = parse_range(range).map_err(fail)?;
+    let goal_parsed = Goal::parse(goal).map_err(fail)?;
+    let text = std::fs::read_to_string(&args.scenario)
+        .map_err(|e| fail(format!("{}: {e}", args.scenario.display())))?;
+    let parsed = scenario::parse(&text, &args.scenario).map_err(fail)?;
+    let base = Scenario::resolve(&parsed, &args.scenario).map_err(fail)?;
+    let s = Search {
+        text: &text,
+        path: &args.scenario,
+        key: &key,
+        lo,
+        hi,
+        goal: &goal_parsed,
+        confidence: args.confidence,
+        replications: args.replications.unwrap_or(base.file.replications).max(1),
+        seed: args.seed.unwrap_or(base.file.seed),
+    };
+    let run = || s.run();
+    let found = match args.threads {
+        Some(t) => rayon::ThreadPoolBuilder::new()
+            .num_threads(usize::from(t))
+            .build()
+            .map_err(|e| fail(format!("threads: {e}")))?
+            .install(run),
+        None => run(),
+    }
+    .map_err(fail)?;
+    let text = match args.format {
+        SimFormat::Json => {
+            let v = serde_json::json!({ "key": key, "goal": goal, "confidence": args.confidence, "found": found });
+            let mut t = serde_json::to_string_pretty(&v).map_err(|e| fail(format!("json: {e}")))?;
+            t.push('\n');
+            t
+        }
+        SimFormat::Text => {
+            let mut t = format!(
+                "{} — {} replications per value, seed {}, same random streams for every value\n\n",
+                base.file.name, s.replications, s.seed
+            );
+            t.push_str(&format!("{key:<24}  goal met in\n"));
+            let mut probes = found.probes.clone();
+            probes.sort_by_key(|p| p.value);
+            for p in &probes {
+                t.push_str(&format!(
+                    "{:<24}  {} of {} ({:.0} %)\n",
+                    p.value,
+                    p.met,
+                    p.replications,
+                    p.share() * 100.0
+                ));
+            }
+            t.push('\n');
+            t.push_str(&match found.value {
+                Some(v) => format!(
+                    "{key} = {v} is the smallest value in {lo}..{hi} for which {goal} holds in at least {:.0} % of replications.\n",
+                    args.confidence * 100.0
+                ),
+                None => format!(
+                    "No value in {lo}..{hi} meets {goal} in {:.0} % of replications (not even {hi}).\n",
+                    args.confidence * 100.0
+                ),
+            });
+            t
+        }
+    };
+    emit(&text, args.output.as_deref())
+}
+
+/// One run per value of one key, or per pair of values of two keys
+/// (`K1=A,B;K2=X,Y`: the grid of both), side by side.
 fn sweep(args: &SimulateArgs, spec: &str) -> Outcome {
-    let (key, values) = spec.split_once('=').ok_or_else(|| {
-        fail(format!("--sweep {spec:?}: expected KEY=V1,V2,… (e.g. esp.timeout_minutes=60,90)"))
-    })?;
-    let values: Vec<&str> = values.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
-    if values.is_empty() {
-        return Err(fail(format!("--sweep {spec:?}: no values after '='")));
+    let mut axes: Vec<(&str, Vec<&str>)> = Vec::new();
+    for axis in spec.split(';').map(str::trim).filter(|a| !a.is_empty()) {
+        let (key, values) = axis.split_once('=').ok_or_else(|| {
+            fail(format!("--sweep {spec:?}: expected KEY=V1,V2,… (e.g. esp.timeout_minutes=60,90)"))
+        })?;
+        let values: Vec<&str> = values.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
+        if values.is_empty() {
+            return Err(fail(format!("--sweep {spec:?}: no values after '=' for {key}")));
+        }
+        axes.push((key.trim(), values));
+    }
+    if axes.is_empty() || axes.len() > 2 {
+        return Err(fail(format!("--sweep {spec:?}: one key, or two keys separated by ';'")));
     }
     let text = std::fs::read_to_string(&args.scenario)
         .map_err(|e| fail(format!("{}: {e}", args.scenario.display())))?;
+    // The grid, first key slowest.
+    let mut grid: Vec<Vec<(&str, &str)>> = vec![Vec::new()];
+    for (key, values) in &axes {
+        grid = grid
+            .iter()
+            .flat_map(|row| {
+                values.iter().map(move |v| row.iter().copied().chain([(*key, *v)]).collect::<Vec<_>>())
+            })
+            .collect();
+    }
+    let key = axes.iter().map(|a| a.0).collect::<Vec<_>>().join(", ");
     let mut reports = Vec::new();
-    for value in &values {
-        let variant = scenario::with_value(&text, key, value).map_err(|m| fail(format!("--sweep: {m}")))?;
+    for row in &grid {
+        let mut variant = text.clone();
+        for (k, v) in row {
+            variant = scenario::with_value(&variant, k, v).map_err(|m| fail(format!("--sweep: {m}")))?;
+        }
+        let label = row.iter().map(|(_, v)| *v).collect::<Vec<_>>().join(", ");
         let parsed = scenario::parse(&variant, &args.scenario)
-            .map_err(|e| fail(format!("{e} (with {key} = {value})")))?;
+            .map_err(|e| fail(format!("{e} (with {key} = {label})")))?;
         let sc = Scenario::resolve(&parsed, &args.scenario)
-            .map_err(|e| fail(format!("{e} (with {key} = {value})")))?;
+            .map_err(|e| fail(format!("{e} (with {key} = {label})")))?;
         let out = run_with_progress(&sc, args, false)?;
-        reports.push(((*value).to_string(), out.report));
+        reports.push((label, out.report));
     }
     let text = match args.format {
         SimFormat::Json => {
@@ -211,7 +328,7 @@ fn sweep(args: &SimulateArgs, spec: &str) -> Outcome {
             s.push('\n');
             s
         }
-        SimFormat::Text => sweep_table(key, &reports),
+        SimFormat::Text => sweep_table(&key, &reports),
     };
     emit(&text, args.output.as_deref())
 }

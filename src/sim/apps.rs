@@ -94,6 +94,9 @@ pub struct App {
     pub timeout_minutes: f64,
     /// A reboot follows.
     pub reboot: bool,
+    /// Microsoft 365 Apps (the `m365` preset): device preparation installs
+    /// it in its LOB and Microsoft 365 step, before scripts and Win32 apps.
+    pub m365: bool,
 }
 
 impl App {
@@ -114,6 +117,7 @@ impl App {
             context: spec.context.unwrap_or_default(),
             timeout_minutes: spec.timeout_minutes.unwrap_or(INSTALL_TIMEOUT),
             reboot: spec.reboot.unwrap_or(reboot),
+            m365: spec.preset.as_deref() == Some("m365"),
         }
     }
 
@@ -122,7 +126,7 @@ impl App {
         use super::scenario::Probability;
         AppSpec {
             name: self.name.clone(),
-            preset: None,
+            preset: self.m365.then(|| "m365".to_string()),
             size_mb: Some(self.bytes / 1e6),
             install: Some(self.install.clone()),
             p_fail: Some(Probability(self.p_fail)),

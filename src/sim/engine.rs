@@ -266,6 +266,10 @@ pub struct Resource {
     pub capacity_line: Timeline,
     /// Total waiting time of everyone granted, and how many were granted.
     pub waited: (Tick, u64),
+    /// Each wait longer than zero, in grant order (the zeros are
+    /// `waited.1` minus their number): the wait distribution and
+    /// P(wait > 0) come from it.
+    pub waits: Vec<Tick>,
     enqueued_at: VecDeque<Tick>,
 }
 
@@ -283,6 +287,7 @@ impl Resource {
             queue_line: Timeline::new(bucket, buckets),
             capacity_line,
             waited: (0, 0),
+            waits: Vec::new(),
             enqueued_at: VecDeque::new(),
         }
     }
@@ -333,8 +338,12 @@ impl Resource {
         }
         let who = self.queue.pop_front()?;
         let since = self.enqueued_at.pop_front().unwrap_or(now);
-        self.waited.0 += now.saturating_sub(since);
+        let wait = now.saturating_sub(since);
+        self.waited.0 += wait;
         self.waited.1 += 1;
+        if wait > 0 {
+            self.waits.push(wait);
+        }
         self.busy += 1;
         self.queue_line.set(now, self.queue.len() as f64);
         Some(who)
@@ -366,6 +375,9 @@ struct Flow {
     /// Virtual work at which the flow is done.
     finish: f64,
     owner: u32,
+    /// False once completed or cancelled; a dead flow's heap entry is
+    /// dropped when it reaches the top, and only then is its slot reused.
+    live: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -481,10 +493,11 @@ impl PsLink {
         self.bytes_line.set(now, throughput);
     }
 
-    /// Starts a download of `bytes` for `owner`.
-    pub fn start(&mut self, now: Tick, owner: u32, bytes: f64) {
+    /// Starts a download of `bytes` for `owner`; returns the flow's slot,
+    /// the handle for [`cancel`](Self::cancel).
+    pub fn start(&mut self, now: Tick, owner: u32, bytes: f64) -> u32 {
         self.advance(now);
-        let flow = Flow { finish: self.virtual_work + bytes.max(0.0), owner };
+        let flow = Flow { finish: self.virtual_work + bytes.max(0.0), owner, live: true };
         let slot = match self.free.pop() {
             Some(s) => {
                 if let Some(f) = self.flows.get_mut(s as usize) {
@@ -500,6 +513,42 @@ impl PsLink {
         self.heap.push(FinishKey(flow.finish, slot));
         self.active += 1;
         self.changed(now);
+        slot
+    }
+
+    /// Cancels the flow in `slot` (its device timed out, failed or was
+    /// reset): its share goes back to the other flows at once. Returns the
+    /// bytes it still had to fetch, or `None` when the flow had already
+    /// ended.
+    ///
+    /// ```
+    /// use fleetlab::sim::engine::PsLink;
+    /// let mut link = PsLink::new(1.0, f64::INFINITY, 1, 1);
+    /// let a = link.start(0, 1, 100.0);
+    /// link.start(0, 2, 100.0);
+    /// assert_eq!(link.cancel(50, a), Some(75.0)); // 25 bytes fetched at half speed
+    /// assert_eq!(link.next_completion(), Some(125)); // the other one alone again
+    /// ```
+    pub fn cancel(&mut self, now: Tick, slot: u32) -> Option<f64> {
+        self.advance(now);
+        let f = self.flows.get_mut(slot as usize).filter(|f| f.live)?;
+        f.live = false;
+        let left = (f.finish - self.virtual_work).max(0.0);
+        self.active = self.active.saturating_sub(1);
+        self.drop_dead();
+        self.changed(now);
+        Some(left)
+    }
+
+    /// Pops dead flows off the top of the heap so that the top is live.
+    fn drop_dead(&mut self) {
+        while let Some(&FinishKey(_, slot)) = self.heap.peek() {
+            if self.flows.get(slot as usize).is_some_and(|f| f.live) {
+                break;
+            }
+            self.heap.pop();
+            self.free.push(slot);
+        }
     }
 
     /// When the next download ends at current rates, if any is active.
@@ -518,11 +567,17 @@ impl PsLink {
         let mut any = false;
         // A tolerance of one byte absorbs the rounding of tick times.
         while let Some(&FinishKey(finish, slot)) = self.heap.peek() {
-            if finish > self.virtual_work + 1.0 {
+            let live = self.flows.get(slot as usize).is_some_and(|f| f.live);
+            if live && finish > self.virtual_work + 1.0 {
                 break;
             }
             self.heap.pop();
-            if let Some(f) = self.flows.get(slot as usize) {
+            if !live {
+                self.free.push(slot);
+                continue;
+            }
+            if let Some(f) = self.flows.get_mut(slot as usize) {
+                f.live = false;
                 done.push(f.owner);
             }
             self.free.push(slot);
@@ -597,6 +652,8 @@ mod tests {
         assert!(!r.acquire(10, 2));
         assert_eq!(r.release(50), Some(2));
         assert_eq!(r.waited, (40, 2));
+        assert_eq!(r.waits, [40]);
+        assert_eq!(r.waiting(), 0);
         assert_eq!(r.release(60), None);
         r.finish(100);
         assert_eq!(r.busy_line.total(), 60.0);
@@ -625,6 +682,27 @@ mod tests {
         l.complete_due(150, &mut done);
         assert_eq!(done, [1]);
         assert_eq!(l.next_completion(), Some(200));
+    }
+
+    #[test]
+    fn cancelled_flow_frees_its_share_and_its_slot() {
+        let mut l = PsLink::new(1.0, f64::INFINITY, 1000, 1);
+        let a = l.start(0, 1, 100.0);
+        let b = l.start(0, 2, 1000.0);
+        assert_eq!(l.cancel(20, a), Some(90.0));
+        assert_eq!(l.cancel(20, a), None, "a flow is cancelled once");
+        assert_eq!(l.active(), 1);
+        // B fetched 10 of 1,000 at half speed, the rest at full speed.
+        assert_eq!(l.next_completion(), Some(1010));
+        let c = l.start(30, 3, 10.0);
+        assert_ne!(c, b);
+        let mut done = Vec::new();
+        l.complete_due(50, &mut done);
+        assert_eq!(done, [3]);
+        l.finish(50);
+        assert!((l.bytes - 50.0).abs() < 1e-9, "{}", l.bytes);
+        assert!(l.cancel(60, b).is_some());
+        assert_eq!(l.next_completion(), None);
     }
 
     #[test]

@@ -86,7 +86,7 @@ figure svg { width: 100%; height: auto; display: block; }
 ///
 /// let page = html::render(&report::example());
 /// assert!(page.starts_with("<!DOCTYPE html>"));
-/// assert_eq!(page.matches("<svg").count(), 5);
+/// assert_eq!(page.matches("<svg").count(), 6); // completion, time in system, utilisation, queues, downloads, causes
 /// assert!(!page.contains("http://") && !page.contains("https://"));
 /// ```
 pub fn render(report: &Report) -> String {
@@ -407,21 +407,31 @@ fn resources(page: &mut String, r: &Report) {
     }
     page.push_str(
         "<table>\n<thead><tr><th>Resource</th><th>Kind</th><th class=\"n\">Capacity</th>\
-         <th class=\"n\">Utilisation</th><th class=\"n\">Mean wait</th>\
+         <th class=\"n\">Utilisation</th><th class=\"n\">Busy period</th><th class=\"n\">Mean wait</th>\
+         <th class=\"n\">P(wait&gt;0)</th><th class=\"n\">Wait P50–P95 if waiting</th>\
          <th class=\"n\">Peak queue</th></tr></thead>\n<tbody>\n",
     );
     for res in &r.resources {
         let link = res.kind == "link";
         let capacity = if link { format!("{} Mbit/s", number(res.capacity)) } else { number(res.capacity) };
         let wait = if link { "–".to_owned() } else { duration(res.mean_wait_minutes) };
+        let p_wait = if link { "–".to_owned() } else { percent(res.p_wait) };
+        let band = if link || res.wait_when_waiting.n == 0 {
+            "–".to_owned()
+        } else {
+            format!("{}–{}", duration(res.wait_when_waiting.p50), duration(res.wait_when_waiting.p95))
+        };
         let _ = writeln!(
             page,
-            "<tr><td>{}</td><td>{}</td>{}{}{}{}</tr>",
+            "<tr><td>{}</td><td>{}</td>{}{}{}{}{}{}{}</tr>",
             esc(&res.name),
             esc(&res.kind),
             num_cell(&capacity),
             num_cell(&percent(res.mean_utilisation)),
+            num_cell(&percent(res.busy_period_utilisation)),
             num_cell(&wait),
+            num_cell(&p_wait),
+            num_cell(&band),
             num_cell(&number(res.peak_queue)),
         );
     }
@@ -446,33 +456,54 @@ fn resources(page: &mut String, r: &Report) {
         esc(&duration(r.bucket_minutes))
     );
     figure(page, "Utilisation of each resource over time", chart, &caption);
-    page.push_str("<h3>Queue length over time</h3>\n");
-    let chart = if any(|res| &res.queue) {
-        svg((WIDTH, HEIGHT), |root| series_chart(root, r, &axis, Series::Queue))
-    } else {
-        Err("No queue lengths recorded.".to_owned())
-    };
-    figure(
-        page,
-        "Queue length of each resource over time",
-        chart,
-        "Mean number waiting in each bucket, over replications (active downloads for a link).",
-    );
+    // Devices waiting for a unit and downloads sharing a link are
+    // different quantities: each gets its own chart and axis.
+    let has = |link: bool| r.resources.iter().any(|res| (res.kind == "link") == link);
+    if has(false) {
+        page.push_str("<h3>Queue length over time</h3>\n");
+        let chart = if any(|res| &res.queue) {
+            svg((WIDTH, HEIGHT), |root| series_chart(root, r, &axis, Series::Queue))
+        } else {
+            Err("No queue lengths recorded.".to_owned())
+        };
+        figure(
+            page,
+            "Queue length of each resource over time",
+            chart,
+            "Mean number of devices waiting for a unit in each bucket, over replications.",
+        );
+    }
+    if has(true) {
+        page.push_str("<h3>Active downloads over time</h3>\n");
+        let chart = svg((WIDTH, HEIGHT), |root| series_chart(root, r, &axis, Series::Downloads));
+        figure(
+            page,
+            "Active downloads on each uplink over time",
+            chart,
+            "Mean number of downloads sharing each uplink in each bucket, over replications.",
+        );
+    }
     page.push_str("</section>\n");
 }
 
 #[derive(Clone, Copy, PartialEq)]
 enum Series {
     Utilisation,
+    /// Devices waiting, for resources with units.
     Queue,
+    /// Active downloads, for links.
+    Downloads,
 }
+
+/// One resource's line: its place in the report (its colour), name and points.
+type Line = (usize, String, Vec<(f64, f64)>);
 
 fn series_chart(root: &Area<'_>, r: &Report, axis: &TimeAxis, which: Series) -> Drawn {
     let bucket = if is_positive(r.bucket_minutes) { r.bucket_minutes } else { 1.0 };
     let values = |res: &super::report::ResourceSeries| -> Vec<(f64, f64)> {
         let v = match which {
             Series::Utilisation => &res.utilisation,
-            Series::Queue => &res.queue,
+            Series::Queue | Series::Downloads => &res.queue,
         };
         v.iter()
             .enumerate()
@@ -480,17 +511,30 @@ fn series_chart(root: &Area<'_>, r: &Report, axis: &TimeAxis, which: Series) -> 
             .map(|(i, y)| {
                 let y = match which {
                     Series::Utilisation => (y * 100.0).clamp(0.0, 100.0),
-                    Series::Queue => y.max(0.0),
+                    Series::Queue | Series::Downloads => y.max(0.0),
                 };
                 (axis.scaled(bucket * (i + 1) as f64), y)
             })
             .collect()
     };
-    let lines: Vec<(String, Vec<(f64, f64)>)> =
-        r.resources.iter().map(|res| (res.name.clone(), values(res))).collect();
+    let shown = |res: &&super::report::ResourceSeries| match which {
+        Series::Utilisation => true,
+        Series::Queue => res.kind != "link",
+        Series::Downloads => res.kind == "link",
+    };
+    // Colours follow the resource's place in the report on every chart.
+    let lines: Vec<Line> = r
+        .resources
+        .iter()
+        .enumerate()
+        .filter(|(_, res)| shown(res))
+        .map(|(i, res)| (i, res.name.clone(), values(res)))
+        .collect();
     let ymax = match which {
         Series::Utilisation => 100.0,
-        Series::Queue => lines.iter().flat_map(|(_, v)| v.iter().map(|p| p.1)).fold(0.0, f64::max) * 1.1,
+        Series::Queue | Series::Downloads => {
+            lines.iter().flat_map(|(_, _, v)| v.iter().map(|p| p.1)).fold(0.0, f64::max) * 1.1
+        }
     };
     let xmax = axis.scaled(r.horizon_minutes.max(resource_span(r)));
     let mut chart = ChartBuilder::on(root)
@@ -500,11 +544,12 @@ fn series_chart(root: &Area<'_>, r: &Report, axis: &TimeAxis, which: Series) -> 
         .build_cartesian_2d(0f64..positive(xmax), 0f64..positive(ymax))?;
     let y_desc = match which {
         Series::Utilisation => "% busy",
-        Series::Queue => "waiting",
+        Series::Queue => "devices waiting",
+        Series::Downloads => "active downloads",
     };
     let y_fmt = |y: &f64| match which {
         Series::Utilisation => format!("{y:.0} %"),
-        Series::Queue => number(*y),
+        Series::Queue | Series::Downloads => number(*y),
     };
     chart
         .configure_mesh()
@@ -517,7 +562,7 @@ fn series_chart(root: &Area<'_>, r: &Report, axis: &TimeAxis, which: Series) -> 
         .label_style((FONT, LABEL))
         .axis_desc_style((FONT, LABEL))
         .draw()?;
-    for (i, (name, points)) in lines.into_iter().enumerate() {
+    for (i, name, points) in lines {
         let color = PALETTE[i % PALETTE.len()];
         chart.draw_series(lone_point(&points, color))?;
         chart

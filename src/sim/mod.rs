@@ -1,9 +1,11 @@
 //! Discrete-event simulation of Autopilot provisioning waves.
 
 pub mod apps;
+pub mod bottleneck;
 pub mod dist;
 pub mod engine;
 pub mod events;
+pub mod histogram;
 pub mod html;
 pub mod model;
 pub mod report;
@@ -11,5 +13,6 @@ pub mod resolve;
 pub mod rng;
 pub mod run;
 pub mod scenario;
+pub mod search;
 pub mod stats;
 pub mod summary;

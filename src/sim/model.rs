@@ -13,23 +13,37 @@
 //!   next app's download may overlap the current install (§8 Q6, depth
 //!   1). Downloads go over the site's processor-sharing uplink for the
 //!   bytes peers cannot serve (§3.4) and over the LAN for the rest, in
-//!   parallel; the ESP timer runs per phase (§8 Q3). A download left
-//!   behind by a timeout keeps its share of the uplink, as the IME keeps
-//!   downloading in the background.
+//!   parallel; the ESP timer runs per phase (§8 Q3).
+//! * **A device owns at most one transfer, and a transfer ends with the
+//!   attempt that started it.** An ESP timeout, a failed blocking app, a
+//!   Reset or the end of the device cancels its download: the flow leaves
+//!   the processor-sharing link at once and the others speed up. What was
+//!   fetched is kept per device and app, and a later attempt fetches only
+//!   the rest: Delivery Optimization downloads files in pieces, keeps them
+//!   in its cache (default cache age 3 days, `DOMaxCacheAge`) and serves a
+//!   repeated request of the same content from that cache, resuming a
+//!   partial file instead of starting over ("Delivery Optimization
+//!   reference", learn.microsoft.com/windows/deployment/do/waas-delivery-optimization-reference;
+//!   "What is Delivery Optimization?", …/do/waas-delivery-optimization). A
+//!   Reset wipes the disk and with it the cache, so after a Reset every
+//!   byte is fetched again.
 //! * **People are resources.** Technicians (with weekly shifts) do the
 //!   hands-on work, the triage of red screens and Reseal; bench ports are
 //!   held from unboxing to the end; admins work tickets after a pick-up
 //!   delay. A device waiting for any of them is parked in that resource's
 //!   FIFO queue and resumed when a unit passes to it.
-//! * **Randomness is split by source** ([`Stream`]): arrivals, durations,
-//!   failures, apps, the service plane and people each draw from their own
-//!   stream, so changing one knob leaves the others' draws alone.
+//! * **Randomness is split by device and by purpose**
+//!   ([`super::rng::device_stream`]): a device's durations, failures, app
+//!   installs and people's work on it come from its own four streams, the
+//!   arrival times from one stream per wave, the service plane from its
+//!   own. A knob that does not touch a device leaves its draws alone
+//!   whatever order the other devices' events come in.
 
 use rand::RngExt;
 
 use super::engine::{minutes, ticks, EventQueue, PsLink, Resource, Tick, MINUTE};
 use super::resolve::{Arrival, FlowPlan, Kind, Scenario};
-use super::rng::{stream, SimRng, Stream};
+use super::rng::{device_stream, keyed_stream, stream, SimRng, Stream, WAVE_KEY};
 use super::scenario::{Choice, Mode};
 use crate::flow::NO_EDGE;
 
@@ -105,6 +119,13 @@ pub const OUTCOMES: [&str; 7] = [
     "awaitingAdmin",
 ];
 
+impl Dev {
+    /// The device's site (index into the scenario's sites).
+    pub fn site(&self) -> u16 {
+        self.site
+    }
+}
+
 impl Outcome {
     /// A success of any kind.
     pub fn is_success(self) -> bool {
@@ -139,12 +160,27 @@ pub struct Dev {
     dl_busy: bool,
     inst_busy: bool,
     lan_done: Tick,
+    /// Device preparation's deadline for the selected apps.
+    v2_deadline: Tick,
+    /// Its own connection's speed, bytes per tick (0: the site's `device_mbps`).
+    speed: f64,
+    /// The transfer in flight: its app, start, bytes asked for, peer
+    /// share, the link owner slot (`NO_SLOT` once the uplink part is done
+    /// or when there is none) and, on a connection of its own, its end.
+    dl_app: u8,
+    dl_start: Tick,
+    dl_bytes: f64,
+    dl_share: f64,
+    dl_owner: u32,
+    dl_end: Tick,
     apps_done: u128,
     pending_edge: u32,
     /// First power-on or arrival at the depot.
     pub arrived: Tick,
     /// Power-on.
     pub powered: Tick,
+    /// Powered on at all by the horizon (by its user, or by a technician).
+    pub powered_on: bool,
     /// Device ESP start / end.
     pub device_setup: (Tick, Tick),
     /// Account ESP start / end.
@@ -205,6 +241,11 @@ pub struct ResourceResult {
     pub queue: Vec<f64>,
     /// Total wait, ticks, and number served.
     pub waited: (Tick, u64),
+    /// The waits longer than zero, ticks.
+    pub waits: Vec<Tick>,
+    /// Devices still waiting for a unit at the horizon (downloads still
+    /// active, for a link).
+    pub waiting_at_end: u32,
     /// Largest queue.
     pub peak_queue: f64,
 }
@@ -249,12 +290,27 @@ pub fn metric(name: &str) -> usize {
     METRICS.iter().position(|m| m.0 == name).unwrap_or(0)
 }
 
+/// One device's streams.
 struct Rngs {
     durations: SimRng,
     failures: SimRng,
     apps: SimRng,
     people: SimRng,
 }
+
+impl Rngs {
+    fn of(seed: u64, rep: u64, dev: u32) -> Rngs {
+        Rngs {
+            durations: device_stream(seed, rep, dev, Stream::Durations),
+            failures: device_stream(seed, rep, dev, Stream::Failures),
+            apps: device_stream(seed, rep, dev, Stream::Apps),
+            people: device_stream(seed, rep, dev, Stream::People),
+        }
+    }
+}
+
+/// No link slot.
+const NO_SLOT: u32 = u32::MAX;
 
 struct Sim<'a> {
     sc: &'a Scenario,
@@ -265,12 +321,16 @@ struct Sim<'a> {
     admin: Resource,
     connectors: Option<Resource>,
     links: Vec<PsLink>,
-    /// Download slots: owner id → (device, serial).
-    slots: Vec<(u32, u32)>,
+    /// Download slots: owner id → (device, serial, the link's flow slot).
+    slots: Vec<(u32, u32, u32)>,
+    /// Per device and app (`dev * apps + app`), the share of the file
+    /// already fetched (Delivery Optimization's cache).
+    fetched: Vec<f32>,
     free_slots: Vec<u32>,
     /// Per site, per app: devices on AC holding the file.
     sources: Vec<Vec<u32>>,
-    rng: Rngs,
+    /// Per device, its streams; one spare at the end.
+    rngs: Vec<Rngs>,
     causes: Vec<u32>,
     counters: Counters,
     done_times: Vec<Tick>,
@@ -316,7 +376,6 @@ pub fn run_replication(sc: &Scenario, seed: u64, rep: u64, keep_devices: bool) -
 impl<'a> Sim<'a> {
     fn new(sc: &'a Scenario, seed: u64, rep: u64) -> Sim<'a> {
         let n = sc.devices as usize;
-        let mut arrivals_rng = stream(seed, rep, Stream::Arrivals);
         let mut service_rng = stream(seed, rep, Stream::Service);
         let mut q = EventQueue::with_capacity(n * 2 + 64);
         let mut devs = Vec::with_capacity(n);
@@ -327,17 +386,27 @@ impl<'a> Sim<'a> {
         };
         // Arrivals, in spec order; device ordinals follow.
         let tpm_p = sc.failures.get("tpm-permanent").copied().unwrap_or(0.0);
-        let push = |t: Tick, site: u16, r: &mut SimRng, devs: &mut Vec<Dev>| {
+        let push = |t: Tick, site: u16, devs: &mut Vec<Dev>| {
             let ordinal = devs.len();
+            let r = &mut device_stream(seed, rep, ordinal as u32, Stream::Attributes);
+            let wired = r.random::<f64>() < sc.wired;
+            let on_ac = on_ac_for(site, r);
+            let tpm_bad = r.random::<f64>() < tpm_p;
+            // Drawn last, so that sites without a spread keep their draws.
+            let speed = sc
+                .sites
+                .get(site as usize)
+                .and_then(|s| s.device_spread.as_ref())
+                .map_or(0.0, |d| d.sample(r).max(0.01) * 1e6 / 8.0 / 1000.0);
             let (flow, escape) = sc.device_flows.get(ordinal).copied().unwrap_or((0, 0));
             let dev = Dev {
                 flow,
                 site,
                 state: sc.flows.get(flow as usize).map_or(0, |f| f.start),
                 serial: 0,
-                wired: r.random::<f64>() < sc.wired,
-                on_ac: on_ac_for(site, r),
-                tpm_bad: r.random::<f64>() < tpm_p,
+                wired,
+                on_ac,
+                tpm_bad,
                 escape,
                 waiting: Wait::Nothing,
                 holds_port: false,
@@ -354,10 +423,19 @@ impl<'a> Sim<'a> {
                 dl_busy: false,
                 inst_busy: false,
                 lan_done: 0,
+                v2_deadline: 0,
+                speed,
+                dl_app: 0,
+                dl_start: 0,
+                dl_bytes: 0.0,
+                dl_share: 0.0,
+                dl_owner: NO_SLOT,
+                dl_end: 0,
                 apps_done: 0,
                 pending_edge: NO_EDGE,
                 arrived: t,
                 powered: 0,
+                powered_on: false,
                 device_setup: (0, 0),
                 account_setup: (0, 0),
                 end: 0,
@@ -371,12 +449,13 @@ impl<'a> Sim<'a> {
             };
             devs.push(dev);
         };
-        for a in &sc.arrivals {
+        for (w, a) in sc.arrivals.iter().enumerate() {
+            let mut arrivals_rng = keyed_stream(seed, rep, WAVE_KEY + w as u64, Stream::Arrivals);
             match a {
                 Arrival::Wave { devices, site, start, spread, .. } => {
                     for _ in 0..*devices {
                         let t = start + ticks(spread.sample(&mut arrivals_rng));
-                        push(t, *site, &mut arrivals_rng, &mut devs);
+                        push(t, *site, &mut devs);
                     }
                 }
                 Arrival::Poisson { devices, site, start, mean_gap } => {
@@ -384,7 +463,7 @@ impl<'a> Sim<'a> {
                     for _ in 0..*devices {
                         let u: f64 = arrivals_rng.random::<f64>();
                         t += -mean_gap * (1.0 - u).ln() * MINUTE as f64;
-                        push(t.round() as Tick, *site, &mut arrivals_rng, &mut devs);
+                        push(t.round() as Tick, *site, &mut devs);
                     }
                 }
             }
@@ -455,14 +534,10 @@ impl<'a> Sim<'a> {
             connectors: sc.connectors.map(|(n, _)| Resource::new("connectors", n, sc.bucket, buckets)),
             links,
             slots: Vec::new(),
+            fetched: vec![0.0; n * sc.apps.len()],
             free_slots: Vec::new(),
             sources: vec![vec![0; sc.apps.len()]; sc.sites.len()],
-            rng: Rngs {
-                durations: stream(seed, rep, Stream::Durations),
-                failures: stream(seed, rep, Stream::Failures),
-                apps: stream(seed, rep, Stream::Apps),
-                people: stream(seed, rep, Stream::People),
-            },
+            rngs: (0..=n as u32).map(|d| Rngs::of(seed, rep, d)).collect(),
             causes: vec![0; sc.causes.len()],
             counters: Counters::default(),
             done_times: Vec::new(),
@@ -478,6 +553,12 @@ impl<'a> Sim<'a> {
         let k = self.devs.get(dev as usize).map_or(0, |d| d.flow as usize);
         // Resolution always builds at least one flow.
         sc.flows.get(k).unwrap_or(&sc.flows[0])
+    }
+
+    /// The device's streams (the spare for an unknown device).
+    fn rng(&mut self, dev: u32) -> &mut Rngs {
+        let last = self.rngs.len().saturating_sub(1);
+        &mut self.rngs[(dev as usize).min(last)]
     }
 
     fn run(&mut self) {
@@ -553,6 +634,7 @@ impl<'a> Sim<'a> {
                     self.counters.timeouts += 1;
                     if let Some(d) = self.d(dev) {
                         d.timed_out = true;
+                        d.v2_deadline = 0;
                     }
                     let edge = self.flow(dev).steer.get(self.state(dev) as usize).and_then(|s| s.timeout);
                     if let Some(edge) = edge {
@@ -589,8 +671,11 @@ impl<'a> Sim<'a> {
         self.devs.get_mut(dev as usize)
     }
 
-    /// Invalidates every event scheduled for the device's current state.
+    /// Invalidates every event scheduled for the device's current state
+    /// and cancels its download.
     fn bump(&mut self, dev: u32) {
+        let now = self.q.now();
+        self.cancel_download(now, dev);
         if let Some(d) = self.d(dev) {
             d.serial = d.serial.wrapping_add(1);
             d.dl_busy = false;
@@ -629,7 +714,10 @@ impl<'a> Sim<'a> {
     fn power_on(&mut self, now: Tick, dev: u32) {
         let start = self.flow(dev).start;
         if let Some(d) = self.d(dev) {
-            d.powered = now;
+            if !d.powered_on {
+                d.powered = now;
+                d.powered_on = true;
+            }
             d.state = start;
         }
         self.enter(now, dev);
@@ -648,16 +736,23 @@ impl<'a> Sim<'a> {
         }
     }
 
-    fn tech_granted(&mut self, _now: Tick, dev: u32) {
+    fn tech_granted(&mut self, now: Tick, dev: u32) {
         let Some(depot) = &self.sc.depot else { return };
-        let Some(d) = self.devs.get(dev as usize) else { return };
-        let work = match d.waiting {
-            Wait::HandsOn => depot.hands_on.sample(&mut self.rng.people),
-            Wait::Triage => depot.triage.sample(&mut self.rng.people),
-            Wait::Reseal => depot.reseal.sample(&mut self.rng.people),
+        let hands_on_only = self.sc.mode == Mode::HandsOnOnly;
+        let Some(d) = self.d(dev) else { return };
+        let (waiting, serial) = (d.waiting, d.serial);
+        if waiting == Wait::HandsOn && hands_on_only && !d.powered_on {
+            // The technician powers the device on as the hands-on work starts.
+            d.powered = now;
+            d.powered_on = true;
+        }
+        let people = &mut self.rng(dev).people;
+        let work = match waiting {
+            Wait::HandsOn => depot.hands_on.sample(people),
+            Wait::Triage => depot.triage.sample(people),
+            Wait::Reseal => depot.reseal.sample(people),
             _ => 0.0,
         };
-        let serial = d.serial;
         self.q.after(ticks(work), Ev::TechDone { dev, serial });
     }
 
@@ -690,8 +785,9 @@ impl<'a> Sim<'a> {
     /// Schedules the edge after the duration its event takes.
     fn go(&mut self, dev: u32, edge: u32) {
         let fl = self.flow(dev);
+        let sc = self.sc;
         let minutes = match fl.edge_sampler.get(edge as usize).copied().flatten() {
-            Some(k) => self.sc.samplers.get(k as usize).map_or(0.0, |s| s.sample(&mut self.rng.durations)),
+            Some(k) => sc.samplers.get(k as usize).map_or(0.0, |s| s.sample(&mut self.rng(dev).durations)),
             None => 0.0,
         };
         let serial = self.devs.get(dev as usize).map_or(0, |d| d.serial);
@@ -706,15 +802,18 @@ impl<'a> Sim<'a> {
             self.end_device(now, dev, Outcome::Abandoned);
             return;
         };
+        let leaving = fl.states.get(e.from as usize).map(|s| s.kind);
         if let Some(c) = fl.edge_cause.get(edge as usize).copied().flatten() {
-            let steered_cause = matches!(e.edge.event, "app-failed" | "esp-timeout");
+            // App failures and timeouts have recorded their own cause.
+            let v2_apps = matches!(leaving, Some(Kind::V2LobApps | Kind::V2Win32Apps));
+            let steered_cause = matches!(e.edge.event, "app-failed" | "esp-timeout")
+                || (v2_apps && e.edge.event == "item-failed");
             if !steered_cause {
                 self.cause(dev, c);
             }
         }
         let to = e.to;
         let event = e.edge.event;
-        let leaving = fl.states.get(e.from as usize).map(|s| s.kind);
         if let Some(d) = self.d(dev) {
             let failed = e.edge.kind == crate::flow::EdgeKind::Error;
             match leaving {
@@ -759,7 +858,8 @@ impl<'a> Sim<'a> {
                     if let Some(d) = self.d(dev) {
                         d.waiting = Wait::Admin;
                     }
-                    let delay = self.sc.admin_delay.sample(&mut self.rng.people);
+                    let sc = self.sc;
+                    let delay = sc.admin_delay.sample(&mut self.rng(dev).people);
                     self.q.after(ticks(delay), Ev::AdminPickup(dev));
                 } else if fixes > 0 {
                     self.end_device(now, dev, Outcome::Abandoned);
@@ -778,19 +878,21 @@ impl<'a> Sim<'a> {
                 } else {
                     steer.pages_shown
                 };
-                match self.sample_failure(&plan.failures) {
+                match self.sample_failure(dev, &plan.failures) {
                     Some(k) => self.go(dev, k),
                     None => self.go(dev, edge.unwrap_or(plan.forward)),
                 }
             }
             Kind::Network => {
                 let wired = self.devs.get(dev as usize).is_some_and(|d| d.wired);
-                match self.sample_failure(&plan.failures) {
+                match self.sample_failure(dev, &plan.failures) {
                     Some(k) if !wired => self.go(dev, k),
                     _ if wired => {
                         // Ethernet: no Wi-Fi page to go through.
                         let serial = self.devs.get(dev as usize).map_or(0, |d| d.serial);
-                        self.q.after(MINUTE / 6, Ev::Step { dev, edge: plan.forward, serial });
+                        let sc = self.sc;
+                        let t = sc.wired_network.sample(&mut self.rng(dev).durations);
+                        self.q.after(ticks(t), Ev::Step { dev, edge: plan.forward, serial });
                     }
                     _ => self.go(dev, plan.forward),
                 }
@@ -819,7 +921,7 @@ impl<'a> Sim<'a> {
                 };
                 match edge {
                     Some(k) => self.go(dev, k),
-                    None => match self.sample_failure(&plan.failures) {
+                    None => match self.sample_failure(dev, &plan.failures) {
                         Some(k) => self.go(dev, k),
                         None => self.go(dev, steer.found.unwrap_or(plan.forward)),
                     },
@@ -839,7 +941,7 @@ impl<'a> Sim<'a> {
                     self.sc.failures.get("tpm-transient").copied().unwrap_or(0.0)
                 };
                 if let Some(k) = steer.tpm_transient {
-                    if self.rng.failures.random::<f64>() < p {
+                    if self.rng(dev).failures.random::<f64>() < p {
                         if let Some(d) = self.d(dev) {
                             d.tpm_failed = true;
                         }
@@ -870,7 +972,9 @@ impl<'a> Sim<'a> {
                     _ => self.generic(dev, plan.forward, &plan.failures),
                 }
             }
-            Kind::DeviceSetup | Kind::AccountSetup => self.start_phase(now, dev, plan.kind, plan.technician),
+            Kind::DeviceSetup | Kind::AccountSetup | Kind::V2LobApps | Kind::V2Win32Apps => {
+                self.start_phase(now, dev, plan.kind, plan.technician)
+            }
             Kind::ErrorScreen => self.choose(now, dev, false),
             Kind::TechError => {
                 if self.sc.depot.is_some() {
@@ -888,6 +992,12 @@ impl<'a> Sim<'a> {
             }
             Kind::Resetting => {
                 self.counters.resets += 1;
+                // The wipe empties Delivery Optimization's cache too.
+                let apps = self.sc.apps.len();
+                let from = dev as usize * apps;
+                if let Some(f) = self.fetched.get_mut(from..from + apps) {
+                    f.fill(0.0);
+                }
                 if let Some(d) = self.d(dev) {
                     d.resets = d.resets.saturating_add(1);
                     d.attempts = 0;
@@ -914,9 +1024,10 @@ impl<'a> Sim<'a> {
         }
     }
 
-    fn sample_failure(&mut self, failures: &[(u32, f64)]) -> Option<u32> {
+    fn sample_failure(&mut self, dev: u32, failures: &[(u32, f64)]) -> Option<u32> {
+        let r = &mut self.rng(dev).failures;
         for &(edge, p) in failures {
-            if self.rng.failures.random::<f64>() < p {
+            if r.random::<f64>() < p {
                 return Some(edge);
             }
         }
@@ -924,7 +1035,7 @@ impl<'a> Sim<'a> {
     }
 
     fn generic(&mut self, dev: u32, forward: u32, failures: &[(u32, f64)]) {
-        let edge = self.sample_failure(failures).unwrap_or(forward);
+        let edge = self.sample_failure(dev, failures).unwrap_or(forward);
         if edge == NO_EDGE {
             // A state with no way out ends the run without success.
             let now = self.q.now();
@@ -986,7 +1097,8 @@ impl<'a> Sim<'a> {
     }
 
     fn admin_granted(&mut self, _now: Tick, dev: u32) {
-        let work = self.sc.admin_work.sample(&mut self.rng.people);
+        let sc = self.sc;
+        let work = sc.admin_work.sample(&mut self.rng(dev).people);
         self.q.after(ticks(work), Ev::AdminDone(dev));
     }
 
@@ -1014,13 +1126,31 @@ impl<'a> Sim<'a> {
         let timeout_edge = fl.steer.get(s).and_then(|st| st.timeout);
         let phase = match (kind, technician) {
             (Kind::AccountSetup, _) => 1u8,
+            (Kind::V2LobApps, _) => 3,
+            (Kind::V2Win32Apps, _) => 4,
             (_, true) => 2,
             _ => 0,
         };
-        let timeout = fl.timeout.get(usize::from(phase == 1)).copied().unwrap_or(60 * MINUTE);
+        let mut timeout = fl.timeout.get(usize::from(phase == 1)).copied().unwrap_or(60 * MINUTE);
+        if phase >= 3 {
+            // Device preparation's one timer covers both app steps: it starts
+            // with the first and runs on into the second, unless a failure
+            // and Retry started the attempt over.
+            let d = self.devs.get(dev as usize);
+            let deadline = d.map_or(0, |d| d.v2_deadline);
+            if phase == 4 && deadline > now {
+                timeout = deadline - now;
+            }
+            if let Some(d) = self.d(dev) {
+                d.v2_deadline = now + timeout;
+            }
+        }
         let forward = fl.states.get(s).map_or(NO_EDGE, |p| p.forward);
         let base = match fl.edge_sampler.get(forward as usize).copied().flatten() {
-            Some(k) => self.sc.samplers.get(k as usize).map_or(0.0, |x| x.sample(&mut self.rng.durations)),
+            Some(k) => {
+                let sc = self.sc;
+                sc.samplers.get(k as usize).map_or(0.0, |x| x.sample(&mut self.rng(dev).durations))
+            }
             None => 0.0,
         };
         let Some(d) = self.d(dev) else { return };
@@ -1030,10 +1160,13 @@ impl<'a> Sim<'a> {
         d.dl_busy = false;
         d.inst_busy = false;
         d.pending_edge = forward;
-        // Intune reports a phase from its first start, retries included.
-        let span = if phase == 1 { &mut d.account_setup } else { &mut d.device_setup };
-        if span.0 == 0 {
-            span.0 = now.max(1);
+        // Intune reports a phase from its first start, retries included;
+        // device preparation has no ESP phases to report.
+        if phase <= 2 {
+            let span = if phase == 1 { &mut d.account_setup } else { &mut d.device_setup };
+            if span.0 == 0 {
+                span.0 = now.max(1);
+            }
         }
         let serial = d.serial;
         if timeout_edge.is_some() {
@@ -1042,7 +1175,7 @@ impl<'a> Sim<'a> {
         // Failures of the phase itself (an "Identifying" that never ends, a
         // policy-conflict hang) compete with the app pipeline.
         let failures = fl.states.get(s).map_or(&[][..], |p| p.failures.as_slice());
-        if let Some(k) = self.sample_failure(failures) {
+        if let Some(k) = self.sample_failure(dev, failures) {
             self.go(dev, k);
             return;
         }
@@ -1100,18 +1233,32 @@ impl<'a> Sim<'a> {
         }
     }
 
+    fn fetched_index(&self, dev: u32, app: u8) -> usize {
+        dev as usize * self.sc.apps.len() + app as usize
+    }
+
     fn start_download(&mut self, now: Tick, dev: u32, app: u8) {
         let Some(d) = self.devs.get(dev as usize) else { return };
         let (site, serial) = (d.site as usize, d.serial);
-        let bytes = self.sc.apps.get(app as usize).map_or(0.0, |a| a.bytes);
+        let size = self.sc.apps.get(app as usize).map_or(0.0, |a| a.bytes);
+        let have = self.fetched.get(self.fetched_index(dev, app)).copied().unwrap_or(0.0);
+        // Only what an earlier attempt left unfetched (Delivery Optimization resumes).
+        let bytes = size * (1.0 - f64::from(have)).max(0.0);
         let sources = self.sources.get(site).and_then(|s| s.get(app as usize)).copied().unwrap_or(0);
-        let share = self.sc.peer_share(site, bytes, sources);
+        // Peering depends on the file's size, not on what is left of it.
+        let share = self.sc.peer_share(site, size, sources);
         let lan_rate = self.sc.sites.get(site).map_or(1.0, |s| s.lan).max(f64::MIN_POSITIVE);
         let lan_done = now + (bytes * share / lan_rate).ceil() as Tick;
         let uplink_bytes = bytes * (1.0 - share);
         if let Some(d) = self.d(dev) {
             d.dl_busy = true;
             d.lan_done = lan_done;
+            d.dl_app = app;
+            d.dl_start = now;
+            d.dl_bytes = bytes;
+            d.dl_share = share;
+            d.dl_owner = NO_SLOT;
+            d.dl_end = now;
         }
         if uplink_bytes < 1.0 {
             self.q.schedule(lan_done, Ev::Downloaded { dev, serial });
@@ -1119,27 +1266,76 @@ impl<'a> Sim<'a> {
         }
         if let Some(site) = self.sc.sites.get(site).filter(|s| !s.spec.shared) {
             // A connection of its own: no contention to model.
-            let t = (uplink_bytes / site.device.max(f64::MIN_POSITIVE)).ceil() as Tick;
-            self.q.after(t, Ev::Downloaded { dev, serial });
+            let own = self.devs.get(dev as usize).map_or(0.0, |d| d.speed);
+            let rate = if own > 0.0 { own } else { site.device };
+            let t = (uplink_bytes / rate.max(f64::MIN_POSITIVE)).ceil() as Tick;
+            if let Some(d) = self.d(dev) {
+                d.dl_end = now + t;
+            }
+            self.q.schedule(lan_done.max(now + t), Ev::Downloaded { dev, serial });
             return;
         }
         let slot = match self.free_slots.pop() {
-            Some(s) => {
-                if let Some(x) = self.slots.get_mut(s as usize) {
-                    *x = (dev, serial);
-                }
-                s
-            }
+            Some(s) => s,
             None => {
-                self.slots.push((dev, serial));
+                self.slots.push((dev, serial, 0));
                 (self.slots.len() - 1) as u32
             }
         };
+        let mut flow = 0;
         if let Some(link) = self.links.get_mut(site) {
-            link.start(now, slot, uplink_bytes);
+            flow = link.start(now, slot, uplink_bytes);
             self.counters.peak_downloads = self.counters.peak_downloads.max(link.active());
         }
+        if let Some(x) = self.slots.get_mut(slot as usize) {
+            *x = (dev, serial, flow);
+        }
+        if let Some(d) = self.d(dev) {
+            d.dl_owner = slot;
+        }
         self.wake_link(site);
+    }
+
+    /// Stops the device's download, if one is running, and keeps what it
+    /// fetched for the next attempt.
+    fn cancel_download(&mut self, now: Tick, dev: u32) {
+        let Some(d) = self.devs.get(dev as usize) else { return };
+        if !d.dl_busy {
+            return;
+        }
+        let (app, start, bytes, share, owner, end, lan_done, site) =
+            (d.dl_app, d.dl_start, d.dl_bytes, d.dl_share, d.dl_owner, d.dl_end, d.lan_done, d.site as usize);
+        let part = |from: Tick, to: Tick| {
+            if to > from {
+                (now.saturating_sub(from) as f64 / (to - from) as f64).min(1.0)
+            } else {
+                1.0
+            }
+        };
+        let lan_got = bytes * share * part(start, lan_done);
+        let up = bytes * (1.0 - share);
+        let up_got = if owner != NO_SLOT {
+            let flow = self.slots.get(owner as usize).map_or(0, |s| s.2);
+            let left = self.links.get_mut(site).and_then(|l| l.cancel(now, flow)).unwrap_or(0.0);
+            self.free_slots.push(owner);
+            (up - left).max(0.0)
+        } else {
+            up * part(start, end)
+        };
+        if let Some(d) = self.d(dev) {
+            d.dl_busy = false;
+            d.dl_owner = NO_SLOT;
+        }
+        let size = self.sc.apps.get(app as usize).map_or(0.0, |a| a.bytes);
+        let i = self.fetched_index(dev, app);
+        if let Some(f) = self.fetched.get_mut(i) {
+            if size > 0.0 {
+                *f = (f64::from(*f) + (lan_got + up_got) / size).min(1.0) as f32;
+            }
+        }
+        if owner != NO_SLOT {
+            self.wake_link(site);
+        }
     }
 
     /// Keeps one wake-up per link at its next completion. Starting a
@@ -1169,10 +1365,15 @@ impl<'a> Sim<'a> {
             link.complete_due(now, &mut done);
         }
         for &slot in &done {
-            let Some(&(dev, serial)) = self.slots.get(slot as usize) else { continue };
+            let Some(&(dev, serial, _)) = self.slots.get(slot as usize) else { continue };
             self.free_slots.push(slot);
             if self.current(dev, serial) {
                 let lan_done = self.devs.get(dev as usize).map_or(now, |d| d.lan_done);
+                if let Some(d) = self.d(dev) {
+                    d.dl_owner = NO_SLOT;
+                    // The uplink part is in: a cancel from here on keeps it all.
+                    d.dl_end = d.dl_start;
+                }
                 self.q.schedule(lan_done.max(now), Ev::Downloaded { dev, serial });
             }
         }
@@ -1194,17 +1395,23 @@ impl<'a> Sim<'a> {
             d.dl_busy = false;
             d.dl += 1;
         }
+        let i = self.fetched_index(dev, app as u8);
+        if let Some(f) = self.fetched.get_mut(i) {
+            *f = 1.0;
+        }
         self.advance_apps(now, dev);
     }
 
     fn start_install(&mut self, _now: Tick, dev: u32, app: u8) {
-        let Some(a) = self.sc.apps.get(app as usize) else { return };
-        let u: f64 = self.rng.apps.random::<f64>();
+        let sc = self.sc;
+        let Some(a) = sc.apps.get(app as usize) else { return };
+        let r = self.rng(dev);
+        let u: f64 = r.apps.random::<f64>();
         let (minutes, failed) = if u < a.p_hang {
             (a.timeout_minutes, 2)
         } else {
-            let t = self.sc.app_install.get(app as usize).map_or(0.0, |s| s.sample(&mut self.rng.apps));
-            let t = if a.reboot { t + self.sc.reboot.sample(&mut self.rng.durations) } else { t };
+            let t = sc.app_install.get(app as usize).map_or(0.0, |s| s.sample(&mut r.apps));
+            let t = if a.reboot { t + sc.reboot.sample(&mut r.durations) } else { t };
             if t > a.timeout_minutes {
                 (a.timeout_minutes, 2)
             } else if u < a.p_hang + a.p_fail {
@@ -1233,6 +1440,9 @@ impl<'a> Sim<'a> {
             self.cause(dev, if failed == 2 { hang_cause } else { fail_cause });
             let edge = self.flow(dev).steer.get(self.state(dev) as usize).and_then(|s| s.app_failed);
             if let Some(edge) = edge {
+                if let Some(d) = self.d(dev) {
+                    d.v2_deadline = 0;
+                }
                 self.bump(dev);
                 self.take(now, dev, edge);
                 return;
@@ -1248,6 +1458,7 @@ impl<'a> Sim<'a> {
     }
 
     fn end_device(&mut self, now: Tick, dev: u32, outcome: Outcome) {
+        self.cancel_download(now, dev);
         let release_port = self.devs.get(dev as usize).is_some_and(|d| d.holds_port);
         if let Some(d) = self.d(dev) {
             d.outcome = outcome;
@@ -1362,6 +1573,8 @@ impl<'a> Sim<'a> {
                 available: r.capacity_line.area.clone(),
                 queue: r.queue_line.area.clone(),
                 waited: r.waited,
+                waits: std::mem::take(&mut r.waits),
+                waiting_at_end: r.waiting() as u32,
                 peak_queue: r.queue_line.peak,
             });
         };
@@ -1398,6 +1611,8 @@ impl<'a> Sim<'a> {
                 available,
                 queue: link.active_line.area.clone(),
                 waited: (0, 0),
+                waits: Vec::new(),
+                waiting_at_end: link.active(),
                 peak_queue: link.active_line.peak,
             });
         }

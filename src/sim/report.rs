@@ -128,6 +128,18 @@ pub struct ResourceSeries {
     pub mean_utilisation: f64,
     /// Mean wait for a unit, minutes (0 for a link).
     pub mean_wait_minutes: f64,
+    /// Utilisation over the resource's busy period: the report buckets in
+    /// which it was in use at all, so that idle nights and the days before
+    /// and after a wave do not dilute it.
+    pub busy_period_utilisation: f64,
+    /// Share of requests that had to wait for a unit, P(wait > 0)
+    /// (0 for a link).
+    pub p_wait: f64,
+    /// Waits of the requests that waited, minutes, over all replications.
+    pub wait_when_waiting: Summary,
+    /// Mean number of devices still waiting at the horizon (active
+    /// downloads, for a link).
+    pub waiting_at_end: f64,
     /// Largest queue seen in any replication.
     pub peak_queue: f64,
 }
@@ -207,6 +219,10 @@ pub fn example() -> Report {
             utilisation,
             queue,
             mean_wait_minutes: 0.0,
+            busy_period_utilisation: 0.0,
+            p_wait: 0.0,
+            wait_when_waiting: Summary::default(),
+            waiting_at_end: 0.0,
         }
     };
     let summary = |mean: f64, spread: f64| Summary {

@@ -30,7 +30,7 @@ use super::scenario::{
 use crate::autopilot::{self, CheckedTenant, Tenant};
 use crate::flow::{
     derive, CompiledFlow, EdgeKind, EspOptions, FlowDevice, FlowInput, FlowMode, JoinKind, Node, PrepStep,
-    Segment, State, ValidFlow, NO_EDGE,
+    Segment, State, V2Step, ValidFlow, NO_EDGE,
 };
 
 /// How the model treats a state.
@@ -70,6 +70,10 @@ pub enum Kind {
     Reseal,
     /// A wipe.
     Resetting,
+    /// Device preparation's "selected LOB and Microsoft 365 apps" step.
+    V2LobApps,
+    /// Device preparation's "selected Win32, Store and Enterprise App Catalog apps" step.
+    V2Win32Apps,
 }
 
 /// The plan of one state of one flow.
@@ -145,8 +149,9 @@ pub struct FlowPlan {
     pub start: u32,
     /// ESP timeout of the device phase and the account phase, ticks.
     pub timeout: [Tick; 2],
-    /// Apps of the device phase (technician flow separately) and the account phase.
-    pub phase_apps: [Vec<u8>; 3],
+    /// Apps per phase: ESP device setup, account setup, the technician's
+    /// device setup, then device preparation's two app steps.
+    pub phase_apps: [Vec<u8>; 5],
     /// The technician phase tries every app.
     pub technician_all_apps: bool,
     /// Pre-provisioning: take WIN×5 at the first screen.
@@ -168,6 +173,8 @@ pub struct Site {
     pub uplink: f64,
     /// Bytes per tick of one device.
     pub device: f64,
+    /// Each device's own speed, Mbit/s, when it varies (`device_mbps_spread`).
+    pub device_spread: Option<Sampler>,
     /// Bytes per tick of the LAN per device.
     pub lan: f64,
 }
@@ -299,10 +306,21 @@ pub struct Scenario {
     pub esp: EspSpec,
     /// Share of devices on Ethernet.
     pub wired: f64,
+    /// The network step of a wired device (`[durations] wired-network`).
+    pub wired_network: Sampler,
     /// Managed reboot after an app.
     pub reboot: Sampler,
     /// Hybrid connectors and the time one ODJ request holds one, when any flow is hybrid.
     pub connectors: Option<(u32, Tick)>,
+}
+
+/// The `[durations]` key of a wired device's network step: no Wi-Fi
+/// page, only the link and DHCP coming up.
+pub const WIRED_NETWORK: &str = "wired-network";
+
+/// A wired device's network step: 10 s (assume; Ethernet and DHCP, no page to go through).
+pub fn default_wired_network() -> Dist {
+    Dist::Fixed(1.0 / 6.0)
 }
 
 /// §3.1 defaults of the service plane.
@@ -418,6 +436,8 @@ fn kind_of(node: Node) -> Kind {
         S::EspError(_) | S::EnrollError(_) | S::TpmError(_) | S::V2Failed(_) => Kind::ErrorScreen,
         S::PreProvSuccess => Kind::Reseal,
         S::Resetting => Kind::Resetting,
+        S::V2(V2Step::LobM365) => Kind::V2LobApps,
+        S::V2(V2Step::Win32Store) => Kind::V2Win32Apps,
         _ => Kind::Generic,
     }
 }
@@ -497,6 +517,7 @@ impl FlowBuilder<'_> {
                 |e| out.iter().copied().find(|&k| table.edges.get(k as usize) == Some(e)).unwrap_or(NO_EDGE),
             );
             let kind = kind_of(*node);
+            let v2_apps = matches!(kind, Kind::V2LobApps | Kind::V2Win32Apps);
             let steered = ["tpm-permanent", "tpm-transient", "reenrollment", "app-failed", "esp-timeout"];
             let mut failures = Vec::new();
             for &k in &out {
@@ -525,8 +546,10 @@ impl FlowBuilder<'_> {
                 found: find("profile-found"),
                 not_registered: find("not-registered"),
                 not_assigned: find("profile-not-assigned"),
-                app_failed: find("app-failed"),
-                timeout: find("esp-timeout"),
+                // Device preparation fails a step on a selected app's
+                // failure and on its timer alike ("item-failed").
+                app_failed: find("app-failed").or_else(|| v2_apps.then(|| find("item-failed")).flatten()),
+                timeout: find("esp-timeout").or_else(|| v2_apps.then(|| find("item-failed")).flatten()),
                 retry: find("try-again").or_else(|| find("retry")).or_else(|| find("retry-sign-in")),
                 continue_anyway: find("continue-anyway"),
                 reset: find("reset"),
@@ -552,7 +575,7 @@ impl FlowBuilder<'_> {
             edge_cause,
             start,
             timeout: [if hybrid { timeout + 40 * MINUTE } else { timeout }, timeout],
-            phase_apps: [Vec::new(), Vec::new(), Vec::new()],
+            phase_apps: Default::default(),
             technician_all_apps: true,
             technician,
             enroll_once: input.mode == FlowMode::SelfDeploying || input.pre_provisioning_allowed,
@@ -561,6 +584,33 @@ impl FlowBuilder<'_> {
         })
     }
 }
+
+/// Device preparation's documented limits: at most 25 selected apps
+/// (raised from 10 in January 2026) and a timer of 15–720 minutes for the
+/// whole deployment (learn.microsoft.com/autopilot/device-preparation/whats-new
+/// and …/tutorial/user-driven/entra-join-autopilot-policy; enrollment-model.md §3.6).
+fn check_device_preparation(p: &Parsed, apps: &[App], esp: &EspSpec) -> Result<(), ScenarioError> {
+    let selected = apps.iter().filter(|a| a.blocking).count();
+    if selected > APV2_MAX_APPS {
+        return Err(p.invalid(
+            "app",
+            format!(
+                "device preparation installs at most {APV2_MAX_APPS} selected apps during OOBE, and {selected} are \
+                 selected (blocking); mark the others `blocking = false` to install them after the desktop"
+            ),
+        ));
+    }
+    if !(15..=720).contains(&esp.timeout_minutes) {
+        return Err(p.invalid(
+            "esp.timeout_minutes",
+            "device preparation allows 15 to 720 minutes before showing an installation error",
+        ));
+    }
+    Ok(())
+}
+
+/// Device preparation's limit on selected apps.
+pub const APV2_MAX_APPS: usize = 25;
 
 /// Where the devices of a tenant-driven scenario come from.
 enum Inventory {
@@ -631,6 +681,7 @@ impl Scenario {
             .map(|s| Site {
                 uplink: mbps(s.uplink_mbps),
                 device: mbps(s.device_mbps),
+                device_spread: s.device_mbps_spread.as_ref().map(Dist::sampler),
                 lan: mbps(s.lan_mbps),
                 spec: s,
             })
@@ -839,12 +890,14 @@ impl Scenario {
         // Unknown event names in overrides.
         let known: Vec<&str> = {
             let mut v: Vec<&str> = flows.iter().flat_map(|fl| fl.table.events.iter().copied()).collect();
+            v.push(WIRED_NETWORK);
             v.sort_unstable();
             v.dedup();
             v
         };
         let all_events: Vec<&str> = {
             let mut v: Vec<&str> = crate::flow::TRANSITIONS.iter().map(|t| t.event).collect();
+            v.push(WIRED_NETWORK);
             v.sort_unstable();
             v.dedup();
             v
@@ -885,8 +938,15 @@ impl Scenario {
             let device = pick(&|a| a.context == AppContext::Device && blocking(a));
             let user = pick(&|a| a.context == AppContext::User && blocking(a));
             let technician = pick(&|a| a.context == AppContext::Device && (blocking(a) || track_all));
-            fl.phase_apps = [device, user, technician];
+            // Device preparation installs the policy's selected apps in two
+            // steps, whatever their context ([APv2-wf], enrollment-model.md §1.8).
+            let v2_lob = pick(&|a| a.m365 && blocking(a));
+            let v2_win32 = pick(&|a| !a.m365 && blocking(a));
+            fl.phase_apps = [device, user, technician, v2_lob, v2_win32];
             fl.blocks = apps.iter().map(blocking).collect();
+        }
+        if f.fleet.mode == Mode::DevicePreparation {
+            check_device_preparation(p, &apps, &esp)?;
         }
         let timeout_cause = b.cause("esp-timeout");
         let app_causes: Vec<(u16, u16)> = apps
@@ -1018,6 +1078,8 @@ impl Scenario {
             ));
         }
 
+        let wired_network = f.durations.get(WIRED_NETWORK).cloned().unwrap_or_else(default_wired_network);
+        b.resolved_durations.insert(WIRED_NETWORK.to_string(), wired_network.clone());
         let resolved_durations = std::mem::take(&mut b.resolved_durations);
         let resolved_failures = std::mem::take(&mut b.resolved_failures);
         // ODJ requests go through the connectors only where a flow joins hybrid.
@@ -1055,6 +1117,7 @@ impl Scenario {
             admin_work: dist_sampler(&f.operator.admin_work, default_admin_work),
             esp,
             wired: f.fleet.wired.0,
+            wired_network: wired_network.sampler(),
             reboot: Dist::Lognormal(1.5, 0.4).sampler(),
             connectors,
         })

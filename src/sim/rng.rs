@@ -5,13 +5,19 @@
 //! and a recorded report must replay bit for bit. [`SimRng`] is PCG
 //! (`rand_pcg::Pcg64Mcg`), whose output is fixed by its definition.
 //!
-//! Why sub-streams: arrivals, service times, failures and the service
-//! plane each draw from their own stream, derived from the replication's
-//! seed and a stream id by SplitMix64. Adding a draw in one place (a new
-//! app in the catalogue) then leaves every other stream as it was, so two
-//! scenarios that differ in one knob see the same arrivals and the same
-//! failures elsewhere (common random numbers): their difference is the
-//! knob, not noise.
+//! Why sub-streams, and why per device: every device draws its phase
+//! durations, failures, app installs and people's work times from streams
+//! of its own ([`device_stream`]), keyed by the replication's seed, the
+//! device's ordinal and the purpose, mixed by SplitMix64. Each wave's
+//! arrival times and each import batch's service times have their own
+//! stream too. A draw therefore never depends on the order in which
+//! events of *other* devices happened: a device whose own path does not
+//! change sees the same numbers when a knob elsewhere moves (common random
+//! numbers, Law & Kelton, *Simulation Modeling and Analysis*, §11.2), and
+//! the difference between two runs is the knob, not noise. A shared
+//! stream consumed in event order would not give this: one site's faster
+//! uplink reorders the events, and the next failure draw goes to a
+//! different device.
 
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
@@ -43,6 +49,8 @@ pub enum Stream {
     Service = 5,
     /// People: technicians and admins.
     People = 6,
+    /// A device's attributes (wired, on AC power, TPM).
+    Attributes = 7,
 }
 
 /// The seed of replication `rep` under base seed `seed`.
@@ -64,6 +72,32 @@ pub fn stream(seed: u64, rep: u64, which: Stream) -> SimRng {
     let hi = splitmix64(s ^ (which as u64));
     let lo = splitmix64(hi ^ 0x5DEE_CE66_D1CE_5EED);
     SimRng::from_seed(((u128::from(hi) << 64) | u128::from(lo)).to_le_bytes())
+}
+
+/// Keys of [`keyed_stream`] that are not device ordinals (waves), so that
+/// they never collide with a device's.
+pub const WAVE_KEY: u64 = 1 << 40;
+
+/// The generator of stream `which` for `key` (a device's ordinal, or
+/// [`WAVE_KEY`] plus a wave's index) in one replication.
+pub fn keyed_stream(seed: u64, rep: u64, key: u64, which: Stream) -> SimRng {
+    let s = splitmix64(replication_seed(seed, rep) ^ splitmix64(key ^ 0xA076_1D64_78BD_642F));
+    let hi = splitmix64(s ^ (which as u64));
+    let lo = splitmix64(hi ^ 0x5DEE_CE66_D1CE_5EED);
+    SimRng::from_seed(((u128::from(hi) << 64) | u128::from(lo)).to_le_bytes())
+}
+
+/// The generator of one device's stream `which`.
+///
+/// ```
+/// use fleetlab::sim::rng::{device_stream, Stream};
+/// use rand::Rng;
+/// let mut a = device_stream(42, 0, 7, Stream::Failures);
+/// let mut b = device_stream(42, 0, 8, Stream::Failures);
+/// assert_ne!(a.next_u64(), b.next_u64()); // every device its own numbers
+/// ```
+pub fn device_stream(seed: u64, rep: u64, device: u32, which: Stream) -> SimRng {
+    keyed_stream(seed, rep, u64::from(device), which)
 }
 
 #[cfg(test)]

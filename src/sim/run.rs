@@ -19,9 +19,7 @@ use rayon::prelude::*;
 
 use super::engine::{minutes, MINUTE};
 use super::model::{run_replication, Dev, RepResult, METRICS, OUTCOMES};
-use super::report::{
-    BandPoint, Count, EngineStats, Histogram, Metric, Report, ResourceSeries, Summary, Versions,
-};
+use super::report::{BandPoint, Count, EngineStats, Metric, Report, ResourceSeries, Summary, Versions};
 use super::resolve::Scenario;
 use super::stats::{ShareBand, Sketch};
 use super::summary::duration;
@@ -64,18 +62,21 @@ struct ResAcc {
     queue: Vec<f64>,
     busy: f64,
     available: f64,
+    busy_period: (f64, f64),
     waited: (u64, u64),
+    waits: Sketch,
+    waiting_at_end: u64,
     peak: f64,
 }
 
 struct Reducer {
     reps: u64,
-    devices: f64,
     bucket: f64,
     band: ShareBand,
     tis: Sketch,
-    tis_bin: f64,
-    tis_counts: Vec<f64>,
+    /// Replications in which 95 % / 50 % of the devices were not done.
+    short_of: (u64, u64),
+    horizon: f64,
     resources: BTreeMap<usize, (String, ResAcc)>,
     outcomes: Vec<Sketch>,
     causes: Vec<Sketch>,
@@ -85,19 +86,25 @@ struct Reducer {
 
 impl Reducer {
     fn new(sc: &Scenario) -> Reducer {
-        let horizon = minutes(sc.horizon);
+        let n = f64::from(sc.devices.max(1));
+        // Counts and shares of devices are exact (super::stats); times,
+        // rates and volumes are sketched.
+        let metric_sketch = |unit: &str| match unit {
+            "share" => Sketch::exact(1.0 / n),
+            "devices" | "timeouts" | "tickets" | "resets" | "retries" | "downloads" => Sketch::exact(1.0),
+            _ => Sketch::default(),
+        };
         Reducer {
             reps: 0,
-            devices: f64::from(sc.devices.max(1)),
             bucket: sc.bucket as f64,
-            band: ShareBand::new(sc.buckets),
+            band: ShareBand::new(sc.buckets, sc.devices),
             tis: Sketch::default(),
-            tis_bin: nice_bin(horizon / 60.0),
-            tis_counts: Vec::new(),
+            short_of: (0, 0),
+            horizon: minutes(sc.horizon),
             resources: BTreeMap::new(),
-            outcomes: vec![Sketch::default(); OUTCOMES.len()],
-            causes: vec![Sketch::default(); sc.causes.len()],
-            metrics: vec![Sketch::default(); METRICS.len()],
+            outcomes: vec![Sketch::exact(1.0); OUTCOMES.len()],
+            causes: vec![Sketch::exact(1.0); sc.causes.len()],
+            metrics: METRICS.iter().map(|m| metric_sketch(m.1)).collect(),
             events: 0,
         }
     }
@@ -105,18 +112,14 @@ impl Reducer {
     fn add(&mut self, r: &RepResult) {
         self.reps += 1;
         self.events += r.events;
-        let n = self.devices;
-        self.band.add(r.done_by_bucket.iter().map(|&c| f64::from(c) / n));
+        self.band.add(r.done_by_bucket.iter().copied());
         for &t in &r.time_in_system {
             self.tis.add(t);
-            let b = (t / self.tis_bin) as usize;
-            if self.tis_counts.len() <= b {
-                self.tis_counts.resize(b + 1, 0.0);
-            }
-            if let Some(c) = self.tis_counts.get_mut(b) {
-                *c += 1.0;
-            }
         }
+        let reached =
+            |name: &str| r.metrics.get(super::model::metric(name)).is_some_and(|&t| t < self.horizon);
+        self.short_of.0 += u64::from(!reached("time-to-95-percent"));
+        self.short_of.1 += u64::from(!reached("time-to-50-percent"));
         for (i, res) in r.resources.iter().enumerate() {
             let entry = self.resources.entry(i).or_insert_with(|| {
                 (
@@ -128,7 +131,10 @@ impl Reducer {
                         queue: vec![0.0; res.queue.len()],
                         busy: 0.0,
                         available: 0.0,
+                        busy_period: (0.0, 0.0),
                         waited: (0, 0),
+                        waits: Sketch::default(),
+                        waiting_at_end: 0,
                         peak: 0.0,
                     },
                 )
@@ -143,8 +149,16 @@ impl Reducer {
             }
             acc.busy += res.busy.iter().sum::<f64>();
             acc.available += res.available.iter().sum::<f64>();
+            for (busy, available) in res.busy.iter().zip(&res.available).filter(|(b, _)| **b > 0.0) {
+                acc.busy_period.0 += busy;
+                acc.busy_period.1 += available;
+            }
             acc.waited.0 += res.waited.0;
             acc.waited.1 += res.waited.1;
+            for &w in &res.waits {
+                acc.waits.add(minutes(w));
+            }
+            acc.waiting_at_end += u64::from(res.waiting_at_end);
             acc.peak = acc.peak.max(res.peak_queue);
         }
         for (s, &c) in self.outcomes.iter_mut().zip(&r.outcomes) {
@@ -160,7 +174,7 @@ impl Reducer {
 }
 
 /// A histogram bin width near `raw` minutes that reads well (1, 2, 5 × 10ⁿ).
-fn nice_bin(raw: f64) -> f64 {
+pub(crate) fn nice_bin(raw: f64) -> f64 {
     if !(raw.is_finite() && raw > 0.0) {
         return 1.0;
     }
@@ -236,7 +250,13 @@ pub fn simulate(sc: &Scenario, opts: &RunOptions<'_>) -> Result<RunOutput, RunEr
         }
     }
     let wall = started.elapsed().as_secs_f64();
-    Ok(RunOutput { report: build_report(sc, reducer, seed, reps, threads, wall), first })
+    let mut report = build_report(sc, reducer, seed, reps, threads, wall);
+    let judge = || super::bottleneck::judge(sc, seed, reps, &report.resources);
+    report.bottleneck = match &pool {
+        Some(p) => p.install(judge),
+        None => judge(),
+    };
+    Ok(RunOutput { report, first })
 }
 
 fn build_report(sc: &Scenario, r: Reducer, seed: u64, reps: u32, threads: usize, wall: f64) -> Report {
@@ -267,6 +287,14 @@ fn build_report(sc: &Scenario, r: Reducer, seed: u64, reps: u32, threads: usize,
             queue: a.queue.iter().map(|q| q / reps_f).collect(),
             mean_utilisation: if a.available > 0.0 { a.busy / a.available } else { 0.0 },
             mean_wait_minutes: if a.waited.1 > 0 { minutes(a.waited.0) / a.waited.1 as f64 } else { 0.0 },
+            busy_period_utilisation: if a.busy_period.1 > 0.0 {
+                a.busy_period.0 / a.busy_period.1
+            } else {
+                0.0
+            },
+            p_wait: if a.waited.1 > 0 { a.waits.len() as f64 / a.waited.1 as f64 } else { 0.0 },
+            wait_when_waiting: a.waits.summary(),
+            waiting_at_end: a.waiting_at_end as f64 / reps_f,
             peak_queue: a.peak,
         })
         .collect();
@@ -295,8 +323,7 @@ fn build_report(sc: &Scenario, r: Reducer, seed: u64, reps: u32, threads: usize,
         })
         .collect();
     let get = |name: &str| metrics.iter().find(|m| m.name == name).map(|m| m.summary).unwrap_or_default();
-    let bottleneck = bottleneck(&resources);
-    let findings = findings(sc, &get, &causes, horizon);
+    let findings = findings(sc, &get, &causes, horizon, (r.short_of.0, r.short_of.1, r.reps));
     Report {
         scenario: sc.file.name.clone(),
         description: sc.file.description.clone(),
@@ -313,16 +340,12 @@ fn build_report(sc: &Scenario, r: Reducer, seed: u64, reps: u32, threads: usize,
         horizon_minutes: horizon,
         bucket_minutes,
         completion,
-        time_in_system: Histogram {
-            bin_minutes: r.tis_bin,
-            counts: r.tis_counts.iter().map(|c| c / reps_f).collect(),
-            summary: r.tis.summary(),
-        },
+        time_in_system: super::histogram::linear(&r.tis, reps_f),
         resources,
         outcomes,
         causes,
         metrics,
-        bottleneck,
+        bottleneck: String::new(),
         findings,
         engine: EngineStats {
             events: r.events,
@@ -332,50 +355,14 @@ fn build_report(sc: &Scenario, r: Reducer, seed: u64, reps: u32, threads: usize,
     }
 }
 
-fn bottleneck(resources: &[ResourceSeries]) -> String {
-    let Some(top) = resources.iter().max_by(|a, b| a.mean_utilisation.total_cmp(&b.mean_utilisation)) else {
-        return "No shared resource was modelled.".into();
-    };
-    let u = top.mean_utilisation * 100.0;
-    if top.mean_utilisation < 0.6 {
-        return format!(
-            "No shared resource is saturated (busiest: {} at {u:.0} %): time goes to the devices' own \
-             enrollment steps, so more staff or bandwidth would not shorten the wave much.",
-            top.name
-        );
-    }
-    match top.kind.as_str() {
-        "staff" => format!(
-            "Technicians are the bottleneck: busy {u:.0} % of their working time, and a device waits {} on \
-             average for one. Another technician raises throughput more than ports or bandwidth would.",
-            duration(top.mean_wait_minutes)
-        ),
-        "equipment" => format!(
-            "Bench ports are the bottleneck: in use {u:.0} % of the time, a device waits {} on average for \
-             one. More ports (power and network) raise throughput before more technicians do.",
-            duration(top.mean_wait_minutes)
-        ),
-        "link" => format!(
-            "The {} is the bottleneck: {u:.0} % used over the run with up to {:.0} downloads at once. \
-             Delivery Optimization peering, a Connected Cache or more bandwidth shortens device setup \
-             and the ESP timeouts that come with it.",
-            top.name.replace("uplink:", "uplink of site "),
-            top.peak_queue
-        ),
-        "connector" => format!(
-            "The Intune Connector for AD is the bottleneck: busy {u:.0} %, an ODJ request waits {} on \
-             average, which the ESP's device phase (+40 min for hybrid) must absorb. Add connector \
-             instances.",
-            duration(top.mean_wait_minutes)
-        ),
-        _ => format!(
-            "The admin queue is the bottleneck: admins busy {u:.0} %, a ticket waits {} on average.",
-            duration(top.mean_wait_minutes)
-        ),
-    }
-}
-
-fn findings(sc: &Scenario, get: &dyn Fn(&str) -> Summary, causes: &[Count], horizon: f64) -> Vec<String> {
+/// The findings; `short` is (replications short of 95 %, short of 50 %, replications).
+fn findings(
+    sc: &Scenario,
+    get: &dyn Fn(&str) -> Summary,
+    causes: &[Count],
+    horizon: f64,
+    short: (u64, u64, u64),
+) -> Vec<String> {
     let mut out = Vec::new();
     let n = f64::from(sc.devices.max(1));
     let done = get("devices-done");
@@ -388,21 +375,7 @@ fn findings(sc: &Scenario, get: &dyn Fn(&str) -> Summary, causes: &[Count], hori
         done.p95,
         get("devices-per-day").mean
     ));
-    let t95 = get("time-to-95-percent");
-    if t95.p95 < horizon * 0.999 {
-        out.push(format!(
-            "95 % of the devices are done {} after the first one starts (P95 over replications: {}).",
-            duration(t95.mean),
-            duration(t95.p95)
-        ));
-    } else {
-        let t50 = get("time-to-50-percent");
-        out.push(format!(
-            "95 % of the devices are not done within the {} horizon in some replications; half are done after {} on average.",
-            duration(horizon),
-            duration(t50.mean)
-        ));
-    }
+    out.push(completion_finding(get, horizon, short));
     let timeouts = get("esp-timeouts");
     if timeouts.mean > 0.0 {
         let share = get("timed-out-share");
@@ -450,4 +423,33 @@ fn findings(sc: &Scenario, get: &dyn Fn(&str) -> Summary, causes: &[Count], hori
         ));
     }
     out
+}
+
+/// How far the wave gets: the wording follows how many replications fell
+/// short, and an average is only quoted over replications that got there.
+fn completion_finding(get: &dyn Fn(&str) -> Summary, horizon: f64, short: (u64, u64, u64)) -> String {
+    let (short95, short50, reps) = short;
+    let t95 = get("time-to-95-percent");
+    let t50 = get("time-to-50-percent");
+    let h = duration(horizon);
+    if short95 == 0 {
+        return format!(
+            "95 % of the devices are done {} after the first one starts (P95 over replications: {}).",
+            duration(t95.mean),
+            duration(t95.p95)
+        );
+    }
+    let which = if short95 == reps {
+        "in every replication".to_string()
+    } else {
+        format!("in {short95} of {reps} replications")
+    };
+    let half = if short50 == 0 {
+        format!("half are done after {} on average", duration(t50.mean))
+    } else if short50 == reps {
+        format!("not even half are done within the {h} in any replication")
+    } else {
+        format!("half are done within the horizon in {} of {reps} replications", reps - short50)
+    };
+    format!("95 % of the devices are not done within the {h} horizon {which}; {half}.")
 }

@@ -275,6 +275,12 @@ pub struct SiteSpec {
     /// One device's own top speed (its NIC or Wi-Fi), Mbit/s.
     #[serde(default = "default_device_mbps")]
     pub device_mbps: f64,
+    /// Each device's own connection speed drawn from this distribution
+    /// (Mbit/s) instead of `device_mbps`, for devices on connections of
+    /// their own (`shared = false`): home broadband is not one number, and
+    /// its slow tail is what runs into the ESP timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_mbps_spread: Option<Dist>,
     /// LAN speed for peer and cache bytes, Mbit/s per device.
     #[serde(default = "default_lan")]
     pub lan_mbps: f64,
@@ -319,6 +325,7 @@ impl SiteSpec {
             uplink_mbps: default_uplink(),
             shared: true,
             device_mbps: default_device_mbps(),
+            device_mbps_spread: None,
             lan_mbps: default_lan(),
             delivery_optimization: DeliveryOptimization::Lan,
             peer_max: default_peer_max(),

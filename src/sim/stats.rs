@@ -7,6 +7,19 @@
 //! and Welford's update gives the exact mean and spread. Updates happen in
 //! replication order on one thread, so the result is the same bit for bit
 //! whatever the thread count.
+//!
+//! Why counts and shares are exact: a count of devices, tickets or
+//! timeouts is an integer, and a share of devices is such an integer over
+//! the fleet size. Their distinct values are few (at most one per
+//! replication, at most one per device count), so [`Sketch::exact`] keeps
+//! every distinct value with its multiplicity and gives exact order
+//! statistics in memory bounded by the fleet size; a log-binned bin
+//! 0.39 points wide would put P5 above the mean of a share near zero.
+//! Percentiles are nearest-rank (Hyndman & Fan's definition 1: the
+//! smallest value with at least `⌈q·n⌉` values at or below it), so each
+//! is a value some replication actually had.
+
+use std::collections::BTreeMap;
 
 use super::report::Summary;
 
@@ -46,15 +59,43 @@ pub struct Sketch {
     min: f64,
     max: f64,
     bins: Vec<u32>,
+    /// Exact mode: the unit values are multiples of, and each distinct
+    /// multiple's count.
+    exact: Option<(f64, BTreeMap<u64, u64>)>,
 }
 
 impl Default for Sketch {
     fn default() -> Self {
-        Sketch { n: 0, mean: 0.0, m2: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY, bins: Vec::new() }
+        Sketch {
+            n: 0,
+            mean: 0.0,
+            m2: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            bins: Vec::new(),
+            exact: None,
+        }
     }
 }
 
 impl Sketch {
+    /// A sketch of values that are whole multiples of `unit` (1 for
+    /// counts, `1 / devices` for shares of devices), with exact quantiles.
+    ///
+    /// ```
+    /// use fleetlab::sim::stats::Sketch;
+    /// let mut s = Sketch::exact(1.0 / 40.0);
+    /// for _ in 0..95 { s.add(0.0); }
+    /// for _ in 0..5 { s.add(1.0 / 40.0); }
+    /// let sum = s.summary();
+    /// assert_eq!((sum.p5, sum.p95), (0.0, 0.0)); // not a bin's midpoint
+    /// assert!(sum.mean > sum.p5);
+    /// ```
+    pub fn exact(unit: f64) -> Self {
+        let unit = if unit.is_finite() && unit > 0.0 { unit } else { 1.0 };
+        Sketch { exact: Some((unit, BTreeMap::new())), ..Sketch::default() }
+    }
+
     /// Adds a value (negative or non-finite values count as 0).
     pub fn add(&mut self, v: f64) {
         let v = if v.is_finite() && v > 0.0 { v } else { 0.0 };
@@ -64,6 +105,10 @@ impl Sketch {
         self.m2 += d * (v - self.mean);
         self.min = self.min.min(v);
         self.max = self.max.max(v);
+        if let Some((unit, counts)) = &mut self.exact {
+            *counts.entry((v / *unit).round() as u64).or_insert(0) += 1;
+            return;
+        }
         if self.bins.is_empty() {
             self.bins = vec![0; BINS];
         }
@@ -90,6 +135,15 @@ impl Sketch {
         }
         let rank = ((q * self.n as f64).ceil() as u64).clamp(1, self.n);
         let mut seen = 0u64;
+        if let Some((unit, counts)) = &self.exact {
+            for (&k, &c) in counts {
+                seen += c;
+                if seen >= rank {
+                    return (k as f64 * unit).clamp(self.min, self.max);
+                }
+            }
+            return self.max;
+        }
         for (i, &c) in self.bins.iter().enumerate() {
             seen += u64::from(c);
             if seen >= rank {
@@ -97,6 +151,20 @@ impl Sketch {
             }
         }
         self.max
+    }
+
+    /// The non-empty bins as (midpoint, count), in increasing order (the
+    /// distinct values, for an exact sketch).
+    pub fn bins(&self) -> Vec<(f64, u64)> {
+        if let Some((unit, counts)) = &self.exact {
+            return counts.iter().map(|(&k, &c)| (k as f64 * unit, c)).collect();
+        }
+        self.bins
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c > 0)
+            .map(|(i, &c)| (bin_mid(i).clamp(self.min, self.max), u64::from(c)))
+            .collect()
     }
 
     /// The summary.
@@ -118,29 +186,32 @@ impl Sketch {
     }
 }
 
-/// Percentiles of a share (0–1) per time bucket, exact to 0.1 %.
+/// Exact percentiles of a share of devices per time bucket.
 #[derive(Clone, Debug)]
 pub struct ShareBand {
     sums: Vec<f64>,
-    hist: Vec<[u32; 1001]>,
+    hist: Vec<BTreeMap<u32, u32>>,
+    devices: f64,
     n: u64,
 }
 
 impl ShareBand {
-    /// A band over `buckets` buckets.
-    pub fn new(buckets: usize) -> Self {
-        ShareBand { sums: vec![0.0; buckets], hist: vec![[0; 1001]; buckets], n: 0 }
+    /// A band over `buckets` buckets of counts out of `devices`.
+    pub fn new(buckets: usize, devices: u32) -> Self {
+        ShareBand {
+            sums: vec![0.0; buckets],
+            hist: vec![BTreeMap::new(); buckets],
+            devices: f64::from(devices.max(1)),
+            n: 0,
+        }
     }
 
-    /// Adds one replication's curve.
-    pub fn add(&mut self, curve: impl Iterator<Item = f64>) {
+    /// Adds one replication's curve of device counts.
+    pub fn add(&mut self, curve: impl Iterator<Item = u32>) {
         self.n += 1;
         for ((v, sum), hist) in curve.zip(&mut self.sums).zip(&mut self.hist) {
-            let v = if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.0 };
-            *sum += v;
-            if let Some(c) = hist.get_mut((v * 1000.0).round() as usize) {
-                *c += 1;
-            }
+            *sum += f64::from(v) / self.devices;
+            *hist.entry(v).or_insert(0) += 1;
         }
     }
 
@@ -154,10 +225,10 @@ impl ShareBand {
                 let q = |p: f64| {
                     let rank = ((p * n as f64).ceil() as u64).clamp(1, n);
                     let mut seen = 0u64;
-                    for (i, &c) in hist.iter().enumerate() {
+                    for (&k, &c) in hist {
                         seen += u64::from(c);
                         if seen >= rank {
-                            return i as f64 / 1000.0;
+                            return (f64::from(k) / self.devices).min(1.0);
                         }
                     }
                     1.0
@@ -174,14 +245,32 @@ mod tests {
 
     #[test]
     fn band_quantiles() {
-        let mut b = ShareBand::new(2);
+        let mut b = ShareBand::new(2, 100);
         for i in 0..100 {
-            b.add([f64::from(i) / 100.0, 1.0].into_iter());
+            b.add([i, 100].into_iter());
         }
         let p = b.points();
         assert!((p[0][0] - 0.495).abs() < 1e-9);
         assert!((p[0][3] - 0.94).abs() < 1e-9);
         assert_eq!(p[1], [1.0, 1.0, 1.0, 1.0]);
+    }
+
+    #[test]
+    fn exact_sketch_gives_order_statistics() {
+        // 1,000 replications of a share out of 256 devices: the values
+        // sit between the log bins, where the binned sketch rounds.
+        let mut s = Sketch::exact(1.0 / 256.0);
+        let mut all = Vec::new();
+        for i in 0..1000u32 {
+            let v = f64::from((i * 7919) % 97) / 256.0;
+            s.add(v);
+            all.push(v);
+        }
+        all.sort_by(f64::total_cmp);
+        for q in [0.05, 0.5, 0.95] {
+            let rank = (q * 1000.0_f64).ceil() as usize;
+            assert_eq!(s.quantile(q), all[rank - 1], "q {q}");
+        }
     }
 
     #[test]

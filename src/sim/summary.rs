@@ -103,11 +103,39 @@ pub fn render(report: &Report, color: bool) -> String {
 
     if !report.resources.is_empty() {
         line("");
-        let mut rows = vec![cells(&[&heading("Resources"), "", "utilisation", "mean wait"])];
+        let mut rows = vec![cells(&[
+            &heading("Resources"),
+            "",
+            "utilisation",
+            "busy period",
+            "mean wait",
+            "P(wait>0)",
+            "wait P50–P95 if waiting",
+            "at end",
+        ])];
         for r in &report.resources {
-            rows.push(vec![r.name.clone(), resource_kind(r), percent(r.mean_utilisation), wait(r)]);
+            rows.push(vec![
+                r.name.clone(),
+                resource_kind(r),
+                percent(r.mean_utilisation),
+                percent(r.busy_period_utilisation),
+                wait(r),
+                if r.kind == "link" { "–".to_owned() } else { percent(r.p_wait) },
+                wait_band(r),
+                format!("{:.1}", r.waiting_at_end),
+            ]);
         }
-        for l in table(&rows, &[Align::Left, Align::Left, Align::Right, Align::Right]) {
+        let align = [
+            Align::Left,
+            Align::Left,
+            Align::Right,
+            Align::Right,
+            Align::Right,
+            Align::Right,
+            Align::Right,
+            Align::Right,
+        ];
+        for l in table(&rows, &align) {
             line(&l);
         }
     }
@@ -279,6 +307,15 @@ fn wait(r: &ResourceSeries) -> String {
         "–".to_owned()
     } else {
         duration(r.mean_wait_minutes)
+    }
+}
+
+/// The wait of the requests that waited, P50–P95 over all replications.
+fn wait_band(r: &ResourceSeries) -> String {
+    if r.kind == "link" || r.wait_when_waiting.n == 0 {
+        "–".to_owned()
+    } else {
+        format!("{}–{}", duration(r.wait_when_waiting.p50), duration(r.wait_when_waiting.p95))
     }
 }
 

@@ -297,7 +297,8 @@ fn cli_writes_json_html_and_intune_events() -> TestResult {
             assert!(e.get(key).is_some(), "{key} missing in {e}");
         }
     }
-    assert!(lines.iter().any(|e| e["deploymentState"] == "success"));
+    // Success first time or on retry: S4's 100 Mbit/s makes most devices retry.
+    assert!(lines.iter().any(|e| e["deploymentState"].as_str().is_some_and(|s| s.starts_with("success"))));
     Ok(())
 }
 

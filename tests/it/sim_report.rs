@@ -150,8 +150,8 @@ fn html_is_self_contained() {
     let page = html::render(&example());
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.trim_end().ends_with("</html>"));
-    assert_eq!(page.matches("<svg").count(), 5, "one chart each");
-    assert_eq!(page.matches("</svg>").count(), 5);
+    assert_eq!(page.matches("<svg").count(), 6, "one chart each");
+    assert_eq!(page.matches("</svg>").count(), 6);
     for outside in ["http://", "https://", "src=", "href=", "<script", "<link", "@import", "url("] {
         assert!(!page.contains(outside), "found {outside:?}");
     }
@@ -183,7 +183,8 @@ fn html_charts_label_axes_with_svg_text() {
         "devices per replication",
         "median 2 h 14 min",
         "% busy",
-        "waiting",
+        "devices waiting",
+        "active downloads",
         "app-failed:M365",
         "technicians",
     ] {
@@ -218,7 +219,7 @@ fn html_escapes_what_the_scenario_says() {
     for raw in ["<script", "<img", "<b>", "<i>", "<a ", "<svg onload", "href=\""] {
         assert!(!page.contains(raw), "unescaped {raw:?}");
     }
-    assert_eq!(page.matches("<svg").count(), 5);
+    assert_eq!(page.matches("<svg").count(), 6);
 }
 
 #[test]
