@@ -390,7 +390,8 @@ fn compile(args: &RuleArgs, object: Option<ObjectType>, json: bool) -> Result<(R
                     "rule": rule::quotable(&text),
                     "errors": errors.iter().map(|e| rule::error_json(e, &text)).collect::<Vec<_>>(),
                 });
-                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                // Written like every result: a closed pipe is not a panic.
+                emit(&(serde_json::to_string_pretty(&report).map_err(fail)? + "\n"), None)?;
             } else {
                 report_rule_errors(&errors, &name, &text);
             }
@@ -415,10 +416,9 @@ fn check(args: &RuleArgs, object: Option<ObjectArg>, format: CheckFormat) -> Out
             "warnings": rule.warnings().iter().map(|w| rule::warning_json(w, rule.source())).collect::<Vec<_>>(),
             "errors": [],
         });
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-    } else {
-        eprintln!("ok: valid {} rule", rule.object());
+        return emit(&(serde_json::to_string_pretty(&report).map_err(fail)? + "\n"), None);
     }
+    eprintln!("ok: valid {} rule", rule.object());
     Ok(())
 }
 

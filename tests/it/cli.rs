@@ -763,3 +763,32 @@ fn check_marks_the_end_of_an_incomplete_rule() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn a_closed_stdout_is_not_a_panic() -> Result<(), Box<dyn std::error::Error>> {
+    for args in [
+        vec!["check", "--rule", "device.deviceOSType -eq \"Windows\"", "--format", "json"],
+        vec!["check", "--rule", "device.nothing -eq 1", "--format", "json"],
+        vec![
+            "eval",
+            "--devices",
+            "scenarios/contoso/devices.json",
+            "--rule",
+            "device.accountEnabled -eq true",
+        ],
+    ] {
+        let (reader, writer) = std::io::pipe()?;
+        drop(reader);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_fleetlab"))
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(std::process::Stdio::null())
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{args:?}: {:?} {stderr}", out.status);
+    }
+    Ok(())
+}
