@@ -124,6 +124,34 @@ pub const PROFILES: &str = "/deviceManagement/windowsAutopilotDeploymentProfiles
 /// started with.
 const DEVICE_SELECT_META: &str = "select:devices";
 
+/// Properties one pull may leave out of a `$select` Graph refuses.
+const MAX_DROPPED_PROPERTIES: u32 = 8;
+
+/// For Graph's 400 "Could not find a property named 'p' on type …" to a
+/// request whose `$select` names `p`: the same request without `p`, and
+/// `p`. A tenant (or a national cloud) whose v1.0 lacks a property the
+/// rule catalogue reads then still syncs everything else, rather than
+/// failing the whole pull; the property is announced, since rules on it
+/// will see no value.
+fn without_unknown_property(e: &GraphError, url: &str) -> Option<(String, String)> {
+    let GraphError::Api { error, .. } = e else { return None };
+    if error.status != 400 {
+        return None;
+    }
+    let property = error.message.split("property named '").nth(1)?.split('\'').next()?.to_string();
+    let (head, query) = url.split_once("$select=")?;
+    let (list, rest) = match query.split_once('&') {
+        Some((list, rest)) => (list, format!("&{rest}")),
+        None => (query, String::new()),
+    };
+    let fields: Vec<&str> = list.split(',').collect();
+    if !fields.contains(&property.as_str()) {
+        return None;
+    }
+    let kept: Vec<&str> = fields.into_iter().filter(|f| *f != property).collect();
+    Some((format!("{head}$select={}{rest}", kept.join(",")), property))
+}
+
 /// How many times one resource may be resynced in a pull.
 const MAX_RESYNCS: u32 = 3;
 
@@ -199,6 +227,8 @@ impl Run<'_> {
         let mut received = 0;
         let mut resyncs = 0;
         let mut from_saved_link = resumed;
+        let mut initial = initial.to_string();
+        let mut dropped = 0;
         loop {
             let mut pager = Pager::new(self.client, &url);
             let outcome: Result<(), GraphError> = async {
@@ -215,6 +245,19 @@ impl Run<'_> {
             match outcome {
                 Ok(()) => return Ok((received, resyncs)),
                 Err(e) => {
+                    if let Some((narrower, property)) = without_unknown_property(&e, &initial) {
+                        dropped += 1;
+                        if dropped > MAX_DROPPED_PROPERTIES {
+                            return Err(e);
+                        }
+                        self.progress.note(&format!(
+                            "{resource}: Graph does not know the property {property} here, so it is left out of \
+                             $select; rules that read it see no value"
+                        ));
+                        self.snap()?.stage_start(resource, Mode::Full, &narrower)?;
+                        (url, initial, from_saved_link) = (narrower.clone(), narrower, false);
+                        continue;
+                    }
                     let redo = match &e {
                         GraphError::Resync { .. } => true,
                         GraphError::Api { error, .. } => {
@@ -229,7 +272,7 @@ impl Run<'_> {
                     if resyncs > MAX_RESYNCS {
                         return Err(e);
                     }
-                    let fresh = initial.to_string();
+                    let fresh = initial.clone();
                     self.progress.note(&format!("{resource}: {e}; starting a full round"));
                     self.snap()?.stage_start(resource, Mode::Full, &fresh)?;
                     url = fresh;

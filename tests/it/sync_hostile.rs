@@ -717,3 +717,37 @@ fn fault_matrix() -> TestResult {
     }
     Ok(())
 }
+
+/// A tenant whose v1.0 does not know a selected device property answers
+/// the first devices delta with a 400 naming it; the pull leaves it out,
+/// says so, and syncs everything else (and the next pull is a delta round).
+#[test]
+fn a_selected_property_graph_does_not_know_is_left_out_not_fatal() -> TestResult {
+    use fleetlab::msgraph::fake::{FakeConfig, FakeServer, Modes};
+    use fleetlab::msgraph::snapshot::Mode;
+    struct Notes(std::sync::Mutex<Vec<String>>);
+    impl sync::Progress for Notes {
+        fn items(&self, _: &str, _: u64) {}
+        fn note(&self, message: &str) {
+            if let Ok(mut n) = self.0.lock() {
+                n.push(message.to_string());
+            }
+        }
+    }
+    let modes = Modes { unknown_device_properties: vec!["isRooted".into()], ..Modes::default() };
+    let server =
+        FakeServer::start(crate::sync::contoso()?, FakeConfig { modes, ..FakeConfig::default() }, 0)?;
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("t.db");
+    let notes = Notes(std::sync::Mutex::new(Vec::new()));
+    let report = sync::pull_blocking(client_config(server.url()), &db, PullOptions::default(), &notes)?;
+    assert_eq!(report.changes.devices_upserted, 401);
+    let said = notes.0.lock().map(|n| n.join("\n")).unwrap_or_default();
+    assert!(said.contains("does not know the property isRooted"), "{said}");
+    let devices = Snapshot::open(&db)?.devices()?;
+    assert!(devices.iter().all(|d| d.get("isRooted").is_none()), "left out of the select");
+    assert!(devices.iter().filter(|d| d.get("physicalIds").is_some()).count() > 300, "the rest is selected");
+    let again = sync::pull_blocking(client_config(server.url()), &db, PullOptions::default(), &notes)?;
+    assert_eq!(again.modes.get("devices"), Some(&Mode::Delta), "{:?}", again.modes);
+    Ok(())
+}

@@ -62,6 +62,9 @@ pub struct Modes {
     pub refuse_assignments: bool,
     /// Honour `Prefer: return=minimal` on group delta rounds.
     pub return_minimal: bool,
+    /// Device properties this tenant's v1.0 does not know: a `$select`
+    /// naming one is Graph's 400 "Could not find a property named …".
+    pub unknown_device_properties: Vec<String>,
 }
 
 impl Default for Modes {
@@ -71,6 +74,7 @@ impl Default for Modes {
             unprefixed_types: false,
             refuse_assignments: false,
             return_minimal: true,
+            unknown_device_properties: Vec::new(),
         }
     }
 }

@@ -1352,6 +1352,18 @@ impl Tenant {
 
     fn devices_delta(&self, query: &[(String, String)], link: &str, base: &str, version: &str) -> Reply {
         let Ok(st) = self.delta_state(query) else { return self.gone(link) };
+        let unknown = st.select.as_deref().and_then(|s| {
+            s.split(',')
+                .map(str::trim)
+                .find(|f| self.config.modes.unknown_device_properties.iter().any(|u| u == f))
+        });
+        if let Some(property) = unknown {
+            return graph_error(
+                400,
+                "Request_BadRequest",
+                &format!("Could not find a property named '{property}' on type 'microsoft.graph.device'."),
+            );
+        }
         let context = format!("{base}/{version}/$metadata#devices");
         if st.latest {
             return Reply::json(
