@@ -346,7 +346,10 @@ fn a_second_pull_on_the_same_snapshot_fails_at_once_naming_the_first() -> TestRe
         if req.is_token() {
             token(s)
         } else {
-            std::thread::sleep(Duration::from_secs(3));
+            // Long enough that the first pull surely still holds the lock
+            // when the second starts, however loaded the machine; the test
+            // kills it afterwards.
+            std::thread::sleep(Duration::from_secs(12));
             empty_page(s)
         }
     })?;
@@ -403,7 +406,7 @@ fn waits_are_announced_on_stderr_unless_quiet() -> TestResult {
     })?;
     let dir = tempfile::tempdir()?;
     let mut cmd = pull_cmd(&server.url, &dir.path().join("a.db"));
-    let (code, _, stderr) = output(cmd.args(["--retry-budget", "3"]))?;
+    let (code, _, stderr) = output(cmd.args(["--retry-budget", "6"]))?;
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("note: waiting 1.0 s before attempt 2 of GET /v1.0/devices/delta: HTTP 429"),
@@ -411,7 +414,7 @@ fn waits_are_announced_on_stderr_unless_quiet() -> TestResult {
     );
     assert!(stderr.contains("retry budget"), "{stderr}");
     let mut quiet = pull_cmd(&server.url, &dir.path().join("b.db"));
-    let (code, _, stderr) = output(quiet.args(["--retry-budget", "3", "--quiet"]))?;
+    let (code, _, stderr) = output(quiet.args(["--retry-budget", "6", "--quiet"]))?;
     assert_eq!(code, Some(2));
     assert!(!stderr.contains("waiting"), "{stderr}");
     Ok(())
