@@ -119,12 +119,8 @@ pub(super) enum SyncCommand {
         connection: Connection,
         #[command(flatten)]
         snapshot: SnapshotArg,
-        /// Really write.
-        #[arg(long)]
-        yes: bool,
-        /// Append one JSON line per write here.
-        #[arg(long, value_name = "FILE", default_value = "fleetlab-audit.jsonl")]
-        audit_log: PathBuf,
+        #[command(flatten)]
+        write: WriteArgs,
         /// Requests in flight at most.
         #[arg(long, value_name = "N", default_value_t = 4)]
         concurrency: usize,
@@ -155,12 +151,8 @@ pub(super) enum SyncCommand {
         connection: Connection,
         #[command(flatten)]
         snapshot: SnapshotArg,
-        /// Really upload.
-        #[arg(long)]
-        yes: bool,
-        /// Append one JSON line per device here.
-        #[arg(long, value_name = "FILE", default_value = "fleetlab-audit.jsonl")]
-        audit_log: PathBuf,
+        #[command(flatten)]
+        write: WriteArgs,
         /// Seconds between checks of the imports' state.
         #[arg(long, value_name = "SECONDS", default_value_t = 15)]
         poll_seconds: u64,
@@ -204,6 +196,17 @@ pub(super) enum SyncCommand {
         #[arg(long, value_name = "DIR")]
         profiles: Option<PathBuf>,
     },
+}
+
+/// What a writing command (`apply`, `import`) needs besides the connection.
+#[derive(Args, Debug)]
+pub(super) struct WriteArgs {
+    /// Really write (without it, nothing is sent and the writes are listed).
+    #[arg(long)]
+    yes: bool,
+    /// Append one JSON line per write here (before and after each).
+    #[arg(long, value_name = "FILE", default_value = "fleetlab-audit.jsonl")]
+    audit_log: PathBuf,
 }
 
 /// The desired state.
@@ -347,26 +350,17 @@ pub(super) fn run(command: SyncCommand) -> Outcome {
             pull(&connection, &snapshot.snapshot, PullArgs { full, strict, concurrency, quiet, format })
         }
         SyncCommand::Plan { desired, snapshot, format } => plan(&desired, &snapshot.snapshot, format),
-        SyncCommand::Apply { desired, connection, snapshot, yes, audit_log, concurrency, quiet } => {
-            apply(&desired, &connection, &snapshot.snapshot, yes, &audit_log, concurrency, quiet)
+        SyncCommand::Apply { desired, connection, snapshot, write, concurrency, quiet } => {
+            apply(&desired, &connection, &snapshot.snapshot, &write, concurrency, quiet)
         }
         SyncCommand::Status { snapshot, format } => status(&snapshot.snapshot, format),
-        SyncCommand::Import {
-            file,
-            connection,
-            snapshot,
-            yes,
-            audit_log,
-            poll_seconds,
-            wait_minutes,
-            quiet,
-        } => {
+        SyncCommand::Import { file, connection, snapshot, write, poll_seconds, wait_minutes, quiet } => {
             let options = crate::msgraph::import::ImportOptions {
                 poll: std::time::Duration::from_secs(poll_seconds),
                 wait: std::time::Duration::from_secs(wait_minutes.saturating_mul(60)),
                 ..crate::msgraph::import::ImportOptions::default()
             };
-            import(&file, &connection, &snapshot.snapshot, yes, &audit_log, options, quiet)
+            import(&file, &connection, &snapshot.snapshot, &write, options, quiet)
         }
         SyncCommand::Export { snapshot, output, tenant_file, member_of, profiles } => export(
             &snapshot.snapshot,
@@ -643,11 +637,11 @@ fn apply(
     desired: &Desired,
     connection: &Connection,
     db: &Path,
-    yes: bool,
-    audit_log: &Path,
+    write: &WriteArgs,
     concurrency: usize,
     quiet: bool,
 ) -> Outcome {
+    let (yes, audit_log) = (write.yes, write.audit_log.as_path());
     if !db.exists() {
         return Err(fail(format!("{}: no snapshot yet; run `fleetlab sync pull` first", db.display())));
     }
@@ -715,11 +709,11 @@ fn import(
     csv: &Path,
     connection: &Connection,
     db: &Path,
-    yes: bool,
-    audit_log: &Path,
+    write: &WriteArgs,
     options: crate::msgraph::import::ImportOptions,
     quiet: bool,
 ) -> Outcome {
+    let (yes, audit_log) = (write.yes, write.audit_log.as_path());
     let file = super::register::read(csv)?;
     eprint!("{}", file.problems_text());
     if !file.is_clean() {

@@ -45,11 +45,10 @@ use serde_json::{json, Value};
 use crate::msgraph::client::{ApiVersion, GraphClient, Request};
 use crate::msgraph::error::GraphError;
 use crate::msgraph::ids::path_segment;
-use crate::msgraph::plan::{Action, SyncPlan};
+use crate::msgraph::plan::{is_dynamic, Action, SyncPlan};
 use crate::msgraph::protocol::{batch, list_all, BatchRequest};
-use crate::msgraph::sync::PROFILES;
+use crate::msgraph::sync::{AUTOPILOT, PROFILES};
 
-const AUTOPILOT: &str = "/deviceManagement/windowsAutopilotDeviceIdentities";
 const GROUPS: &str = "/groups";
 
 /// What an apply did.
@@ -383,12 +382,6 @@ async fn existing_assignment(client: &GraphClient, write: &Write1) -> Result<Opt
 
 fn same_name(object: &Value, lower: &str) -> bool {
     object.get("displayName").and_then(Value::as_str).is_some_and(|n| n.to_lowercase() == lower)
-}
-
-fn is_dynamic(group: &Value) -> bool {
-    group.get("groupTypes").and_then(Value::as_array).is_some_and(|t| {
-        t.iter().any(|t| t.as_str().is_some_and(|t| t.eq_ignore_ascii_case("DynamicMembership")))
-    })
 }
 
 /// Sends the plan's writes in order, each between a `sending` and a

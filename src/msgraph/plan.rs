@@ -435,13 +435,13 @@ pub fn mail_nickname(name: &str, used: &std::collections::HashSet<String>) -> St
         return base;
     }
     // FNV-1a: stable across runs and Rust versions, unlike the std hasher.
-    let hash =
-        name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let hash = crate::msgraph::protocol::fnv(name.as_bytes(), 0);
     let stem: String = if base.is_empty() { "group".to_string() } else { base.chars().take(55).collect() };
     format!("{}-{:08x}", stem.trim_end_matches('-'), hash & 0xffff_ffff)
 }
 
-fn is_dynamic(group: &Value) -> bool {
+/// True for a group with `DynamicMembership` among its `groupTypes`.
+pub(crate) fn is_dynamic(group: &Value) -> bool {
     group.get("groupTypes").and_then(Value::as_array).is_some_and(|t| {
         t.iter().any(|t| t.as_str().is_some_and(|t| t.eq_ignore_ascii_case("DynamicMembership")))
     })

@@ -251,7 +251,7 @@ impl LoopGuard {
 
 /// FNV-1a over `bytes`, continuing from `seed`: stable across runs and
 /// Rust versions, unlike the std hasher, and enough to tell pages apart.
-fn fnv(bytes: &[u8], seed: u64) -> u64 {
+pub(crate) fn fnv(bytes: &[u8], seed: u64) -> u64 {
     bytes.iter().fold(seed ^ 0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 

@@ -3,7 +3,6 @@
 //! into the fake Graph (`sync import`), safely re-run.
 
 use std::error::Error;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use fleetlab::autopilot::register::read_csv;
@@ -12,32 +11,16 @@ use fleetlab::msgraph::fake::{FakeConfig, FakeServer};
 use fleetlab::msgraph::import::{import, ImportOptions};
 use fleetlab::msgraph::{sync, GraphClient};
 
-use crate::sync::{client_config, contoso, pull, root};
+use crate::sync::{client_config, contoso, pull};
+use crate::sync_cli::{run, Ran};
 
 type TestResult = Result<(), Box<dyn Error>>;
 
 const CSV: &str = "scenarios/contoso/new-devices.csv";
 const HEADER: &str = "Device Serial Number,Windows Product ID,Hardware Hash,Group Tag,Assigned User\n";
 
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
 fn fleetlab(args: &[&str]) -> Result<Ran, Box<dyn Error>> {
-    let out = Command::new(env!("CARGO_BIN_EXE_fleetlab"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .env("FLEETLAB_CLIENT_SECRET", "test-secret")
-        .stdin(Stdio::null())
-        .output()?;
-    Ok(Ran {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    })
+    run(crate::sync_cli::fleetlab().args(args).env("FLEETLAB_CLIENT_SECRET", "test-secret"))
 }
 
 #[test]

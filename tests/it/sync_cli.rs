@@ -16,19 +16,22 @@ use crate::sync::{assert_matches, fleet, pull, root};
 
 type TestResult = Result<(), Box<dyn Error>>;
 
-fn fleetlab() -> Command {
+/// The binary, run from the project root without colours or stdin.
+pub(crate) fn fleetlab() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_fleetlab"));
     cmd.current_dir(root()).env("NO_COLOR", "1").stdin(Stdio::null());
     cmd
 }
 
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+/// What a run printed and how it ended.
+pub(crate) struct Ran {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
 }
 
-fn run(cmd: &mut Command) -> Result<Ran, Box<dyn Error>> {
+/// Runs `cmd`, capturing both streams.
+pub(crate) fn run(cmd: &mut Command) -> Result<Ran, Box<dyn Error>> {
     let out = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).output()?;
     Ok(Ran {
         code: out.status.code(),

@@ -295,11 +295,7 @@ fn a_trickling_body_and_a_deeply_nested_one_end_within_the_budget() -> TestResul
     Ok(())
 }
 
-fn fleetlab_cmd() -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fleetlab"));
-    cmd.current_dir(crate::sync::root()).env("NO_COLOR", "1").stdin(std::process::Stdio::null());
-    cmd
-}
+use crate::sync_cli::{fleetlab as fleetlab_cmd, run};
 
 fn pull_cmd(url: &str, db: &Path) -> std::process::Command {
     let mut cmd = fleetlab_cmd();
@@ -320,12 +316,8 @@ fn pull_cmd(url: &str, db: &Path) -> std::process::Command {
 }
 
 fn output(cmd: &mut std::process::Command) -> Result<(Option<i32>, String, String), Box<dyn Error>> {
-    let out = cmd.output()?;
-    Ok((
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
+    let ran = run(cmd)?;
+    Ok((ran.code, ran.stdout, ran.stderr))
 }
 
 /// Polls `check` every 20 ms for up to `limit`.

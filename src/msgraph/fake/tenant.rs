@@ -97,7 +97,7 @@ pub(crate) fn guid(seed: u64, n: u64) -> String {
 /// FNV-1a: the fake's ids must be the same on every run, machine and Rust
 /// version (the std hasher promises none of that).
 fn hash_str(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    crate::msgraph::protocol::fnv(s.as_bytes(), 0)
 }
 
 /// Base64url without padding (RFC 4648 §5), as JWTs use.
