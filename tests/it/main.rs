@@ -5,6 +5,7 @@ mod cli;
 mod columnar;
 mod columnar_props;
 mod corpus;
+mod docs;
 mod fidelity;
 mod flow;
 mod flow_cli;
