@@ -23,16 +23,24 @@
 //! records and loaders) ← [`groups`] (named rule sets) ← [`msgraph`] (the Graph
 //! sync adapter and a fake Graph) ← the `fleetlab` CLI.
 
+#[cfg(feature = "autopilot")]
 pub mod autopilot;
 pub mod fleet;
+#[cfg(feature = "flow")]
 pub mod flow;
 pub mod groups;
 pub mod inventory;
+#[cfg(feature = "sync")]
 pub mod msgraph;
 pub mod odata;
+#[cfg(not(feature = "parallel"))]
+mod par;
 pub mod rule;
+#[cfg(feature = "sim")]
 pub mod sim;
+#[cfg(feature = "sql")]
 pub mod sql;
 
+#[cfg(feature = "cli")]
 #[doc(hidden)]
 pub mod cli;
