@@ -1,85 +1,62 @@
-//! Embedding fleetlab's evaluator in a service with its own device model.
+//! A service embedding fleetlab's lean core: load an inventory once, compile
+//! a group file against it, and answer "who is in which group".
 //!
-//! The service below keeps devices in its own struct (as a database row
-//! would arrive); it implements `fleetlab::rule::Record` for it and needs
-//! none of fleetlab's inventory types. Rules are compiled once and shared by
-//! reference across threads.
+//! Builds without any of the command line's dependencies:
 //!
-//! Run: `cargo run --example embed`
+//! ```sh
+//! cargo run --no-default-features --example embed -- \
+//!     scenarios/contoso/devices.json scenarios/contoso/groups.toml
+//! ```
+//!
+//! Both arguments default to the bundled Contoso files. The inventory may be
+//! a JSON array, a Graph page, JSON Lines or a packed `.fleet` file.
 
-use std::collections::HashMap;
+use std::error::Error;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
 
-use fleetlab::rule::{DeviceProperty, Property, Record, Rule, RuleErrors, Scalar};
+use fleetlab::fleet::{load_index, CompiledSet};
+use fleetlab::groups::GroupSet;
+use fleetlab::rule::{Options, Rule};
 
-/// The service's own representation of a managed device.
-struct ManagedDevice {
-    object_id: String,
-    os: String,
-    os_version: String,
-    serial: String,
-    hardware_ids: Vec<String>,
-    tags: HashMap<u8, String>,
-}
-
-impl Record for ManagedDevice {
-    fn scalar(&self, property: &Property) -> Scalar<'_> {
-        match property {
-            Property::Device(DeviceProperty::ObjectId) => Scalar::Str(&self.object_id),
-            Property::Device(DeviceProperty::DeviceOsType) => Scalar::Str(&self.os),
-            Property::Device(DeviceProperty::DeviceOsVersion) => Scalar::Str(&self.os_version),
-            Property::Device(DeviceProperty::ExtensionAttribute(slot)) => {
-                Scalar::from_opt(self.tags.get(&slot.number()).map(String::as_str))
-            }
-            // Everything this service does not track reads as unset, as in Entra.
-            _ => Scalar::Null,
-        }
-    }
-
-    fn any_item(&self, property: &Property, f: &mut dyn FnMut(&str) -> bool) -> bool {
-        match property {
-            Property::Device(DeviceProperty::DevicePhysicalIds) => self.hardware_ids.iter().any(|id| f(id)),
-            _ => false,
+fn main() -> ExitCode {
+    let mut args = std::env::args_os().skip(1).map(PathBuf::from);
+    let devices = args.next().unwrap_or_else(|| "scenarios/contoso/devices.json".into());
+    let groups = args.next().unwrap_or_else(|| "scenarios/contoso/groups.toml".into());
+    match run(&devices, &groups) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("embed: {e}");
+            ExitCode::FAILURE
         }
     }
 }
 
-fn main() -> Result<(), RuleErrors> {
-    let autopilot_windows = Rule::new(
-        r#"(device.deviceOSType -eq "Windows") -and (device.devicePhysicalIds -any (_ -startsWith "[ZTDId]"))"#,
-    )?;
-    let finance = Rule::new(r#"device.extensionAttribute1 -eq "Finance""#)?;
+fn run(devices: &std::path::Path, groups: &std::path::Path) -> Result<(), Box<dyn Error>> {
+    // Startup: the index and the compiled set are built once; a service
+    // keeps them and answers every request from them.
+    let started = Instant::now();
+    let index = load_index(devices, &|_| {})?;
+    let set = GroupSet::load(groups, &Options::default())?;
+    let rules: Vec<&Rule> = set.groups.iter().map(|g| &g.rule).collect();
+    let compiled = CompiledSet::compile(&rules, &index)?;
+    let loaded = started.elapsed();
 
-    let fleet: Vec<ManagedDevice> = (0..10)
-        .map(|i| ManagedDevice {
-            object_id: format!("dev-{i}"),
-            os: if i % 4 == 0 { "iOS".into() } else { "Windows".into() },
-            os_version: "10.0.26100.2605".into(),
-            serial: format!("SN{i:05}"),
-            hardware_ids: if i % 3 == 0 {
-                vec![format!("[ZTDId]:{i:08x}-0000-4000-8000-000000000000")]
-            } else {
-                Vec::new()
-            },
-            tags: if i % 2 == 0 { HashMap::from([(1, "Finance".to_string())]) } else { HashMap::new() },
-        })
-        .collect();
+    // A request: the membership of every group.
+    let started = Instant::now();
+    let members = compiled.evaluate();
+    let evaluated = started.elapsed();
 
-    // Rules are Send + Sync: evaluate halves of the fleet on two threads.
-    let (left, right) = fleet.split_at(fleet.len() / 2);
-    let counts = std::thread::scope(|s| {
-        let a = s.spawn(|| left.iter().filter(|d| autopilot_windows.matches(*d)).count());
-        let b = s.spawn(|| right.iter().filter(|d| autopilot_windows.matches(*d)).count());
-        (a.join().unwrap_or(0), b.join().unwrap_or(0))
-    });
-    println!("Autopilot Windows devices: {}", counts.0 + counts.1);
-
-    for d in fleet.iter().filter(|d| finance.matches(*d)) {
-        println!("finance: {} ({})", d.object_id, d.serial);
+    println!("{} devices, {} groups", index.len(), set.groups.len());
+    for (group, bits) in set.groups.iter().zip(&members) {
+        println!("{:>6}  {}", bits.count(), group.spec.name);
     }
-
-    // Why is dev-1 not an Autopilot device?
-    if let Some(d) = fleet.get(1) {
-        print!("{}", autopilot_windows.explain(d).to_text());
+    // One group's members by id, in inventory order.
+    if let (Some(group), Some(bits)) = (set.groups.first(), members.first()) {
+        let ids: Vec<&str> = bits.ones().take(3).map(|i| index.id(i)).collect();
+        println!("first members of {:?}: {}", group.spec.name, ids.join(", "));
     }
+    eprintln!("loaded and compiled in {loaded:.1?}, evaluated in {evaluated:.1?}");
     Ok(())
 }

@@ -17,6 +17,9 @@
 
 use std::path::{Path, PathBuf};
 
+#[cfg(not(feature = "parallel"))]
+use crate::par::prelude::*;
+#[cfg(feature = "parallel")]
 use rayon::prelude::*;
 use serde::Deserialize;
 

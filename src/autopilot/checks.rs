@@ -145,6 +145,8 @@ macro_rules! checks {
             #[doc = $summary]
             #[doc = ""]
             #[doc = concat!("Source: `", $source, "`.")]
+            // Summaries name tenant-file tables as `[esp]`, not as doc links.
+            #[allow(rustdoc::broken_intra_doc_links)]
             pub const $name: Check =
                 Check { code: $code, severity: Severity::$sev, summary: $summary, source: $source };
         )*

@@ -16,6 +16,9 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
+#[cfg(not(feature = "parallel"))]
+use crate::par::prelude::*;
+#[cfg(feature = "parallel")]
 use rayon::prelude::*;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 

@@ -9,7 +9,7 @@
 //!   dictionary of its distinct values plus one code per device in the
 //!   narrowest integer width that holds the dictionary (u8 for the dozen
 //!   operating systems, u32 for ids). A comparison is evaluated once per
-//!   distinct value, then looked up per device ([`plan`]).
+//!   distinct value, then looked up per device (`plan`).
 //! * **Collections split into lanes by item prefix.** `devicePhysicalIds`
 //!   items are `[ZTDId]:…`, `[OrderId]:…`, `[PurchaseOrderId]:…`,
 //!   `[HWID]:…`, `[GID]:…`, … Each known prefix gets a lane (a dictionary

@@ -24,6 +24,9 @@
 
 use std::sync::Mutex;
 
+#[cfg(not(feature = "parallel"))]
+use crate::par::prelude::*;
+#[cfg(feature = "parallel")]
 use rayon::prelude::*;
 
 use crate::fleet::column::{lane_of, Bitmap, Codes, CollectionColumn, PHYSICAL_ID_LANES};

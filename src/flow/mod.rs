@@ -1,5 +1,5 @@
 //! Windows Autopilot enrollment as state machines: each mode a validated
-//! [petgraph](petgraph) graph, compiled into a dense table a simulator
+//! [petgraph] graph, compiled into a dense table a simulator
 //! steps through (`enrollment-model.md` §6).
 //!
 //! ```text

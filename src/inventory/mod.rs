@@ -12,12 +12,14 @@
 pub mod dedup;
 mod device;
 pub(crate) mod extra;
+#[cfg(feature = "generate")]
 mod generate;
 pub(crate) mod load;
 mod user;
 
 pub use device::{Device, ExtensionAttributes};
 pub use extra::Extensions;
+#[cfg(feature = "generate")]
 pub use generate::{generate, FleetSpec, CHUNK_DEVICES};
 pub use load::{load_devices, load_users, parse_records, InventoryError, InventoryFormat};
 pub use user::{AssignedPlan, User};

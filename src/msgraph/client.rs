@@ -40,7 +40,7 @@
 //!   once rather than sleeping first. Each wait is announced to the
 //!   [`Observer`] (the CLI prints it on stderr unless `--quiet`), since a
 //!   silent minute looks like a hang.
-//! * **Bodies are bounded and checked** ([`body`]): at most
+//! * **Bodies are bounded and checked** (`body`): at most
 //!   [`ClientConfig::max_body_bytes`]; a transfer cut short is retried,
 //!   while an HTML page or any other non-JSON answer fails at once.
 //! * **No redirects are followed.** Graph does not redirect the calls

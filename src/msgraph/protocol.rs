@@ -16,7 +16,7 @@
 //!   `--max-pages` raises it). Graph may repeat an object within a round, so
 //!   a repeat alone is no error; only a long run of pages made of nothing
 //!   else is.
-//! * **Every item has an id** ([`page_from`]): a page whose `value` holds
+//! * **Every item has an id** (`page_from`): a page whose `value` holds
 //!   anything but objects with a valid Graph id
 //!   ([`crate::msgraph::ids::is_valid`]) is an error naming the endpoint
 //!   and the item, and nothing of it is stored. An item without an id

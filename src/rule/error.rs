@@ -3,7 +3,7 @@
 //! Each variant carries the byte span it blames, a stable kebab-case code
 //! (scripts match on it; never renumber or rename), and where it helps a
 //! hint that says how to fix it. Rendering with the rule text and a caret is
-//! the CLI's job ([`crate::rule::Diagnostic`] adapts an error for miette), so
+//! the CLI's job (`rule::Diagnostic`, feature `diagnostics`, adapts an error for miette), so
 //! services that embed the engine get the typed value and decide themselves.
 
 use serde::Serialize;

@@ -8,7 +8,7 @@
 //! of Graph's flattened string, so a null is distinguishable from "null".
 //!
 //! Explain re-walks the checked program with the same primitives as
-//! [`crate::rule::eval`], so its verdict cannot drift from `matches`.
+//! `crate::rule::eval`, so its verdict cannot drift from `matches`.
 
 use serde::Serialize;
 use serde_json::Value as Json;

@@ -6,6 +6,7 @@ pub mod dist;
 pub mod engine;
 pub mod events;
 pub mod histogram;
+#[cfg(feature = "report")]
 pub mod html;
 pub mod model;
 pub mod report;

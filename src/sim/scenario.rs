@@ -6,8 +6,8 @@
 //!
 //! * **Two layers.** [`ScenarioFile`] is exactly what the file says (every
 //!   table `deny_unknown_fields`, so a typo is an error with its line, not a
-//!   silently ignored knob). [`Scenario::resolve`] turns it into a
-//!   [`Scenario`]: sites, apps and every duration and probability filled,
+//!   silently ignored knob). [`Scenario::resolve`](crate::sim::resolve::Scenario::resolve) turns it into a
+//!   [`Scenario`](crate::sim::resolve::Scenario): sites, apps and every duration and probability filled,
 //!   the tenant and inventory read. `fleetlab simulate --explain` prints the
 //!   resolved form back as TOML, so an admin sees every assumption the
 //!   numbers rest on and can copy any of them into their file.

@@ -13,7 +13,7 @@
 //!   fake costs a few small crates rather than a second HTTP stack
 //!   (tiny_http would be one, and synchronous). Routing inside is ours: one
 //!   catch-all handler hands method, path, query and body to
-//!   [`tenant::Tenant::route`], which `$batch` calls again for its items.
+//!   `tenant::Tenant::route`, which `$batch` calls again for its items.
 //! * **One lock around the tenant.** Requests are served under a mutex,
 //!   held for the few milliseconds a page takes to render; simulated latency
 //!   is slept outside it, so concurrent clients overlap as they would on
@@ -55,7 +55,7 @@
 //!   scopes" under `/deviceManagement` (F22), the directory's bare
 //!   `Authorization_RequestDenied` elsewhere (F23). The default roles are
 //!   what fleetlab needs, so a test that wants a 403 says so.
-//! * **Query options** ([`query`]): `$filter` on devices, groups, users and
+//! * **Query options** (`query`): `$filter` on devices, groups, users and
 //!   Autopilot identities within the operators graph-api.md §1.7 and §3.5
 //!   list (a profile `$filter` is Intune's 400); advanced queries (`ne`,
 //!   `not`, `endswith`, `physicalIds/any`) and `$search` need
