@@ -126,7 +126,12 @@ fn fleetlab_args(line: &str) -> Option<Vec<String>> {
     } else if words.first().map(String::as_str) == Some("cargo")
         && words.get(1).map(String::as_str) == Some("run")
     {
-        words.iter().position(|w| w == "--")? + 1
+        let end = words.iter().position(|w| w == "--")?;
+        // `cargo run --example embed -- …` runs another program.
+        if words[..end].iter().any(|w| w == "--example") {
+            return None;
+        }
+        end + 1
     } else {
         return None;
     };
@@ -349,4 +354,5 @@ fn a_transcript_that_differs_is_caught() {
         fleetlab_args("cargo run --release -- sync pull --tenant-id <tenant id or domain>"),
         Some(vec!["sync", "pull", "--tenant-id", "PLACEHOLDER"].into_iter().map(String::from).collect())
     );
+    assert_eq!(fleetlab_args("cargo run --no-default-features --example embed -- a.json b.toml"), None);
 }
