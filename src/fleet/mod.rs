@@ -25,10 +25,12 @@
 mod column;
 mod index;
 mod load;
+mod mapped;
 pub mod pack;
 mod plan;
+mod store;
 
 pub use column::{Bitmap, ColumnOverflow};
 pub use index::{FleetBuilder, FleetIndex};
-pub use load::load_index;
+pub use load::{load_index, load_index_projected};
 pub use plan::{CompileError, CompiledSet};

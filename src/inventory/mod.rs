@@ -14,12 +14,14 @@ mod device;
 pub(crate) mod extra;
 mod generate;
 pub(crate) mod load;
+pub(crate) mod project;
 mod user;
 
 pub use device::{Device, ExtensionAttributes};
 pub use extra::Extensions;
 pub use generate::{generate, FleetSpec, CHUNK_DEVICES};
 pub use load::{load_devices, load_users, parse_records, InventoryError, InventoryFormat};
+pub use project::Projection;
 pub use user::{AssignedPlan, User};
 
 /// Anything with a Graph object id.

@@ -6,6 +6,8 @@ mod columnar;
 mod columnar_props;
 mod corpus;
 mod fidelity;
+mod fleet_output;
+mod fleet_pack;
 mod flow;
 mod flow_cli;
 mod generate;
