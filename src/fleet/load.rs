@@ -1,9 +1,19 @@
 //! Streaming an inventory file straight into a [`FleetIndex`].
 //!
-//! The raw text is never held whole: JSON Lines are read in batches of
-//! lines that are parsed in parallel and appended in order; a JSON array or
-//! a Graph page is walked element by element by a serde visitor. Either way
-//! memory is the index plus one batch. When a record is malformed, the file
+//! The raw text is never held whole: JSON Lines are read in blocks of 8 MiB
+//! cut at the last line break, each block's lines parsed in parallel while
+//! the previous block's records are appended to the index (a `rayon::join`,
+//! so parsing and indexing overlap); a JSON array or a Graph page is walked
+//! the same way, cut into elements by a scanner ([`Splitter`]) that only
+//! tracks nesting and strings, the elements parsed in parallel. Either way
+//! memory is the index plus two blocks. Records are decoded by the projected parser
+//! ([`crate::inventory::Projection`]): only the fields the rules read, the
+//! rest skipped by the JSON parser without being built.
+//!
+//! A SIMD JSON parser (`simd-json`, `sonic-rs`) was considered; with the
+//! projection, most of each record is skipped rather than decoded, and the
+//! remaining cost is indexing (dictionary interning), which a faster
+//! tokenizer does not touch, so none is used until a profile says it pays. When a record is malformed, the file
 //! is streamed a second time through a validator that tracks the path of
 //! each value, to name the record, line and field; it keeps no record, so a
 //! huge file with one bad record costs no more memory than a good load.
@@ -21,6 +31,7 @@ use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::fleet::index::{FleetBuilder, FleetIndex};
 use crate::fleet::pack;
+use crate::fleet::split::Splitter;
 use crate::inventory::load::{located, parse_line, utf16_bom};
 use crate::inventory::project::{self, Projection};
 use crate::inventory::{Device, InventoryError};
@@ -53,11 +64,12 @@ pub fn load_index_projected(
     let file = File::open(path).map_err(io)?;
     let mut reader = CountingReader { inner: BufReader::with_capacity(1 << 20, file), read: 0, progress };
     let first = first_significant(&mut reader).map_err(io)?;
-    let result = match first {
-        Some(b'[') | Some(b'{') if !is_json_lines(path).map_err(io)? => stream_json(reader, projection),
-        _ => return stream_lines(path, progress, projection),
-    };
-    result.map_err(|_| locate_error(path))
+    match first {
+        Some(b'[') | Some(b'{') if !is_json_lines(path).map_err(io)? => {
+            stream_json(path, progress, projection)?.map_err(|()| locate_error(path))
+        }
+        _ => stream_lines(path, progress, projection),
+    }
 }
 
 /// Streams the file again, keeping nothing, to name where it is malformed.
@@ -369,72 +381,77 @@ fn overflow(path: &Path, e: crate::fleet::ColumnOverflow) -> InventoryError {
     InventoryError::Syntax { path: path.to_path_buf(), line: 0, column: 0, message: e.to_string() }
 }
 
-/// Appends every element of a JSON array to the builder (projected).
-struct Elements<'b>(&'b mut FleetBuilder, &'b Projection);
-
-impl<'de> DeserializeSeed<'de> for Elements<'_> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Elements<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("an array of device objects")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some((d, misnamed)) = seq.next_element_seed(project::ProjectedDevice(self.1))? {
-            self.0.push(&d).map_err(serde::de::Error::custom)?;
-            self.0.note_misnamed(&misnamed);
-        }
-        Ok(())
-    }
-}
-
-/// A JSON array, or a Graph page whose `value` is one.
-struct Document<'b>(&'b mut FleetBuilder, &'b Projection);
-
-impl<'de> DeserializeSeed<'de> for Document<'_> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Document<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON array of devices or a Graph page {\"value\": [...]}")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        Elements(self.0, self.1).visit_seq(seq)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut found = false;
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "value" && !found {
-                map.next_value_seed(Elements(&mut *self.0, self.1))?;
-                found = true;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        if found {
-            Ok(())
-        } else {
-            Err(serde::de::Error::custom("a Graph page needs a \"value\" array"))
-        }
-    }
-}
-
-fn stream_json<R: Read>(reader: R, projection: &Projection) -> Result<FleetIndex, serde_json::Error> {
+/// A JSON array of devices or a Graph page, cut into elements by
+/// [`Splitter`] block by block; each block's elements are parsed in
+/// parallel while the previous block's are indexed. `Err(())` when anything
+/// is malformed: the caller streams the file again to say where.
+fn stream_json(
+    path: &Path,
+    progress: &(dyn Fn(u64) + Sync),
+    projection: &Projection,
+) -> Result<Result<FleetIndex, ()>, InventoryError> {
+    let io = |source| InventoryError::Io { path: path.to_path_buf(), source };
+    let mut file = File::open(path).map_err(io)?;
     let mut builder = FleetBuilder::new();
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    Document(&mut builder, projection).deserialize(&mut de)?;
-    de.end()?;
-    Ok(builder.finish())
+    let mut splitter = Splitter::default();
+    let mut pending: Vec<(Device, Vec<&'static str>)> = Vec::new();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut read = 0u64;
+    let mut first = true;
+    loop {
+        let from = buf.len();
+        buf.resize(from + BLOCK, 0);
+        let got = read_up_to(&mut file, &mut buf[from..]).map_err(io)?;
+        buf.truncate(from + got);
+        read += got as u64;
+        progress(read);
+        let mut from = from;
+        if first && buf.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            from = 3;
+        }
+        first = false;
+        let mut ranges = Vec::new();
+        let keep = splitter.scan(&buf, from, &mut ranges);
+        let (parsed, pushed) = rayon::join(
+            || {
+                ranges
+                    .par_iter()
+                    .with_min_len(256)
+                    .map(|&(a, b)| {
+                        let mut de = serde_json::Deserializer::from_slice(buf.get(a..b).unwrap_or(&[]));
+                        let d = project::ProjectedDevice(projection).deserialize(&mut de).ok()?;
+                        de.end().ok().map(|()| d)
+                    })
+                    .collect::<Option<Vec<_>>>()
+            },
+            || push_all(&mut builder, std::mem::take(&mut pending), path),
+        );
+        pushed?;
+        let Some(parsed) = parsed else { return Ok(Err(())) };
+        pending = parsed;
+        buf.drain(..keep);
+        splitter.rebase(keep);
+        if got == 0 {
+            break;
+        }
+    }
+    push_all(&mut builder, pending, path)?;
+    // An element still open at the end, or a skeleton that is not an array
+    // or a page with a `value` array, is malformed.
+    if !buf.iter().all(u8::is_ascii_whitespace) || !skeleton_ok(&splitter.skeleton) {
+        return Ok(Err(()));
+    }
+    Ok(Ok(builder.finish()))
+}
+
+/// The document with each element replaced by `0` is an array, or an
+/// object whose first `value` member is an array (other members any JSON).
+fn skeleton_ok(skeleton: &[u8]) -> bool {
+    match serde_json::from_slice::<serde_json::Value>(skeleton) {
+        Ok(serde_json::Value::Array(_)) => true,
+        Ok(serde_json::Value::Object(m)) => m.get("value").is_some_and(serde_json::Value::is_array),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -10,15 +10,13 @@
 //!   fields are matched); this visitor matches each key as the parser reads
 //!   it, borrowed where the JSON has no escapes, and decodes or skips its
 //!   value in place.
-//! * **What is checked.** Every record's JSON syntax is checked in full;
-//!   the types of the fields that are read are checked as strictly as the
-//!   full loader checks them (same `Option<String>`, `Option<bool>`, list
-//!   types). A field the rules do not read is not type-checked: a projected
-//!   load answers the rules, like a SQL engine that reads only the columns
-//!   a query names. [`Projection::all`] (used by `inventory pack` and every
-//!   load without rules) reads every field and accepts exactly what the
-//!   derived `Device` deserializer accepts; on any error, the loaders parse
-//!   the record again with the derived deserializer to name the field.
+//! * **Skipped is not unchecked.** A Graph field the rules do not read is
+//!   still type-checked, by a visitor that builds nothing (a string is
+//!   borrowed and dropped): a projected load accepts and rejects exactly
+//!   the records a full load does, so a type error in any field is an
+//!   error naming it whatever the rules read. Fields fleetlab does not know
+//!   are skipped, as the full loader skips them. On any error the loaders
+//!   parse the record again with the derived deserializer to name the field.
 //! * **Always read:** `id` (duplicate ids, output) and `displayName`
 //!   (output); rule-style field names are noticed whatever is projected.
 
@@ -235,8 +233,15 @@ impl<'de> Visitor<'de> for ProjectedDevice<'_> {
                 return Err(A::Error::duplicate_field(FIELDS.get(k).copied().unwrap_or("")));
             }
             seen |= 1 << k;
-            if self.0.fields & (1 << k) == 0 {
-                map.next_value::<IgnoredAny>()?;
+            // extensionAttributes and memberOf are small and rare: decoded
+            // either way, so their (nested) checks are the derived ones.
+            if self.0.fields & (1 << k) == 0 && k != 7 && k != 19 {
+                let kind = match k {
+                    1 | 8 => Check::Bool,
+                    15 | 17 => Check::StrList,
+                    _ => Check::Str,
+                };
+                map.next_value_seed(kind)?;
                 continue;
             }
             set_field(&mut d, k, &mut map)?;
@@ -245,6 +250,68 @@ impl<'de> Visitor<'de> for ProjectedDevice<'_> {
             return Err(A::Error::missing_field("id"));
         }
         Ok((d, misnamed))
+    }
+}
+
+/// The type of a field that is checked but not decoded.
+#[derive(Clone, Copy)]
+enum Check {
+    /// `Option<String>`: a string or null.
+    Str,
+    /// A string (an item of a list).
+    StrItem,
+    /// `Option<bool>`.
+    Bool,
+    /// `Option<Vec<String>>`.
+    StrList,
+}
+
+impl<'de> DeserializeSeed<'de> for Check {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Check {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Check::Str => "a string or null",
+            Check::StrItem => "a string",
+            Check::Bool => "a boolean or null",
+            Check::StrList => "a list of strings or null",
+        })
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+        match self {
+            Check::Str | Check::StrItem => Ok(()),
+            _ => Err(E::invalid_type(serde::de::Unexpected::Str(v), &self)),
+        }
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<(), E> {
+        match self {
+            Check::Bool => Ok(()),
+            _ => Err(E::invalid_type(serde::de::Unexpected::Bool(v), &self)),
+        }
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        match self {
+            Check::StrItem => Err(E::invalid_type(serde::de::Unexpected::Unit, &self)),
+            _ => Ok(()),
+        }
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+        self.visit_unit()
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        match self {
+            Check::StrList => {
+                while seq.next_element_seed(Check::StrItem)?.is_some() {}
+                Ok(())
+            }
+            _ => Err(serde::de::Error::invalid_type(serde::de::Unexpected::Seq, &self)),
+        }
     }
 }
 
