@@ -98,11 +98,23 @@ proptest! {
         std::fs::write(&lines, text).map_err(fail)?;
         let full = load_index(&lines, &|_| {}).map_err(fail)?;
         let projected = load_index_projected(&lines, &|_| {}, &Projection::for_rules(&[&rule])).map_err(fail)?;
+        // The same records as a JSON array and as a Graph page (split into
+        // records by the scanner and parsed in parallel).
+        let array = dir.path().join("devices.json");
+        std::fs::write(&array, serde_json::to_string_pretty(&records).map_err(fail)?).map_err(fail)?;
+        let from_array = load_index_projected(&array, &|_| {}, &Projection::for_rules(&[&rule])).map_err(fail)?;
+        let page = dir.path().join("page.json");
+        let body = serde_json::json!({"@odata.context": "x[", "value": records, "@odata.nextLink": [{"id": 1}]});
+        std::fs::write(&page, body.to_string()).map_err(fail)?;
+        let from_page = load_index(&page, &|_| {}).map_err(fail)?;
+        prop_assert_eq!(&from_page, &full);
         let packed = dir.path().join("devices.fleet");
         std::fs::write(&packed, pack::to_bytes(&full)).map_err(fail)?;
         let mapped = FleetIndex::open(&packed).map_err(fail)?;
         let read = FleetIndex::read(&packed).map_err(fail)?;
-        for (what, index) in [("full", &full), ("projected", &projected), ("mapped", &mapped), ("read", &read)] {
+        let paths = [("full", &full), ("projected", &projected), ("array", &from_array), ("page", &from_page),
+                     ("mapped", &mapped), ("read", &read)];
+        for (what, index) in paths {
             prop_assert_eq!(&members(index, &rule)?, &expected, "{} load, rule {}", what, pick);
         }
         mapped.verify().map_err(fail)?;
