@@ -33,6 +33,9 @@ What it does:
 
 --no-rust skips step 4; --no-cel-rhai runs the Rust benchmark without the
 `peers` feature (no CEL and Rhai, no compiling them).
+
+--end-to-end runs the end-to-end rows instead (benches/peers/end_to_end.py):
+whole fleetlab and DuckDB processes, from the file on disk to the answer.
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-TARGET = ROOT / "target"
+# The cargo target directory (CARGO_TARGET_DIR when set, as cargo uses it).
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 VENV = TARGET / "peers-venv"
 REQUIREMENTS = HERE / "requirements.txt"
 STAMP = VENV / ".requirements.txt"
@@ -308,6 +312,9 @@ def parse_args(argv: list[str]):
                    help="comma-separated thread counts (default 1,2)")
     p.add_argument("--no-rust", action="store_true", help="skip cargo bench --bench peers")
     p.add_argument("--no-cel-rhai", action="store_true", help="run the Rust benchmark without --features peers")
+    p.add_argument("--end-to-end", action="store_true",
+                   help="whole processes from the file to the answer, fleetlab next to DuckDB "
+                        "(benches/peers/end_to_end.py); uses the largest --threads")
     p.add_argument("--worker", choices=["duckdb", "polars"], help=argparse.SUPPRESS)
     p.add_argument("--fleet", type=Path, default=FLEET, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -324,6 +331,14 @@ def main(argv: list[str]) -> int:
 
     ensure_venv_and_reexec()
     TARGET.mkdir(exist_ok=True)
+    if args.end_to_end:
+        sys.path.insert(0, str(HERE))
+        import end_to_end
+
+        log("building target/release/fleetlab")
+        cargo("build", "--release", "--quiet", "--bin", "fleetlab")
+        binary = TARGET / "release" / ("fleetlab.exe" if os.name == "nt" else "fleetlab")
+        return end_to_end.run(binary, TARGET, ROOT, args.devices, max(args.threads), args.runs, sys.executable)
     generate(args.devices)
     rows = []
     log(f"DuckDB on {args.threads} threads")

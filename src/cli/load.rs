@@ -14,8 +14,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{fail, Failure};
-use crate::fleet::{load_index, FleetIndex};
-use crate::inventory::{load_users, User};
+use crate::fleet::{load_index_projected, FleetIndex};
+use crate::inventory::{load_users, Projection, User};
 use crate::rule::{ObjectType, Property, Record, Rule};
 
 /// Something about an inventory worth knowing before trusting a result.
@@ -66,8 +66,9 @@ pub(super) fn devices(
     path: &Path,
     allow_empty: bool,
     progress: &(dyn Fn(u64) + Sync),
+    projection: &Projection,
 ) -> Result<(FleetIndex, Vec<InventoryWarning>), Failure> {
-    let index = load_index(path, progress).map_err(fail)?;
+    let index = load_index_projected(path, progress, projection).map_err(fail)?;
     if index.is_empty() && !allow_empty {
         return Err(empty(path, "devices"));
     }
@@ -137,26 +138,6 @@ pub(super) fn unread(
             ),
         ));
         seen.push(property);
-    }
-    out
-}
-
-/// `json` (a pretty-printed object with sorted keys, as the JSON outputs
-/// are) with `warnings` appended to its `warnings` array, created if absent.
-pub(super) fn with_warnings(json: String, warnings: &[InventoryWarning]) -> String {
-    if warnings.is_empty() {
-        return json;
-    }
-    let Ok(serde_json::Value::Object(mut object)) = serde_json::from_str::<serde_json::Value>(&json) else {
-        return json;
-    };
-    let entry = object.entry("warnings").or_insert_with(|| serde_json::Value::Array(Vec::new()));
-    if let serde_json::Value::Array(list) = entry {
-        list.extend(warnings.iter().filter_map(|w| serde_json::to_value(w).ok()));
-    }
-    let mut out = serde_json::to_string_pretty(&object).unwrap_or(json.clone());
-    if json.ends_with('\n') {
-        out.push('\n');
     }
     out
 }

@@ -27,7 +27,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::fleet::{CompileError, CompiledSet, FleetIndex};
 use crate::groups::{GroupSet, GroupSetError, Membership};
-use crate::inventory::{HasId, User};
+use crate::inventory::{HasId, Projection, User};
 use crate::rule::{self, Diagnostic, ObjectType, Options, Rule, RuleErrors, Timestamp};
 
 const EXAMPLES: &str = "\
@@ -97,6 +97,10 @@ enum Command {
         /// Also print each rule's compile and evaluation cost on stderr.
         #[arg(long)]
         stats: bool,
+        /// With --groups --format json: list each group's members (`groups`),
+        /// each record's groups (`devices`), or both.
+        #[arg(long, value_enum, default_value = "both")]
+        shape: ShapeArg,
     },
     /// Show why one device (or user) does or does not match a rule.
     #[command(after_help = "The tree lists every sub-expression with its result and the value it read, \
@@ -275,6 +279,24 @@ enum CheckFormat {
     Json,
 }
 
+/// `--shape` of a group report ([`crate::groups::write::Shape`]).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ShapeArg {
+    Groups,
+    Devices,
+    Both,
+}
+
+impl From<ShapeArg> for crate::groups::write::Shape {
+    fn from(s: ShapeArg) -> Self {
+        match s {
+            ShapeArg::Groups => crate::groups::write::Shape::Groups,
+            ShapeArg::Devices => crate::groups::write::Shape::Devices,
+            ShapeArg::Both => crate::groups::write::Shape::Both,
+        }
+    }
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum EvalFormat {
     /// Matching ids, one per line (rules only).
@@ -311,8 +333,8 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check { rule, object, format } => check(&rule, object, format),
-        Command::Eval { inventory, load, rule, options, format, output, threads, stats } => {
-            eval(&inventory, load, &rule, &options, format, output.as_deref(), threads, stats)
+        Command::Eval { inventory, load, rule, options, format, output, threads, stats, shape } => {
+            eval(&inventory, load, &rule, &options, format, output.as_deref(), threads, stats, shape)
         }
         Command::Explain { inventory, load, rule, device, format } => {
             explain(&inventory, load, &rule, &device, format)
@@ -426,7 +448,7 @@ fn check(args: &RuleArgs, object: Option<ObjectArg>, format: CheckFormat) -> Out
 /// (the fleet-scale path); users stay Graph records for the reference
 /// evaluator (user inventories are small and rules on them rare).
 enum Inventory {
-    Devices(FleetIndex),
+    Devices(Box<FleetIndex>),
     Users(Vec<User>),
 }
 
@@ -448,17 +470,19 @@ fn progress_bar(path: &Path) -> indicatif::ProgressBar {
 }
 
 impl Inventory {
+    /// Loads the inventory, decoding only the device fields `projection` names.
     fn load(
         args: &InventoryArgs,
         load: LoadOptions,
+        projection: &Projection,
     ) -> Result<(Inventory, Vec<load::InventoryWarning>), Failure> {
         match (&args.devices, &args.users) {
             (Some(p), _) => {
                 let bar = progress_bar(p);
-                let loaded = load::devices(p, load.allow_empty, &|bytes| bar.set_position(bytes));
+                let loaded = load::devices(p, load.allow_empty, &|bytes| bar.set_position(bytes), projection);
                 bar.finish_and_clear();
                 let (index, warnings) = loaded?;
-                Ok((Inventory::Devices(index), warnings))
+                Ok((Inventory::Devices(Box::new(index)), warnings))
             }
             (None, Some(p)) => {
                 let (users, warnings) = load::users(p, load.allow_empty)?;
@@ -544,6 +568,15 @@ impl Inventory {
         }
     }
 
+    /// Verifies the id and name columns of a packed index before they are
+    /// written out (other inventories have nothing to verify).
+    fn verify_records(&self) -> Result<(), Failure> {
+        match self {
+            Inventory::Devices(index) => index.verify_records().map_err(fail),
+            Inventory::Users(_) => Ok(()),
+        }
+    }
+
     fn undecided(&self, i: Option<usize>, message: &str) -> Failure {
         match i {
             Some(i) => {
@@ -593,6 +626,7 @@ fn eval(
     output_path: Option<&Path>,
     threads: Option<usize>,
     stats: bool,
+    shape: ShapeArg,
 ) -> Outcome {
     if let Some(n) = threads {
         rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global().map_err(fail)?;
@@ -614,9 +648,10 @@ fn eval(
             Err(e) => return Err(fail(e)),
         };
         let checked = started.elapsed();
-        let (inventory, mut warnings) = Inventory::load(inv_args, load_options)?;
-        let loaded = started.elapsed();
         let rules: Vec<&Rule> = set.groups.iter().map(|g| &g.rule).collect();
+        let (inventory, mut warnings) =
+            Inventory::load(inv_args, load_options, &Projection::for_rules(&rules))?;
+        let loaded = started.elapsed();
         warnings.extend(inventory.unread(inventory_path(inv_args), &rules));
         load::print(&warnings);
         let (members, compiled) = inventory.members(&rules)?;
@@ -639,12 +674,20 @@ fn eval(
                     "--format ids lists one rule's matches; use table, json or csv with --groups",
                 ))
             }
-            EvalFormat::Json => load::with_warnings(
-                output::groups_json(&set, &membership, &inventory_view(&inventory), object, &timings),
-                &warnings,
-            ),
+            EvalFormat::Json => {
+                inventory.verify_records()?;
+                let view = inventory_view(&inventory);
+                let warnings = warning_values(&warnings);
+                let timings = timings.json();
+                let extras = crate::groups::write::Extras { timings: &timings, warnings: &warnings };
+                return emit_with(output_path, &mut |w| {
+                    output::groups_json(w, &set, &membership, &view, object, shape.into(), extras)
+                });
+            }
             EvalFormat::Csv => {
-                output::groups_csv(&set, &membership, &inventory_view(&inventory)).map_err(fail)?
+                inventory.verify_records()?;
+                let view = inventory_view(&inventory);
+                return emit_with(output_path, &mut |w| output::groups_csv(w, &set, &membership, &view));
             }
             EvalFormat::Table => output::groups_table(&set, &membership, inventory.len(), object),
         };
@@ -659,7 +702,8 @@ fn eval(
     // Even with --format json, a broken rule is a diagnostic on stderr: stdout stays empty.
     let (rule, name) = compile(&rule_args, Some(object), false)?;
     let checked = started.elapsed();
-    let (inventory, mut warnings) = Inventory::load(inv_args, load_options)?;
+    let (inventory, mut warnings) =
+        Inventory::load(inv_args, load_options, &Projection::for_rules(&[&rule]))?;
     let loaded = started.elapsed();
     warnings.extend(inventory.unread(inventory_path(inv_args), &[&rule]));
     load::print(&warnings);
@@ -675,6 +719,7 @@ fn eval(
         compile: compiled,
         eval: evaluated - loaded - compiled,
     };
+    inventory.verify_records()?;
     let text = match format {
         EvalFormat::Ids => {
             let mut s = String::new();
@@ -684,11 +729,17 @@ fn eval(
             }
             s
         }
-        EvalFormat::Json => load::with_warnings(
-            output::rule_json(&rule, &hits, &inventory_view(&inventory), &timings),
-            &warnings,
-        ),
-        EvalFormat::Csv => output::rule_csv(&hits, &inventory_view(&inventory)).map_err(fail)?,
+        EvalFormat::Json => {
+            let view = inventory_view(&inventory);
+            let warnings = warning_values(&warnings);
+            return emit_with(output_path, &mut |w| {
+                output::rule_json(w, &rule, &hits, &view, &timings, &warnings)
+            });
+        }
+        EvalFormat::Csv => {
+            let view = inventory_view(&inventory);
+            return emit_with(output_path, &mut |w| output::rule_csv(w, &hits, &view));
+        }
         EvalFormat::Table => output::rule_table(&rule, &hits, &inventory_view(&inventory)),
     };
     emit(&text, output_path)
@@ -700,6 +751,29 @@ fn inventory_path(args: &InventoryArgs) -> &Path {
 
 fn inventory_view(inv: &Inventory) -> output::View<'_> {
     output::View { ids: (0..inv.len()).map(|i| (inv.id(i), inv.name(i))).collect() }
+}
+
+fn warning_values(warnings: &[load::InventoryWarning]) -> Vec<serde_json::Value> {
+    warnings.iter().filter_map(|w| serde_json::to_value(w).ok()).collect()
+}
+
+/// Streams `write`'s output to stdout, or atomically to a file, buffered.
+fn emit_with(path: Option<&Path>, write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>) -> Outcome {
+    let run = |sink: &mut dyn Write, write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>| {
+        let mut buffered = std::io::BufWriter::with_capacity(1 << 20, sink);
+        write(&mut buffered)?;
+        buffered.flush()
+    };
+    match path {
+        Some(path) => output::write_atomic_with(path, |file| run(file, write))
+            .map_err(|e| fail(format!("{}: {e}", path.display()))),
+        None => match run(&mut std::io::stdout().lock(), write) {
+            Ok(()) => Ok(()),
+            // `| head` closing the pipe is not an error worth a message.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            Err(e) => Err(fail(format!("stdout: {e}"))),
+        },
+    }
 }
 
 /// Writes to stdout, or atomically to a file.
@@ -742,7 +816,7 @@ fn explain(
     let object = if inv_args.devices.is_some() { ObjectType::Device } else { ObjectType::User };
     let json = format == CheckFormat::Json;
     let (rule, _) = compile(args, Some(object), false)?;
-    let (inventory, mut warnings) = Inventory::load(inv_args, load_options)?;
+    let (inventory, mut warnings) = Inventory::load(inv_args, load_options, &Projection::all())?;
     warnings.extend(inventory.unread(inventory_path(inv_args), &[&rule]));
     load::print(&warnings);
     let explanation = match &inventory {
@@ -836,7 +910,8 @@ fn load_devices_index(path: &Path) -> Result<FleetIndex, Failure> {
 
 fn load_devices_with(path: &Path, options: LoadOptions) -> Result<FleetIndex, Failure> {
     let bar = progress_bar(path);
-    let loaded = load::devices(path, options.allow_empty, &|bytes| bar.set_position(bytes));
+    let loaded =
+        load::devices(path, options.allow_empty, &|bytes| bar.set_position(bytes), &Projection::all());
     bar.finish_and_clear();
     let (index, warnings) = loaded?;
     load::print(&warnings);

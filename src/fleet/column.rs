@@ -3,13 +3,16 @@
 
 use rustc_hash::FxHashMap;
 
+use crate::fleet::store::Arr;
+
 /// Distinct strings of one column, in first-seen order. Code 0 is null;
 /// value `k` has code `k + 1`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Dict {
-    pub(crate) text: String,
+    /// UTF-8 (checked when built, or when a packed section is verified).
+    pub(crate) text: Arr<u8>,
     /// `offsets[k]..offsets[k + 1]` is value `k` in `text`.
-    pub(crate) offsets: Vec<u32>,
+    pub(crate) offsets: Arr<u32>,
 }
 
 impl Dict {
@@ -23,12 +26,31 @@ impl Dict {
         let k = (code as usize).checked_sub(1)?;
         let start = *self.offsets.get(k)? as usize;
         let end = *self.offsets.get(k + 1)? as usize;
-        self.text.get(start..end)
+        std::str::from_utf8(self.text.get(start..end)?).ok()
     }
 
     /// Every value in code order (code 1 first).
     pub(crate) fn values(&self) -> impl Iterator<Item = &str> {
-        self.offsets.windows(2).map(|w| self.text.get(w[0] as usize..w[1] as usize).unwrap_or(""))
+        let text: &[u8] = &self.text;
+        self.offsets.windows(2).map(move |w| {
+            text.get(w[0] as usize..w[1] as usize).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("")
+        })
+    }
+
+    /// Verifies a packed dictionary's sections: text is UTF-8, offsets are
+    /// ordered, start at 0, end inside the text and on character boundaries.
+    pub(crate) fn verify(&self) -> Result<(), std::sync::Arc<str>> {
+        self.text.verify(&|t| std::str::from_utf8(t).map(|_| ()).map_err(|e| e.to_string()))?;
+        let text = std::str::from_utf8(&self.text).unwrap_or("");
+        self.offsets.verify(&|o| {
+            let ordered = o.windows(2).all(|w| w[0] <= w[1]);
+            let fits = o.last().is_some_and(|&e| e as usize <= text.len()) && o.first() == Some(&0);
+            if ordered && fits && o.iter().all(|&x| text.is_char_boundary(x as usize)) {
+                Ok(())
+            } else {
+                Err("dictionary offsets are inconsistent".into())
+            }
+        })
     }
 }
 
@@ -42,7 +64,8 @@ impl Dict {
 #[derive(Default)]
 pub(crate) struct DictBuilder {
     map: FxHashMap<Box<str>, u32>,
-    dict: Dict,
+    text: String,
+    offsets: Vec<u32>,
     interned: u32,
     unique: bool,
 }
@@ -80,14 +103,13 @@ impl DictBuilder {
                 self.map = FxHashMap::default();
             }
         }
-        if self.dict.offsets.is_empty() {
-            self.dict.offsets.push(0);
+        if self.offsets.is_empty() {
+            self.offsets.push(0);
         }
-        self.dict.text.push_str(v);
-        let end =
-            u32::try_from(self.dict.text.len()).map_err(|_| ColumnOverflow { column: String::new() })?;
-        self.dict.offsets.push(end);
-        let code = self.dict.len() as u32;
+        self.text.push_str(v);
+        let end = u32::try_from(self.text.len()).map_err(|_| ColumnOverflow { column: String::new() })?;
+        self.offsets.push(end);
+        let code = (self.offsets.len() - 1) as u32;
         if !self.unique {
             self.map.insert(v.into(), code);
         }
@@ -95,13 +117,13 @@ impl DictBuilder {
     }
 
     pub(crate) fn finish(self) -> Dict {
-        let mut dict = self.dict;
-        if dict.offsets.is_empty() {
-            dict.offsets.push(0);
+        let (mut text, mut offsets) = (self.text, self.offsets);
+        if offsets.is_empty() {
+            offsets.push(0);
         }
-        dict.text.shrink_to_fit();
-        dict.offsets.shrink_to_fit();
-        dict
+        text.shrink_to_fit();
+        offsets.shrink_to_fit();
+        Dict { text: text.into_bytes().into(), offsets: offsets.into() }
     }
 }
 
@@ -109,21 +131,48 @@ impl DictBuilder {
 /// column of twelve operating systems costs one byte per device.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Codes {
-    U8(Vec<u8>),
-    U16(Vec<u16>),
-    U32(Vec<u32>),
+    U8(Arr<u8>),
+    U16(Arr<u16>),
+    U32(Arr<u32>),
 }
 
 impl Codes {
     pub(crate) fn narrow(wide: Vec<u32>, max: u32) -> Codes {
         if max <= u32::from(u8::MAX) {
-            Codes::U8(wide.into_iter().map(|c| c as u8).collect())
+            Codes::U8(wide.into_iter().map(|c| c as u8).collect::<Vec<_>>().into())
         } else if max <= u32::from(u16::MAX) {
-            Codes::U16(wide.into_iter().map(|c| c as u16).collect())
+            Codes::U16(wide.into_iter().map(|c| c as u16).collect::<Vec<_>>().into())
         } else {
             let mut wide = wide;
             wide.shrink_to_fit();
-            Codes::U32(wide)
+            Codes::U32(wide.into())
+        }
+    }
+
+    /// Verifies a packed code section: every code is at most `max` (the
+    /// dictionary's length) and there is one per device.
+    pub(crate) fn verify(&self, devices: usize, max: u32) -> Result<(), std::sync::Arc<str>> {
+        let count = |n: usize| {
+            if n == devices {
+                Ok(())
+            } else {
+                Err(format!("a column has {n} codes for {devices} devices"))
+            }
+        };
+        let past = || "a code points past its dictionary".to_string();
+        match self {
+            Codes::U8(a) => a.verify(&|v| {
+                count(v.len())?;
+                v.iter().all(|&c| u32::from(c) <= max).then_some(()).ok_or_else(past)
+            }),
+            Codes::U16(a) => a.verify(&|v| {
+                count(v.len())?;
+                v.iter().all(|&c| u32::from(c) <= max).then_some(()).ok_or_else(past)
+            }),
+            Codes::U32(a) => a.verify(&|v| {
+                count(v.len())?;
+                v.iter().all(|&c| c <= max).then_some(()).ok_or_else(past)
+            }),
         }
     }
 
@@ -149,6 +198,14 @@ impl Codes {
 pub(crate) struct ScalarColumn {
     pub(crate) dict: Dict,
     pub(crate) codes: Codes,
+}
+
+impl ScalarColumn {
+    /// Verifies a packed column's sections (dictionary, then codes).
+    pub(crate) fn verify(&self, devices: usize) -> Result<(), std::sync::Arc<str>> {
+        self.dict.verify()?;
+        self.codes.verify(devices, self.dict.len() as u32)
+    }
 }
 
 pub(crate) struct ScalarBuilder {
@@ -182,8 +239,8 @@ pub(crate) struct Lane {
     pub(crate) dict: Dict,
     /// The device's first item of this class (0: none).
     pub(crate) first: Codes,
-    /// `(device, code)` of second and later items, sorted by device.
-    pub(crate) extra: Vec<(u32, u32)>,
+    /// `[device, code]` of second and later items, sorted by device.
+    pub(crate) extra: Arr<[u32; 2]>,
 }
 
 /// A string collection split into lanes by item prefix, with a per-device
@@ -193,7 +250,39 @@ pub(crate) struct Lane {
 pub(crate) struct CollectionColumn {
     pub(crate) lanes: Vec<Lane>,
     /// Bit `k` set: the device has an item in lane `k`. 0: empty collection.
-    pub(crate) mask: Vec<u16>,
+    pub(crate) mask: Arr<u16>,
+}
+
+impl Lane {
+    /// Verifies the lane's packed sections (dictionary, first codes, extras).
+    pub(crate) fn verify(&self, devices: usize) -> Result<(), std::sync::Arc<str>> {
+        self.dict.verify()?;
+        let max = self.dict.len() as u32;
+        self.first.verify(devices, max)?;
+        self.extra.verify(&|e| {
+            let inside = e.iter().all(|&[d, c]| (d as usize) < devices && c != 0 && c <= max);
+            if !inside {
+                return Err("a collection item points past the index".into());
+            }
+            if e.windows(2).any(|w| w[0][0] > w[1][0]) {
+                return Err("collection items are out of order".into());
+            }
+            Ok(())
+        })
+    }
+}
+
+impl CollectionColumn {
+    /// Verifies the lane mask section.
+    pub(crate) fn verify_mask(&self, devices: usize) -> Result<(), std::sync::Arc<str>> {
+        self.mask.verify(&|m| {
+            if m.len() == devices {
+                Ok(())
+            } else {
+                Err("a collection mask does not cover every device".into())
+            }
+        })
+    }
 }
 
 /// Item prefixes of `devicePhysicalIds` that get a lane of their own
@@ -205,7 +294,7 @@ pub(crate) struct CollectionBuilder {
     prefixes: &'static [&'static str],
     dicts: Vec<DictBuilder>,
     first: Vec<Vec<u32>>,
-    extra: Vec<Vec<(u32, u32)>>,
+    extra: Vec<Vec<[u32; 2]>>,
     mask: Vec<u16>,
 }
 
@@ -252,7 +341,7 @@ impl CollectionBuilder {
                 }
                 mask |= 1 << lane;
             } else {
-                self.extra[lane].push((device, code));
+                self.extra[lane].push([device, code]);
             }
         }
         self.mask.push(mask);
@@ -272,12 +361,12 @@ impl CollectionBuilder {
                 let dict = dict.finish();
                 let max = dict.len() as u32;
                 extra.shrink_to_fit();
-                Lane { prefix, dict, first: Codes::narrow(first, max), extra }
+                Lane { prefix, dict, first: Codes::narrow(first, max), extra: extra.into() }
             })
             .collect();
         let mut mask = self.mask;
         mask.shrink_to_fit();
-        CollectionColumn { lanes, mask }
+        CollectionColumn { lanes, mask: mask.into() }
     }
 }
 

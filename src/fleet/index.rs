@@ -3,7 +3,11 @@
 use crate::fleet::column::{
     CollectionBuilder, CollectionColumn, ColumnOverflow, ScalarBuilder, ScalarColumn, PHYSICAL_ID_LANES,
 };
-use crate::inventory::Device;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::fleet::store::Backing;
+use crate::inventory::{Device, InventoryError};
 use crate::rule::{DeviceProperty, ExtensionSlot};
 
 /// Single-valued device properties in column order; extension attributes
@@ -104,6 +108,60 @@ pub struct FleetIndex {
     /// Rule-style field names the loaded records used (not packed: a pack
     /// is made from a file that was already warned about).
     pub(crate) misnamed: Vec<&'static str>,
+    /// The packed file the columns are views of, if any.
+    pub(crate) origin: Origin,
+}
+
+/// The packed file behind an index's views. Two indexes are equal when
+/// their contents are, wherever the bytes live.
+#[derive(Clone, Default)]
+pub(crate) struct Origin(pub(crate) Option<Packed>);
+
+/// An opened packed file.
+#[derive(Clone)]
+pub(crate) struct Packed {
+    pub(crate) backing: Arc<Backing>,
+    /// Object ids are known to be unique (the pack was written after
+    /// duplicate ids were resolved).
+    pub(crate) unique_ids: bool,
+}
+
+impl PartialEq for Origin {
+    fn eq(&self, _: &Origin) -> bool {
+        true
+    }
+}
+
+impl Eq for Origin {}
+
+impl std::fmt::Debug for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(p) => write!(f, "Origin({})", p.backing.name),
+            None => f.write_str("Origin(memory)"),
+        }
+    }
+}
+
+/// True when no two devices of `index` share an object id. Ids are hashed
+/// and the hashes sorted in parallel; only when two hashes collide are the
+/// ids themselves compared (a borrowed hash set), so the common case costs
+/// a parallel sort of 8-byte keys rather than a string set.
+pub(crate) fn ids_unique(index: &FleetIndex) -> bool {
+    use rayon::prelude::*;
+    use std::hash::BuildHasher;
+    if index.origin.0.as_ref().is_some_and(|o| o.unique_ids) {
+        return true;
+    }
+    let state = rustc_hash::FxBuildHasher;
+    let mut hashes: Vec<u64> = (0..index.len).into_par_iter().map(|i| state.hash_one(index.id(i))).collect();
+    hashes.par_sort_unstable();
+    if hashes.par_windows(2).all(|w| w[0] != w[1]) {
+        return true;
+    }
+    let mut seen = rustc_hash::FxHashSet::default();
+    seen.reserve(index.len);
+    (0..index.len).all(|i| seen.insert(index.id(i)))
 }
 
 /// Builds a [`FleetIndex`] one device at a time (streaming loaders use it).
@@ -171,6 +229,16 @@ impl FleetBuilder {
         Ok(())
     }
 
+    /// Records that rule-style field names were used (`deviceOSType` for
+    /// `operatingSystem`), as a projected parser saw them.
+    pub fn note_misnamed(&mut self, names: &[&'static str]) {
+        for name in names {
+            if !self.misnamed.contains(name) {
+                self.misnamed.push(name);
+            }
+        }
+    }
+
     /// Devices appended so far.
     pub fn len(&self) -> usize {
         self.len
@@ -191,6 +259,7 @@ impl FleetBuilder {
             member_of: self.member_of.finish(),
             extensions: self.extensions.into_iter().map(|(n, c)| (n, c.finish())).collect(),
             misnamed: self.misnamed,
+            origin: Origin::default(),
         }
     }
 }
@@ -206,6 +275,80 @@ fn overflow(slot: usize) -> ColumnOverflow {
 
 impl FleetIndex {
     pub(crate) const COLUMNS: usize = COLUMNS;
+
+    /// An index of `len` devices from its columns (the pack reader).
+    pub(crate) fn from_parts(
+        len: usize,
+        scalars: Vec<ScalarColumn>,
+        [physical_ids, system_labels, member_of]: [CollectionColumn; 3],
+    ) -> FleetIndex {
+        FleetIndex {
+            len,
+            scalars,
+            physical_ids,
+            system_labels,
+            member_of,
+            extensions: Vec::new(),
+            misnamed: Vec::new(),
+            origin: Origin::default(),
+        }
+    }
+
+    /// Opens a packed index (`fleetlab inventory pack`) by memory-mapping
+    /// it: the columns are read in place, opening costs the header and the
+    /// section table, and each section is checksummed when a rule first
+    /// reads it. This is the entry point for keeping an index resident.
+    ///
+    /// ```
+    /// use fleetlab::fleet::{pack, CompiledSet, FleetIndex};
+    /// use fleetlab::inventory::Device;
+    /// use fleetlab::rule::Rule;
+    /// let devices: Vec<Device> = serde_json::from_str(r#"[
+    ///     {"id": "a", "operatingSystem": "Windows", "physicalIds": ["[ZTDId]:1"]},
+    ///     {"id": "b", "operatingSystem": "iOS"}
+    /// ]"#)?;
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("devices.fleet");
+    /// std::fs::write(&path, pack::to_bytes(&FleetIndex::from_devices(&devices)?))?;
+    /// let index = FleetIndex::open(&path)?;
+    /// let rule = Rule::new(r#"device.devicePhysicalIds -any (_ -startsWith "[ZTDId]")"#)?;
+    /// let members = CompiledSet::compile(&[&rule], &index)?.evaluate();
+    /// assert_eq!(members[0].count(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open(path: &Path) -> Result<FleetIndex, InventoryError> {
+        crate::fleet::pack::open(path)
+    }
+
+    /// Reads a packed index into memory instead of mapping it: for files
+    /// that another program might truncate while they are open (see
+    /// [`crate::fleet::mapped`]). Answers are identical to [`FleetIndex::open`].
+    pub fn read(path: &Path) -> Result<FleetIndex, InventoryError> {
+        crate::fleet::pack::read(path)
+    }
+
+    /// Verifies every section of a packed index now, in parallel (an index
+    /// built in memory has nothing to verify). Opening verifies only the
+    /// header and layout; rules verify the sections they read.
+    pub fn verify(&self) -> Result<(), InventoryError> {
+        crate::fleet::pack::verify_all(self).map_err(|e| self.damaged(&e))
+    }
+
+    /// Verifies the columns that [`FleetIndex::id`] and
+    /// [`FleetIndex::display_name`] read, before writing them out.
+    pub fn verify_records(&self) -> Result<(), InventoryError> {
+        for slot in [OBJECT_ID, DISPLAY_NAME] {
+            if let Some(col) = self.column(slot) {
+                col.verify(self.len).map_err(|e| self.damaged(&e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn damaged(&self, message: &str) -> InventoryError {
+        let path = self.origin.0.as_ref().map(|o| o.backing.name.clone()).unwrap_or_default();
+        InventoryError::Damaged { path: path.into(), message: message.to_string() }
+    }
 
     /// Indexes `devices`, keeping their order.
     pub fn from_devices(devices: &[Device]) -> Result<FleetIndex, ColumnOverflow> {
@@ -259,8 +402,8 @@ impl FleetIndex {
                 if let Some(v) = lane.dict.get(lane.first.get(i)) {
                     out.push(v.to_string());
                 }
-                let from = lane.extra.partition_point(|(d, _)| (*d as usize) < i);
-                for (d, code) in lane.extra.get(from..).unwrap_or(&[]) {
+                let from = lane.extra.partition_point(|[d, _]| (*d as usize) < i);
+                for [d, code] in lane.extra.get(from..).unwrap_or(&[]) {
                     if *d as usize != i {
                         break;
                     }
@@ -370,6 +513,9 @@ impl FleetIndex {
     pub fn last_record_wins(
         self,
     ) -> Result<(FleetIndex, Vec<crate::inventory::dedup::Duplicate>), ColumnOverflow> {
+        if ids_unique(&self) {
+            return Ok((self, Vec::new()));
+        }
         let (keep, duplicates) = crate::inventory::dedup::last_wins((0..self.len).map(|i| self.id(i)));
         if duplicates.is_empty() {
             return Ok((self, duplicates));

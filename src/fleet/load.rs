@@ -1,9 +1,19 @@
 //! Streaming an inventory file straight into a [`FleetIndex`].
 //!
-//! The raw text is never held whole: JSON Lines are read in batches of
-//! lines that are parsed in parallel and appended in order; a JSON array or
-//! a Graph page is walked element by element by a serde visitor. Either way
-//! memory is the index plus one batch. When a record is malformed, the file
+//! The raw text is never held whole: JSON Lines are read in blocks of 8 MiB
+//! cut at the last line break, each block's lines parsed in parallel while
+//! the previous block's records are appended to the index (a `rayon::join`,
+//! so parsing and indexing overlap); a JSON array or a Graph page is walked
+//! the same way, cut into elements by a scanner ([`Splitter`]) that only
+//! tracks nesting and strings, the elements parsed in parallel. Either way
+//! memory is the index plus two blocks. Records are decoded by the projected parser
+//! ([`crate::inventory::Projection`]): only the fields the rules read, the
+//! rest skipped by the JSON parser without being built.
+//!
+//! A SIMD JSON parser (`simd-json`, `sonic-rs`) was considered; with the
+//! projection, most of each record is skipped rather than decoded, and the
+//! remaining cost is indexing (dictionary interning), which a faster
+//! tokenizer does not touch, so none is used until a profile says it pays. When a record is malformed, the file
 //! is streamed a second time through a validator that tracks the path of
 //! each value, to name the record, line and field; it keeps no record, so a
 //! huge file with one bad record costs no more memory than a good load.
@@ -24,21 +34,32 @@ use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::fleet::index::{FleetBuilder, FleetIndex};
 use crate::fleet::pack;
+use crate::fleet::split::Splitter;
 use crate::inventory::load::{located, parse_line, utf16_bom};
+use crate::inventory::project::{self, Projection};
 use crate::inventory::{Device, InventoryError};
-
-const BATCH_LINES: usize = 32_768;
 
 /// Loads a device inventory (JSON array, Graph page, JSON Lines, or a
 /// packed index) into a [`FleetIndex`]; `progress` is called with the
 /// bytes read so far.
 pub fn load_index(path: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<FleetIndex, InventoryError> {
+    load_index_projected(path, progress, &Projection::all())
+}
+
+/// Like [`load_index`], decoding only the fields `projection` names (see
+/// [`crate::inventory::Projection`]): the index has the other columns, all
+/// unset. A packed index is opened whole (its columns cost nothing until read).
+pub fn load_index_projected(
+    path: &Path,
+    progress: &(dyn Fn(u64) + Sync),
+    projection: &Projection,
+) -> Result<FleetIndex, InventoryError> {
     let io = |source| InventoryError::Io { path: path.to_path_buf(), source };
     let mut file = File::open(path).map_err(io)?;
     let mut head = [0u8; 8];
     let got = read_up_to(&mut file, &mut head).map_err(io)?;
     if pack::is_pack(&head[..got]) {
-        return pack::read(path);
+        return pack::open(path);
     }
     if let Some(e) = utf16_bom(&head[..got], path) {
         return Err(e);
@@ -46,11 +67,12 @@ pub fn load_index(path: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<FleetI
     let file = File::open(path).map_err(io)?;
     let mut reader = CountingReader { inner: BufReader::with_capacity(1 << 20, file), read: 0, progress };
     let first = first_significant(&mut reader).map_err(io)?;
-    let result = match first {
-        Some(b'[') | Some(b'{') if !is_json_lines(path).map_err(io)? => stream_json(reader),
-        _ => return stream_lines(path, progress),
-    };
-    result.map_err(|_| locate_error(path))
+    match first {
+        Some(b'[') | Some(b'{') if !is_json_lines(path).map_err(io)? => {
+            stream_json(path, progress, projection)?.map_err(|()| locate_error(path))
+        }
+        _ => stream_lines(path, progress, projection),
+    }
 }
 
 /// Streams the file again, keeping nothing, to name where it is malformed.
@@ -218,57 +240,129 @@ fn is_json_lines(path: &Path) -> std::io::Result<bool> {
     Ok(false)
 }
 
-fn stream_lines(path: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<FleetIndex, InventoryError> {
+/// Bytes read per block of JSON Lines (cut back to the last whole line).
+const BLOCK: usize = 8 << 20;
+
+/// JSON Lines, block by block: each block's lines are parsed in parallel
+/// (projected), while the previous block's records are appended to the
+/// index on the other side of a `rayon::join`, so parsing and indexing
+/// overlap.
+fn stream_lines(
+    path: &Path,
+    progress: &(dyn Fn(u64) + Sync),
+    projection: &Projection,
+) -> Result<FleetIndex, InventoryError> {
     let io = |source| InventoryError::Io { path: path.to_path_buf(), source };
-    let file = File::open(path).map_err(io)?;
-    let reader = CountingReader { inner: BufReader::with_capacity(1 << 20, file), read: 0, progress };
-    let mut reader = BufReader::new(reader);
+    let mut file = File::open(path).map_err(io)?;
     let mut builder = FleetBuilder::new();
+    let mut pending: Vec<(Device, Vec<&'static str>)> = Vec::new();
+    let mut carry: Vec<u8> = Vec::new();
     let mut line_no = 0usize;
-    let mut batch: Vec<(usize, String)> = Vec::with_capacity(BATCH_LINES);
-    let mut raw = Vec::new();
+    let mut read = 0u64;
     loop {
-        batch.clear();
-        loop {
-            raw.clear();
-            if reader.read_until(b'\n', &mut raw).map_err(io)? == 0 {
-                break;
-            }
-            line_no += 1;
-            let mut line = match String::from_utf8(std::mem::take(&mut raw)) {
-                Ok(line) => line,
-                Err(e) => return Err(bad_utf8(path, line_no, e.as_bytes(), e.utf8_error().valid_up_to())),
-            };
-            if line.ends_with('\n') {
-                line.pop();
-                if line.ends_with('\r') {
-                    line.pop();
-                }
-            }
-            if !line.trim().is_empty() {
-                batch.push((line_no, line));
-                if batch.len() == BATCH_LINES {
-                    break;
+        let mut block = std::mem::take(&mut carry);
+        let start = block.len();
+        block.resize(start + BLOCK, 0);
+        let got = read_up_to(&mut file, &mut block[start..]).map_err(io)?;
+        block.truncate(start + got);
+        read += got as u64;
+        progress(read);
+        let eof = got == 0;
+        if !eof {
+            // Keep the cut-off last line for the next block.
+            match memchr::memrchr(b'\n', &block) {
+                Some(end) => carry = block.split_off(end + 1),
+                None => {
+                    carry = block;
+                    continue;
                 }
             }
         }
-        if batch.is_empty() {
+        let first_line = line_no + 1;
+        line_no += memchr::memchr_iter(b'\n', &block).count();
+        if eof && block.last().is_some_and(|b| *b != b'\n') {
+            line_no += 1;
+        }
+        let first_record = builder.len() + pending.len();
+        let (parsed, pushed) = rayon::join(
+            || parse_block(&block, first_line, first_record, path, projection),
+            || push_all(&mut builder, std::mem::take(&mut pending), path),
+        );
+        pushed?;
+        pending = parsed?;
+        if eof {
             break;
         }
-        let first_record = builder.len();
-        let devices: Vec<Device> = batch
-            .par_iter()
-            .enumerate()
-            .map(|(k, (no, line))| {
-                let text = if *no == 1 { line.trim_start_matches('\u{feff}') } else { line };
-                parse_line(text, *no, first_record + k, path)
-            })
-            .collect::<Result<_, _>>()?;
-        for d in &devices {
-            builder.push(d).map_err(|e| overflow(path, e))?;
-        }
     }
+    push_all(&mut builder, pending, path)?;
     Ok(builder.finish())
+}
+
+fn push_all(
+    builder: &mut FleetBuilder,
+    devices: Vec<(Device, Vec<&'static str>)>,
+    path: &Path,
+) -> Result<(), InventoryError> {
+    for (d, misnamed) in &devices {
+        builder.push(d).map_err(|e| overflow(path, e))?;
+        builder.note_misnamed(misnamed);
+    }
+    Ok(())
+}
+
+/// The records of a block of whole lines, in order; blank lines skipped.
+fn parse_block(
+    block: &[u8],
+    first_line: usize,
+    first_record: usize,
+    path: &Path,
+    projection: &Projection,
+) -> Result<Vec<(Device, Vec<&'static str>)>, InventoryError> {
+    let mut lines: Vec<(usize, &[u8])> = Vec::new();
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', block)
+        .chain((!block.is_empty() && block.last() != Some(&b'\n')).then_some(block.len()));
+    for (k, end) in ends.enumerate() {
+        let mut line = block.get(start..end).unwrap_or(&[]);
+        start = end + 1;
+        if line.last() == Some(&b'\r') {
+            line = &line[..line.len() - 1];
+        }
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        lines.push((first_line + k, line));
+    }
+    lines
+        .par_iter()
+        .enumerate()
+        .with_min_len(256)
+        .map(|(k, (no, raw))| {
+            let text = match std::str::from_utf8(raw) {
+                Ok(t) => t,
+                Err(e) => return Err(bad_utf8(path, *no, raw, e.valid_up_to())),
+            };
+            let text = if *no == 1 { text.trim_start_matches('\u{feff}') } else { text };
+            if text.trim().is_empty() {
+                return Ok(None);
+            }
+            match project::parse_record(text, projection) {
+                Some(parsed) => Ok(Some(parsed)),
+                // Name the field with the full parser; a record only the
+                // projection rejects is still an error (it is not JSON).
+                None => match parse_line::<Device>(text, *no, first_record + k, path) {
+                    Err(e) => Err(e),
+                    Ok(_) => Err(InventoryError::Syntax {
+                        path: path.to_path_buf(),
+                        line: *no,
+                        column: 1,
+                        message: format!("record {} is not a device object", first_record + k),
+                    }),
+                },
+            }
+        })
+        .filter_map(Result::transpose)
+        .collect()
 }
 
 /// Invalid UTF-8 on line `line_no` of a JSON Lines file.
@@ -290,71 +384,77 @@ fn overflow(path: &Path, e: crate::fleet::ColumnOverflow) -> InventoryError {
     InventoryError::Syntax { path: path.to_path_buf(), line: 0, column: 0, message: e.to_string() }
 }
 
-/// Appends every element of a JSON array to the builder.
-struct Elements<'b>(&'b mut FleetBuilder);
-
-impl<'de> DeserializeSeed<'de> for Elements<'_> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Elements<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("an array of device objects")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(d) = seq.next_element::<Device>()? {
-            self.0.push(&d).map_err(serde::de::Error::custom)?;
-        }
-        Ok(())
-    }
-}
-
-/// A JSON array, or a Graph page whose `value` is one.
-struct Document<'b>(&'b mut FleetBuilder);
-
-impl<'de> DeserializeSeed<'de> for Document<'_> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Document<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON array of devices or a Graph page {\"value\": [...]}")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        Elements(self.0).visit_seq(seq)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut found = false;
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "value" && !found {
-                map.next_value_seed(Elements(&mut *self.0))?;
-                found = true;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        if found {
-            Ok(())
-        } else {
-            Err(serde::de::Error::custom("a Graph page needs a \"value\" array"))
-        }
-    }
-}
-
-fn stream_json<R: Read>(reader: R) -> Result<FleetIndex, serde_json::Error> {
+/// A JSON array of devices or a Graph page, cut into elements by
+/// [`Splitter`] block by block; each block's elements are parsed in
+/// parallel while the previous block's are indexed. `Err(())` when anything
+/// is malformed: the caller streams the file again to say where.
+fn stream_json(
+    path: &Path,
+    progress: &(dyn Fn(u64) + Sync),
+    projection: &Projection,
+) -> Result<Result<FleetIndex, ()>, InventoryError> {
+    let io = |source| InventoryError::Io { path: path.to_path_buf(), source };
+    let mut file = File::open(path).map_err(io)?;
     let mut builder = FleetBuilder::new();
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    Document(&mut builder).deserialize(&mut de)?;
-    de.end()?;
-    Ok(builder.finish())
+    let mut splitter = Splitter::default();
+    let mut pending: Vec<(Device, Vec<&'static str>)> = Vec::new();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut read = 0u64;
+    let mut first = true;
+    loop {
+        let from = buf.len();
+        buf.resize(from + BLOCK, 0);
+        let got = read_up_to(&mut file, &mut buf[from..]).map_err(io)?;
+        buf.truncate(from + got);
+        read += got as u64;
+        progress(read);
+        let mut from = from;
+        if first && buf.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            from = 3;
+        }
+        first = false;
+        let mut ranges = Vec::new();
+        let keep = splitter.scan(&buf, from, &mut ranges);
+        let (parsed, pushed) = rayon::join(
+            || {
+                ranges
+                    .par_iter()
+                    .with_min_len(256)
+                    .map(|&(a, b)| {
+                        let mut de = serde_json::Deserializer::from_slice(buf.get(a..b).unwrap_or(&[]));
+                        let d = project::ProjectedDevice(projection).deserialize(&mut de).ok()?;
+                        de.end().ok().map(|()| d)
+                    })
+                    .collect::<Option<Vec<_>>>()
+            },
+            || push_all(&mut builder, std::mem::take(&mut pending), path),
+        );
+        pushed?;
+        let Some(parsed) = parsed else { return Ok(Err(())) };
+        pending = parsed;
+        buf.drain(..keep);
+        splitter.rebase(keep);
+        if got == 0 {
+            break;
+        }
+    }
+    push_all(&mut builder, pending, path)?;
+    // An element still open at the end, or a skeleton that is not an array
+    // or a page with a `value` array, is malformed.
+    if !buf.iter().all(u8::is_ascii_whitespace) || !skeleton_ok(&splitter.skeleton) {
+        return Ok(Err(()));
+    }
+    Ok(Ok(builder.finish()))
+}
+
+/// The document with each element replaced by `0` is an array, or an
+/// object whose first `value` member is an array (other members any JSON).
+fn skeleton_ok(skeleton: &[u8]) -> bool {
+    match serde_json::from_slice::<serde_json::Value>(skeleton) {
+        Ok(serde_json::Value::Array(_)) => true,
+        Ok(serde_json::Value::Object(m)) => m.get("value").is_some_and(serde_json::Value::is_array),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -21,14 +21,26 @@
 //! * **Chunked execution.** 4,096 devices at a time, every rule of a set on
 //!   the chunk while it is in cache, chunks spread over threads; results are
 //!   identical for any thread count.
+//! * **A packed index is read in place.** [`FleetIndex::open`] memory-maps a
+//!   `.fleet` file and evaluates from the mapping through safe, checked
+//!   views ([`pack`], `store`); opening reads the header and section table,
+//!   and each section is checksummed when first read. The one `unsafe` call
+//!   of the crate (the map itself) lives in `mapped`, with its argument.
+//!   This is what a resident process keeps open and answers rules from.
+//! * **Loads read only what the rules need.** [`load_index_projected`]
+//!   decodes the fields a [`crate::inventory::Projection`] names and skips
+//!   the rest in the parser; JSON Lines are parsed in parallel blocks.
 
 mod column;
 mod index;
 mod load;
+mod mapped;
 pub mod pack;
 mod plan;
+mod split;
+mod store;
 
 pub use column::{Bitmap, ColumnOverflow};
 pub use index::{FleetBuilder, FleetIndex};
-pub use load::load_index;
+pub use load::{load_index, load_index_projected};
 pub use plan::{CompileError, CompiledSet};

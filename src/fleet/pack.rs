@@ -1,111 +1,124 @@
-//! The packed index: a [`FleetIndex`] as one binary file that loads at
-//! disk speed (`fleetlab inventory pack`).
+//! The packed index: a [`FleetIndex`] as one binary file that is opened
+//! by memory-mapping it and evaluated in place (`fleetlab inventory pack`,
+//! [`FleetIndex::open`]).
 //!
 //! Layout (all integers little-endian):
 //!
 //! ```text
-//! magic    8 bytes  "FLEETLAB"
-//! version  u32      FORMAT_VERSION
-//! reserved u32      0
-//! devices  u64
-//! length   u64      bytes of payload that follow the header
-//! crc32    u32      of the payload
-//! payload           columns in a fixed order (see `write_index`)
+//! magic      8 bytes  "FLEETLAB"
+//! version    u32      FORMAT_VERSION
+//! flags      u32      bit 0: object ids are unique (the pack was deduplicated)
+//! devices    u64
+//! sections   u32      entries in the section table
+//! extensions u32      custom directory extension columns
+//! table crc  u32      CRC-32 of the section table
+//! header crc u32      CRC-32 of the 36 bytes above
+//! table      sections × { offset u64, length u64, width u32, crc32 u32 }
+//! sections   each at the next multiple of 8 bytes, zero padding between
 //! ```
 //!
-//! Decisions: a fixed section order instead of a self-describing format,
-//! because the file is a cache of an inventory the user still has, not an
-//! interchange format — any change of layout bumps `FORMAT_VERSION` and old
-//! files are rejected with "re-pack it". Reading trusts nothing: the length
-//! catches truncation, the CRC catches corruption, and every count, offset
-//! and code is still bounds-checked after the CRC passes, so even a
-//! well-formed file from a buggy writer cannot make the evaluator panic.
+//! Sections come in a fixed order: for each fixed column its dictionary
+//! text (width 1), dictionary offsets (4) and codes (1, 2 or 4); for each
+//! collection its lane mask (2) and per lane text, offsets, first codes and
+//! extra `[device, code]` pairs (8); the extension names (1, each ended by a
+//! zero byte); then text, offsets and codes of each extension column.
+//!
+//! Decisions:
+//!
+//! * **Aligned sections, read in place.** Every section starts at a
+//!   multiple of 8, so a mapped section is a `&[u16]`/`&[u32]` by a checked
+//!   cast ([`crate::fleet::store`]): opening copies nothing and memory is
+//!   the pages a rule touches (the Autopilot rule reads one byte of operating
+//!   system and two bytes of lane mask per device).
+//! * **Validated once, cheaply, then lazily.** Opening checks the header,
+//!   the table's own CRC, that sections are laid out in order inside the
+//!   file, and every length the table implies (one code per device, …): a
+//!   few kilobytes. Each section's CRC-32 and its invariants are verified
+//!   when first used ([`crate::fleet::store`]); [`FleetIndex::verify`]
+//!   verifies everything in parallel, padding included.
+//! * **A cache, not an interchange format.** The file is a cache of an
+//!   inventory the user still has: any change of layout bumps
+//!   `FORMAT_VERSION`, and other versions are rejected with "re-pack it".
+//!   Version 3 introduced the section table; versions 1–2 were read whole.
+//! * **Little-endian hosts only.** Views reinterpret the file's
+//!   little-endian integers in place; every platform fleetlab ships for is
+//!   little-endian, and a big-endian host gets a clear error instead of
+//!   wrong codes.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::fleet::column::{Codes, CollectionColumn, Dict, Lane, ScalarColumn, PHYSICAL_ID_LANES};
 use crate::fleet::index::FleetIndex;
+use crate::fleet::store::{Arr, Backing, Bytes, Section};
 use crate::inventory::InventoryError;
 
 const MAGIC: &[u8; 8] = b"FLEETLAB";
-/// Bumped whenever the payload layout changes.
-pub const FORMAT_VERSION: u32 = 2;
-const HEADER: usize = 8 + 4 + 4 + 8 + 8 + 4;
+/// Bumped whenever the layout changes.
+pub const FORMAT_VERSION: u32 = 3;
+const HEADER: usize = 8 + 4 + 4 + 8 + 4 + 4 + 4 + 4;
+const ENTRY: usize = 8 + 8 + 4 + 4;
+const UNIQUE_IDS: u32 = 1;
 
 /// True when `head` starts like a packed index, or is a cut-off start of one.
 pub(crate) fn is_pack(head: &[u8]) -> bool {
     !head.is_empty() && (head.starts_with(MAGIC) || MAGIC.starts_with(head))
 }
 
+/// Lanes of the three collections, in file order.
+fn lane_counts() -> [usize; 3] {
+    [PHYSICAL_ID_LANES.len() + 1, 1, 1]
+}
+
+/// Sections a pack with `extensions` extension columns has.
+fn section_count(extensions: usize) -> usize {
+    FleetIndex::COLUMNS * 3 + lane_counts().iter().map(|l| 1 + 4 * l).sum::<usize>() + 1 + 3 * extensions
+}
+
 struct Writer {
+    /// The whole file; the header and table are filled in at the end.
     buf: Vec<u8>,
+    table: Vec<(u64, u64, u32, u32)>,
 }
 
 impl Writer {
-    fn u8(&mut self, v: u8) {
-        self.buf.push(v);
+    fn section(&mut self, bytes: &[u8], width: u32) {
+        while !self.buf.len().is_multiple_of(8) {
+            self.buf.push(0);
+        }
+        let offset = self.buf.len() as u64;
+        self.buf.extend_from_slice(bytes);
+        self.table.push((offset, bytes.len() as u64, width, crc32fast::hash(bytes)));
     }
-    fn u32(&mut self, v: u32) {
-        self.buf.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u64(&mut self, v: u64) {
-        self.buf.extend_from_slice(&v.to_le_bytes());
-    }
-    fn bytes(&mut self, b: &[u8]) {
-        self.u64(b.len() as u64);
-        self.buf.extend_from_slice(b);
+    fn ints<T: bytemuck::Pod>(&mut self, items: &[T], width: u32) {
+        // The file is little-endian; so is every host `open` accepts.
+        self.section(bytemuck::cast_slice(items), width);
     }
     fn dict(&mut self, d: &Dict) {
-        self.bytes(d.text.as_bytes());
-        self.u64(d.offsets.len() as u64);
-        for o in &d.offsets {
-            self.u32(*o);
-        }
+        self.section(&d.text, 1);
+        self.ints(&d.offsets, 4);
     }
     fn codes(&mut self, c: &Codes) {
         match c {
-            Codes::U8(v) => {
-                self.u8(1);
-                self.bytes(v);
-            }
-            Codes::U16(v) => {
-                self.u8(2);
-                self.u64(v.len() as u64);
-                for x in v {
-                    self.buf.extend_from_slice(&x.to_le_bytes());
-                }
-            }
-            Codes::U32(v) => {
-                self.u8(4);
-                self.u64(v.len() as u64);
-                for x in v {
-                    self.u32(*x);
-                }
-            }
+            Codes::U8(v) => self.ints(v, 1),
+            Codes::U16(v) => self.ints(v, 2),
+            Codes::U32(v) => self.ints(v, 4),
         }
     }
     fn collection(&mut self, c: &CollectionColumn) {
-        self.u64(c.mask.len() as u64);
-        for m in &c.mask {
-            self.buf.extend_from_slice(&m.to_le_bytes());
-        }
-        self.u64(c.lanes.len() as u64);
+        self.ints(&c.mask, 2);
         for lane in &c.lanes {
             self.dict(&lane.dict);
             self.codes(&lane.first);
-            self.u64(lane.extra.len() as u64);
-            for (d, code) in &lane.extra {
-                self.u32(*d);
-                self.u32(*code);
-            }
+            self.ints(&lane.extra, 8);
         }
     }
 }
 
 /// The packed bytes of `index`.
 pub fn to_bytes(index: &FleetIndex) -> Vec<u8> {
-    let mut w = Writer { buf: Vec::new() };
-    w.u64(index.scalars.len() as u64);
+    let n = section_count(index.extensions.len());
+    let mut w = Writer { buf: vec![0u8; HEADER + n * ENTRY], table: Vec::with_capacity(n) };
     for col in &index.scalars {
         w.dict(&col.dict);
         w.codes(&col.codes);
@@ -113,239 +126,307 @@ pub fn to_bytes(index: &FleetIndex) -> Vec<u8> {
     w.collection(&index.physical_ids);
     w.collection(&index.system_labels);
     w.collection(&index.member_of);
-    // Version 2: custom directory extensions, by name.
-    w.u64(index.extensions.len() as u64);
-    for (name, col) in &index.extensions {
-        w.bytes(name.as_bytes());
+    let mut names = Vec::new();
+    for (name, _) in &index.extensions {
+        names.extend_from_slice(name.as_bytes());
+        names.push(0);
+    }
+    w.section(&names, 1);
+    for (_, col) in &index.extensions {
         w.dict(&col.dict);
         w.codes(&col.codes);
     }
-    let payload = w.buf;
-    let mut out = Vec::with_capacity(HEADER + payload.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&(index.len() as u64).to_le_bytes());
-    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
-    out
-}
-
-struct Reader<'b> {
-    buf: &'b [u8],
-    pos: usize,
+    let mut table = Vec::with_capacity(n * ENTRY);
+    for (offset, len, width, crc) in &w.table {
+        table.extend_from_slice(&offset.to_le_bytes());
+        table.extend_from_slice(&len.to_le_bytes());
+        table.extend_from_slice(&width.to_le_bytes());
+        table.extend_from_slice(&crc.to_le_bytes());
+    }
+    let unique = crate::fleet::index::ids_unique(index);
+    let mut header = Vec::with_capacity(HEADER);
+    header.extend_from_slice(MAGIC);
+    header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    header.extend_from_slice(&(if unique { UNIQUE_IDS } else { 0 }).to_le_bytes());
+    header.extend_from_slice(&(index.len() as u64).to_le_bytes());
+    header.extend_from_slice(&(w.table.len() as u32).to_le_bytes());
+    header.extend_from_slice(&(index.extensions.len() as u32).to_le_bytes());
+    header.extend_from_slice(&crc32fast::hash(&table).to_le_bytes());
+    let crc = crc32fast::hash(&header);
+    header.extend_from_slice(&crc.to_le_bytes());
+    let mut buf = w.buf;
+    if let Some(h) = buf.get_mut(..HEADER) {
+        h.copy_from_slice(&header);
+    }
+    if let Some(t) = buf.get_mut(HEADER..HEADER + table.len()) {
+        t.copy_from_slice(&table);
+    }
+    buf
 }
 
 type Bad = String;
 
-impl<'b> Reader<'b> {
-    fn take(&mut self, n: usize) -> Result<&'b [u8], Bad> {
-        let end = self.pos.checked_add(n).ok_or("length overflows")?;
-        let s =
-            self.buf.get(self.pos..end).ok_or_else(|| format!("section ends early at byte {}", self.pos))?;
-        self.pos = end;
-        Ok(s)
+fn le_u32(b: &[u8], at: usize) -> u32 {
+    let mut x = [0u8; 4];
+    if let Some(s) = b.get(at..at + 4) {
+        x.copy_from_slice(s);
     }
-    fn u8(&mut self) -> Result<u8, Bad> {
-        Ok(self.take(1)?[0])
-    }
-    fn u32(&mut self) -> Result<u32, Bad> {
-        let mut b = [0u8; 4];
-        b.copy_from_slice(self.take(4)?);
-        Ok(u32::from_le_bytes(b))
-    }
-    fn u64(&mut self) -> Result<u64, Bad> {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(self.take(8)?);
-        Ok(u64::from_le_bytes(b))
-    }
-    fn len(&mut self, width: usize) -> Result<usize, Bad> {
-        let n = usize::try_from(self.u64()?).map_err(|_| "count too large")?;
-        // A count can never promise more elements than bytes remain.
-        if n.saturating_mul(width) > self.buf.len() - self.pos {
-            return Err(format!("count {n} at byte {} exceeds the file", self.pos - 8));
-        }
-        Ok(n)
-    }
-    fn dict(&mut self) -> Result<Dict, Bad> {
-        let n = self.len(1)?;
-        let text =
-            std::str::from_utf8(self.take(n)?).map_err(|_| "dictionary text is not UTF-8")?.to_string();
-        let k = self.len(4)?;
-        let mut offsets = Vec::with_capacity(k);
-        for _ in 0..k {
-            offsets.push(self.u32()?);
-        }
-        let ordered = offsets.windows(2).all(|w| w[0] <= w[1]);
-        let fits = offsets.last().is_none_or(|&o| o as usize <= text.len());
-        let boundaries = offsets.iter().all(|&o| text.is_char_boundary(o as usize));
-        if offsets.is_empty() || !ordered || !fits || !boundaries {
-            return Err("dictionary offsets are inconsistent".into());
-        }
-        Ok(Dict { text, offsets })
-    }
-    fn codes(&mut self, devices: usize, max: u32) -> Result<Codes, Bad> {
-        let width = self.u8()?;
-        let codes = match width {
-            1 => Codes::U8(self.take_len(1)?.to_vec()),
-            2 => {
-                let raw = self.take_len(2)?;
-                Codes::U16(raw.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect())
-            }
-            4 => {
-                let raw = self.take_len(4)?;
-                Codes::U32(
-                    raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-                )
-            }
-            w => return Err(format!("unknown code width {w}")),
-        };
-        let (len, biggest) = match &codes {
-            Codes::U8(v) => (v.len(), v.iter().map(|&c| u32::from(c)).max()),
-            Codes::U16(v) => (v.len(), v.iter().map(|&c| u32::from(c)).max()),
-            Codes::U32(v) => (v.len(), v.iter().copied().max()),
-        };
-        if len != devices {
-            return Err(format!("a column has {len} codes for {devices} devices"));
-        }
-        if biggest.unwrap_or(0) > max {
-            return Err("a code points past its dictionary".into());
-        }
-        Ok(codes)
-    }
-    fn take_len(&mut self, width: usize) -> Result<&'b [u8], Bad> {
-        let n = self.len(width)?;
-        self.take(n * width)
-    }
-    fn collection(&mut self, devices: usize, lanes: &[&'static str]) -> Result<CollectionColumn, Bad> {
-        let raw = self.take_len(2)?;
-        let mask: Vec<u16> = raw.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
-        if mask.len() != devices {
-            return Err("a collection mask does not cover every device".into());
-        }
-        let count = self.len(1)?;
-        if count != lanes.len() + 1 {
-            return Err(format!("expected {} lanes, found {count}", lanes.len() + 1));
-        }
-        let mut out = Vec::with_capacity(count);
-        for k in 0..count {
-            let dict = self.dict()?;
-            let first = self.codes(devices, dict.len() as u32)?;
-            let n = self.len(8)?;
-            let mut extra = Vec::with_capacity(n);
-            for _ in 0..n {
-                let d = self.u32()?;
-                let code = self.u32()?;
-                if d as usize >= devices || code == 0 || code as usize > dict.len() {
-                    return Err("a collection item points past the index".into());
-                }
-                extra.push((d, code));
-            }
-            if extra.windows(2).any(|w| w[0].0 > w[1].0) {
-                return Err("collection items are out of order".into());
-            }
-            out.push(Lane { prefix: lanes.get(k).copied().unwrap_or(""), dict, first, extra });
-        }
-        Ok(CollectionColumn { lanes: out, mask })
-    }
+    u32::from_le_bytes(x)
 }
 
-/// Reads a packed index from bytes (`name` labels errors).
-pub fn from_bytes(bytes: &[u8], name: &Path) -> Result<FleetIndex, InventoryError> {
-    let bad =
-        |message: String| InventoryError::Syntax { path: name.to_path_buf(), line: 0, column: 0, message };
+fn le_u64(b: &[u8], at: usize) -> u64 {
+    let mut x = [0u8; 8];
+    if let Some(s) = b.get(at..at + 8) {
+        x.copy_from_slice(s);
+    }
+    u64::from_le_bytes(x)
+}
+
+/// What the header says.
+struct Header {
+    flags: u32,
+    devices: usize,
+    sections: Vec<Section>,
+    widths: Vec<u32>,
+    extensions: usize,
+}
+
+fn truncated(len: usize) -> Bad {
+    format!("truncated fleetlab index: {len} bytes, shorter than its header; re-pack it")
+}
+
+/// Checks the header and section table (never the sections' contents).
+fn header(bytes: &[u8]) -> Result<Header, Bad> {
     if !bytes.is_empty() && bytes.len() < MAGIC.len() && MAGIC.starts_with(bytes) {
-        return Err(bad(format!(
-            "truncated fleetlab index: {} bytes, shorter than its header; re-pack it",
-            bytes.len()
-        )));
+        return Err(truncated(bytes.len()));
     }
     if !bytes.starts_with(MAGIC) {
-        return Err(bad("not a packed fleetlab index (no FLEETLAB header)".into()));
+        return Err("not a packed fleetlab index (no FLEETLAB header)".into());
     }
-    if bytes.len() < HEADER {
-        return Err(bad(format!(
-            "truncated fleetlab index: {} bytes, shorter than its header; re-pack it",
-            bytes.len()
-        )));
+    if bytes.len() < 12 {
+        return Err(truncated(bytes.len()));
     }
-    let mut h = Reader { buf: &bytes[..HEADER], pos: 8 };
-    let version = h.u32().map_err(bad)?;
+    let version = le_u32(bytes, 8);
     if version != FORMAT_VERSION {
-        return Err(bad(format!(
+        return Err(format!(
             "packed index has format version {version}; this fleetlab reads version {FORMAT_VERSION}. \
              Re-pack it from the JSON inventory with `fleetlab inventory pack`"
-        )));
+        ));
     }
-    if h.u32().map_err(bad)? != 0 {
-        return Err(bad("packed index has an unknown flag set; re-pack it".into()));
+    if bytes.len() < HEADER {
+        return Err(truncated(bytes.len()));
     }
-    let devices = usize::try_from(h.u64().map_err(bad)?).map_err(|_| bad("device count too large".into()))?;
-    let length = h.u64().map_err(bad)?;
-    let crc = h.u32().map_err(bad)?;
-    let payload = &bytes[HEADER..];
-    if (payload.len() as u64) < length {
-        return Err(bad(format!(
-            "truncated fleetlab index: header promises {length} bytes of columns, file has {}",
-            payload.len()
-        )));
+    if crc32fast::hash(bytes.get(..36).unwrap_or(&[])) != le_u32(bytes, 36) {
+        return Err("packed index is corrupt (header checksum mismatch); re-pack it".into());
     }
-    if (payload.len() as u64) > length {
-        return Err(bad(format!(
-            "packed index has {} unexpected bytes at its end",
-            payload.len() as u64 - length
-        )));
+    let flags = le_u32(bytes, 12);
+    if flags & !UNIQUE_IDS != 0 {
+        return Err("packed index has an unknown flag set; re-pack it".into());
     }
-    if crc32fast::hash(payload) != crc {
-        return Err(bad("packed index is corrupt (checksum mismatch); re-pack it".into()));
+    let devices = usize::try_from(le_u64(bytes, 16)).map_err(|_| "device count too large")?;
+    let count = le_u32(bytes, 24) as usize;
+    let extensions = le_u32(bytes, 28) as usize;
+    if count != section_count(extensions) {
+        return Err(format!("expected {} sections, the table lists {count}", section_count(extensions)));
     }
-    let mut r = Reader { buf: payload, pos: 0 };
-    let parse = |r: &mut Reader<'_>| -> Result<FleetIndex, Bad> {
-        let columns = r.len(1)?;
-        if columns != FleetIndex::COLUMNS {
-            return Err(format!("expected {} columns, found {columns}", FleetIndex::COLUMNS));
+    let table_end = HEADER + count * ENTRY;
+    let table = bytes.get(HEADER..table_end).ok_or_else(|| {
+        format!("truncated fleetlab index: {} bytes, its section table needs {table_end}", bytes.len())
+    })?;
+    if crc32fast::hash(table) != le_u32(bytes, 32) {
+        return Err("packed index is corrupt (section table checksum mismatch); re-pack it".into());
+    }
+    let mut sections = Vec::with_capacity(count);
+    let mut widths = Vec::with_capacity(count);
+    let mut end = table_end;
+    for k in 0..count {
+        let at = k * ENTRY;
+        let offset = usize::try_from(le_u64(table, at)).map_err(|_| "section offset too large")?;
+        let len = usize::try_from(le_u64(table, at + 8)).map_err(|_| "section length too large")?;
+        let width = le_u32(table, at + 16);
+        // Sections follow each other, each at the next multiple of 8.
+        if offset != end.next_multiple_of(8) {
+            return Err(format!("section {k} is out of place"));
         }
-        let mut scalars = Vec::with_capacity(columns);
-        for _ in 0..columns {
-            let dict = r.dict()?;
-            let codes = r.codes(devices, dict.len() as u32)?;
-            scalars.push(ScalarColumn { dict, codes });
+        end = offset.checked_add(len).ok_or("section length overflows")?;
+        if end > bytes.len() {
+            return Err(format!(
+                "truncated fleetlab index: section {k} ends at byte {end}, the file has {}",
+                bytes.len()
+            ));
         }
-        let physical_ids = r.collection(devices, PHYSICAL_ID_LANES)?;
-        let system_labels = r.collection(devices, &[])?;
-        let member_of = r.collection(devices, &[])?;
-        let count = r.len(8)?;
-        let mut extensions = Vec::with_capacity(count);
-        for _ in 0..count {
-            let n = r.len(1)?;
-            let name =
-                std::str::from_utf8(r.take(n)?).map_err(|_| "an extension name is not UTF-8")?.to_string();
-            let dict = r.dict()?;
-            let codes = r.codes(devices, dict.len() as u32)?;
-            extensions.push((name, ScalarColumn { dict, codes }));
+        if width == 0 || len % width as usize != 0 {
+            return Err(format!("section {k} is not a whole number of {width}-byte items"));
         }
-        if r.pos != r.buf.len() {
-            return Err("unexpected bytes after the last column".into());
-        }
-        Ok(FleetIndex {
-            len: devices,
-            scalars,
-            physical_ids,
-            system_labels,
-            member_of,
-            extensions,
-            misnamed: Vec::new(),
-        })
-    };
-    parse(&mut r).map_err(|m| bad(format!("packed index is malformed: {m}")))
+        sections.push(Section { offset, len, crc: le_u32(table, at + 20) });
+        widths.push(width);
+    }
+    if end != bytes.len() {
+        return Err(format!("packed index has {} unexpected bytes at its end", bytes.len() - end));
+    }
+    Ok(Header { flags, devices, sections, widths, extensions })
 }
 
-/// Reads a packed index file.
+/// Walks the section table in file order, making views.
+struct Cursor<'h> {
+    backing: Arc<Backing>,
+    widths: &'h [u32],
+    sections: &'h [Section],
+    next: usize,
+    devices: usize,
+}
+
+impl Cursor<'_> {
+    fn take(&mut self, allowed: &[u32]) -> Result<(usize, u32, usize), Bad> {
+        let k = self.next;
+        let width = *self.widths.get(k).ok_or("the section table ends early")?;
+        if !allowed.contains(&width) {
+            return Err(format!("section {k} has items of {width} bytes, expected {allowed:?}"));
+        }
+        self.next += 1;
+        let len = self.sections.get(k).map_or(0, |s| s.len) / width as usize;
+        Ok((k, width, len))
+    }
+    fn view<T: bytemuck::Pod>(&self, section: usize) -> Arr<T> {
+        Arr::View { backing: Arc::clone(&self.backing), section }
+    }
+    fn dict(&mut self) -> Result<Dict, Bad> {
+        let (text, _, _) = self.take(&[1])?;
+        let (offsets, _, n) = self.take(&[4])?;
+        if n == 0 {
+            return Err(format!("section {offsets}: a dictionary without offsets"));
+        }
+        Ok(Dict { text: self.view(text), offsets: self.view(offsets) })
+    }
+    fn codes(&mut self) -> Result<Codes, Bad> {
+        let (k, width, n) = self.take(&[1, 2, 4])?;
+        if n != self.devices {
+            return Err(format!("section {k} has {n} codes for {} devices", self.devices));
+        }
+        Ok(match width {
+            1 => Codes::U8(self.view(k)),
+            2 => Codes::U16(self.view(k)),
+            _ => Codes::U32(self.view(k)),
+        })
+    }
+    fn scalar(&mut self) -> Result<ScalarColumn, Bad> {
+        Ok(ScalarColumn { dict: self.dict()?, codes: self.codes()? })
+    }
+    fn collection(&mut self, lanes: usize, prefixes: &[&'static str]) -> Result<CollectionColumn, Bad> {
+        let (mask, _, n) = self.take(&[2])?;
+        if n != self.devices {
+            return Err(format!("section {mask}: a collection mask does not cover every device"));
+        }
+        let mut out = Vec::with_capacity(lanes);
+        for k in 0..lanes {
+            let dict = self.dict()?;
+            let first = self.codes()?;
+            let (extra, _, _) = self.take(&[8])?;
+            let prefix = prefixes.get(k).copied().unwrap_or("");
+            out.push(Lane { prefix, dict, first, extra: self.view(extra) });
+        }
+        Ok(CollectionColumn { lanes: out, mask: self.view(mask) })
+    }
+}
+
+/// Opens a packed index held in `bytes`: header and table checked, columns
+/// as views of the sections.
+pub(crate) fn open_bytes(bytes: Bytes, name: &Path) -> Result<FleetIndex, InventoryError> {
+    let bad =
+        |message: String| InventoryError::Syntax { path: name.to_path_buf(), line: 0, column: 0, message };
+    let h = header(bytes.as_slice()).map_err(bad)?;
+    if cfg!(target_endian = "big") {
+        return Err(bad("packed indexes are read on little-endian machines only; load the JSON \
+                        inventory instead"
+            .into()));
+    }
+    let backing = Arc::new(Backing::new(bytes, h.sections.clone(), name.display().to_string()));
+    let mut c = Cursor {
+        backing: Arc::clone(&backing),
+        widths: &h.widths,
+        sections: &h.sections,
+        next: 0,
+        devices: h.devices,
+    };
+    let parse = |c: &mut Cursor<'_>| -> Result<FleetIndex, Bad> {
+        let scalars = (0..FleetIndex::COLUMNS).map(|_| c.scalar()).collect::<Result<Vec<_>, _>>()?;
+        let [p, s, m] = lane_counts();
+        let physical_ids = c.collection(p, PHYSICAL_ID_LANES)?;
+        let system_labels = c.collection(s, &[])?;
+        let member_of = c.collection(m, &[])?;
+        let (names, _, _) = c.take(&[1])?;
+        let names: Arr<u8> = c.view(names);
+        names.verify_crc().map_err(|e| e.to_string())?;
+        let names = std::str::from_utf8(&names).map_err(|_| "an extension name is not UTF-8")?;
+        let names: Vec<&str> = names.split_terminator('\0').collect();
+        if names.len() != h.extensions {
+            return Err(format!("expected {} extension names, found {}", h.extensions, names.len()));
+        }
+        let mut extensions = Vec::with_capacity(names.len());
+        for name in names {
+            extensions.push((name.to_string(), c.scalar()?));
+        }
+        let mut index = FleetIndex::from_parts(h.devices, scalars, [physical_ids, system_labels, member_of]);
+        index.extensions = extensions;
+        index.origin = crate::fleet::index::Origin(Some(crate::fleet::index::Packed {
+            backing: Arc::clone(&backing),
+            unique_ids: h.flags & UNIQUE_IDS != 0,
+        }));
+        Ok(index)
+    };
+    parse(&mut c).map_err(|m| bad(format!("packed index is malformed: {m}")))
+}
+
+/// Reads a packed index from bytes (`name` labels errors) into an aligned
+/// heap copy.
+pub fn from_bytes(bytes: &[u8], name: &Path) -> Result<FleetIndex, InventoryError> {
+    open_bytes(Bytes::copy_of(bytes), name)
+}
+
+/// Reads a packed index file into memory (no mapping).
 pub fn read(path: &Path) -> Result<FleetIndex, InventoryError> {
     let bytes =
         std::fs::read(path).map_err(|source| InventoryError::Io { path: path.to_path_buf(), source })?;
     from_bytes(&bytes, path)
+}
+
+/// Opens a packed index file by memory-mapping it ([`crate::fleet::mapped`]);
+/// files too short to hold a header, and files locked exclusively by another
+/// process, are read into memory instead.
+pub fn open(path: &Path) -> Result<FleetIndex, InventoryError> {
+    let io = |source| InventoryError::Io { path: path.to_path_buf(), source };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    if len < HEADER as u64 {
+        return read(path);
+    }
+    match crate::fleet::mapped::map(&file).map_err(io)? {
+        Some(map) => open_bytes(Bytes::Mapped { map, _file: file }, path),
+        None => read(path),
+    }
+}
+
+/// Verifies every section of a packed index in parallel (CRC and
+/// invariants) and that padding between sections is zero.
+pub(crate) fn verify_all(index: &FleetIndex) -> Result<(), Arc<str>> {
+    use rayon::prelude::*;
+    let n = index.len();
+    type Job<'a> = Box<dyn Fn() -> Result<(), Arc<str>> + Sync + 'a>;
+    let mut jobs: Vec<Job<'_>> = Vec::new();
+    for col in index.scalars.iter().chain(index.extensions.iter().map(|(_, c)| c)) {
+        jobs.push(Box::new(move || col.verify(n)));
+    }
+    for coll in [&index.physical_ids, &index.system_labels, &index.member_of] {
+        jobs.push(Box::new(move || coll.verify_mask(n)));
+        for lane in &coll.lanes {
+            jobs.push(Box::new(move || lane.verify(n)));
+        }
+    }
+    jobs.par_iter().map(|job| job()).collect::<Result<Vec<()>, _>>()?;
+    if let Some(origin) = &index.origin.0 {
+        origin.backing.verify_padding()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -367,8 +448,12 @@ mod tests {
     #[test]
     fn round_trips() -> Result<(), Box<dyn std::error::Error>> {
         let index = sample()?;
-        let back = from_bytes(&to_bytes(&index), Path::new("x.fleet"))?;
+        let bytes = to_bytes(&index);
+        let back = from_bytes(&bytes, Path::new("x.fleet"))?;
+        back.verify()?;
         assert_eq!(back, index);
+        // Packing a loaded pack gives the same bytes.
+        assert_eq!(to_bytes(&back), bytes);
         Ok(())
     }
 
@@ -377,18 +462,25 @@ mod tests {
     {
         let bytes = to_bytes(&sample()?);
         let p = Path::new("x.fleet");
+        // Opening checks the layout; sections are verified when read, so a
+        // damaged byte is caught by opening or by verifying, never missed.
+        let full = |b: &[u8]| from_bytes(b, p).and_then(|ix| ix.verify().map(|()| ix));
         for cut in 0..bytes.len() {
             assert!(from_bytes(&bytes[..cut], p).is_err(), "truncated at {cut}");
         }
         for i in 0..bytes.len() {
             let mut bad = bytes.clone();
             bad[i] ^= 0x5A;
-            assert!(from_bytes(&bad, p).is_err(), "flipped byte {i}");
+            assert!(full(&bad).is_err(), "flipped byte {i}");
         }
         let mut newer = bytes.clone();
         newer[8] = 9;
         let msg = from_bytes(&newer, p).map(|_| String::new()).unwrap_or_else(|e| e.to_string());
-        assert!(msg.contains("version 9"), "{msg}");
+        assert!(msg.contains("version 9") && msg.contains("fleetlab inventory pack"), "{msg}");
+        let mut old = bytes.clone();
+        old[8] = 2;
+        let msg = from_bytes(&old, p).map(|_| String::new()).unwrap_or_else(|e| e.to_string());
+        assert!(msg.contains("version 2") && msg.contains("Re-pack"), "{msg}");
         Ok(())
     }
 }

@@ -112,6 +112,13 @@ pub enum CompileError {
         /// What failed.
         message: String,
     },
+    /// A section of a packed index that the rules read failed its checksum
+    /// or its invariants ([`FleetIndex::open`] verifies sections on first use).
+    #[error("{message}")]
+    Damaged {
+        /// What is wrong, naming the file and section.
+        message: String,
+    },
 }
 
 /// Rules compiled against one index; evaluates them all in one pass.
@@ -191,8 +198,11 @@ impl<'a> CompiledSet<'a> {
             .par_iter()
             .enumerate()
             .map(|(k, rule)| {
-                let compiler = Compiler { index, failure: Mutex::new(None) };
+                let compiler = Compiler { index, failure: Mutex::new(None), damaged: Mutex::new(None) };
                 let plan = compiler.program(rule.program());
+                if let Some(message) = compiler.damaged.into_inner().ok().flatten() {
+                    return Err(CompileError::Damaged { message });
+                }
                 match compiler.failure.into_inner().ok().flatten() {
                     Some(message) => Err(CompileError::Evaluation { index: k, message }),
                     None => Ok(plan),
@@ -247,9 +257,25 @@ impl<'a> CompiledSet<'a> {
 struct Compiler<'a> {
     index: &'a FleetIndex,
     failure: Mutex<Option<String>>,
+    /// The first packed section found damaged while compiling.
+    damaged: Mutex<Option<String>>,
 }
 
 impl Compiler<'_> {
+    /// True when `check` (verifying a packed section before the plan reads
+    /// it) passes; otherwise records why, and the plan built is discarded.
+    fn verified(&self, check: Result<(), std::sync::Arc<str>>) -> bool {
+        match check {
+            Ok(()) => true,
+            Err(e) => {
+                if let Ok(mut slot) = self.damaged.lock() {
+                    slot.get_or_insert_with(|| e.to_string());
+                }
+                false
+            }
+        }
+    }
+
     fn program(&self, p: &Program) -> Plan {
         match p {
             Program::Expr(node) => self.node(node),
@@ -312,6 +338,9 @@ impl Compiler<'_> {
                     Property::User(_) => return Plan::Const(false),
                 };
                 if let Some(coll) = coll_of(device) {
+                    if !self.verified(coll_ref(self.index, coll).verify_mask(self.index.len())) {
+                        return Plan::Const(false);
+                    }
                     if let Matcher::IsNull = t.matcher {
                         // Empty collection: no lane bit set.
                         return Plan::Mask { coll, mask: u16::MAX, negate: !t.negated };
@@ -322,6 +351,11 @@ impl Compiler<'_> {
                     return self.lanes(coll, &pred, hint, t.negated);
                 }
                 let Some(slot) = scalar_slot(device) else { return Plan::Const(false) };
+                if let Some(col) = self.index.column(slot) {
+                    if !self.verified(col.verify(self.index.len())) {
+                        return Plan::Const(false);
+                    }
+                }
                 if let Matcher::IsNull = t.matcher {
                     // Null is code 0 in every column: no need to visit the dictionary.
                     let eq = Plan::EqCode { slot, code: 0 };
@@ -343,6 +377,9 @@ impl Compiler<'_> {
 
     fn scalar(&self, slot: usize, f: &(dyn Fn(Scalar<'_>) -> bool + Sync)) -> Plan {
         let Some(col) = self.index.column(slot) else { return Plan::Const(false) };
+        if !self.verified(col.verify(self.index.len())) {
+            return Plan::Const(false);
+        }
         let is_bool = is_bool_slot(slot);
         let values: Vec<&str> = col.dict.values().collect();
         let mut table = vec![f(Scalar::Null)];
@@ -382,6 +419,9 @@ impl Compiler<'_> {
     ) -> Plan {
         let (possible, all_true) = hint;
         let column = coll_ref(self.index, coll);
+        if !self.verified(column.verify_mask(self.index.len())) {
+            return Plan::Const(false);
+        }
         let mut present = 0u16;
         let mut tables = Vec::new();
         for (k, lane) in column.lanes.iter().enumerate() {
@@ -392,6 +432,9 @@ impl Compiler<'_> {
             if all_true & bit != 0 {
                 present |= bit;
                 continue;
+            }
+            if !self.verified(lane.verify(self.index.len())) {
+                return Plan::Const(false);
             }
             let mut table = vec![false];
             table.extend(map_values(lane.dict.values().collect(), pred, &self.failure));
@@ -657,8 +700,8 @@ fn run(
             for (lane, table) in tables {
                 let Some(l) = column.lanes.get(*lane) else { continue };
                 or_table(&l.first, start, len, table, out);
-                let from = l.extra.partition_point(|(d, _)| (*d as usize) < start);
-                for &(d, code) in l.extra.get(from..).unwrap_or(&[]) {
+                let from = l.extra.partition_point(|[d, _]| (*d as usize) < start);
+                for &[d, code] in l.extra.get(from..).unwrap_or(&[]) {
                     let i = d as usize - start;
                     if i >= len {
                         break;

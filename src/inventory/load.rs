@@ -62,6 +62,15 @@ pub enum InventoryError {
         /// What is wrong.
         message: String,
     },
+    /// A section of a packed index failed its checksum or invariants when
+    /// it was first used (the message names the file and the section).
+    #[error("{message}")]
+    Damaged {
+        /// The packed file.
+        path: PathBuf,
+        /// What is wrong, naming the file.
+        message: String,
+    },
 }
 
 /// Loads Graph `device` records from a file in any of the three layouts.

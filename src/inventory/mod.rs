@@ -15,6 +15,7 @@ pub(crate) mod extra;
 #[cfg(feature = "generate")]
 mod generate;
 pub(crate) mod load;
+pub(crate) mod project;
 mod user;
 
 pub use device::{Device, ExtensionAttributes};
@@ -22,6 +23,7 @@ pub use extra::Extensions;
 #[cfg(feature = "generate")]
 pub use generate::{generate, FleetSpec, CHUNK_DEVICES};
 pub use load::{load_devices, load_users, parse_records, InventoryError, InventoryFormat};
+pub use project::Projection;
 pub use user::{AssignedPlan, User};
 
 /// Anything with a Graph object id.

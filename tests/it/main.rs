@@ -7,6 +7,8 @@ mod columnar_props;
 mod corpus;
 mod docs;
 mod fidelity;
+mod fleet_output;
+mod fleet_pack;
 mod flow;
 mod flow_cli;
 mod generate;

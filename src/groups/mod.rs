@@ -15,6 +15,9 @@
 //! records (rayon), and lists members in input order whatever the thread
 //! count.
 
+mod json;
+pub mod write;
+
 use std::path::{Path, PathBuf};
 
 #[cfg(not(feature = "parallel"))]
