@@ -31,6 +31,7 @@ pub mod inventory;
 pub mod msgraph;
 pub mod odata;
 pub mod rule;
+pub mod serve;
 pub mod sim;
 pub mod sql;
 
