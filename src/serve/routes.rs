@@ -274,7 +274,11 @@ async fn groups_route(State(app): Shared_, headers: HeaderMap, body: Body) -> Re
 }
 
 async fn plan(State(app): Shared_, headers: HeaderMap, body: Body) -> Response {
-    run(app, headers, body, |_, loaded, req| tenant::plan(loaded, req)).await
+    run(app, headers, body, |app, loaded, req| {
+        let dir = app.shared.sources.tenant.as_deref().and_then(std::path::Path::parent);
+        tenant::plan(loaded, req, dir.unwrap_or(std::path::Path::new(".")))
+    })
+    .await
 }
 
 async fn graph_rule(State(app): Shared_, headers: HeaderMap, body: Body) -> Response {

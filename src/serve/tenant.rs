@@ -158,11 +158,13 @@ fn keep(filter: &str, d: &DevicePlan) -> Result<bool, ApiError> {
     })
 }
 
-/// The plan, or the what-if of an edited tenant or an edit set.
-pub fn plan(loaded: &Loaded, req: PlanRequest) -> Result<serde_json::Value, ApiError> {
+/// The plan, or the what-if of an edited tenant or an edit set. `dir`
+/// anchors the relative paths of an edited tenant (its `graph = …`
+/// profiles), as the loaded tenant file's directory anchors its own.
+pub fn plan(loaded: &Loaded, req: PlanRequest, dir: &Path) -> Result<serde_json::Value, ApiError> {
     let (Some(tenant), Some(plan)) = (&loaded.tenant, &loaded.plan) else { return Err(no_tenant()) };
     if let Some(text) = &req.against {
-        let other = checked(text)?;
+        let other = checked(text, &dir.join("tenant-edited.toml"))?;
         let after =
             other.plan(&loaded.index).map_err(|e| ApiError::bad_request("invalid-tenant", e.to_string()))?;
         let diff = whatif::compare(plan, &after);
@@ -244,9 +246,9 @@ fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, ApiError> {
     serde_json::to_value(value).map_err(|e| ApiError::internal(e.to_string()))
 }
 
-fn checked(text: &str) -> Result<autopilot::CheckedTenant, ApiError> {
-    let tenant = Tenant::parse(text, Path::new("tenant.toml"))
-        .map_err(|e| ApiError::bad_request("invalid-tenant", e.to_string()))?;
+fn checked(text: &str, path: &Path) -> Result<autopilot::CheckedTenant, ApiError> {
+    let tenant =
+        Tenant::parse(text, path).map_err(|e| ApiError::bad_request("invalid-tenant", e.to_string()))?;
     let validation = autopilot::validate(&tenant);
     let findings: Vec<String> =
         validation.findings.iter().filter(|f| f.is_error()).map(|f| f.to_string()).collect();

@@ -13,6 +13,7 @@ mod hostile;
 mod inventory_gen;
 mod props;
 mod register;
+mod serve;
 mod sim;
 mod sim_bounds;
 mod sim_report;
