@@ -320,7 +320,8 @@ pub fn eval(loaded: &Loaded, req: EvalRequest, limits: &Limits) -> Result<EvalRe
         limit,
         display_names: req.names.then(|| page.iter().map(|(_, n)| n.clone()).collect()),
         ids: page.into_iter().map(|(id, _)| id).collect(),
-        next_offset: (end < count).then_some(end),
+        // A zero limit only counts: no next page, or a pager would loop.
+        next_offset: (limit > 0 && end < count).then_some(end),
         timings: Timings { check_ms, index_ms, eval_ms },
     })
 }

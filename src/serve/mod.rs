@@ -4,7 +4,7 @@
 //! top of the same API.
 //!
 //! ```no_run
-//! use fleetlab::serve::{Limits, ServeConfig, Server, Sources};
+//! use fleetlab::serve::{ServeConfig, Server, Sources};
 //! let config = ServeConfig {
 //!     sources: Sources { devices: "scenarios/contoso/devices.json".into(), ..Sources::default() },
 //!     ..ServeConfig::default()

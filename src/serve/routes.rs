@@ -29,6 +29,7 @@ pub(crate) struct App {
     jobs: Jobs,
     slots: Arc<Semaphore>,
     watch: Option<Duration>,
+    loopback: bool,
 }
 
 impl App {
@@ -41,6 +42,7 @@ impl App {
             jobs: Jobs::default(),
             slots: Arc::new(Semaphore::new(cores * 2)),
             watch: config.watch,
+            loopback: config.host.is_loopback(),
         }
     }
 }
@@ -125,8 +127,27 @@ fn json_bytes(status: StatusCode, bytes: Vec<u8>) -> Response {
     r
 }
 
-/// Checks the bearer token, in time independent of where it differs.
+/// On loopback, the `Host` a browser sent must name this machine: a page
+/// elsewhere that rebinds its own DNS name to 127.0.0.1 cannot read the API.
+fn local_host(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else { return true };
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    matches!(name.to_ascii_lowercase().as_str(), "127.0.0.1" | "localhost" | "::1")
+}
+
+/// Checks the `Host` on loopback, and the bearer token (in time
+/// independent of where it differs).
 fn authorize(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+    if app.loopback && !local_host(headers) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden-host",
+            "this server answers requests for 127.0.0.1, localhost or [::1] only",
+        ));
+    }
     let Some(token) = &app.token else { return Ok(()) };
     let given = headers
         .get(header::AUTHORIZATION)
@@ -390,5 +411,28 @@ async fn reload(State(app): Shared_, headers: HeaderMap) -> Response {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "reload-failed", message).into_response()
         }
         Err(e) => ApiError::internal(e.to_string()).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(header::HOST, v);
+        }
+        h
+    }
+
+    #[test]
+    fn only_this_machines_names_pass_the_host_check() {
+        for ok in ["127.0.0.1:8080", "localhost:1", "LOCALHOST", "[::1]:8080"] {
+            assert!(local_host(&host(ok)), "{ok}");
+        }
+        for bad in ["evil.example", "evil.example:8080", "127.0.0.1.evil.example:80", "[::2]:80"] {
+            assert!(!local_host(&host(bad)), "{bad}");
+        }
     }
 }

@@ -96,10 +96,11 @@ fn raw(
     let host = url.strip_prefix("http://").ok_or("not an http URL")?;
     let mut stream = TcpStream::connect(host)?;
     stream.set_read_timeout(Some(Duration::from_secs(120)))?;
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        head.push_str(&format!("Host: {host}\r\n"));
+    }
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -404,6 +405,7 @@ fn client_mistakes_are_json_errors_with_codes() -> TestResult {
         ),
         (409, "no-tenant", post(url, "/api/v1/plan", &json!({}))?),
         (404, "not-found", call(url, "GET", "/nope", &[], b"")?),
+        (403, "forbidden-host", call(url, "GET", "/api/v1/status", &[("Host", "evil.example:80")], b"")?),
     ];
     for (status, code, (got, body)) in cases {
         assert_eq!((got, body["error"]["code"].as_str()), (status, Some(code)), "{body}");
