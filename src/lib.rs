@@ -138,6 +138,8 @@ pub mod odata;
 #[cfg(not(feature = "parallel"))]
 mod par;
 pub mod rule;
+#[cfg(feature = "serve")]
+pub mod serve;
 #[cfg(feature = "sim")]
 pub mod sim;
 #[cfg(feature = "sql")]

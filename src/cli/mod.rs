@@ -14,6 +14,7 @@ mod load;
 mod output;
 mod register;
 mod sandbox;
+mod serve;
 mod simulate;
 mod sql;
 mod sync;
@@ -148,6 +149,9 @@ enum Command {
     /// Enrollment flows: each Autopilot mode as a validated graph; show, check, walk.
     #[command(subcommand)]
     Flow(flow::FlowCommand),
+    /// A local HTTP API and browser UI over a loaded inventory (and tenant).
+    #[command(after_help = serve::HELP)]
+    Serve(serve::ServeArgs),
     /// Simulate provisioning waves: depots, bandwidth, failures, Monte Carlo replications.
     #[command(after_help = simulate::HELP)]
     Simulate(simulate::SimulateArgs),
@@ -350,6 +354,7 @@ pub fn main() -> ExitCode {
         Command::Sandbox(cmd) => sandbox::run(cmd),
         Command::Flow(cmd) => flow::run(cmd),
         Command::Simulate(args) => simulate::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,6 +16,7 @@ mod hostile;
 mod inventory_gen;
 mod props;
 mod register;
+mod serve;
 mod sim;
 mod sim_bounds;
 mod sim_report;
