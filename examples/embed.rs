@@ -4,7 +4,7 @@
 //! Builds without any of the command line's dependencies:
 //!
 //! ```sh
-//! cargo run --no-default-features --example embed -- \
+//! cargo run --no-default-features --features toml --example embed -- \
 //!     scenarios/contoso/devices.json scenarios/contoso/groups.toml
 //! ```
 //!

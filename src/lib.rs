@@ -137,6 +137,10 @@ pub mod msgraph;
 pub mod odata;
 #[cfg(not(feature = "parallel"))]
 mod par;
+// One name for the pool: rayon with `parallel`, its sequential stand-in
+// without, so parallel code is written once against `crate::par`.
+#[cfg(feature = "parallel")]
+use rayon as par;
 pub mod rule;
 #[cfg(feature = "serve")]
 pub mod serve;

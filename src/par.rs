@@ -51,4 +51,63 @@ pub(crate) mod prelude {
     }
 
     impl<It: Iterator> ForEachInit for It {}
+
+    /// `into_par_iter` on anything iterable (ranges, vectors).
+    pub(crate) trait IntoParallelIterator: IntoIterator + Sized {
+        /// The value's ordinary iterator.
+        fn into_par_iter(self) -> Self::IntoIter {
+            self.into_iter()
+        }
+    }
+
+    impl<T: IntoIterator> IntoParallelIterator for T {}
+
+    /// `par_windows` on slices.
+    pub(crate) trait ParallelWindows<T> {
+        /// The slice's ordinary `windows`.
+        fn par_windows(&self, size: usize) -> std::slice::Windows<'_, T>;
+    }
+
+    impl<T> ParallelWindows<T> for [T] {
+        fn par_windows(&self, size: usize) -> std::slice::Windows<'_, T> {
+            self.windows(size)
+        }
+    }
+
+    /// `par_sort_unstable` on slices.
+    pub(crate) trait ParallelSort {
+        /// The slice's ordinary `sort_unstable`.
+        fn par_sort_unstable(&mut self);
+    }
+
+    impl<T: Ord> ParallelSort for [T] {
+        fn par_sort_unstable(&mut self) {
+            self.sort_unstable();
+        }
+    }
+
+    /// `with_min_len`, a splitting hint that means nothing sequentially.
+    pub(crate) trait WithMinLen: Iterator + Sized {
+        /// The iterator itself.
+        fn with_min_len(self, _min: usize) -> Self {
+            self
+        }
+    }
+
+    impl<It: Iterator> WithMinLen for It {}
+}
+
+/// `rayon::join`: both closures, one after the other.
+pub(crate) fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA,
+    B: FnOnce() -> RB,
+{
+    let ra = a();
+    (ra, b())
+}
+
+/// `rayon::current_num_threads`: one.
+pub(crate) fn current_num_threads() -> usize {
+    1
 }

@@ -148,7 +148,7 @@ impl std::fmt::Debug for Origin {
 /// ids themselves compared (a borrowed hash set), so the common case costs
 /// a parallel sort of 8-byte keys rather than a string set.
 pub(crate) fn ids_unique(index: &FleetIndex) -> bool {
-    use rayon::prelude::*;
+    use crate::par::prelude::*;
     use std::hash::BuildHasher;
     if index.origin.0.as_ref().is_some_and(|o| o.unique_ids) {
         return true;

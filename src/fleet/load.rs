@@ -29,7 +29,7 @@ use std::path::Path;
 #[cfg(not(feature = "parallel"))]
 use crate::par::prelude::*;
 #[cfg(feature = "parallel")]
-use rayon::prelude::*;
+use crate::par::prelude::*;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::fleet::index::{FleetBuilder, FleetIndex};
@@ -284,7 +284,7 @@ fn stream_lines(
             line_no += 1;
         }
         let first_record = builder.len() + pending.len();
-        let (parsed, pushed) = rayon::join(
+        let (parsed, pushed) = crate::par::join(
             || parse_block(&block, first_line, first_record, path, projection),
             || push_all(&mut builder, std::mem::take(&mut pending), path),
         );
@@ -415,7 +415,7 @@ fn stream_json(
         first = false;
         let mut ranges = Vec::new();
         let keep = splitter.scan(&buf, from, &mut ranges);
-        let (parsed, pushed) = rayon::join(
+        let (parsed, pushed) = crate::par::join(
             || {
                 ranges
                     .par_iter()

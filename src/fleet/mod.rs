@@ -34,6 +34,7 @@
 mod column;
 mod index;
 mod load;
+#[cfg(feature = "mmap")]
 mod mapped;
 pub mod pack;
 mod plan;

@@ -393,6 +393,7 @@ pub fn read(path: &Path) -> Result<FleetIndex, InventoryError> {
 /// Opens a packed index file by memory-mapping it ([`crate::fleet::mapped`]);
 /// files too short to hold a header, and files locked exclusively by another
 /// process, are read into memory instead.
+#[cfg(feature = "mmap")]
 pub fn open(path: &Path) -> Result<FleetIndex, InventoryError> {
     let io = |source| InventoryError::Io { path: path.to_path_buf(), source };
     let file = std::fs::File::open(path).map_err(io)?;
@@ -406,10 +407,17 @@ pub fn open(path: &Path) -> Result<FleetIndex, InventoryError> {
     }
 }
 
+/// Without the `mmap` feature a packed index is read into memory: the same
+/// answers, without the mapping's crates in the build.
+#[cfg(not(feature = "mmap"))]
+pub fn open(path: &Path) -> Result<FleetIndex, InventoryError> {
+    read(path)
+}
+
 /// Verifies every section of a packed index in parallel (CRC and
 /// invariants) and that padding between sections is zero.
 pub(crate) fn verify_all(index: &FleetIndex) -> Result<(), Arc<str>> {
-    use rayon::prelude::*;
+    use crate::par::prelude::*;
     let n = index.len();
     type Job<'a> = Box<dyn Fn() -> Result<(), Arc<str>> + Sync + 'a>;
     let mut jobs: Vec<Job<'_>> = Vec::new();

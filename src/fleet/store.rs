@@ -34,6 +34,7 @@ use bytemuck::Pod;
 pub(crate) enum Bytes {
     /// A read-only memory mapping of the file ([`crate::fleet::mapped`]),
     /// and the file, whose shared lock lasts as long as the mapping.
+    #[cfg(feature = "mmap")]
     Mapped { map: memmap2::Mmap, _file: std::fs::File },
     /// The file's bytes in a `u64` buffer (8-byte aligned), `len` of them used.
     Heap { words: Vec<u64>, len: usize },
@@ -52,6 +53,7 @@ impl Bytes {
 
     pub(crate) fn as_slice(&self) -> &[u8] {
         match self {
+            #[cfg(feature = "mmap")]
             Bytes::Mapped { map, .. } => map,
             Bytes::Heap { words, len } => {
                 let all: &[u8] = bytemuck::cast_slice(words);

@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use rayon::prelude::*;
+use crate::par::prelude::*;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -102,7 +102,7 @@ pub(crate) fn par_items(
     item: &(dyn Fn(usize, &mut Vec<u8>) + Sync),
 ) -> std::io::Result<()> {
     let chunks = n.div_ceil(CHUNK);
-    let window = rayon::current_num_threads().max(1) * 4;
+    let window = crate::par::current_num_threads().max(1) * 4;
     let mut c = 0;
     while c < chunks {
         let upto = (c + window).min(chunks);

@@ -68,7 +68,8 @@ pub enum GroupSetError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// The file is not valid TOML of the expected shape.
+    /// The file is not valid TOML (or, for a `.json` file, JSON) of the
+    /// expected shape.
     #[error("{path}: {message}")]
     Toml {
         /// The file.
@@ -120,7 +121,8 @@ impl GroupSet {
         GroupSet::parse(&text, path, options)
     }
 
-    /// Checks the groups in `text` (`path` only labels errors).
+    /// Checks the groups in `text`: JSON when `path` ends in `.json`,
+    /// TOML otherwise (`path` only labels errors and picks the format).
     ///
     /// ```
     /// use fleetlab::groups::GroupSet;
@@ -135,8 +137,37 @@ impl GroupSet {
     /// # Ok::<(), fleetlab::groups::GroupSetError>(())
     /// ```
     pub fn parse(text: &str, path: &Path, options: &Options) -> Result<GroupSet, GroupSetError> {
-        let file: GroupFile = toml::from_str(text)
-            .map_err(|e| GroupSetError::Toml { path: path.to_path_buf(), message: toml_message(text, &e) })?;
+        let file = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+            parse_json(text, path)?
+        } else {
+            parse_toml(text, path)?
+        };
+        GroupSet::from_specs(file.group, path, options)
+    }
+
+    /// Checks groups built in code (`label` only names them in errors): the
+    /// same checks as a group file gets, for services that keep their groups
+    /// elsewhere.
+    ///
+    /// ```
+    /// use fleetlab::groups::{GroupSet, GroupSpec};
+    /// use fleetlab::rule::Options;
+    /// let spec = GroupSpec {
+    ///     name: "Autopilot".into(),
+    ///     description: None,
+    ///     rule: r#"device.devicePhysicalIds -any (_ -startsWith "[ZTDId]")"#.into(),
+    /// };
+    /// let set = GroupSet::from_specs(vec![spec], "service config".as_ref(), &Options::default())?;
+    /// assert_eq!(set.groups.len(), 1);
+    /// # Ok::<(), fleetlab::groups::GroupSetError>(())
+    /// ```
+    pub fn from_specs(
+        specs: Vec<GroupSpec>,
+        label: &Path,
+        options: &Options,
+    ) -> Result<GroupSet, GroupSetError> {
+        let path = label;
+        let file = GroupFile { group: specs };
         for (i, a) in file.group.iter().enumerate() {
             if let Some(j) =
                 file.group[..i].iter().position(|b| b.name.to_lowercase() == a.name.to_lowercase())
@@ -189,6 +220,35 @@ impl GroupSet {
     }
 }
 
+/// `{"group": [{"name": …, "rule": …}]}`, the TOML file's shape in JSON.
+fn parse_json(text: &str, path: &Path) -> Result<GroupFile, GroupSetError> {
+    serde_json::from_str(text).map_err(|e| GroupSetError::Toml {
+        path: path.to_path_buf(),
+        message: format!("line {}, column {}: {e}", e.line(), e.column()),
+    })
+}
+
+#[cfg(feature = "toml")]
+fn parse_toml(text: &str, path: &Path) -> Result<GroupFile, GroupSetError> {
+    toml::from_str(text)
+        .map_err(|e| GroupSetError::Toml { path: path.to_path_buf(), message: toml_message(text, &e) })
+}
+
+// Decision: TOML is a feature (on in every build but the lean core), so an
+// embedder that keeps its groups in code or JSON does not compile five TOML
+// crates; a TOML file without it is a clear error, never a guess.
+#[cfg(not(feature = "toml"))]
+fn parse_toml(_text: &str, path: &Path) -> Result<GroupFile, GroupSetError> {
+    Err(GroupSetError::Toml {
+        path: path.to_path_buf(),
+        message: "TOML group files need fleetlab's `toml` feature (on by default); without it, \
+                  give the groups as JSON (a `.json` file: {\"group\": [{\"name\": …, \"rule\": …}]}) \
+                  or build them with GroupSet::from_specs"
+            .into(),
+    })
+}
+
+#[cfg(feature = "toml")]
 fn toml_message(text: &str, e: &toml::de::Error) -> String {
     let msg = e.message().to_string();
     match e.span() {
