@@ -233,7 +233,7 @@ impl Desired {
         };
         let options = crate::msgraph::plan::PlanOptions { prune: self.prune };
         crate::msgraph::plan::plan_with(snapshot, &tenant, edits.as_ref(), options).map_err(|e| match e {
-            crate::msgraph::plan::PlanError::Snapshot(_) => fail(e),
+            crate::msgraph::plan::SyncPlanError::Snapshot(_) => fail(e),
             other => {
                 eprintln!("error: {other}");
                 Failure { code: 1 }

@@ -92,6 +92,8 @@ use rand_distr::Distribution;
 use rand_pcg::Pcg64;
 use rayon::prelude::*;
 
+use super::splitmix64;
+
 /// What to generate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FleetSpec {
@@ -180,19 +182,11 @@ fn generate_chunked<W: Write>(spec: &FleetSpec, chunk: u64, mut out: W) -> io::R
 // Seeding
 // ---------------------------------------------------------------------------
 
-/// SplitMix64's finaliser: a bijection on `u64` that scatters every input bit.
-fn mix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// The generator of chunk `index`: a hashed state, and a stream number that
 /// is `(seed, index)` itself so distinct chunks never share a sequence.
 fn chunk_rng(seed: u64, index: u64) -> Pcg64 {
-    let a = mix64(seed ^ 0x6a09_e667_f3bc_c908);
-    let b = mix64(a ^ index);
+    let a = splitmix64(seed ^ 0x6a09_e667_f3bc_c908);
+    let b = splitmix64(a ^ index);
     let state = (u128::from(a) << 64) | u128::from(b);
     let stream = (u128::from(seed) << 64) | u128::from(index);
     Pcg64::new(state, stream)
@@ -201,8 +195,8 @@ fn chunk_rng(seed: u64, index: u64) -> Pcg64 {
 /// The 128 bits of user `k`'s object id (not drawn from a chunk generator,
 /// so every chunk agrees on it).
 fn user_bits(seed: u64, k: u64) -> u128 {
-    let a = mix64(seed ^ 0xbb67_ae85_84ca_a73b ^ mix64(k));
-    let b = mix64(a ^ k.rotate_left(17));
+    let a = splitmix64(seed ^ 0xbb67_ae85_84ca_a73b ^ splitmix64(k));
+    let b = splitmix64(a ^ k.rotate_left(17));
     (u128::from(a) << 64) | u128::from(b)
 }
 
@@ -648,7 +642,7 @@ impl Chunk<'_> {
     fn person(&mut self) -> Person {
         let k = self.rng.random_range(0..self.users);
         let id = user_bits(self.seed, k);
-        let h = mix64(id as u64);
+        let h = splitmix64(id as u64);
         let (given, nick_given) = GIVEN_NAMES[(h % GIVEN_NAMES.len() as u64) as usize];
         let surname = SURNAMES[((h >> 32) % SURNAMES.len() as u64) as usize];
         Person { id, given, nick_given, surname }

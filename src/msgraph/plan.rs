@@ -8,7 +8,7 @@
 //! * **Lint first.** The tenant file is checked with
 //!   [`crate::autopilot::validate`] and the edits with
 //!   [`EditSet::resolve`] against the snapshot's devices; any error refuses
-//!   the whole plan ([`PlanError::Lint`]): nothing the linter rejects is
+//!   the whole plan ([`SyncPlanError::Lint`]): nothing the linter rejects is
 //!   ever sent.
 //! * **Profiles are matched by display name**, case-insensitively (Graph
 //!   has no other natural key; graph-api.md §3.5). A missing profile is
@@ -53,7 +53,7 @@
 //!   assignment can therefore move from one profile to another (even from
 //!   a pruned one), a profile is deleted only once unassigned, and a group
 //!   exists before anything is assigned to it. A plan whose end state has two All-Devices
-//!   assignments is refused at plan time ([`PlanError::Refused`]), as the
+//!   assignments is refused at plan time ([`SyncPlanError::Refused`]), as the
 //!   service would refuse it halfway through an apply (F11).
 //! * **Idempotent**: every action is derived from a difference, so planning
 //!   again after an apply (and the pull that follows it) finds nothing to do.
@@ -91,7 +91,7 @@ pub struct PlanOptions {
 
 /// Why no plan could be made.
 #[derive(Debug, thiserror::Error)]
-pub enum PlanError {
+pub enum SyncPlanError {
     /// The tenant file or the edits have errors.
     #[error("{} error(s) in the tenant file or the edits:\n{}", .0.len(), .0.join("\n"))]
     Lint(Vec<String>),
@@ -318,7 +318,11 @@ fn describe_target(kind: &str, group: &str, names: &HashMap<String, String>) -> 
 
 /// The plan for `tenant` (and `edits`) against `snapshot`, keeping
 /// profiles the file does not have.
-pub fn plan(snapshot: &Snapshot, tenant: &Tenant, edits: Option<&EditSet>) -> Result<SyncPlan, PlanError> {
+pub fn plan(
+    snapshot: &Snapshot,
+    tenant: &Tenant,
+    edits: Option<&EditSet>,
+) -> Result<SyncPlan, SyncPlanError> {
     plan_with(snapshot, tenant, edits, PlanOptions::default())
 }
 
@@ -328,7 +332,7 @@ pub fn plan_with(
     tenant: &Tenant,
     edits: Option<&EditSet>,
     options: PlanOptions,
-) -> Result<SyncPlan, PlanError> {
+) -> Result<SyncPlan, SyncPlanError> {
     let validation = crate::autopilot::validate(tenant);
     let mut lint: Vec<String> =
         validation.findings.iter().filter(|f| f.is_error()).map(finding_text).collect();
@@ -341,7 +345,7 @@ pub fn plan_with(
         lint.extend(r.findings.iter().filter(|f| f.is_error()).map(finding_text));
     }
     let Some(checked) = validation.tenant.filter(|_| lint.is_empty()) else {
-        return Err(PlanError::Lint(lint));
+        return Err(SyncPlanError::Lint(lint));
     };
     let mut out = SyncPlan { warnings, ..SyncPlan::default() };
     let mut refusals = Vec::new();
@@ -353,7 +357,7 @@ pub fn plan_with(
     }
     refusals.extend(out.actions.iter().filter_map(unusable_id));
     if !refusals.is_empty() {
-        return Err(PlanError::Refused(refusals));
+        return Err(SyncPlanError::Refused(refusals));
     }
     // Deletions first, then creations and updates.
     out.actions.sort_by_key(|a| match a {
@@ -623,7 +627,7 @@ fn profile_actions(
     options: PlanOptions,
     out: &mut SyncPlan,
     refusals: &mut Vec<String>,
-) -> Result<(), PlanError> {
+) -> Result<(), SyncPlanError> {
     let mut group_ids: HashMap<String, String> = HashMap::new();
     let mut group_names: HashMap<String, String> = HashMap::new();
     for g in groups {
@@ -801,7 +805,7 @@ fn edit_actions(
     devices: &[Device],
     out: &mut SyncPlan,
     refusals: &mut Vec<String>,
-) -> Result<(), PlanError> {
+) -> Result<(), SyncPlanError> {
     let identities = snapshot.autopilot_devices()?;
     let by_device_id: HashMap<String, &Value> = identities
         .iter()

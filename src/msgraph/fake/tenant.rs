@@ -73,15 +73,15 @@ pub(crate) fn intune_error(status: u16, code: &str, message: &str, path: &str) -
     Reply::json(status, &json!({"error": {"code": code, "message": inner}}))
 }
 
-/// A deterministic GUID from two numbers (splitmix64).
+/// A deterministic GUID from two numbers: a SplitMix64 sequence seeded
+/// from both.
 pub(crate) fn guid(seed: u64, n: u64) -> String {
-    let mut x = seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let golden = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut x = seed ^ n.wrapping_mul(golden);
     let mut next = || {
-        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        let z = crate::inventory::splitmix64(x);
+        x = x.wrapping_add(golden);
+        z
     };
     let (a, b) = (next(), next());
     format!(
@@ -102,16 +102,8 @@ fn hash_str(s: &str) -> u64 {
 
 /// Base64url without padding (RFC 4648 §5), as JWTs use.
 fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..=chunk.len() {
-            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 fn hex(s: &str) -> String {
