@@ -28,6 +28,15 @@ pub(super) fn unselect(token_part: &str) -> Option<String> {
 }
 
 impl Tenant {
+    /// The answer to `$deltatoken=latest`: no changes, only the link to ask
+    /// for the next ones.
+    pub(super) fn latest_reply(&self, context: &str, link: &str, st: &DeltaState) -> Reply {
+        Reply::json(
+            200,
+            &json!({"@odata.context": context, "@odata.deltaLink": self.delta_link(link, st), "value": []}),
+        )
+    }
+
     /// (since, members?) from `$deltatoken`, or the state of a `$skiptoken`.
     pub(super) fn delta_state(&self, query: &[(String, String)]) -> Result<DeltaState, ()> {
         let get = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
@@ -122,10 +131,7 @@ impl Tenant {
         }
         let context = format!("{base}/{version}/$metadata#devices");
         if st.latest {
-            return Reply::json(
-                200,
-                &json!({"@odata.context": context, "@odata.deltaLink": self.delta_link(link, &st), "value": []}),
-            );
+            return self.latest_reply(&context, link, &st);
         }
         let size = self.config.page_size.max(1);
         let lower = st.after.clone().map_or(Bound::Unbounded, Bound::Excluded);
@@ -188,10 +194,7 @@ impl Tenant {
         let Ok(st) = self.delta_state(query) else { return self.gone(link) };
         let context = format!("{base}/{version}/$metadata#groups");
         if st.latest {
-            return Reply::json(
-                200,
-                &json!({"@odata.context": context, "@odata.deltaLink": self.delta_link(link, &st), "value": []}),
-            );
+            return self.latest_reply(&context, link, &st);
         }
         let size = self.config.page_size.max(1);
         let chunk = self.config.members_chunk.max(1);
