@@ -618,12 +618,7 @@ fn eval(
             let names: Vec<&str> = set.groups.iter().map(|g| g.spec.name.as_str()).collect();
             print_stats(&inventory, &names, &rules);
         }
-        let timings = output::Timings {
-            check: checked,
-            load: loaded - checked,
-            compile: compiled,
-            eval: evaluated - loaded - compiled,
-        };
+        let timings = output::Timings::from_marks(checked, loaded, compiled, evaluated);
         let text = match format {
             EvalFormat::Ids => unreachable_ids()?,
             EvalFormat::Json => load::with_warnings(
@@ -655,12 +650,7 @@ fn eval(
     if stats {
         print_stats(&inventory, &[name.as_str()], &[&rule]);
     }
-    let timings = output::Timings {
-        check: checked,
-        load: loaded - checked,
-        compile: compiled,
-        eval: evaluated - loaded - compiled,
-    };
+    let timings = output::Timings::from_marks(checked, loaded, compiled, evaluated);
     let text = match format {
         EvalFormat::Ids => {
             let mut s = String::new();

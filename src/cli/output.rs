@@ -17,6 +17,23 @@ pub(crate) struct Timings {
 }
 
 impl Timings {
+    /// The phases from the instants (since the start) at which the rules
+    /// were checked, the inventory loaded and the evaluation done, and the
+    /// time spent compiling inside the evaluation.
+    pub(crate) fn from_marks(
+        checked: Duration,
+        loaded: Duration,
+        compiled: Duration,
+        evaluated: Duration,
+    ) -> Timings {
+        Timings {
+            check: checked,
+            load: loaded - checked,
+            compile: compiled,
+            eval: evaluated - loaded - compiled,
+        }
+    }
+
     fn json(&self) -> serde_json::Value {
         let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
         json!({
