@@ -53,7 +53,7 @@ const SURFACE_HUB: &str = r#"device.deviceModel -contains "Surface Hub""#;
 
 /// Why a plan could not be computed.
 #[derive(Debug, thiserror::Error)]
-pub enum PlanError {
+pub enum AssignError {
     /// The rules could not be compiled for the index.
     #[error(transparent)]
     Compile(#[from] CompileError),
@@ -243,8 +243,8 @@ impl CheckedTenant {
     /// assert_eq!(profile(2), None);               // not registered with Autopilot
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn plan(&self, index: &FleetIndex) -> Result<Plan, PlanError> {
-        let probe = |text: &'static str| Rule::new(text).map_err(|_| PlanError::Probe(text));
+    pub fn plan(&self, index: &FleetIndex) -> Result<Plan, AssignError> {
+        let probe = |text: &'static str| Rule::new(text).map_err(|_| AssignError::Probe(text));
         let probes = [probe(REGISTERED)?, probe(CONVERTIBLE)?, probe(HOLOLENS)?, probe(SURFACE_HUB)?];
         let mut rules: Vec<&Rule> = self.groups.iter().filter_map(|g| g.rule()).collect();
         let dynamic = rules.len();
@@ -252,7 +252,7 @@ impl CheckedTenant {
         let mut bits = CompiledSet::compile(&rules, index)?.evaluate();
         let probe_bits = bits.split_off(dynamic);
         let [registered, convertible, hololens, hub] = &probe_bits[..] else {
-            return Err(PlanError::Probe(REGISTERED));
+            return Err(AssignError::Probe(REGISTERED));
         };
         let groups_bits = self.membership_bits(bits, index);
         let n = groups_bits.len();

@@ -320,7 +320,14 @@ impl<'a> Reader<'a> {
         spec.esp = self.esp()?;
         self.assignments(&mut spec)?;
 
-        // OOBE.
+        self.oobe(&mut spec)?;
+        spec.origin = std::mem::take(&mut self.origin);
+        Ok(spec)
+    }
+
+    /// The OOBE settings (`outOfBoxExperienceSetting`, or the older
+    /// `outOfBoxExperienceSettings`): mode, account type and the pages.
+    fn oobe(&mut self, spec: &mut ProfileSpec) -> Result<(), TenantError> {
         self.new_oobe = self.oobe_object("outOfBoxExperienceSetting")?;
         self.old_oobe = self.oobe_object("outOfBoxExperienceSettings")?;
         let usage = self.pair(
@@ -403,8 +410,7 @@ impl<'a> Reader<'a> {
                 Self::boolean,
             )?
             .filter(|b| *b);
-        spec.origin = std::mem::take(&mut self.origin);
-        Ok(spec)
+        Ok(())
     }
 
     /// The `assignments` array Graph exports carry (`$expand=assignments`,

@@ -44,7 +44,7 @@ pub mod tenant;
 mod validate;
 pub mod whatif;
 
-pub use assign::{DevicePlan, Mismatch, Outcome, Plan, PlanError, PlanProfile, Summary, Via};
+pub use assign::{AssignError, DevicePlan, Mismatch, Outcome, Plan, PlanProfile, Summary, Via};
 pub use checks::{Check, Finding, Severity, CATALOGUE};
 pub use edits::{Applied, DeviceDelete, DeviceEdit, EditSet, Resolved};
 pub use name::NameTemplate;

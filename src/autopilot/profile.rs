@@ -602,8 +602,26 @@ pub fn check_profile(spec: &ProfileSpec) -> (Option<Profile>, Vec<Finding>) {
     let mut add = |check: &'static Check, key: &str, message: String| {
         out.push(Finding::new(check, o, key, format!("{subject}: {message}")));
     };
+    check_names(spec, &mut add);
+    let shape = Shape::of(spec);
+    check_mode(&shape, &mut add);
+    check_oobe(spec, &shape, &mut add);
+    let language = check_language(spec, &mut add);
+    let template = check_join_settings(spec, shape.join, &mut add);
+    if let Some(esp) = &spec.esp {
+        out.extend(check_esp(esp, o, "esp", &subject));
+    }
+    if out.iter().any(Finding::is_error) {
+        return (None, out);
+    }
+    (Some(build_profile(spec, &shape, language, template)), out)
+}
 
-    // Names.
+/// Where a check's finding goes: the check, the key it is about, the message.
+type Add<'a> = dyn FnMut(&'static Check, &str, String) + 'a;
+
+/// The display name and the description.
+fn check_names(spec: &ProfileSpec, add: &mut Add<'_>) {
     let name_len = spec.name.chars().count();
     if spec.name.trim().is_empty() {
         add(&checks::DISPLAY_NAME_REQUIRED, "name", "the display name is empty".into());
@@ -651,21 +669,44 @@ pub fn check_profile(spec: &ProfileSpec) -> (Option<Profile>, Vec<Finding>) {
             );
         }
     }
+}
 
-    let join = spec.join.unwrap_or(JoinType::Entra);
-    let device_type = spec.device_type.unwrap_or(DeviceType::WindowsPc);
-    // HoloLens has one mode, so a HoloLens profile that names none is self-deploying.
-    let mode = spec.mode.unwrap_or(if device_type == DeviceType::HoloLens {
-        DeploymentMode::SelfDeploying
-    } else {
-        DeploymentMode::UserDriven
-    });
-    let pre = spec.pre_provisioning == Some(true);
-    let convert = spec.convert_all_targeted_devices == Some(true);
-    let self_deploying = mode == DeploymentMode::SelfDeploying;
-    let mode_key = if o.has("mode") { "mode" } else { "device_type" };
+/// The settings every other check depends on, with their defaults applied.
+#[derive(Clone, Copy)]
+struct Shape {
+    join: JoinType,
+    device_type: DeviceType,
+    mode: DeploymentMode,
+    pre: bool,
+    convert: bool,
+    self_deploying: bool,
+    /// The key a mode finding points at: `mode`, or `device_type` when the
+    /// mode is the device type's default.
+    mode_key: &'static str,
+}
 
-    // Device type, join and mode.
+impl Shape {
+    fn of(spec: &ProfileSpec) -> Shape {
+        let o = &spec.origin;
+        let join = spec.join.unwrap_or(JoinType::Entra);
+        let device_type = spec.device_type.unwrap_or(DeviceType::WindowsPc);
+        // HoloLens has one mode, so a HoloLens profile that names none is self-deploying.
+        let mode = spec.mode.unwrap_or(if device_type == DeviceType::HoloLens {
+            DeploymentMode::SelfDeploying
+        } else {
+            DeploymentMode::UserDriven
+        });
+        let pre = spec.pre_provisioning == Some(true);
+        let convert = spec.convert_all_targeted_devices == Some(true);
+        let self_deploying = mode == DeploymentMode::SelfDeploying;
+        let mode_key = if o.has("mode") { "mode" } else { "device_type" };
+        Shape { join, device_type, mode, pre, convert, self_deploying, mode_key }
+    }
+}
+
+/// Device type, join and mode.
+fn check_mode(shape: &Shape, add: &mut Add<'_>) {
+    let Shape { join, device_type, mode, pre, convert, self_deploying, mode_key } = *shape;
     if device_type == DeviceType::HoloLens {
         if !self_deploying {
             add(
@@ -719,7 +760,11 @@ pub fn check_profile(spec: &ProfileSpec) -> (Option<Profile>, Vec<Finding>) {
             ),
         );
     }
+}
 
+/// OOBE pages and account.
+fn check_oobe(spec: &ProfileSpec, shape: &Shape, add: &mut Add<'_>) {
+    let self_deploying = shape.self_deploying;
     // OOBE pages and account. Self-deploying hides the licence terms and
     // privacy pages, so only asking to show them contradicts the mode.
     if self_deploying {
@@ -757,8 +802,10 @@ pub fn check_profile(spec: &ProfileSpec) -> (Option<Profile>, Vec<Finding>) {
             ),
         );
     }
+}
 
-    // Language.
+/// The language page: `os-default`, `user-select` or a language tag.
+fn check_language(spec: &ProfileSpec, add: &mut Add<'_>) -> Language {
     let language = match spec.locale.as_deref().map(str::trim) {
         None | Some("") | Some("os-default") => Language::OsDefault,
         Some("user-select") | Some("user_select") => Language::UserSelect,
@@ -789,8 +836,12 @@ pub fn check_profile(spec: &ProfileSpec) -> (Option<Profile>, Vec<Finding>) {
             ),
         );
     }
+    language
+}
 
-    // Join-specific settings.
+/// Join-specific settings; the parsed device name template of an Entra
+/// join profile.
+fn check_join_settings(spec: &ProfileSpec, join: JoinType, add: &mut Add<'_>) -> Option<NameTemplate> {
     if join == JoinType::Entra && spec.skip_connectivity_check == Some(true) {
         add(
             &checks::SKIP_CONNECTIVITY_CHECK_ENTRA,
@@ -826,17 +877,17 @@ pub fn check_profile(spec: &ProfileSpec) -> (Option<Profile>, Vec<Finding>) {
             template = parsed;
         }
     }
+    template
+}
 
-    // ESP.
-    if let Some(esp) = &spec.esp {
-        for f in check_esp(esp, o, "esp", &subject) {
-            out.push(f);
-        }
-    }
-
-    if out.iter().any(Finding::is_error) {
-        return (None, out);
-    }
+/// The profile of a spec that has no error.
+fn build_profile(
+    spec: &ProfileSpec,
+    shape: &Shape,
+    language: Language,
+    template: Option<NameTemplate>,
+) -> Profile {
+    let Shape { join, device_type, mode, pre, convert, .. } = *shape;
     let deployment = match mode {
         DeploymentMode::SelfDeploying => Deployment::SelfDeploying,
         DeploymentMode::UserDriven => Deployment::UserDriven(UserDriven {
@@ -870,7 +921,7 @@ pub fn check_profile(spec: &ProfileSpec) -> (Option<Profile>, Vec<Finding>) {
         esp: spec.esp.as_ref().map(EspSpec::resolve),
         role_scope_tags: spec.role_scope_tags.clone().unwrap_or_default(),
     };
-    (Some(profile), out)
+    profile
 }
 
 /// ESP rules that need nothing but the settings: the 100-app limit and

@@ -567,7 +567,7 @@ pub enum ImportPlanError {
     Index(String),
     /// The tenant's rules could not be planned.
     #[error(transparent)]
-    Plan(#[from] crate::autopilot::PlanError),
+    Plan(#[from] crate::autopilot::AssignError),
 }
 
 /// The plan of `tenant` for `index` plus the devices `file` adds: which

@@ -174,19 +174,46 @@ impl Validation {
 /// ```
 pub fn validate(tenant: &Tenant) -> Validation {
     let mut findings = tenant.read_findings.clone();
-
-    // Groups.
     let (group_index, groups_out) = check_groups(tenant, &mut findings);
-
-    // Profiles, one by one.
     let mut profiles: Vec<Option<Profile>> = Vec::new();
     for spec in &tenant.profiles {
         let (profile, mut f) = check_profile(spec);
         findings.append(&mut f);
         profiles.push(profile);
     }
+    let assignments = check_profiles_together(tenant, &group_index, &mut findings);
+    check_driving_groups(tenant, &groups_out, &assignments, &mut findings);
+    check_apps(tenant, &mut findings);
 
-    // Profiles, together.
+    // The placeholder enrollment user, when the tenant's MDM needs one.
+    let self_deploying = |p: &&ProfileSpec| {
+        p.mode == Some(DeploymentMode::SelfDeploying)
+            || (p.mode.is_none() && p.device_type == Some(DeviceType::HoloLens))
+    };
+    if let (Some(placeholder), Some(sd)) =
+        (&tenant.info.placeholder_enrollment_user, tenant.profiles.iter().find(self_deploying))
+    {
+        findings.extend(check_enrollment_user(tenant, placeholder, sd));
+    }
+    findings.extend(check_pre_provisioning_esp(tenant));
+
+    sort(&mut findings);
+    let errors = findings.iter().any(Finding::is_error);
+    let checked = if errors { None } else { Some(checked_tenant(tenant, groups_out, profiles, assignments)) };
+    Validation { findings, tenant: checked }
+}
+
+/// The groups each profile includes and excludes, as indices into the
+/// tenant's groups.
+type Assignments = Vec<(Vec<usize>, Vec<usize>)>;
+
+/// The profiles together: the profile limit, duplicate names, one All
+/// Devices profile, and each profile's assignments resolved to groups.
+fn check_profiles_together(
+    tenant: &Tenant,
+    group_index: &HashMap<String, usize>,
+    findings: &mut Vec<Finding>,
+) -> Assignments {
     if tenant.profiles.len() > MAX_PROFILES {
         if let Some(spec) = tenant.profiles.get(MAX_PROFILES) {
             findings.push(Finding::new(
@@ -285,8 +312,17 @@ pub fn validate(tenant: &Tenant) -> Validation {
         }
         assignments.push((include, exclude));
     }
+    assignments
+}
 
-    // Groups that drive profiles.
+/// Groups that drive profiles: they should follow Autopilot registration,
+/// and the profile names they select should exist.
+fn check_driving_groups(
+    tenant: &Tenant,
+    groups_out: &[Option<Membership>],
+    assignments: &Assignments,
+    findings: &mut Vec<Finding>,
+) {
     for (g, def) in tenant.groups.iter().enumerate() {
         // Assigned groups name their devices: nothing to follow registration by.
         let Some(Some(Membership::Dynamic(rule))) = groups_out.get(g) else { continue };
@@ -329,8 +365,11 @@ pub fn validate(tenant: &Tenant) -> Validation {
             }
         }
     }
+}
 
-    // Apps and ESP.
+/// Apps and ESP: duplicate app names, MSI and Win32 together, blocking apps
+/// the tenant does not define.
+fn check_apps(tenant: &Tenant, findings: &mut Vec<Finding>) {
     let mut app_names: HashMap<String, usize> = HashMap::new();
     for (i, app) in tenant.apps.iter().enumerate() {
         if let Some(&first) = app_names.get(&app.name.to_lowercase()) {
@@ -382,57 +421,46 @@ pub fn validate(tenant: &Tenant) -> Validation {
     if let Some(esp) = &tenant.esp {
         findings.extend(check_esp(esp, &tenant.origin, "esp", "default ESP"));
     }
+}
 
-    // The placeholder enrollment user, when the tenant's MDM needs one.
-    let self_deploying = |p: &&ProfileSpec| {
-        p.mode == Some(DeploymentMode::SelfDeploying)
-            || (p.mode.is_none() && p.device_type == Some(DeviceType::HoloLens))
-    };
-    if let (Some(placeholder), Some(sd)) =
-        (&tenant.info.placeholder_enrollment_user, tenant.profiles.iter().find(self_deploying))
-    {
-        findings.extend(check_enrollment_user(tenant, placeholder, sd));
-    }
-    findings.extend(check_pre_provisioning_esp(tenant));
-
-    sort(&mut findings);
-    let errors = findings.iter().any(Finding::is_error);
-    let checked = if errors {
-        None
-    } else {
-        let groups = tenant
-            .groups
-            .iter()
-            .zip(groups_out)
-            .filter_map(|(g, m)| {
-                m.map(|membership| CheckedGroup {
-                    name: g.name.clone(),
-                    description: g.description.clone(),
-                    membership,
-                })
+/// The checked tenant of a tenant with no error.
+fn checked_tenant(
+    tenant: &Tenant,
+    groups_out: Vec<Option<Membership>>,
+    profiles: Vec<Option<Profile>>,
+    assignments: Assignments,
+) -> CheckedTenant {
+    let groups = tenant
+        .groups
+        .iter()
+        .zip(groups_out)
+        .filter_map(|(g, m)| {
+            m.map(|membership| CheckedGroup {
+                name: g.name.clone(),
+                description: g.description.clone(),
+                membership,
             })
-            .collect();
-        let profiles = tenant
-            .profiles
-            .iter()
-            .zip(profiles)
-            .zip(assignments)
-            .filter_map(|((spec, p), (include, exclude))| {
-                p.map(|profile| AssignedProfile { profile, include, exclude, all_devices: spec.all_devices })
-            })
-            .collect();
-        Some(CheckedTenant {
-            name: tenant.info.name.clone().unwrap_or_else(|| {
-                tenant.path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned())
-            }),
-            groups,
-            profiles,
-            apps: tenant.apps.clone(),
-            esp: tenant.esp.as_ref().map(EspSpec::resolve).unwrap_or_default(),
-            enrollment_user: tenant.enrollment_user.clone(),
         })
-    };
-    Validation { findings, tenant: checked }
+        .collect();
+    let profiles = tenant
+        .profiles
+        .iter()
+        .zip(profiles)
+        .zip(assignments)
+        .filter_map(|((spec, p), (include, exclude))| {
+            p.map(|profile| AssignedProfile { profile, include, exclude, all_devices: spec.all_devices })
+        })
+        .collect();
+    CheckedTenant {
+        name: tenant.info.name.clone().unwrap_or_else(|| {
+            tenant.path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+        }),
+        groups,
+        profiles,
+        apps: tenant.apps.clone(),
+        esp: tenant.esp.as_ref().map(EspSpec::resolve).unwrap_or_default(),
+        enrollment_user: tenant.enrollment_user.clone(),
+    }
 }
 
 /// The groups: duplicate names, each rule compiled (or the members of an

@@ -15,10 +15,11 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
+use super::table::table;
 use super::{emit, fail, load_devices_index, output, Failure, Outcome};
 use crate::autopilot::{
-    self, graph_json, whatif, Applied, CheckedTenant, DevicePlan, EditSet, Finding, Plan, Tenant, Validation,
-    Via, WhatIf, CATALOGUE,
+    self, graph_json, whatif, Applied, CheckedTenant, DevicePlan, EditSet, Finding, Plan, Via, WhatIf,
+    CATALOGUE,
 };
 use crate::fleet::FleetIndex;
 
@@ -131,14 +132,14 @@ enum PlanFormat {
     Csv,
 }
 
-fn pretty(value: &impl Serialize) -> String {
-    let mut s = serde_json::to_string_pretty(value).unwrap_or_default();
-    s.push('\n');
-    s
+/// Pretty JSON and a newline; a value that cannot be written is an error,
+/// never an empty output.
+fn pretty(value: &impl Serialize) -> Result<String, Failure> {
+    output::pretty_json(value)
 }
 
 /// One finding as a compiler-style line plus a pointer line.
-fn finding_text(f: &Finding) -> String {
+pub(super) fn finding_text(f: &Finding) -> String {
     format!("{f}\n  --> {} ({})\n", f.path, f.source)
 }
 
@@ -197,7 +198,7 @@ pub(super) fn lint(args: &LintArgs) -> Outcome {
                 groups: tenant.groups.len(),
                 apps: tenant.apps.len(),
                 findings: validation.findings.iter().map(finding_json).collect(),
-            })
+            })?
         }
     };
     emit(&text, args.output.as_deref())?;
@@ -216,7 +217,7 @@ pub(super) fn lint(args: &LintArgs) -> Outcome {
         eprintln!("error: no Graph JSON written: fix the errors first");
     }
     if errors > 0 || (args.deny_warnings && warnings > 0) {
-        return Err(Failure { code: 1 });
+        return Err(super::CliError::Findings);
     }
     Ok(())
 }
@@ -231,7 +232,7 @@ fn plural(n: usize) -> &'static str {
 
 fn list_checks(format: Format, path: Option<&Path>) -> Outcome {
     let text = match format {
-        Format::Json => pretty(&CATALOGUE),
+        Format::Json => pretty(&CATALOGUE)?,
         Format::Text => {
             let width = CATALOGUE.iter().map(|c| c.code.len()).max().unwrap_or(4);
             let mut s = format!("{:<width$}  {:<8} RULE (SOURCE)\n", "CODE", "SEVERITY");
@@ -253,7 +254,7 @@ fn list_checks(format: Format, path: Option<&Path>) -> Outcome {
 
 /// Writes one Graph body per profile, named after the profile.
 fn write_graph(dir: &Path, tenant: &CheckedTenant) -> Outcome {
-    std::fs::create_dir_all(dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir).map_err(|e| super::CliError::file(dir, e))?;
     for a in &tenant.profiles {
         let slug: String = a
             .profile
@@ -262,49 +263,21 @@ fn write_graph(dir: &Path, tenant: &CheckedTenant) -> Outcome {
             .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
             .collect();
         let file = dir.join(format!("{slug}.json"));
-        let body = pretty(&graph_json::to_graph(&a.profile));
-        output::write_atomic(&file, body.as_bytes()).map_err(|e| fail(format!("{}: {e}", file.display())))?;
+        let body = pretty(&graph_json::to_graph(&a.profile))?;
+        output::write_file(&file, body.as_bytes())?;
     }
     eprintln!("wrote {} Graph profile bodies to {}", tenant.profiles.len(), dir.display());
     Ok(())
 }
 
-/// Loads and checks a tenant for planning: errors end the command.
-fn checked_tenant(path: &Path) -> Result<CheckedTenant, Failure> {
-    let tenant = Tenant::load(path).map_err(fail)?;
-    let Validation { findings, tenant: checked } = autopilot::validate(&tenant);
-    let Some(checked) = checked else {
-        for f in findings.iter().filter(|f| f.is_error()) {
-            eprint!("{}", finding_text(f));
-        }
-        eprintln!(
-            "error: {} has {} error(s); Intune would not accept it, so there is nothing to plan \
-             (fleetlab lint {} lists every finding)",
-            path.display(),
-            findings.iter().filter(|f| f.is_error()).count(),
-            path.display()
-        );
-        return Err(Failure { code: 1 });
-    };
-    if !findings.is_empty() {
-        eprintln!(
-            "warning: {} has {} warning(s); fleetlab lint {} lists them",
-            path.display(),
-            findings.len(),
-            path.display()
-        );
-    }
-    Ok(checked)
-}
-
 pub(super) fn plan(args: &PlanArgs) -> Outcome {
-    let tenant = checked_tenant(&args.tenant)?;
+    let tenant = super::load::checked_tenant(&args.tenant, "plan")?;
     if let Some(csv) = &args.import {
         let json = args.format == PlanFormat::Json;
         let text = super::register::plan_import(&tenant, &args.devices, csv, json)?;
         return emit(&text, args.output.as_deref());
     }
-    let against = args.against.as_deref().map(checked_tenant).transpose()?;
+    let against = args.against.as_deref().map(|p| super::load::checked_tenant(p, "plan")).transpose()?;
     let edits = args.edits.as_deref().map(EditSet::load).transpose().map_err(fail)?;
     let index = load_devices_index(&args.devices)?;
     let before = tenant.plan(&index).map_err(fail)?;
@@ -336,7 +309,7 @@ pub(super) fn plan(args: &PlanArgs) -> Outcome {
                 "error: {} has {errors} error(s); fix them to see what the edits change",
                 edits_path.display()
             );
-            return Err(Failure { code: 1 });
+            return Err(super::CliError::Findings);
         }
         let diff = whatif::compare(&before, &after);
         let labels = (before_label.clone(), format!("{before_label} + {}", edits_path.display()));
@@ -346,7 +319,7 @@ pub(super) fn plan(args: &PlanArgs) -> Outcome {
 
     let text = match args.format {
         PlanFormat::Table => plan_table(&before, args.all),
-        PlanFormat::Json => plan_json(&before, &args.tenant, &args.devices),
+        PlanFormat::Json => plan_json(&before, &args.tenant, &args.devices)?,
         PlanFormat::Csv => plan_csv(&before).map_err(fail)?,
     };
     emit(&text, args.output.as_deref())
@@ -362,37 +335,6 @@ fn assignment_groups(plan: &Plan, d: &DevicePlan) -> Vec<String> {
         .filter(|&&g| plan.assignment_groups.get(g).copied().unwrap_or(false))
         .filter_map(|&g| plan.groups.get(g).cloned())
         .collect()
-}
-
-/// A plain table: columns padded to their widest cell.
-pub(super) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| -> String {
-        let last = cells.len().saturating_sub(1);
-        let mut s = String::new();
-        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
-            if i == last {
-                s.push_str(cell);
-            } else {
-                let pad = w.saturating_sub(cell.chars().count());
-                s.push_str(cell);
-                s.push_str(&" ".repeat(pad + 2));
-            }
-        }
-        s.truncate(s.trim_end().len());
-        s.push('\n');
-        s
-    };
-    let mut out = line(header.to_vec());
-    for row in rows {
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
-    out
 }
 
 fn plan_table(plan: &Plan, all: bool) -> String {
@@ -575,7 +517,7 @@ fn device_out<'a>(plan: &'a Plan, d: &'a DevicePlan) -> DeviceOut<'a> {
     }
 }
 
-fn plan_json(plan: &Plan, tenant: &Path, devices: &Path) -> String {
+fn plan_json(plan: &Plan, tenant: &Path, devices: &Path) -> Result<String, Failure> {
     #[derive(Serialize)]
     struct ProfileOut<'a> {
         #[serde(flatten)]
@@ -698,14 +640,14 @@ fn whatif_output(
                 #[serde(skip_serializing_if = "Vec::is_empty")]
                 findings: Vec<FindingOut<'a>>,
             }
-            Ok(pretty(&Report {
+            pretty(&Report {
                 before: &labels.0,
                 after: &labels.1,
                 changed: diff.changes.len(),
                 diff,
                 edits: applied,
                 findings: findings.iter().map(finding_json).collect(),
-            }))
+            })
         }
         PlanFormat::Csv => {
             let run = || -> Result<String, csv::Error> {

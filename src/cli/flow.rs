@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::{emit, fail, output, Failure, Outcome};
-use crate::autopilot::{validate, CheckedTenant, Tenant};
 use crate::flow::{
     self, from_profile, CompiledFlow, FlowDevice, FlowGraph, FlowInput, FlowMode, JoinKind, Recovery,
     ValidFlow, WalkOptions,
@@ -245,20 +244,6 @@ pub(super) fn run(cmd: FlowCommand) -> Outcome {
     }
 }
 
-fn load_tenant(path: &Path) -> Result<CheckedTenant, Failure> {
-    let tenant = Tenant::load(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
-    let validation = validate(&tenant);
-    match validation.tenant {
-        Some(t) => Ok(t),
-        None => {
-            for f in validation.findings.iter().filter(|f| f.severity == crate::autopilot::Severity::Error) {
-                eprintln!("{f}");
-            }
-            Err(fail(format!("{}: the tenant has errors; fix them first", path.display())))
-        }
-    }
-}
-
 impl ProfileArgs {
     /// The flow input from flags alone.
     fn flags_input(&self) -> FlowInput {
@@ -309,7 +294,7 @@ impl ProfileArgs {
     fn input(&self) -> Result<(String, FlowInput), Failure> {
         match (&self.tenant, &self.profile) {
             (Some(path), Some(name)) => {
-                let tenant = load_tenant(path)?;
+                let tenant = super::load::checked_tenant(path, "derive flows for")?;
                 let (name, input) = from_profile::tenant_inputs(&tenant)
                     .into_iter()
                     .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -350,16 +335,14 @@ fn show(args: &ProfileArgs, format: ShowFormat, output_path: Option<&Path>) -> O
         ShowFormat::Mermaid => flow::to_mermaid(&graph),
     };
     match output_path {
-        Some(p) => {
-            output::write_atomic(p, text.as_bytes()).map_err(|e| fail(format!("{}: {e}", p.display())))?
-        }
+        Some(p) => output::write_file(p, text.as_bytes())?,
         None => emit(&text, None)?,
     }
     if findings.is_empty() {
         Ok(())
     } else {
         report(&name, &findings);
-        Err(Failure { code: 1 })
+        Err(super::CliError::Findings)
     }
 }
 
@@ -399,7 +382,7 @@ fn builtin_inputs() -> Vec<(String, FlowInput)> {
 
 fn check(tenant: Option<&Path>) -> Outcome {
     let inputs = match tenant {
-        Some(path) => from_profile::tenant_inputs(&load_tenant(path)?),
+        Some(path) => from_profile::tenant_inputs(&super::load::checked_tenant(path, "derive flows for")?),
         None => builtin_inputs(),
     };
     let mut bad = 0;
@@ -432,7 +415,7 @@ fn check(tenant: Option<&Path>) -> Outcome {
         Ok(())
     } else {
         eprintln!("error: {bad} of {} graphs have findings", inputs.len());
-        Err(Failure { code: 1 })
+        Err(super::CliError::Findings)
     }
 }
 
@@ -446,9 +429,9 @@ fn walk(
 ) -> Outcome {
     let (title, input) = match (target, &args.tenant) {
         (Some((devices, key)), Some(tenant_path)) => {
-            let tenant = load_tenant(tenant_path)?;
-            let index = crate::fleet::load_index(devices, &|_| {})
-                .map_err(|e| fail(format!("{}: {e}", devices.display())))?;
+            let tenant = super::load::checked_tenant(tenant_path, "derive flows for")?;
+            let index =
+                crate::fleet::load_index(devices, &|_| {}).map_err(|e| super::CliError::file(devices, e))?;
             let i = index.find(key).map_err(fail)?;
             let plan = tenant.plan(&index).map_err(fail)?;
             let device = plan.devices.get(i).ok_or_else(|| fail(format!("no device {key:?}")))?;
@@ -480,7 +463,7 @@ fn walk(
     let header = graph.title();
     let valid = ValidFlow::new(graph).map_err(|findings| {
         report(&title, &findings);
-        Failure { code: 1 }
+        super::CliError::Findings
     })?;
     let table = CompiledFlow::compile(&valid);
     let mut prefer = Vec::new();

@@ -14,6 +14,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{fail, Failure};
+use crate::autopilot::{CheckedTenant, Tenant, Validation};
 use crate::fleet::{load_index_projected, FleetIndex};
 use crate::inventory::{load_users, Projection, User};
 use crate::rule::{ObjectType, Property, Record, Rule};
@@ -140,4 +141,40 @@ pub(super) fn unread(
         seen.push(property);
     }
     out
+}
+
+/// A tenant file, read; the one way every command reads one (a file that
+/// cannot be read or parsed: exit 2).
+pub(super) fn tenant(path: &Path) -> Result<Tenant, Failure> {
+    Tenant::load(path).map_err(fail)
+}
+
+/// A tenant file, read and checked: errors are printed and end the command
+/// with exit 1 (invalid input), warnings are counted on stderr. `purpose`
+/// names what the command would have done (`plan`, `derive flows for`).
+pub(super) fn checked_tenant(path: &Path, purpose: &str) -> Result<CheckedTenant, Failure> {
+    let tenant = tenant(path)?;
+    let Validation { findings, tenant: checked } = crate::autopilot::validate(&tenant);
+    let Some(checked) = checked else {
+        for f in findings.iter().filter(|f| f.is_error()) {
+            eprint!("{}", super::autopilot::finding_text(f));
+        }
+        eprintln!(
+            "error: {} has {} error(s); Intune would not accept it, so there is nothing to {purpose} \
+             (fleetlab lint {} lists every finding)",
+            path.display(),
+            findings.iter().filter(|f| f.is_error()).count(),
+            path.display()
+        );
+        return Err(super::CliError::Findings);
+    };
+    if !findings.is_empty() {
+        eprintln!(
+            "warning: {} has {} warning(s); fleetlab lint {} lists them",
+            path.display(),
+            findings.len(),
+            path.display()
+        );
+    }
+    Ok(checked)
 }

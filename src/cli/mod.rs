@@ -2,22 +2,26 @@
 //!
 //! Contract (scripts rely on it): stdout carries only the requested result
 //! (ids one per line, JSON, CSV, a table, a tree, a rule); diagnostics go to
-//! stderr; exit 0 on success, 1 when a rule is invalid, 2 when an input
-//! cannot be read or the command line is wrong. With `--output FILE` the
+//! stderr; exit 0 on success, 1 for invalid input or findings, 2 when an
+//! input cannot be read, the command line is wrong or a write fails (the
+//! whole contract, and the one place it is applied, is in `error.rs`). With `--output FILE` the
 //! result is written to a temporary file beside FILE and renamed into
 //! place, so a failed run never leaves a half-written report.
 
 mod atomic;
 mod autopilot;
+mod error;
 mod flow;
 mod load;
 mod output;
+mod progress;
 mod register;
 mod sandbox;
 mod serve;
 mod simulate;
 mod sql;
 mod sync;
+mod table;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -43,7 +47,14 @@ Examples:
   Why does this device not match?
     fleetlab explain --devices scenarios/contoso/devices.json --device <id or name> --rule '…'
   The canonical form of a rule:
-    fleetlab fmt --rule 'device.deviceostype eq \"Windows\" and device.accountenabled eq true'";
+    fleetlab fmt --rule 'device.deviceostype eq \"Windows\" and device.accountenabled eq true'
+
+Exit status:
+  0  success
+  1  invalid input or findings: a rule, group file, tenant, edit file, scenario or
+     registration CSV that was read but breaks a documented rule (the findings are printed)
+  2  unreadable input, bad arguments, a failed write or a failed Graph call
+  3  sync pull --strict only: the pull skipped a resource";
 
 /// Test Entra ID dynamic-group membership rules against a device or user
 /// inventory, offline, before you save them.
@@ -314,17 +325,12 @@ fn parse_now(s: &str) -> Result<Timestamp, String> {
     Timestamp::parse(s).map_err(|e| e.0)
 }
 
-/// A failure that ends the command with a message and an exit code.
-struct Failure {
-    code: u8,
-}
+pub(crate) use error::{fail, CliError};
 
-type Outcome = Result<(), Failure>;
+/// The error of every handler (the name `simulate` and older handlers use).
+pub(crate) type Failure = CliError;
 
-fn fail(message: impl std::fmt::Display) -> Failure {
-    eprintln!("error: {message}");
-    Failure { code: 2 }
-}
+type Outcome = Result<(), CliError>;
 
 /// Runs the CLI with the process arguments.
 pub fn main() -> ExitCode {
@@ -358,7 +364,7 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(f) => ExitCode::from(f.code),
+        Err(e) => e.exit(),
     }
 }
 
@@ -373,7 +379,7 @@ fn read_rule(inline: &Option<String>, file: &Option<PathBuf>) -> Result<(String,
             .map_err(|e| fail(format!("stdin: {e}")))?;
         s
     } else {
-        std::fs::read_to_string(path).map_err(|e| fail(format!("{}: {e}", path.display())))?
+        std::fs::read_to_string(path).map_err(|e| CliError::file(path, e))?
     };
     // A rule file ends with a newline; the rule does not.
     let text =
@@ -422,7 +428,7 @@ fn compile(args: &RuleArgs, object: Option<ObjectType>, json: bool) -> Result<(R
             } else {
                 report_rule_errors(&errors, &name, &text);
             }
-            Err(Failure { code: 1 })
+            Err(CliError::Findings)
         }
     }
 }
@@ -457,23 +463,6 @@ enum Inventory {
     Users(Vec<User>),
 }
 
-/// A progress bar on stderr for long loads; hidden when stderr is not a terminal.
-fn progress_bar(path: &Path) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    if !std::io::stderr().is_terminal() || size < 64 << 20 {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(size);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{msg} [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left)",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message(format!("loading {}", path.display()));
-    bar
-}
-
 impl Inventory {
     /// Loads the inventory, decoding only the device fields `projection` names.
     fn load(
@@ -483,7 +472,7 @@ impl Inventory {
     ) -> Result<(Inventory, Vec<load::InventoryWarning>), Failure> {
         match (&args.devices, &args.users) {
             (Some(p), _) => {
-                let bar = progress_bar(p);
+                let bar = progress::loading(p);
                 let loaded = load::devices(p, load.allow_empty, &|bytes| bar.set_position(bytes), projection);
                 bar.finish_and_clear();
                 let (index, warnings) = loaded?;
@@ -633,6 +622,9 @@ fn eval(
     stats: bool,
     shape: ShapeArg,
 ) -> Outcome {
+    // First stage: everything the arguments alone decide is checked before
+    // a (possibly 2 GB) inventory or the rules are read.
+    let format = resolve_eval_format(which, format)?;
     if let Some(n) = threads {
         rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global().map_err(fail)?;
     }
@@ -648,7 +640,7 @@ fn eval(
                     report_rule_errors(errors, &label, &spec.rule);
                 }
                 eprintln!("error: {} of the groups in {} have invalid rules", failures.len(), path.display());
-                return Err(Failure { code: 1 });
+                return Err(CliError::Findings);
             }
             Err(e) => return Err(fail(e)),
         };
@@ -666,19 +658,9 @@ fn eval(
             let names: Vec<&str> = set.groups.iter().map(|g| g.spec.name.as_str()).collect();
             print_stats(&inventory, &names, &rules);
         }
-        let timings = output::Timings {
-            check: checked,
-            load: loaded - checked,
-            compile: compiled,
-            eval: evaluated - loaded - compiled,
-        };
-        let format = format.unwrap_or(EvalFormat::Table);
+        let timings = output::Timings::from_marks(checked, loaded, compiled, evaluated);
         let text = match format {
-            EvalFormat::Ids => {
-                return Err(fail(
-                    "--format ids lists one rule's matches; use table, json or csv with --groups",
-                ))
-            }
+            EvalFormat::Ids => unreachable_ids()?,
             EvalFormat::Json => {
                 inventory.verify_records()?;
                 let view = inventory_view(&inventory);
@@ -703,7 +685,6 @@ fn eval(
         rule_file: which.rule_file.clone(),
         options: rule_options.clone(),
     };
-    let format = format.unwrap_or(EvalFormat::Ids);
     // Even with --format json, a broken rule is a diagnostic on stderr: stdout stays empty.
     let (rule, name) = compile(&rule_args, Some(object), false)?;
     let checked = started.elapsed();
@@ -718,12 +699,7 @@ fn eval(
     if stats {
         print_stats(&inventory, &[name.as_str()], &[&rule]);
     }
-    let timings = output::Timings {
-        check: checked,
-        load: loaded - checked,
-        compile: compiled,
-        eval: evaluated - loaded - compiled,
-    };
+    let timings = output::Timings::from_marks(checked, loaded, compiled, evaluated);
     inventory.verify_records()?;
     let text = match format {
         EvalFormat::Ids => {
@@ -748,6 +724,27 @@ fn eval(
         EvalFormat::Table => output::rule_table(&rule, &hits, &inventory_view(&inventory)),
     };
     emit(&text, output_path)
+}
+
+/// The output format of `eval`, from the arguments alone: `ids` for a
+/// rule and `table` for a group file by default; `ids` with a group file is
+/// a wrong command line (exit 2).
+fn resolve_eval_format(which: &RuleOrGroups, format: Option<EvalFormat>) -> Result<EvalFormat, Failure> {
+    match (which.groups.is_some(), format) {
+        (true, Some(EvalFormat::Ids)) => Err(ids_with_groups()),
+        (true, f) => Ok(f.unwrap_or(EvalFormat::Table)),
+        (false, f) => Ok(f.unwrap_or(EvalFormat::Ids)),
+    }
+}
+
+fn ids_with_groups() -> Failure {
+    fail("--format ids lists one rule's matches; use table, json or csv with --groups")
+}
+
+/// `ids` with a group file, refused by [`resolve_eval_format`] before
+/// anything was read; kept as an error rather than a panic.
+fn unreachable_ids() -> Result<String, Failure> {
+    Err(ids_with_groups())
 }
 
 fn inventory_path(args: &InventoryArgs) -> &Path {
@@ -784,9 +781,7 @@ fn emit_with(path: Option<&Path>, write: &mut dyn FnMut(&mut dyn Write) -> std::
 /// Writes to stdout, or atomically to a file.
 fn emit(text: &str, path: Option<&Path>) -> Outcome {
     match path {
-        Some(path) => {
-            output::write_atomic(path, text.as_bytes()).map_err(|e| fail(format!("{}: {e}", path.display())))
-        }
+        Some(path) => output::write_file(path, text.as_bytes()),
         None => {
             let mut out = std::io::stdout().lock();
             match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
@@ -832,13 +827,7 @@ fn explain(
         }
         Inventory::Users(u) => rule.explain(find(u, key).map_err(fail)?),
     };
-    let text = if json {
-        let mut s = serde_json::to_string_pretty(&explanation).unwrap_or_default();
-        s.push('\n');
-        s
-    } else {
-        explanation.to_text()
-    };
+    let text = if json { output::pretty_json(&explanation)? } else { explanation.to_text() };
     emit(&text, None)
 }
 
@@ -859,11 +848,16 @@ fn generate(devices: u64, seed: u64, path: Option<&Path>) -> Outcome {
             Err(e) => Err(fail(format!("stdout: {e}"))),
         };
     };
-    let bar = generation_bar(devices);
+    let bar = progress::bar(
+        None,
+        "{spinner} generating {msg}: {bytes} written ({bytes_per_sec})",
+        format!("{devices} devices"),
+        devices >= 100_000,
+    );
     let bytes = output::write_atomic_with(path, |file| {
         crate::inventory::generate(&spec, ProgressWriter { inner: file, bar: &bar })
     })
-    .map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    .map_err(|e| CliError::file(path, e))?;
     bar.finish_and_clear();
     eprintln!(
         "wrote {devices} devices ({:.1} MB) to {} in {:.1} s",
@@ -872,22 +866,6 @@ fn generate(devices: u64, seed: u64, path: Option<&Path>) -> Outcome {
         started.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-/// A byte-counting spinner for `generate`; hidden unless stderr is a terminal.
-fn generation_bar(devices: u64) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() || devices < 100_000 {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new_spinner();
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} generating {msg}: {bytes} written ({bytes_per_sec})",
-    ) {
-        bar.set_style(style);
-    }
-    bar.set_message(format!("{devices} devices"));
-    bar
 }
 
 /// Counts bytes written into a progress bar.
@@ -914,7 +892,7 @@ fn load_devices_index(path: &Path) -> Result<FleetIndex, Failure> {
 }
 
 fn load_devices_with(path: &Path, options: LoadOptions) -> Result<FleetIndex, Failure> {
-    let bar = progress_bar(path);
+    let bar = progress::loading(path);
     let loaded =
         load::devices(path, options.allow_empty, &|bytes| bar.set_position(bytes), &Projection::all());
     bar.finish_and_clear();
@@ -929,7 +907,7 @@ fn inventory(cmd: InventoryCommand) -> Outcome {
             let started = Instant::now();
             let index = load_devices_with(&input, load)?;
             let bytes = crate::fleet::pack::to_bytes(&index);
-            output::write_atomic(&output, &bytes).map_err(|e| fail(format!("{}: {e}", output.display())))?;
+            output::write_file(&output, &bytes)?;
             eprintln!(
                 "packed {} devices into {} ({:.1} MB) in {:.1} s",
                 index.len(),

@@ -17,6 +17,23 @@ pub(crate) struct Timings {
 }
 
 impl Timings {
+    /// The phases from the instants (since the start) at which the rules
+    /// were checked, the inventory loaded and the evaluation done, and the
+    /// time spent compiling inside the evaluation.
+    pub(crate) fn from_marks(
+        checked: Duration,
+        loaded: Duration,
+        compiled: Duration,
+        evaluated: Duration,
+    ) -> Timings {
+        Timings {
+            check: checked,
+            load: loaded - checked,
+            compile: compiled,
+            eval: evaluated - loaded - compiled,
+        }
+    }
+
     pub(crate) fn json(&self) -> serde_json::Value {
         let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
         json!({
@@ -81,11 +98,9 @@ pub(crate) fn rule_csv(w: &mut dyn std::io::Write, hits: &[usize], view: &View<'
 }
 
 pub(crate) fn rule_table(rule: &Rule, hits: &[usize], view: &View<'_>) -> String {
-    let width = hits.iter().map(|&i| view.id(i).chars().count()).max().unwrap_or(2).max(2);
-    let mut s = format!("{:<width$}  DISPLAY NAME\n", "ID");
-    for &i in hits {
-        s.push_str(&format!("{:<width$}  {}\n", view.id(i), view.name(i)));
-    }
+    let rows: Vec<Vec<String>> =
+        hits.iter().map(|&i| vec![view.id(i).to_string(), view.name(i).to_string()]).collect();
+    let mut s = super::table::table(&["ID", "DISPLAY NAME"], &rows);
     s.push_str(&format!(
         "{} of {} {}s match {}\n",
         hits.len(),
@@ -120,14 +135,34 @@ pub(crate) fn groups_csv(
 }
 
 pub(crate) fn groups_table(set: &GroupSet, m: &Membership, total: usize, object: ObjectType) -> String {
-    let width = set.groups.iter().map(|g| g.spec.name.chars().count()).max().unwrap_or(5).max(5);
-    let mut s = format!("{:<width$}  {:>8}  {:>6}\n", "GROUP", "MEMBERS", "SHARE");
-    for (g, members) in set.groups.iter().zip(&m.members) {
-        let share = if total == 0 { 0.0 } else { 100.0 * members.len() as f64 / total as f64 };
-        s.push_str(&format!("{:<width$}  {:>8}  {:>5.1}%\n", g.spec.name, members.len(), share));
-    }
+    use super::table::{render, Column};
+    let rows: Vec<Vec<String>> = set
+        .groups
+        .iter()
+        .zip(&m.members)
+        .map(|(g, members)| {
+            let share = if total == 0 { 0.0 } else { 100.0 * members.len() as f64 / total as f64 };
+            vec![g.spec.name.clone(), members.len().to_string(), format!("{share:.1}%")]
+        })
+        .collect();
+    let columns = [Column::left("GROUP"), Column::right("MEMBERS", 8), Column::right("SHARE", 6)];
+    let mut s = render(&columns, &rows);
     s.push_str(&format!("{} groups evaluated over {total} {object}s\n", set.groups.len()));
     s
 }
 
 pub(crate) use super::atomic::{write_atomic, write_atomic_with};
+
+/// Writes `bytes` to `path` atomically; the one mapping of a failed write
+/// to the command's error (`{path}: {reason}`, exit 2).
+pub(crate) fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), super::CliError> {
+    write_atomic(path, bytes).map_err(|e| super::CliError::file(path, e))
+}
+
+/// Pretty JSON and a newline; a value that cannot be written is an error,
+/// never an empty output.
+pub(crate) fn pretty_json(value: &impl serde::Serialize) -> Result<String, super::CliError> {
+    let mut s = serde_json::to_string_pretty(value).map_err(|e| super::fail(format!("json: {e}")))?;
+    s.push('\n');
+    Ok(s)
+}

@@ -109,7 +109,7 @@ fn check(args: &ImportArgs) -> Outcome {
     };
     emit(&text, None)?;
     if errors > 0 {
-        return Err(Failure { code: 1 });
+        return Err(super::CliError::Findings);
     }
     Ok(())
 }
@@ -126,7 +126,7 @@ pub(super) fn plan_import(
     eprint!("{}", file.problems_text());
     if !file.is_clean() {
         eprintln!("error: {} has problems; fix them before planning the import", csv.display());
-        return Err(Failure { code: 1 });
+        return Err(super::CliError::Findings);
     }
     let index = load_devices_index(devices)?;
     let (plan, registration) = register::plan_import(tenant, &index, &file).map_err(fail)?;
@@ -148,7 +148,7 @@ pub(super) fn plan_import(
             plan.reason(d),
         ]);
     }
-    let mut text = super::autopilot::table(&["SERIAL", "PROFILE", "MODE", "GROUPS", "REASON"], &rows);
+    let mut text = super::table::table(&["SERIAL", "PROFILE", "MODE", "GROUPS", "REASON"], &rows);
     for a in &registration.already {
         text.push_str(&format!(
             "{}:{}: serial {} is already registered (device {}): its import would end in 806 ZtdDeviceAlreadyAssigned\n",

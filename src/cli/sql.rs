@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 
-use super::{compile, emit, fail, load_devices_index, output, Failure, Outcome, RuleArgs};
+use super::{compile, emit, fail, load_devices_index, output, Outcome, RuleArgs};
 use crate::rule::ObjectType;
 use crate::sql::export::{self, Format};
 use crate::sql::{to_sql, Dialect};
@@ -93,7 +93,7 @@ pub(super) fn sql(args: &SqlArgs) -> Outcome {
         }
         Err(e) => {
             eprintln!("error: {e}");
-            Err(Failure { code: 1 })
+            Err(super::CliError::Findings)
         }
     }
 }
@@ -107,7 +107,7 @@ pub(super) fn export(args: &ExportArgs) -> Outcome {
     };
     let path = &args.output;
     output::write_atomic_with(path, |file| export::write(&index, format, file).map_err(std::io::Error::from))
-        .map_err(|e| fail(format!("{}: {e}", path.display())))?;
+        .map_err(|e| super::CliError::file(path, e))?;
     let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
     eprintln!(
         "exported {} devices to {} ({:.1} MB) in {:.1} s",

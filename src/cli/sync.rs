@@ -53,9 +53,6 @@ Exit status: 0 the pull was applied (skipped resources included, unless --strict
 2 the pull failed (nothing applied; the next pull resumes), 3 with --strict: the pull was
 applied but skipped a resource (a partial pull).";
 
-/// Exit status of `sync pull --strict` when a resource was skipped.
-pub(super) const PARTIAL_EXIT: u8 = 3;
-
 /// `fleetlab sync …`
 #[derive(Subcommand, Debug)]
 pub(super) enum SyncCommand {
@@ -226,17 +223,17 @@ pub(super) struct Desired {
 
 impl Desired {
     fn plan(&self, snapshot: &Snapshot) -> Result<crate::msgraph::plan::SyncPlan, Failure> {
-        let tenant = crate::autopilot::Tenant::load(&self.tenant_file).map_err(fail)?;
+        let tenant = super::load::tenant(&self.tenant_file)?;
         let edits = match &self.edits {
             Some(p) => Some(crate::autopilot::EditSet::load(p).map_err(fail)?),
             None => None,
         };
         let options = crate::msgraph::plan::PlanOptions { prune: self.prune };
         crate::msgraph::plan::plan_with(snapshot, &tenant, edits.as_ref(), options).map_err(|e| match e {
-            crate::msgraph::plan::PlanError::Snapshot(_) => fail(e),
+            crate::msgraph::plan::SyncPlanError::Snapshot(_) => fail(e),
             other => {
                 eprintln!("error: {other}");
-                Failure { code: 1 }
+                super::CliError::Findings
             }
         })
     }
@@ -377,16 +374,12 @@ struct Bar(indicatif::ProgressBar);
 
 impl Bar {
     fn new(quiet: bool) -> Bar {
-        use std::io::IsTerminal;
-        if quiet || !std::io::stderr().is_terminal() {
-            return Bar(indicatif::ProgressBar::hidden());
-        }
-        let bar = indicatif::ProgressBar::new_spinner();
-        if let Ok(style) =
-            indicatif::ProgressStyle::with_template("{spinner} pulled {pos} records ({per_sec}) {msg}")
-        {
-            bar.set_style(style);
-        }
+        let bar = super::progress::bar(
+            None,
+            "{spinner} pulled {pos} records ({per_sec}) {msg}",
+            String::new(),
+            !quiet,
+        );
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         Bar(bar)
     }
@@ -443,7 +436,7 @@ fn pull(connection: &Connection, db: &Path, args: PullArgs) -> Outcome {
     let partial = || {
         if strict && !report.skipped.is_empty() {
             eprintln!("error: partial pull ({} resource(s) skipped) and --strict", report.skipped.len());
-            Err(Failure { code: PARTIAL_EXIT })
+            Err(super::CliError::Partial)
         } else {
             Ok(())
         }
@@ -566,15 +559,14 @@ fn export(
         let last = snapshot.status().map_err(fail)?.last_pull.unwrap_or_else(|| "never".into());
         let label = format!("the snapshot {} (last pull {last})", db.display());
         let written = crate::msgraph::export::tenant_toml(&snapshot, &label).map_err(fail)?;
-        output::write_atomic(file, written.text.as_bytes())
-            .map_err(|e| fail(format!("{}: {e}", file.display())))?;
+        output::write_file(file, written.text.as_bytes())?;
         for note in &written.notes {
             eprintln!("note: not written: {note}");
         }
         eprintln!("wrote {} groups and {} profiles to {}", written.groups, written.profiles, file.display());
     }
     if let Some(dir) = profiles {
-        std::fs::create_dir_all(dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| super::CliError::file(dir, e))?;
         let list = snapshot.profiles().map_err(fail)?;
         for profile in &list {
             let id = profile.get("id").and_then(|v| v.as_str()).unwrap_or("");
@@ -584,8 +576,7 @@ fn export(
             let file = dir.join(format!("{id}.json"));
             let mut text = serde_json::to_string_pretty(profile).map_err(fail)?;
             text.push('\n');
-            output::write_atomic(&file, text.as_bytes())
-                .map_err(|e| fail(format!("{}: {e}", file.display())))?;
+            output::write_file(&file, text.as_bytes())?;
         }
         eprintln!("wrote {} profiles to {}", list.len(), dir.display());
     }
@@ -600,7 +591,7 @@ fn export(
                 out.flush()?;
                 Ok(n)
             })
-            .map_err(|e| fail(format!("{}: {e}", path.display())))?;
+            .map_err(|e| super::CliError::file(path, e))?;
             eprintln!("wrote {n} devices to {}", path.display());
             Ok(())
         }
@@ -700,7 +691,7 @@ fn apply(
         )?;
     }
     if report.failed > 0 {
-        return Err(Failure { code: 2 });
+        return Err(super::CliError::Failed);
     }
     Ok(())
 }
@@ -718,7 +709,7 @@ fn import(
     eprint!("{}", file.problems_text());
     if !file.is_clean() {
         eprintln!("error: {} has problems; nothing was sent", csv.display());
-        return Err(Failure { code: 1 });
+        return Err(super::CliError::Findings);
     }
     let Writer { snapshot, client, runtime } = Writer::refreshed(connection, db, 4, quiet, "importing")?;
     let registered: std::collections::HashSet<String> = snapshot
@@ -761,7 +752,7 @@ fn import(
                 vec![o.line.to_string(), o.serial.clone(), o.status.clone(), detail]
             })
             .collect();
-        let mut text = super::autopilot::table(&["LINE", "SERIAL", "STATUS", "DETAIL"], &rows);
+        let mut text = super::table::table(&["LINE", "SERIAL", "STATUS", "DETAIL"], &rows);
         text.push_str(&format!(
             "{} registered, {failed} not; audit log {}\n",
             outcomes.len() - failed,
@@ -770,7 +761,7 @@ fn import(
         emit(&text, None)?;
     }
     if failed > 0 {
-        return Err(Failure { code: 2 });
+        return Err(super::CliError::Failed);
     }
     Ok(())
 }

@@ -9,9 +9,8 @@ use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 use serde::Serialize;
 
-use super::model::{
-    Cond, Dist, EdgeKind, Flow, JoinKind, Node, Segment, State, Timing, Transition, TRANSITIONS,
-};
+use super::model::{Cond, Dist, EdgeKind, Flow, JoinKind, Node, Segment, State, Timing};
+use super::transitions::{Transition, TRANSITIONS};
 
 /// The deployment mode of a flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

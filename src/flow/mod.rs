@@ -77,6 +77,7 @@ pub mod export;
 pub mod from_profile;
 pub mod model;
 pub mod table;
+mod transitions;
 pub mod validate;
 pub mod walk;
 
@@ -84,8 +85,9 @@ pub use derive::{derive, Edge, EspOptions, FlowDevice, FlowError, FlowGraph, Flo
 pub use export::{to_dot, to_mermaid, to_text};
 pub use model::{
     AdminReason, Cond, Dist, EdgeKind, EnrollCause, EspPhase, Flow, JoinKind, Node, Plane, PpStep, PrepStep,
-    Segment, State, Timing, TpmFailure, Transition, V2Step, TRANSITIONS,
+    Segment, State, Timing, TpmFailure, V2Step,
 };
 pub use table::{CompiledEdge, CompiledFlow, NO_EDGE};
+pub use transitions::{Transition, TRANSITIONS};
 pub use validate::{validate, Finding, ValidFlow};
 pub use walk::{walk, Recovery, Step, Walk, WalkOptions};

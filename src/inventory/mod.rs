@@ -26,6 +26,23 @@ pub use load::{load_devices, load_users, parse_records, InventoryError, Inventor
 pub use project::Projection;
 pub use user::{AssignedPlan, User};
 
+/// SplitMix64's finaliser (Steele, Lea and Flood, "Fast splittable
+/// pseudorandom number generators", OOPSLA 2014): a bijection on `u64` that
+/// scatters every input bit. The one copy for the crate: the fleet generator
+/// seeds its chunks with it and the fake Graph derives its ids from it, so
+/// both stay byte-identical across machines and Rust versions.
+///
+/// ```
+/// assert_eq!(fleetlab::inventory::splitmix64(0), 0xe220_a839_7b1d_cdaf);
+/// assert_ne!(fleetlab::inventory::splitmix64(1), fleetlab::inventory::splitmix64(2));
+/// ```
+pub fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// Anything with a Graph object id.
 pub trait HasId {
     /// The object id (`id` in Graph).

@@ -46,7 +46,7 @@ use crate::odata::{self, ALL_DEVICES_TARGET, EXCLUSION_TARGET, GROUP_TARGET};
 
 /// Why the snapshot could not be written as a tenant file.
 #[derive(Debug, thiserror::Error)]
-pub enum ExportError {
+pub enum TenantExportError {
     /// The snapshot could not be read.
     #[error("snapshot {0}")]
     Snapshot(#[from] SnapshotError),
@@ -71,7 +71,7 @@ type ExportedGroup = (String, Option<String>, Result<String, Vec<String>>, Strin
 
 /// The snapshot's groups and profiles as tenant-file TOML. `label` names
 /// the snapshot in the file's header comment.
-pub fn tenant_toml(snapshot: &Snapshot, label: &str) -> Result<TenantExport, ExportError> {
+pub fn tenant_toml(snapshot: &Snapshot, label: &str) -> Result<TenantExport, TenantExportError> {
     let mut notes = Vec::new();
     let mut groups: Vec<ExportedGroup> = Vec::new();
     let mut names: HashMap<String, String> = HashMap::new();

@@ -8,7 +8,7 @@
 //! * **Lint first.** The tenant file is checked with
 //!   [`crate::autopilot::validate`] and the edits with
 //!   [`EditSet::resolve`] against the snapshot's devices; any error refuses
-//!   the whole plan ([`PlanError::Lint`]): nothing the linter rejects is
+//!   the whole plan ([`SyncPlanError::Lint`]): nothing the linter rejects is
 //!   ever sent.
 //! * **Profiles are matched by display name**, case-insensitively (Graph
 //!   has no other natural key; graph-api.md §3.5). A missing profile is
@@ -53,7 +53,7 @@
 //!   assignment can therefore move from one profile to another (even from
 //!   a pruned one), a profile is deleted only once unassigned, and a group
 //!   exists before anything is assigned to it. A plan whose end state has two All-Devices
-//!   assignments is refused at plan time ([`PlanError::Refused`]), as the
+//!   assignments is refused at plan time ([`SyncPlanError::Refused`]), as the
 //!   service would refuse it halfway through an apply (F11).
 //! * **Idempotent**: every action is derived from a difference, so planning
 //!   again after an apply (and the pull that follows it) finds nothing to do.
@@ -91,7 +91,7 @@ pub struct PlanOptions {
 
 /// Why no plan could be made.
 #[derive(Debug, thiserror::Error)]
-pub enum PlanError {
+pub enum SyncPlanError {
     /// The tenant file or the edits have errors.
     #[error("{} error(s) in the tenant file or the edits:\n{}", .0.len(), .0.join("\n"))]
     Lint(Vec<String>),
@@ -318,7 +318,11 @@ fn describe_target(kind: &str, group: &str, names: &HashMap<String, String>) -> 
 
 /// The plan for `tenant` (and `edits`) against `snapshot`, keeping
 /// profiles the file does not have.
-pub fn plan(snapshot: &Snapshot, tenant: &Tenant, edits: Option<&EditSet>) -> Result<SyncPlan, PlanError> {
+pub fn plan(
+    snapshot: &Snapshot,
+    tenant: &Tenant,
+    edits: Option<&EditSet>,
+) -> Result<SyncPlan, SyncPlanError> {
     plan_with(snapshot, tenant, edits, PlanOptions::default())
 }
 
@@ -328,7 +332,7 @@ pub fn plan_with(
     tenant: &Tenant,
     edits: Option<&EditSet>,
     options: PlanOptions,
-) -> Result<SyncPlan, PlanError> {
+) -> Result<SyncPlan, SyncPlanError> {
     let validation = crate::autopilot::validate(tenant);
     let mut lint: Vec<String> =
         validation.findings.iter().filter(|f| f.is_error()).map(finding_text).collect();
@@ -341,7 +345,7 @@ pub fn plan_with(
         lint.extend(r.findings.iter().filter(|f| f.is_error()).map(finding_text));
     }
     let Some(checked) = validation.tenant.filter(|_| lint.is_empty()) else {
-        return Err(PlanError::Lint(lint));
+        return Err(SyncPlanError::Lint(lint));
     };
     let mut out = SyncPlan { warnings, ..SyncPlan::default() };
     let mut refusals = Vec::new();
@@ -353,7 +357,7 @@ pub fn plan_with(
     }
     refusals.extend(out.actions.iter().filter_map(unusable_id));
     if !refusals.is_empty() {
-        return Err(PlanError::Refused(refusals));
+        return Err(SyncPlanError::Refused(refusals));
     }
     // Deletions first, then creations and updates.
     out.actions.sort_by_key(|a| match a {
@@ -623,7 +627,7 @@ fn profile_actions(
     options: PlanOptions,
     out: &mut SyncPlan,
     refusals: &mut Vec<String>,
-) -> Result<(), PlanError> {
+) -> Result<(), SyncPlanError> {
     let mut group_ids: HashMap<String, String> = HashMap::new();
     let mut group_names: HashMap<String, String> = HashMap::new();
     for g in groups {
@@ -640,45 +644,8 @@ fn profile_actions(
         }
     }
     // All-Devices assignments that stay: on profiles the file does not manage.
-    let mut all_devices_after: Vec<String> = Vec::new();
-    let managed: Vec<String> = checked.profiles.iter().map(|p| p.profile.name().to_lowercase()).collect();
-    for p in &existing {
-        let name = p.get("displayName").and_then(Value::as_str).unwrap_or("");
-        let id = p.get("id").and_then(Value::as_str).unwrap_or("").to_string();
-        let unmanaged = !managed.contains(&name.to_lowercase());
-        let pruned = unmanaged && options.prune;
-        if unmanaged && !pruned {
-            out.unmanaged_profiles.push(name.to_string());
-        }
-        let assignments: Vec<&Value> =
-            p.get("assignments").and_then(Value::as_array).into_iter().flatten().collect();
-        for a in &assignments {
-            let direct = a.get("source").and_then(Value::as_str).is_none_or(|s| s == "direct");
-            let (kind, group) = a.get("target").map(target_key).unwrap_or_default();
-            if kind == ALL_DEVICES && ((unmanaged && !pruned) || !direct) {
-                all_devices_after.push(if id.is_empty() { name.to_string() } else { id.clone() });
-            }
-            if !pruned {
-                continue;
-            }
-            if direct {
-                out.actions.push(Action::DeleteAssignment {
-                    profile: name.to_string(),
-                    profile_id: id.clone(),
-                    assignment_id: a.get("id").and_then(Value::as_str).unwrap_or("").to_string(),
-                    target: describe_target(&kind, &group, &group_names),
-                });
-            } else {
-                refusals.push(format!(
-                    "profile {name:?} is not in the tenant file, but a policy set ({}) assigns it; fleetlab touches                      only direct assignments: remove it from the policy set first, or add it to the tenant file",
-                    a.get("sourceId").and_then(Value::as_str).unwrap_or("unknown")
-                ));
-            }
-        }
-        if pruned {
-            out.actions.push(Action::DeleteProfile { profile: name.to_string(), profile_id: id });
-        }
-    }
+    let mut all_devices_after =
+        existing_profile_actions(&existing, checked, options, &group_names, out, refusals);
     for assigned in &checked.profiles {
         let profile = &assigned.profile;
         let name = profile.name().to_string();
@@ -710,78 +677,9 @@ fn profile_actions(
         let profile_id = current.and_then(|p| p.get("id")).and_then(Value::as_str).map(str::to_string);
         match current {
             None => out.actions.push(Action::CreateProfile { profile: name.clone(), body: body.clone() }),
-            Some(cur) => {
-                let (cur_type, new_type) = (crate::odata::of(cur), crate::odata::of(&body));
-                if cur_type.is_some_and(|c| !new_type.is_some_and(|n| crate::odata::same(c, n))) {
-                    refusals.push(format!(
-                        "profile {name:?}: the join type cannot change; create a new profile instead"
-                    ));
-                }
-                let mut changed = Vec::new();
-                let mut patch = Map::new();
-                let meaning = canonical_profile(cur);
-                for (k, v) in body.as_object().into_iter().flatten() {
-                    if k == "@odata.type" {
-                        continue;
-                    }
-                    if cur.get(k) != Some(v) && meaning.as_ref().and_then(|m| m.get(k)) != Some(v) {
-                        changed.push(k.clone());
-                        patch.insert(k.clone(), v.clone());
-                    }
-                }
-                if !changed.is_empty() {
-                    if let Some(t) = body.get("@odata.type") {
-                        patch.insert("@odata.type".into(), t.clone());
-                    }
-                    out.actions.push(Action::UpdateProfile {
-                        profile: name.clone(),
-                        profile_id: profile_id.clone().unwrap_or_default(),
-                        changed,
-                        body: Value::Object(patch),
-                    });
-                }
-            }
+            Some(cur) => update_profile(cur, &body, &name, profile_id.as_deref(), out, refusals),
         }
-        // Current direct targets.
-        let mut current_targets: Vec<((String, String), String)> = Vec::new();
-        for a in current.and_then(|p| p.get("assignments")).and_then(Value::as_array).into_iter().flatten() {
-            if a.get("source").and_then(Value::as_str).is_some_and(|s| s != "direct") {
-                continue;
-            }
-            let key = a.get("target").map(target_key).unwrap_or_default();
-            let id = a.get("id").and_then(Value::as_str).unwrap_or("").to_string();
-            current_targets.push((key, id));
-        }
-        for ((kind, group), id) in &current_targets {
-            if !desired.iter().any(|(k, g, pending)| pending.is_none() && k == kind && g == group) {
-                out.actions.push(Action::DeleteAssignment {
-                    profile: name.clone(),
-                    profile_id: profile_id.clone().unwrap_or_default(),
-                    assignment_id: id.clone(),
-                    target: describe_target(kind, group, &group_names),
-                });
-            }
-        }
-        for (kind, group, pending) in &desired {
-            if pending.is_none() && current_targets.iter().any(|(k, _)| k.0 == *kind && k.1 == *group) {
-                continue;
-            }
-            let mut target = Map::new();
-            target.insert("@odata.type".into(), json!(kind));
-            if !group.is_empty() {
-                target.insert("groupId".into(), json!(group));
-            }
-            out.actions.push(Action::CreateAssignment {
-                profile: name.clone(),
-                profile_id: profile_id.clone(),
-                target: match pending {
-                    Some(g) => describe_target(kind, g, &group_names),
-                    None => describe_target(kind, group, &group_names),
-                },
-                group: pending.clone(),
-                body: json!({ "target": Value::Object(target) }),
-            });
-        }
+        assignment_actions(current.copied(), &desired, &name, profile_id.as_deref(), &group_names, out);
     }
     if all_devices_after.len() > 1 {
         refusals.push(format!(
@@ -794,6 +692,149 @@ fn profile_actions(
     Ok(())
 }
 
+/// Actions on the profiles the tenant has now: with `--prune`, delete the
+/// ones the file does not manage (their direct assignments first). Returns
+/// the profiles that stay assigned to All Devices.
+fn existing_profile_actions(
+    existing: &[Value],
+    checked: &CheckedTenant,
+    options: PlanOptions,
+    group_names: &HashMap<String, String>,
+    out: &mut SyncPlan,
+    refusals: &mut Vec<String>,
+) -> Vec<String> {
+    let mut all_devices_after: Vec<String> = Vec::new();
+    let managed: Vec<String> = checked.profiles.iter().map(|p| p.profile.name().to_lowercase()).collect();
+    for p in existing {
+        let name = p.get("displayName").and_then(Value::as_str).unwrap_or("");
+        let id = p.get("id").and_then(Value::as_str).unwrap_or("").to_string();
+        let unmanaged = !managed.contains(&name.to_lowercase());
+        let pruned = unmanaged && options.prune;
+        if unmanaged && !pruned {
+            out.unmanaged_profiles.push(name.to_string());
+        }
+        let assignments: Vec<&Value> =
+            p.get("assignments").and_then(Value::as_array).into_iter().flatten().collect();
+        for a in &assignments {
+            let direct = a.get("source").and_then(Value::as_str).is_none_or(|s| s == "direct");
+            let (kind, group) = a.get("target").map(target_key).unwrap_or_default();
+            if kind == ALL_DEVICES && ((unmanaged && !pruned) || !direct) {
+                all_devices_after.push(if id.is_empty() { name.to_string() } else { id.clone() });
+            }
+            if !pruned {
+                continue;
+            }
+            if direct {
+                out.actions.push(Action::DeleteAssignment {
+                    profile: name.to_string(),
+                    profile_id: id.clone(),
+                    assignment_id: a.get("id").and_then(Value::as_str).unwrap_or("").to_string(),
+                    target: describe_target(&kind, &group, group_names),
+                });
+            } else {
+                refusals.push(format!(
+                    "profile {name:?} is not in the tenant file, but a policy set ({}) assigns it; fleetlab touches                      only direct assignments: remove it from the policy set first, or add it to the tenant file",
+                    a.get("sourceId").and_then(Value::as_str).unwrap_or("unknown")
+                ));
+            }
+        }
+        if pruned {
+            out.actions.push(Action::DeleteProfile { profile: name.to_string(), profile_id: id });
+        }
+    }
+    all_devices_after
+}
+
+/// A PATCH of the properties of `cur` whose meaning `body` changes; a
+/// change of join type is refused.
+fn update_profile(
+    cur: &Value,
+    body: &Value,
+    name: &str,
+    profile_id: Option<&str>,
+    out: &mut SyncPlan,
+    refusals: &mut Vec<String>,
+) {
+    let (cur_type, new_type) = (crate::odata::of(cur), crate::odata::of(body));
+    if cur_type.is_some_and(|c| !new_type.is_some_and(|n| crate::odata::same(c, n))) {
+        refusals.push(format!("profile {name:?}: the join type cannot change; create a new profile instead"));
+    }
+    let mut changed = Vec::new();
+    let mut patch = Map::new();
+    let meaning = canonical_profile(cur);
+    for (k, v) in body.as_object().into_iter().flatten() {
+        if k == "@odata.type" {
+            continue;
+        }
+        if cur.get(k) != Some(v) && meaning.as_ref().and_then(|m| m.get(k)) != Some(v) {
+            changed.push(k.clone());
+            patch.insert(k.clone(), v.clone());
+        }
+    }
+    if !changed.is_empty() {
+        if let Some(t) = body.get("@odata.type") {
+            patch.insert("@odata.type".into(), t.clone());
+        }
+        out.actions.push(Action::UpdateProfile {
+            profile: name.to_string(),
+            profile_id: profile_id.unwrap_or_default().to_string(),
+            changed,
+            body: Value::Object(patch),
+        });
+    }
+}
+
+/// Assignment actions of one profile: delete the direct targets it should
+/// no longer have, create the ones it lacks.
+fn assignment_actions(
+    current: Option<&Value>,
+    desired: &[(String, String, Option<String>)],
+    name: &str,
+    profile_id: Option<&str>,
+    group_names: &HashMap<String, String>,
+    out: &mut SyncPlan,
+) {
+    let mut current_targets: Vec<((String, String), String)> = Vec::new();
+    for a in current.and_then(|p| p.get("assignments")).and_then(Value::as_array).into_iter().flatten() {
+        if a.get("source").and_then(Value::as_str).is_some_and(|s| s != "direct") {
+            continue;
+        }
+        let key = a.get("target").map(target_key).unwrap_or_default();
+        let id = a.get("id").and_then(Value::as_str).unwrap_or("").to_string();
+        current_targets.push((key, id));
+    }
+    for ((kind, group), id) in &current_targets {
+        if !desired.iter().any(|(k, g, pending)| pending.is_none() && k == kind && g == group) {
+            out.actions.push(Action::DeleteAssignment {
+                profile: name.to_string(),
+                profile_id: profile_id.unwrap_or_default().to_string(),
+                assignment_id: id.clone(),
+                target: describe_target(kind, group, group_names),
+            });
+        }
+    }
+    for (kind, group, pending) in desired {
+        if pending.is_none() && current_targets.iter().any(|(k, _)| k.0 == *kind && k.1 == *group) {
+            continue;
+        }
+        let mut target = Map::new();
+        target.insert("@odata.type".into(), json!(kind));
+        if !group.is_empty() {
+            target.insert("groupId".into(), json!(group));
+        }
+        out.actions.push(Action::CreateAssignment {
+            profile: name.to_string(),
+            profile_id: profile_id.map(str::to_string),
+            target: match pending {
+                Some(g) => describe_target(kind, g, group_names),
+                None => describe_target(kind, group, group_names),
+            },
+            group: pending.clone(),
+            body: json!({ "target": Value::Object(target) }),
+        });
+    }
+}
+
 fn edit_actions(
     snapshot: &Snapshot,
     edits: &EditSet,
@@ -801,7 +842,7 @@ fn edit_actions(
     devices: &[Device],
     out: &mut SyncPlan,
     refusals: &mut Vec<String>,
-) -> Result<(), PlanError> {
+) -> Result<(), SyncPlanError> {
     let identities = snapshot.autopilot_devices()?;
     let by_device_id: HashMap<String, &Value> = identities
         .iter()

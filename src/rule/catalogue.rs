@@ -401,20 +401,9 @@ pub(crate) fn suggest(object: ObjectType, name: &str) -> Option<String> {
     None
 }
 
-/// Edit distance in characters, for "did you mean" suggestions across fleetlab.
-pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
+/// Edit distance in characters, for "did you mean" suggestions across
+/// fleetlab: `strsim`'s Levenshtein, so every suggestion measures alike.
+pub(crate) use strsim::levenshtein;
 
 #[cfg(test)]
 mod tests {

@@ -39,7 +39,7 @@ pub enum Format {
 
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
-pub enum ExportError {
+pub enum SqlExportError {
     /// Building or writing Arrow data failed.
     #[error("arrow: {0}")]
     Arrow(#[from] arrow_schema::ArrowError),
@@ -48,10 +48,10 @@ pub enum ExportError {
     Parquet(#[from] parquet::errors::ParquetError),
 }
 
-impl From<ExportError> for std::io::Error {
-    fn from(e: ExportError) -> std::io::Error {
+impl From<SqlExportError> for std::io::Error {
+    fn from(e: SqlExportError) -> std::io::Error {
         match e {
-            ExportError::Arrow(arrow_schema::ArrowError::IoError(_, io)) => io,
+            SqlExportError::Arrow(arrow_schema::ArrowError::IoError(_, io)) => io,
             other => std::io::Error::other(other),
         }
     }
@@ -113,12 +113,12 @@ pub fn schema_with(extensions: &[&str]) -> SchemaRef {
 }
 
 /// One record batch of `devices`, in [`schema`] order.
-pub fn batch(devices: &[Device]) -> Result<RecordBatch, ExportError> {
+pub fn batch(devices: &[Device]) -> Result<RecordBatch, SqlExportError> {
     batch_with(devices, &[])
 }
 
 /// One record batch of `devices`, in [`schema_with`]`(extensions)` order.
-pub fn batch_with(devices: &[Device], extensions: &[&str]) -> Result<RecordBatch, ExportError> {
+pub fn batch_with(devices: &[Device], extensions: &[&str]) -> Result<RecordBatch, SqlExportError> {
     let strings = |f: &dyn Fn(&Device) -> Option<&str>| -> ArrayRef {
         let mut b = StringBuilder::with_capacity(devices.len(), devices.len() * 8);
         for d in devices {
@@ -182,7 +182,7 @@ pub fn batch_with(devices: &[Device], extensions: &[&str]) -> Result<RecordBatch
 /// assert!(bytes.starts_with(b"PAR1"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn write<W: Write + Send>(index: &FleetIndex, format: Format, out: W) -> Result<(), ExportError> {
+pub fn write<W: Write + Send>(index: &FleetIndex, format: Format, out: W) -> Result<(), SqlExportError> {
     let names: Vec<&str> = index.extension_names().collect();
     let schema = schema_with(&names);
     let batches = (0..index.len()).step_by(BATCH_ROWS).map(|start| {

@@ -3,7 +3,6 @@
 
 use std::error::Error;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use serde_json::Value as Json;
 
@@ -34,17 +33,8 @@ impl Output {
 }
 
 fn fleetlab(args: &[&str]) -> Result<Output, Box<dyn Error>> {
-    let out = Command::new(env!("CARGO_BIN_EXE_fleetlab"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()?;
-    Ok(Output {
-        code: out.status.code(),
-        stdout: String::from_utf8(out.stdout)?,
-        stderr: String::from_utf8(out.stderr)?,
-    })
+    let r = crate::util::run_args(args)?;
+    Ok(Output { code: r.code, stdout: r.stdout, stderr: r.stderr })
 }
 
 fn temp_file(dir: &Path, name: &str, text: &str) -> Result<String, Box<dyn Error>> {

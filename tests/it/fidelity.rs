@@ -8,7 +8,6 @@
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use fleetlab::fleet::{CompiledSet, FleetIndex};
 use fleetlab::inventory::Device;
@@ -33,18 +32,8 @@ impl std::fmt::Debug for Output {
 }
 
 fn fleetlab(args: &[&str]) -> Result<Output, Box<dyn Error>> {
-    let out = Command::new(env!("CARGO_BIN_EXE_fleetlab"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_BACKTRACE")
-        .stdin(Stdio::null())
-        .output()?;
-    Ok(Output {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    })
+    let r = crate::util::run_args(args)?;
+    Ok(Output { code: r.code, stdout: r.stdout, stderr: r.stderr })
 }
 
 /// Writes `bytes` to `name` in a fresh directory; the directory lives as long as the guard.

@@ -1,7 +1,6 @@
 //! `fleetlab flow` as a real process: show, check, walk, exit codes.
 
 use std::error::Error;
-use std::process::Command;
 
 type TestResult = Result<(), Box<dyn Error>>;
 
@@ -9,8 +8,8 @@ const TENANT: &str = "scenarios/contoso/tenant.toml";
 const DEVICES: &str = "scenarios/contoso/devices.json";
 
 fn fleetlab(args: &[&str]) -> Result<(Option<i32>, String, String), Box<dyn Error>> {
-    let out = Command::new(env!("CARGO_BIN_EXE_fleetlab")).args(args).output()?;
-    Ok((out.status.code(), String::from_utf8(out.stdout)?, String::from_utf8(out.stderr)?))
+    let r = crate::util::run_args(args)?;
+    Ok((r.code, r.stdout, r.stderr))
 }
 
 #[test]

@@ -28,3 +28,4 @@ mod sync_docs;
 mod sync_hostile;
 mod sync_import;
 mod sync_plan;
+mod util;

@@ -12,33 +12,12 @@ use fleetlab::msgraph::fake::{FakeConfig, FakeServer, Faults};
 use fleetlab::msgraph::Snapshot;
 use serde_json::json;
 
-use crate::sync::{assert_matches, fleet, pull, root};
+use crate::sync::{assert_matches, fleet, pull};
 
 type TestResult = Result<(), Box<dyn Error>>;
 
-/// The binary, run from the project root without colours or stdin.
-pub(crate) fn fleetlab() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fleetlab"));
-    cmd.current_dir(root()).env("NO_COLOR", "1").stdin(Stdio::null());
-    cmd
-}
-
-/// What a run printed and how it ended.
-pub(crate) struct Ran {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-/// Runs `cmd`, capturing both streams.
-pub(crate) fn run(cmd: &mut Command) -> Result<Ran, Box<dyn Error>> {
-    let out = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).output()?;
-    Ok(Ran {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    })
-}
+// The CLI runner lives in `util`; these names stay for the tests that use them.
+pub(crate) use crate::util::{fleetlab, run, Ran};
 
 fn sync_pull(url: &str, db: &Path) -> Command {
     let mut cmd = fleetlab();

@@ -123,40 +123,8 @@ enum Refusal {
 
 /// Decodes strict, padded Base64 (RFC 4648 §4); `None` for anything else.
 pub(crate) fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    if !bytes.len().is_multiple_of(4) {
-        return None;
-    }
-    let pad = bytes.iter().rev().take_while(|b| **b == b'=').count();
-    if pad > 2 {
-        return None;
-    }
-    let value = |b: u8| -> Option<u32> {
-        Some(u32::from(match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        }))
-    };
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
-    let body = bytes.len() - pad;
-    for (i, chunk) in bytes.chunks(4).enumerate() {
-        let mut n = 0u32;
-        let mut kept = 0usize;
-        for (j, b) in chunk.iter().enumerate() {
-            n <<= 6;
-            if i * 4 + j < body {
-                n |= value(*b)?;
-                kept += 1;
-            }
-        }
-        let decoded = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&decoded[..kept.saturating_sub(1)]);
-    }
-    Some(out)
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
 }
 
 /// The record's properties as strings (absent or null → `""`), or why it is refused.
