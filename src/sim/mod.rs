@@ -2,6 +2,7 @@
 
 pub mod apps;
 pub mod bottleneck;
+pub mod calendar;
 pub mod dist;
 pub mod engine;
 pub mod events;

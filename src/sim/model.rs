@@ -74,6 +74,8 @@ enum Ev {
     LinkWake { site: u16 },
     /// The depot's technician count changes.
     Shift(u32),
+    /// The admins on duty change (calendar admin hours).
+    AdminShift(u32),
 }
 
 /// What a device waits for.
@@ -491,6 +493,14 @@ impl<'a> Sim<'a> {
                 }
             }
         }
+        if let Some(cal) = &sc.calendar {
+            // No deliveries on non-shipping days or holidays (and no
+            // power-on at home on a day off): see `super::calendar`.
+            for d in &mut devs {
+                let days = cal.days.get(d.site as usize);
+                d.arrived = days.and_then(|s| s.defer(d.arrived)).unwrap_or(Tick::MAX / 2);
+            }
+        }
         let mut schedule: Vec<(Tick, u32)> =
             devs.iter().enumerate().map(|(i, d)| (d.arrived, i as u32)).collect();
         schedule.sort_unstable();
@@ -499,7 +509,10 @@ impl<'a> Sim<'a> {
         }
         let buckets = sc.buckets;
         let techs = sc.depot.as_ref().map(|d| {
-            let start = d.week.first().map_or(d.technicians, |w| if w.0 == 0 { w.1 } else { 0 });
+            let start = match &d.changes {
+                Some(c) => c.first().map_or(0, |w| if w.0 == 0 { w.1 } else { 0 }),
+                None => d.week.first().map_or(d.technicians, |w| if w.0 == 0 { w.1 } else { 0 }),
+            };
             Resource::new("technicians", start, sc.bucket, buckets)
         });
         let ports = sc
@@ -507,7 +520,13 @@ impl<'a> Sim<'a> {
             .as_ref()
             .and_then(|d| d.ports)
             .map(|p| Resource::new("bench-ports", p, sc.bucket, buckets));
-        if let Some(d) = &sc.depot {
+        if let Some(changes) = sc.depot.as_ref().and_then(|d| d.changes.as_ref()) {
+            for &(t, n) in changes {
+                if t > 0 && t <= sc.horizon {
+                    q.schedule(t, Ev::Shift(n));
+                }
+            }
+        } else if let Some(d) = &sc.depot {
             // Shift changes over the horizon, week after week.
             if !d.week.is_empty() {
                 let week = 7 * 1440 * MINUTE;
@@ -523,6 +542,19 @@ impl<'a> Sim<'a> {
                 }
             }
         }
+        // Admin hours: the queue is worked only while admins are on duty.
+        let admin_changes = sc.calendar.as_ref().map(|c| c.admin_changes.as_slice()).unwrap_or(&[]);
+        let on_duty = |open: u32| if open > 0 { sc.operator.admins } else { 0 };
+        let admins_at_start = match admin_changes.first() {
+            Some(&(0, open)) => on_duty(open),
+            Some(_) => 0,
+            None => sc.operator.admins,
+        };
+        for &(t, open) in admin_changes {
+            if t > 0 && t <= sc.horizon {
+                q.schedule(t, Ev::AdminShift(on_duty(open)));
+            }
+        }
         let links = sc.sites.iter().map(|s| PsLink::new(s.uplink, s.device, sc.bucket, buckets)).collect();
         Sim {
             sc,
@@ -530,7 +562,7 @@ impl<'a> Sim<'a> {
             devs,
             techs,
             ports,
-            admin: Resource::new("admins", sc.operator.admins, sc.bucket, buckets),
+            admin: Resource::new("admins", admins_at_start, sc.bucket, buckets),
             connectors: sc.connectors.map(|(n, _)| Resource::new("connectors", n, sc.bucket, buckets)),
             links,
             slots: Vec::new(),
@@ -645,6 +677,15 @@ impl<'a> Sim<'a> {
                 }
             }
             Ev::LinkWake { site } => self.link_wake(now, site),
+            Ev::AdminShift(n) => {
+                let mut granted = std::mem::take(&mut self.scratch);
+                granted.clear();
+                self.admin.set_capacity(now, n, &mut granted);
+                for &d in &granted {
+                    self.admin_granted(now, d);
+                }
+                self.scratch = granted;
+            }
             Ev::Shift(n) => {
                 let mut granted = std::mem::take(&mut self.scratch);
                 granted.clear();

@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::apps::App;
+use super::calendar::Calendar;
 use super::dist::{Dist, Sampler};
 use super::engine::{ticks, Tick, MINUTE};
 use super::scenario::{
@@ -219,6 +220,9 @@ pub struct Depot {
     pub ports: Option<u32>,
     /// Weekly capacity changes: (minute of the week, technicians).
     pub week: Vec<(u32, u32)>,
+    /// With a calendar, the capacity changes over the horizon in absolute
+    /// ticks (local shifts, DST and holidays applied); replaces `week`.
+    pub changes: Option<Vec<(Tick, u32)>>,
     /// Hands-on work.
     pub hands_on: Sampler,
     /// Reseal work.
@@ -312,6 +316,8 @@ pub struct Scenario {
     pub reboot: Sampler,
     /// Hybrid connectors and the time one ODJ request holds one, when any flow is hybrid.
     pub connectors: Option<(u32, Tick)>,
+    /// Local days, working hours and shipping days (`[calendar]`).
+    pub calendar: Option<Calendar>,
 }
 
 /// The `[durations]` key of a wired device's network step: no Wi-Fi
@@ -687,6 +693,26 @@ impl Scenario {
             })
             .collect();
 
+        let calendar = match &f.calendar {
+            Some(c) => {
+                let zones: Vec<(String, Option<String>)> =
+                    sites.iter().map(|s| (s.spec.name.clone(), s.spec.time_zone.clone())).collect();
+                Some(
+                    Calendar::resolve(c, &zones, f.depot.is_none(), horizon)
+                        .map_err(|e| p.invalid(&e.key, e.message))?,
+                )
+            }
+            None => {
+                if let Some(i) = sites.iter().position(|s| s.spec.time_zone.is_some()) {
+                    return Err(p.invalid(
+                        &format!("site[{i}].time_zone"),
+                        "a site's time zone needs a [calendar] table (its days and hours)",
+                    ));
+                }
+                None
+            }
+        };
+
         // Tenant: ESP, apps, profiles.
         let tenant = match &f.fleet.tenant {
             Some(t) => Some(read_tenant(p, t)?),
@@ -979,8 +1005,24 @@ impl Scenario {
                         week.push((t, n.min(d.technicians)));
                     }
                 }
+                let site = site_index(&sites, &d.site);
+                let changes = match &calendar {
+                    Some(cal) => {
+                        let shifts: Vec<_> = d
+                            .shift
+                            .iter()
+                            .map(|s| (s.clone(), s.technicians.unwrap_or(d.technicians)))
+                            .collect();
+                        Some(
+                            cal.technician_changes(site as usize, &shifts, d.technicians)
+                                .map_err(|m| p.invalid("depot.shift", m))?,
+                        )
+                    }
+                    None => None,
+                };
                 Some(Depot {
-                    site: site_index(&sites, &d.site),
+                    site,
+                    changes,
                     technicians: d.technicians,
                     ports: d.bench_ports,
                     week,
@@ -1120,6 +1162,7 @@ impl Scenario {
             wired_network: wired_network.sampler(),
             reboot: Dist::Lognormal(1.5, 0.4).sampler(),
             connectors,
+            calendar,
         })
     }
 
@@ -1152,6 +1195,13 @@ impl Scenario {
                 connectors: n,
                 requests_per_minute: MINUTE as f64 / per.max(1) as f64,
             });
+        }
+        if let Some(c) = &mut f.calendar {
+            c.start_date.get_or_insert_with(|| super::calendar::DEFAULT_START_DATE.into());
+            c.time_zone.get_or_insert_with(|| "UTC".into());
+            let working = c.working_days.get_or_insert_with(|| "mon-fri".into()).clone();
+            c.shipping_days.get_or_insert(working);
+            c.working_hours.get_or_insert_with(|| "08:00-17:00".into());
         }
         f.operator.admin_delay.get_or_insert_with(default_admin_delay);
         f.operator.admin_work.get_or_insert_with(default_admin_work);

@@ -87,6 +87,41 @@ pub struct ScenarioFile {
     pub operator: OperatorSpec,
     /// The Intune Connector for Active Directory (hybrid join only).
     pub hybrid: Option<HybridSpec>,
+    /// Local days: time zones, working days, holidays, shipping days,
+    /// admin hours (default: none, every day the same, times in UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<CalendarSpec>,
+}
+
+/// `[calendar]`: when things happen in local time (see
+/// [`super::calendar`] for the model).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarSpec {
+    /// The date of time zero, `YYYY-MM-DD` (default 2024-01-01, a Monday).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<String>,
+    /// IANA time zone of time zero and of the admins (default `UTC`);
+    /// sites without a `time_zone` of their own use it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// Working days (default `mon-fri`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_days: Option<String>,
+    /// Technician hours of a depot without shifts, `HH:MM-HH:MM` local
+    /// (default `08:00-17:00`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_hours: Option<String>,
+    /// Dates nobody works and nothing ships, `YYYY-MM-DD`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holidays: Vec<String>,
+    /// Days carriers deliver (default: the working days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_days: Option<String>,
+    /// Hours the admin queue is worked on working days, `HH:MM-HH:MM` in
+    /// the calendar's zone (default: around the clock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_hours: Option<String>,
 }
 
 /// `[hybrid]`: the connectors that create computer accounts and return
@@ -296,6 +331,9 @@ pub struct SiteSpec {
     /// Share of devices on AC power (only those serve peers).
     #[serde(default = "default_on_ac")]
     pub on_ac_power: Share,
+    /// IANA time zone of the site (default: the calendar's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 fn default_uplink() -> f64 {
@@ -331,6 +369,7 @@ impl SiteSpec {
             peer_max: default_peer_max(),
             peer_k: default_peer_k(),
             on_ac_power: default_on_ac(),
+            time_zone: None,
         }
     }
 }
@@ -880,7 +919,8 @@ fn day(name: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("unknown day {name:?} (mon, tue, wed, thu, fri, sat, sun)"))
 }
 
-fn parse_days(text: &str) -> Result<Vec<u32>, String> {
+/// Days of the week (`mon-fri`, `sat,sun`) as 0 = Monday … 6 = Sunday.
+pub fn parse_days(text: &str) -> Result<Vec<u32>, String> {
     let mut out = Vec::new();
     for part in text.split(',') {
         match part.split_once('-') {
@@ -897,6 +937,18 @@ fn parse_days(text: &str) -> Result<Vec<u32>, String> {
     out.sort_unstable();
     out.dedup();
     Ok(out)
+}
+
+/// `HH:MM-HH:MM` as minutes of the day, the end after the start.
+pub fn parse_clock_range(text: &str) -> Result<(u32, u32), String> {
+    let (a, z) = text
+        .split_once('-')
+        .ok_or_else(|| format!("{text:?} is not a range of hours (HH:MM-HH:MM, e.g. \"08:00-17:00\")"))?;
+    let (a, z) = (parse_clock(a)?, parse_clock(z)?);
+    if z <= a {
+        return Err(format!("{text:?} ends before it starts; split a night shift in two"));
+    }
+    Ok((a, z))
 }
 
 fn parse_clock(text: &str) -> Result<u32, String> {

@@ -15,6 +15,7 @@ mod props;
 mod register;
 mod sim;
 mod sim_bounds;
+mod sim_calendar;
 mod sim_report;
 mod sim_trust;
 mod sql;
