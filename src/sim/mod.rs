@@ -15,5 +15,6 @@ pub mod rng;
 pub mod run;
 pub mod scenario;
 pub mod search;
+pub mod service;
 pub mod stats;
 pub mod summary;

@@ -155,7 +155,8 @@ pub struct Dev {
     continued: bool,
     tpm_failed: bool,
     enrolled: bool,
-    /// 0 device, 1 account, 2 technician device phase.
+    /// 0 device, 1 account, 2 technician device phase, 3–4 device
+    /// preparation's app steps, 5–6 the OOBE and quality updates steps.
     phase: u8,
     inst: u8,
     dl: u8,
@@ -285,6 +286,7 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     ("peak-concurrent-downloads", "downloads", "most downloads active at once at any site"),
     ("uplink-gb", "GB", "bytes over the sites' uplinks"),
     ("mean-time-in-system", "minutes", "mean arrival-to-done of the devices done"),
+    ("import-throttled", "calls", "Graph import calls answered 429 (source = \"graph\")"),
 ];
 
 /// Index of a metric by name.
@@ -314,6 +316,30 @@ impl Rngs {
 /// No link slot.
 const NO_SLOT: u32 = u32::MAX;
 
+/// Each device's download size of each app whose size varies, drawn on
+/// the device's own `Sizes` stream in app order, so that a sweep over
+/// anything else leaves every device's sizes alone.
+fn device_sizes(sc: &Scenario, seed: u64, rep: u64) -> Vec<f32> {
+    let samplers: Vec<Option<super::dist::Sampler>> =
+        sc.apps.iter().map(|a| a.size_spread.as_ref().map(super::dist::Dist::sampler)).collect();
+    if samplers.iter().all(Option::is_none) {
+        return Vec::new();
+    }
+    let mut out = Vec::with_capacity(sc.devices as usize * sc.apps.len());
+    for dev in 0..sc.devices {
+        let r = &mut device_stream(seed, rep, dev, Stream::Sizes);
+        for (a, s) in sc.apps.iter().zip(&samplers) {
+            let bytes = match s {
+                // Win32 packages are capped at 30 GB ([W32-add]).
+                Some(s) => s.sample(r).clamp(0.0, 30_000.0) * 1e6,
+                None => a.bytes,
+            };
+            out.push(bytes as f32);
+        }
+    }
+    out
+}
+
 struct Sim<'a> {
     sc: &'a Scenario,
     q: EventQueue<Ev>,
@@ -328,6 +354,9 @@ struct Sim<'a> {
     /// Per device and app (`dev * apps + app`), the share of the file
     /// already fetched (Delivery Optimization's cache).
     fetched: Vec<f32>,
+    /// Per device and app, its download size in bytes, when any app's
+    /// size varies by device (else empty: every device gets `App::bytes`).
+    sizes: Vec<f32>,
     free_slots: Vec<u32>,
     /// Per site, per app: devices on AC holding the file.
     sources: Vec<Vec<u32>>,
@@ -354,6 +383,8 @@ struct Counters {
     retries: u32,
     nonblocking_failed: u32,
     peak_downloads: u32,
+    /// Graph import calls answered 429.
+    throttled: u32,
 }
 
 /// Runs replication `rep` of `sc` under base seed `seed`.
@@ -471,27 +502,14 @@ impl<'a> Sim<'a> {
             }
         }
         // Service plane, computed up front: it does not depend on the devices.
+        let mut throttled = 0;
         if let Some(reg) = &sc.registration {
-            let batch = if reg.oem { u32::MAX } else { reg.batch.max(1) } as usize;
-            let mut t = reg.hashes_at;
-            let mut last_sync: Option<Tick> = None;
-            for chunk in devs.chunks_mut(batch) {
-                t += ticks(reg.import.sample(&mut service_rng));
-                let sync = match last_sync {
-                    Some(s) => t.max(s + reg.cooldown),
-                    None => t,
-                };
-                last_sync = Some(sync);
-                for d in chunk {
-                    d.registered_at = sync;
-                    d.assigned_at = if reg.all_devices {
-                        sync
-                    } else {
-                        sync + ticks(reg.group.sample(&mut service_rng))
-                            + ticks(reg.assignment.sample(&mut service_rng))
-                    };
-                }
+            let plane = super::service::service_plane(reg, devs.len(), &mut service_rng);
+            for (d, (&r, &a)) in devs.iter_mut().zip(plane.registered.iter().zip(&plane.assigned)) {
+                d.registered_at = r;
+                d.assigned_at = a;
             }
+            throttled = plane.throttled;
         }
         if let Some(cal) = &sc.calendar {
             // No deliveries on non-shipping days or holidays (and no
@@ -567,11 +585,12 @@ impl<'a> Sim<'a> {
             links,
             slots: Vec::new(),
             fetched: vec![0.0; n * sc.apps.len()],
+            sizes: device_sizes(sc, seed, rep),
             free_slots: Vec::new(),
             sources: vec![vec![0; sc.apps.len()]; sc.sites.len()],
             rngs: (0..=n as u32).map(|d| Rngs::of(seed, rep, d)).collect(),
             causes: vec![0; sc.causes.len()],
-            counters: Counters::default(),
+            counters: Counters { throttled, ..Counters::default() },
             done_times: Vec::new(),
             scratch: Vec::new(),
             schedule,
@@ -1013,9 +1032,12 @@ impl<'a> Sim<'a> {
                     _ => self.generic(dev, plan.forward, &plan.failures),
                 }
             }
-            Kind::DeviceSetup | Kind::AccountSetup | Kind::V2LobApps | Kind::V2Win32Apps => {
-                self.start_phase(now, dev, plan.kind, plan.technician)
-            }
+            Kind::DeviceSetup
+            | Kind::AccountSetup
+            | Kind::V2LobApps
+            | Kind::V2Win32Apps
+            | Kind::OobeUpdates
+            | Kind::QualityUpdates => self.start_phase(now, dev, plan.kind, plan.technician),
             Kind::ErrorScreen => self.choose(now, dev, false),
             Kind::TechError => {
                 if self.sc.depot.is_some() {
@@ -1042,6 +1064,8 @@ impl<'a> Sim<'a> {
                 if let Some(d) = self.d(dev) {
                     d.resets = d.resets.saturating_add(1);
                     d.attempts = 0;
+                    // The wipe removes what was installed as well.
+                    d.apps_done = 0;
                 }
                 self.go(dev, plan.forward);
             }
@@ -1169,11 +1193,13 @@ impl<'a> Sim<'a> {
             (Kind::AccountSetup, _) => 1u8,
             (Kind::V2LobApps, _) => 3,
             (Kind::V2Win32Apps, _) => 4,
+            (Kind::OobeUpdates, _) => 5,
+            (Kind::QualityUpdates, _) => 6,
             (_, true) => 2,
             _ => 0,
         };
         let mut timeout = fl.timeout.get(usize::from(phase == 1)).copied().unwrap_or(60 * MINUTE);
-        if phase >= 3 {
+        if matches!(phase, 3 | 4) {
             // Device preparation's one timer covers both app steps: it starts
             // with the first and runs on into the second, unless a failure
             // and Retry started the attempt over.
@@ -1188,6 +1214,9 @@ impl<'a> Sim<'a> {
         }
         let forward = fl.states.get(s).map_or(NO_EDGE, |p| p.forward);
         let base = match fl.edge_sampler.get(forward as usize).copied().flatten() {
+            // An updates step installs after its download: its time is
+            // drawn when the downloads are in (see `advance_apps`).
+            _ if phase >= 5 => 0.0,
             Some(k) => {
                 let sc = self.sc;
                 sc.samplers.get(k as usize).map_or(0.0, |x| x.sample(&mut self.rng(dev).durations))
@@ -1249,11 +1278,19 @@ impl<'a> Sim<'a> {
             }
             if inst >= apps.len() && !inst_busy {
                 let edge = self.devs.get(dev as usize).map_or(NO_EDGE, |d| d.pending_edge);
-                if let Some(d) = self.d(dev) {
-                    d.attempts = 0;
+                let updates = self.devs.get(dev as usize).is_some_and(|d| d.phase >= 5);
+                if !updates {
+                    if let Some(d) = self.d(dev) {
+                        d.attempts = 0;
+                    }
                 }
                 self.bump(dev);
-                self.take(now, dev, edge);
+                if updates {
+                    // Downloaded: now the install takes the step's own time.
+                    self.go(dev, edge);
+                } else {
+                    self.take(now, dev, edge);
+                }
                 return;
             }
             if !inst_busy && dl > inst {
@@ -1278,10 +1315,18 @@ impl<'a> Sim<'a> {
         dev as usize * self.sc.apps.len() + app as usize
     }
 
+    /// The device's download size of `app`, bytes.
+    fn app_bytes(&self, dev: u32, app: u8) -> f64 {
+        match self.sizes.get(self.fetched_index(dev, app)) {
+            Some(&b) => f64::from(b),
+            None => self.sc.apps.get(app as usize).map_or(0.0, |a| a.bytes),
+        }
+    }
+
     fn start_download(&mut self, now: Tick, dev: u32, app: u8) {
         let Some(d) = self.devs.get(dev as usize) else { return };
         let (site, serial) = (d.site as usize, d.serial);
-        let size = self.sc.apps.get(app as usize).map_or(0.0, |a| a.bytes);
+        let size = self.app_bytes(dev, app);
         let have = self.fetched.get(self.fetched_index(dev, app)).copied().unwrap_or(0.0);
         // Only what an earlier attempt left unfetched (Delivery Optimization resumes).
         let bytes = size * (1.0 - f64::from(have)).max(0.0);
@@ -1367,7 +1412,7 @@ impl<'a> Sim<'a> {
             d.dl_busy = false;
             d.dl_owner = NO_SLOT;
         }
-        let size = self.sc.apps.get(app as usize).map_or(0.0, |a| a.bytes);
+        let size = self.app_bytes(dev, app);
         let i = self.fetched_index(dev, app);
         if let Some(f) = self.fetched.get_mut(i) {
             if size > 0.0 {
@@ -1601,6 +1646,7 @@ impl<'a> Sim<'a> {
         }
         set("non-blocking-app-failures", f64::from(self.counters.nonblocking_failed));
         set("peak-concurrent-downloads", f64::from(self.counters.peak_downloads));
+        set("import-throttled", f64::from(self.counters.throttled));
 
         // Resources.
         let mut resources = Vec::new();

@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use super::apps::App;
+use super::apps::{App, UpdateStep};
 use super::calendar::Calendar;
 use super::dist::{Dist, Sampler};
 use super::engine::{ticks, Tick, MINUTE};
@@ -75,6 +75,10 @@ pub enum Kind {
     V2LobApps,
     /// Device preparation's "selected Win32, Store and Enterprise App Catalog apps" step.
     V2Win32Apps,
+    /// Critical OOBE updates with bytes to download (`[updates]`).
+    OobeUpdates,
+    /// The ESP's quality update with bytes to download (`[updates]`).
+    QualityUpdates,
 }
 
 /// The plan of one state of one flow.
@@ -151,8 +155,9 @@ pub struct FlowPlan {
     /// ESP timeout of the device phase and the account phase, ticks.
     pub timeout: [Tick; 2],
     /// Apps per phase: ESP device setup, account setup, the technician's
-    /// device setup, then device preparation's two app steps.
-    pub phase_apps: [Vec<u8>; 5],
+    /// device setup, device preparation's two app steps, then the
+    /// downloads of the OOBE updates step and of the quality updates step.
+    pub phase_apps: [Vec<u8>; 7],
     /// The technician phase tries every app.
     pub technician_all_apps: bool,
     /// Pre-provisioning: take WIN×5 at the first screen.
@@ -240,6 +245,12 @@ pub struct Registration {
     pub batch: u32,
     /// OEM: one batch.
     pub oem: bool,
+    /// Per row of a batch, added to the import.
+    pub import_per_device: Tick,
+    /// Per position in a synced batch, added to the assignment.
+    pub assignment_per_device: Tick,
+    /// Graph imports: (writes per window, window, back-off after a 429, call time).
+    pub graph: Option<(u32, Tick, Tick, Tick)>,
     /// Import per batch.
     pub import: Sampler,
     /// Sync cooldown.
@@ -459,6 +470,8 @@ struct FlowBuilder<'a> {
     resolved_failures: BTreeMap<String, f64>,
     causes: Vec<String>,
     cause_of: HashMap<String, u16>,
+    /// Whether the OOBE updates step and the quality updates step download bytes.
+    update_steps: [bool; 2],
 }
 
 impl FlowBuilder<'_> {
@@ -522,7 +535,16 @@ impl FlowBuilder<'_> {
                 },
                 |e| out.iter().copied().find(|&k| table.edges.get(k as usize) == Some(e)).unwrap_or(NO_EDGE),
             );
-            let kind = kind_of(*node);
+            let kind = match kind_of(*node) {
+                // With bytes to fetch, an updates step downloads before it installs.
+                Kind::Generic if node.state == State::OobeUpdates && self.update_steps[0] => {
+                    Kind::OobeUpdates
+                }
+                Kind::Generic if node.state == State::QualityUpdates && self.update_steps[1] => {
+                    Kind::QualityUpdates
+                }
+                k => k,
+            };
             let v2_apps = matches!(kind, Kind::V2LobApps | Kind::V2Win32Apps);
             let steered = ["tpm-permanent", "tpm-transient", "reenrollment", "app-failed", "esp-timeout"];
             let mut failures = Vec::new();
@@ -596,7 +618,7 @@ impl FlowBuilder<'_> {
 /// whole deployment (learn.microsoft.com/autopilot/device-preparation/whats-new
 /// and …/tutorial/user-driven/entra-join-autopilot-policy; enrollment-model.md §3.6).
 fn check_device_preparation(p: &Parsed, apps: &[App], esp: &EspSpec) -> Result<(), ScenarioError> {
-    let selected = apps.iter().filter(|a| a.blocking).count();
+    let selected = apps.iter().filter(|a| a.blocking && a.update.is_none()).count();
     if selected > APV2_MAX_APPS {
         return Err(p.invalid(
             "app",
@@ -751,6 +773,7 @@ impl Scenario {
                             _ => "generic".into(),
                         }),
                         size_mb: a.size_mb.map(f64::from),
+                        size_mb_spread: None,
                         install: a.install_minutes.map(|m| Dist::Lognormal(f64::from(m), 0.5)),
                         p_fail: None,
                         p_hang: None,
@@ -770,7 +793,30 @@ impl Scenario {
                 p.invalid("app", format!("{} apps; the simulator tracks at most 128", app_specs.len()))
             );
         }
-        let apps: Vec<App> = app_specs.iter().map(App::resolve).collect();
+        let mut apps: Vec<App> = app_specs.iter().map(App::resolve).collect();
+        // Windows updates ride the app pipeline as downloads of their own.
+        if let Some(u) = &f.updates {
+            let steps = [
+                (&u.oobe_mb, "Windows critical OOBE updates", UpdateStep::Oobe),
+                (&u.driver_mb, "Windows driver updates", UpdateStep::Oobe),
+                (&u.feature_mb, "Windows feature update", UpdateStep::Oobe),
+                (&u.quality_mb, "Windows quality update", UpdateStep::Quality),
+            ];
+            for (mb, name, step) in steps {
+                if let Some(mb) = mb {
+                    apps.push(App::update(name, mb, step));
+                }
+            }
+            if apps.len() > 128 {
+                return Err(
+                    p.invalid("updates", "apps and updates together exceed the 128 the simulator tracks")
+                );
+            }
+        }
+        let update_steps = [
+            apps.iter().any(|a| a.update == Some(UpdateStep::Oobe)),
+            apps.iter().any(|a| a.update == Some(UpdateStep::Quality)),
+        ];
 
         // Flows.
         let mut b = FlowBuilder {
@@ -782,6 +828,7 @@ impl Scenario {
             resolved_failures: BTreeMap::new(),
             causes: Vec::new(),
             cause_of: HashMap::new(),
+            update_steps,
         };
         let depot_flow = f.depot.is_some();
         let mut flows = Vec::new();
@@ -958,9 +1005,10 @@ impl Scenario {
                 Some(names) => names.contains(&a.name.to_lowercase()),
                 None => a.blocking,
             };
-            let pick = |keep: &dyn Fn(&App) -> bool| -> Vec<u8> {
+            let pick_all = |keep: &dyn Fn(&App) -> bool| -> Vec<u8> {
                 apps.iter().enumerate().filter(|(_, a)| keep(a)).map(|(i, _)| i as u8).collect()
             };
+            let pick = |keep: &dyn Fn(&App) -> bool| pick_all(&|a| a.update.is_none() && keep(a));
             let device = pick(&|a| a.context == AppContext::Device && blocking(a));
             let user = pick(&|a| a.context == AppContext::User && blocking(a));
             let technician = pick(&|a| a.context == AppContext::Device && (blocking(a) || track_all));
@@ -968,7 +1016,9 @@ impl Scenario {
             // steps, whatever their context ([APv2-wf], enrollment-model.md §1.8).
             let v2_lob = pick(&|a| a.m365 && blocking(a));
             let v2_win32 = pick(&|a| !a.m365 && blocking(a));
-            fl.phase_apps = [device, user, technician, v2_lob, v2_win32];
+            let oobe = pick_all(&|a| a.update == Some(UpdateStep::Oobe));
+            let quality = pick_all(&|a| a.update == Some(UpdateStep::Quality));
+            fl.phase_apps = [device, user, technician, v2_lob, v2_win32, oobe, quality];
             fl.blocks = apps.iter().map(blocking).collect();
         }
         if f.fleet.mode == Mode::DevicePreparation {
@@ -1038,6 +1088,13 @@ impl Scenario {
             hashes_at: ticks(r.hashes_at_hour * 60.0),
             batch: r.batch_size,
             oem: r.source == HashSource::Oem,
+            import_per_device: ticks(r.import_per_device_seconds / 60.0),
+            assignment_per_device: ticks(r.assignment_per_device_seconds / 60.0),
+            graph: (r.source == HashSource::Graph).then(|| {
+                let window = ticks(r.graph_window_seconds / 60.0).max(1);
+                let back_off = r.graph_retry_after_seconds.map_or(window, |s| ticks(s / 60.0).max(1));
+                (r.graph_writes_per_window, window, back_off, ticks(r.graph_call_seconds / 60.0))
+            }),
             import: dist_sampler(&r.import, default_import),
             cooldown: ticks(r.sync_cooldown_minutes),
             group: dist_sampler(&r.group_evaluation, default_group_evaluation),
@@ -1177,7 +1234,7 @@ impl Scenario {
         if f.fleet.tenant.is_none() {
             f.esp = Some(self.esp.clone());
         }
-        f.app = self.apps.iter().map(App::to_spec).collect();
+        f.app = self.apps.iter().filter(|a| a.update.is_none()).map(App::to_spec).collect();
         f.durations = self.durations.clone();
         f.failures = self.failures.iter().map(|(k, &v)| (k.clone(), Probability(v))).collect();
         if let Some(d) = &mut f.depot {

@@ -91,6 +91,34 @@ pub struct ScenarioFile {
     /// admin hours (default: none, every day the same, times in UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calendar: Option<CalendarSpec>,
+    /// Windows updates downloaded during OOBE, as bytes over the links
+    /// (default: none; their time is in `[durations]` either way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updates: Option<UpdatesSpec>,
+}
+
+/// `[updates]`: what Windows Update downloads during OOBE, in MB per
+/// device, each a distribution drawn per device. The bytes go over the
+/// site's link like an app's (with Delivery Optimization's peering),
+/// before the step's own install time (`updates-done`,
+/// `updates-installed` in `[durations]`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatesSpec {
+    /// Critical OOBE updates (zero-day patch), in the `updates-done` step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oobe_mb: Option<Dist>,
+    /// Drivers Windows Update offers in the same step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver_mb: Option<Dist>,
+    /// A feature update or enablement package in the same step (an image
+    /// behind the release the tenant requires).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_mb: Option<Dist>,
+    /// The monthly quality update the ESP installs at the end of OOBE
+    /// (`esp.install_quality_updates`), in the `updates-installed` step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality_mb: Option<Dist>,
 }
 
 /// `[calendar]`: when things happen in local time (see
@@ -454,6 +482,9 @@ pub enum HashSource {
     Csv,
     /// The OEM registers the whole batch.
     Oem,
+    /// A script creates one `importedWindowsAutopilotDeviceIdentity` per
+    /// device through Microsoft Graph, under Graph's write throttling.
+    Graph,
 }
 
 /// `[registration]`: the service plane (§3.1).
@@ -469,8 +500,32 @@ pub struct RegistrationSpec {
     /// Rows per CSV (at most 500).
     #[serde(default = "default_batch")]
     pub batch_size: u32,
-    /// Import processing per batch.
+    /// Import processing per batch: its fixed part.
     pub import: Option<Dist>,
+    /// Import processing per row of a batch, seconds, on top of `import`
+    /// (default 0.25; assume: a 500-row CSV then takes about 4 minutes,
+    /// "several minutes" in Microsoft's words).
+    #[serde(default = "default_import_per_device")]
+    pub import_per_device_seconds: f64,
+    /// Profile assignment works a synced batch's devices one after
+    /// another: the k-th device of a batch waits k times this long, in
+    /// seconds, on top of `assignment` (default 1; assume).
+    #[serde(default = "default_assignment_per_device")]
+    pub assignment_per_device_seconds: f64,
+    /// `source = "graph"`: writes Graph accepts per window before it
+    /// answers 429 (default 100, the device-enrollment family's limit).
+    #[serde(default = "default_graph_writes")]
+    pub graph_writes_per_window: u32,
+    /// The window of that limit, seconds (default 20).
+    #[serde(default = "default_graph_window")]
+    pub graph_window_seconds: f64,
+    /// The script's wait after a 429 before it tries again, seconds
+    /// (default: Graph's `Retry-After`, taken as the window).
+    pub graph_retry_after_seconds: Option<f64>,
+    /// One Graph call's round trip, seconds (default 0.5): calls go out
+    /// one after another.
+    #[serde(default = "default_graph_call")]
+    pub graph_call_seconds: f64,
     /// Minimum minutes between Autopilot syncs.
     #[serde(default = "default_cooldown")]
     pub sync_cooldown_minutes: f64,
@@ -492,6 +547,21 @@ pub struct RegistrationSpec {
 
 fn default_batch() -> u32 {
     500
+}
+fn default_import_per_device() -> f64 {
+    0.25
+}
+fn default_assignment_per_device() -> f64 {
+    1.0
+}
+fn default_graph_writes() -> u32 {
+    100
+}
+fn default_graph_window() -> f64 {
+    20.0
+}
+fn default_graph_call() -> f64 {
+    0.5
 }
 fn default_cooldown() -> f64 {
     10.0
@@ -518,6 +588,11 @@ pub struct AppSpec {
     pub preset: Option<String>,
     /// Download size, MB.
     pub size_mb: Option<f64>,
+    /// Each device's download of this app drawn from this distribution
+    /// (MB) instead of `size_mb`: packages differ by hardware model and
+    /// language, and the large ones are what run into the ESP timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_mb_spread: Option<Dist>,
     /// Install time once downloaded.
     pub install: Option<Dist>,
     /// Failure probability per attempt.
@@ -835,6 +910,16 @@ fn check_values(p: &Parsed) -> Result<(), ScenarioError> {
         }
         non_negative(p, "registration.sync_cooldown_minutes", r.sync_cooldown_minutes)?;
         non_negative(p, "registration.hashes_at_hour", r.hashes_at_hour)?;
+        non_negative(p, "registration.import_per_device_seconds", r.import_per_device_seconds)?;
+        non_negative(p, "registration.assignment_per_device_seconds", r.assignment_per_device_seconds)?;
+        if r.graph_writes_per_window == 0 {
+            return Err(p.invalid("registration.graph_writes_per_window", "must be at least 1"));
+        }
+        positive(p, "registration.graph_window_seconds", r.graph_window_seconds)?;
+        non_negative(p, "registration.graph_call_seconds", r.graph_call_seconds)?;
+        if let Some(s) = r.graph_retry_after_seconds {
+            positive(p, "registration.graph_retry_after_seconds", s)?;
+        }
         if let Some(h) = r.hold_hours {
             non_negative(p, "registration.hold_hours", h)?;
         }

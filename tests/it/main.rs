@@ -17,6 +17,8 @@ mod sim;
 mod sim_bounds;
 mod sim_calendar;
 mod sim_report;
+mod sim_service;
+mod sim_tails;
 mod sim_trust;
 mod sql;
 mod sync;
