@@ -18,3 +18,4 @@ pub mod search;
 pub mod service;
 pub mod stats;
 pub mod summary;
+pub mod sweep;

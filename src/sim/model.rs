@@ -66,8 +66,8 @@ enum Ev {
     PhaseBase { dev: u32, serial: u32 },
     /// A download is complete (LAN part included).
     Downloaded { dev: u32, serial: u32 },
-    /// An install ended; `failed`: 0 ok, 1 failed, 2 hung.
-    Installed { dev: u32, serial: u32, failed: u8 },
+    /// An install ended.
+    Installed { dev: u32, serial: u32, end: InstallEnd },
     /// The ESP timer of a phase.
     EspTimeout { dev: u32, serial: u32 },
     /// A site's next download completion.
@@ -76,6 +76,17 @@ enum Ev {
     Shift(u32),
     /// The admins on duty change (calendar admin hours).
     AdminShift(u32),
+}
+
+/// How an install ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum InstallEnd {
+    /// Installed.
+    Ok,
+    /// The installer returned a failure.
+    Failed,
+    /// The installer never returned; reported failed at its timeout.
+    Hung,
 }
 
 /// What a device waits for.
@@ -413,7 +424,7 @@ impl<'a> Sim<'a> {
         let mut q = EventQueue::with_capacity(n * 2 + 64);
         let mut devs = Vec::with_capacity(n);
         let on_ac_for = |site: u16, r: &mut SimRng| {
-            let share = sc.sites.get(site as usize).map_or(0.0, |s| s.spec.on_ac_power.0);
+            let share = sc.sites.get(site as usize).map_or(0.0, |s| s.spec.on_ac_power.get());
             let share = if sc.depot.is_some() { 1.0 } else { share };
             r.random::<f64>() < share
         };
@@ -675,9 +686,9 @@ impl<'a> Sim<'a> {
                     self.downloaded(now, dev);
                 }
             }
-            Ev::Installed { dev, serial, failed } => {
+            Ev::Installed { dev, serial, end } => {
                 if self.current(dev, serial) {
-                    self.installed(now, dev, failed);
+                    self.installed(now, dev, end);
                 }
             }
             Ev::EspTimeout { dev, serial } => {
@@ -1069,6 +1080,18 @@ impl<'a> Sim<'a> {
                 }
                 self.go(dev, plan.forward);
             }
+            Kind::V2Start => {
+                // "Minutes allowed before showing installation error" covers
+                // the whole deployment, which begins once the user has signed
+                // in and the policy is delivered: join, enrollment, the IME
+                // and the selected apps and scripts (enrollment-model.md
+                // §1.8; learn.microsoft.com/autopilot/device-preparation/overview).
+                let timeout = fl.timeout[0];
+                if let Some(d) = self.d(dev) {
+                    d.v2_deadline = now + timeout;
+                }
+                self.generic(dev, plan.forward, &plan.failures)
+            }
             Kind::Generic => self.generic(dev, plan.forward, &plan.failures),
         }
     }
@@ -1200,15 +1223,15 @@ impl<'a> Sim<'a> {
         };
         let mut timeout = fl.timeout.get(usize::from(phase == 1)).copied().unwrap_or(60 * MINUTE);
         if matches!(phase, 3 | 4) {
-            // Device preparation's one timer covers both app steps: it starts
-            // with the first and runs on into the second, unless a failure
-            // and Retry started the attempt over.
-            let d = self.devs.get(dev as usize);
-            let deadline = d.map_or(0, |d| d.v2_deadline);
-            if phase == 4 && deadline > now {
-                timeout = deadline - now;
-            }
-            if let Some(d) = self.d(dev) {
+            // Device preparation's one timer runs from the start of the
+            // deployment (see `Kind::V2Start`) through both app steps; a
+            // step reached after it ran out fails at once. Without a running
+            // timer (a Retry started the attempt over at an app step) it
+            // starts here.
+            let deadline = self.devs.get(dev as usize).map_or(0, |d| d.v2_deadline);
+            if deadline > 0 {
+                timeout = deadline.saturating_sub(now);
+            } else if let Some(d) = self.d(dev) {
                 d.v2_deadline = now + timeout;
             }
         }
@@ -1493,37 +1516,37 @@ impl<'a> Sim<'a> {
         let Some(a) = sc.apps.get(app as usize) else { return };
         let r = self.rng(dev);
         let u: f64 = r.apps.random::<f64>();
-        let (minutes, failed) = if u < a.p_hang {
-            (a.timeout_minutes, 2)
+        let (minutes, end) = if u < a.p_hang {
+            (a.timeout_minutes, InstallEnd::Hung)
         } else {
             let t = sc.app_install.get(app as usize).map_or(0.0, |s| s.sample(&mut r.apps));
             let t = if a.reboot { t + sc.reboot.sample(&mut r.durations) } else { t };
             if t > a.timeout_minutes {
-                (a.timeout_minutes, 2)
+                (a.timeout_minutes, InstallEnd::Hung)
             } else if u < a.p_hang + a.p_fail {
-                (t, 1)
+                (t, InstallEnd::Failed)
             } else {
-                (t, 0)
+                (t, InstallEnd::Ok)
             }
         };
         let Some(d) = self.d(dev) else { return };
         d.inst_busy = true;
         let serial = d.serial;
-        self.q.after(ticks(minutes), Ev::Installed { dev, serial, failed });
+        self.q.after(ticks(minutes), Ev::Installed { dev, serial, end });
     }
 
-    fn installed(&mut self, now: Tick, dev: u32, failed: u8) {
+    fn installed(&mut self, now: Tick, dev: u32, end: InstallEnd) {
         let apps = self.phase_apps(dev);
         let Some(d) = self.devs.get(dev as usize) else { return };
         let app = apps.get(d.inst as usize).copied().unwrap_or(0);
         let Some(a) = self.sc.apps.get(app as usize) else { return };
-        if failed == 0 {
+        if end == InstallEnd::Ok {
             if let Some(d) = self.d(dev) {
                 d.apps_done |= 1u128 << app;
             }
         } else if self.flow(dev).blocks.get(app as usize).copied().unwrap_or(a.blocking) {
             let (fail_cause, hang_cause) = self.sc.app_causes.get(app as usize).copied().unwrap_or((0, 0));
-            self.cause(dev, if failed == 2 { hang_cause } else { fail_cause });
+            self.cause(dev, if end == InstallEnd::Hung { hang_cause } else { fail_cause });
             let edge = self.flow(dev).steer.get(self.state(dev) as usize).and_then(|s| s.app_failed);
             if let Some(edge) = edge {
                 if let Some(d) = self.d(dev) {

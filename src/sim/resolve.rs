@@ -75,6 +75,9 @@ pub enum Kind {
     V2LobApps,
     /// Device preparation's "selected Win32, Store and Enterprise App Catalog apps" step.
     V2Win32Apps,
+    /// Device preparation's deployment begins (join and enrollment after
+    /// the user signed in): its one timer starts here.
+    V2Start,
     /// Critical OOBE updates with bytes to download (`[updates]`).
     OobeUpdates,
     /// The ESP's quality update with bytes to download (`[updates]`).
@@ -453,6 +456,7 @@ fn kind_of(node: Node) -> Kind {
         S::EspError(_) | S::EnrollError(_) | S::TpmError(_) | S::V2Failed(_) => Kind::ErrorScreen,
         S::PreProvSuccess => Kind::Reseal,
         S::Resetting => Kind::Resetting,
+        S::V2(V2Step::JoinEnroll) => Kind::V2Start,
         S::V2(V2Step::LobM365) => Kind::V2LobApps,
         S::V2(V2Step::Win32Store) => Kind::V2Win32Apps,
         _ => Kind::Generic,
@@ -553,7 +557,7 @@ impl FlowBuilder<'_> {
                 if e.edge.kind != EdgeKind::Error && !(e.to == e.from && e.edge.timing.p.is_some()) {
                     continue;
                 }
-                let p = self.failures.get(e.edge.event).map(|p| p.0).or(e.edge.timing.p);
+                let p = self.failures.get(e.edge.event).map(|p| p.get()).or(e.edge.timing.p);
                 if let Some(p) = p {
                     self.resolved_failures.insert(e.edge.event.to_string(), p);
                     if p > 0.0 && !steered.contains(&e.edge.event) {
@@ -1215,7 +1219,7 @@ impl Scenario {
             admin_delay: dist_sampler(&f.operator.admin_delay, default_admin_delay),
             admin_work: dist_sampler(&f.operator.admin_work, default_admin_work),
             esp,
-            wired: f.fleet.wired.0,
+            wired: f.fleet.wired.get(),
             wired_network: wired_network.sampler(),
             reboot: Dist::Lognormal(1.5, 0.4).sampler(),
             connectors,
@@ -1236,7 +1240,7 @@ impl Scenario {
         }
         f.app = self.apps.iter().filter(|a| a.update.is_none()).map(App::to_spec).collect();
         f.durations = self.durations.clone();
-        f.failures = self.failures.iter().map(|(k, &v)| (k.clone(), Probability(v))).collect();
+        f.failures = self.failures.iter().map(|(k, &v)| (k.clone(), Probability::clamped(v))).collect();
         if let Some(d) = &mut f.depot {
             d.hands_on.get_or_insert_with(default_hands_on);
             d.reseal.get_or_insert_with(default_reseal);
@@ -1290,7 +1294,7 @@ impl Scenario {
                 }
             }
             DeliveryOptimization::Lan => {
-                s.spec.peer_max.0 * (1.0 - (-s.spec.peer_k * f64::from(sources)).exp())
+                s.spec.peer_max.get() * (1.0 - (-s.spec.peer_k * f64::from(sources)).exp())
             }
         }
     }

@@ -35,6 +35,9 @@ use super::dist::Dist;
 use crate::autopilot::source::{toml_error, KeyIndex};
 use crate::autopilot::{Location, Origin, Source};
 
+/// Rewriting a scenario's text for a sweep lives with the sweeps.
+pub use super::sweep::with_value;
+
 /// A scenario file, as written.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -182,7 +185,20 @@ fn default_horizon() -> f64 {
 /// A probability, checked to lie in `[0, 1]` when read.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "f64", into = "f64")]
-pub struct Probability(pub f64);
+pub struct Probability(f64);
+
+impl Probability {
+    /// The probability `p`, clamped into `[0, 1]` (NaN becomes 0): for
+    /// values the simulator computed itself, never for what a user wrote.
+    pub fn clamped(p: f64) -> Probability {
+        Probability(if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) })
+    }
+
+    /// The value, in `[0, 1]`.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
 
 impl TryFrom<f64> for Probability {
     type Error = String;
@@ -1045,65 +1061,6 @@ fn parse_clock(text: &str) -> Result<u32, String> {
         return Err(bad());
     }
     Ok(h * 60 + m)
-}
-
-/// The scenario text with one value replaced: `key` is a dotted path
-/// (`esp.timeout_minutes`, `depot.technicians`, `site[1].uplink_mbps`) and
-/// `value` a TOML value (`90`, `"mcc"`, `true`). Missing tables on the way
-/// are created, so a scenario without `[esp]` can still be swept over the
-/// ESP timeout. This is what `fleetlab simulate --sweep` runs variants with.
-///
-/// ```
-/// use fleetlab::sim::scenario::with_value;
-/// let text = with_value("name = \"x\"\n[depot]\ntechnicians = 2\n", "depot.technicians", "5")?;
-/// assert!(text.contains("technicians = 5"));
-/// let text = with_value("name = \"x\"\n", "esp.timeout_minutes", "120")?;
-/// assert!(text.contains("timeout_minutes = 120"));
-/// # Ok::<(), String>(())
-/// ```
-pub fn with_value(text: &str, key: &str, value: &str) -> Result<String, String> {
-    let mut doc: toml::Table = toml::from_str(text).map_err(|e| e.message().to_string())?;
-    let parsed: toml::Table =
-        toml::from_str(&format!("v = {value}")).map_err(|_| format!("{value:?} is not a TOML value"))?;
-    let new = parsed.get("v").cloned().ok_or_else(|| format!("{value:?} is not a TOML value"))?;
-    let segments: Vec<&str> = key.split('.').collect();
-    let mut table = &mut doc;
-    for (i, seg) in segments.iter().enumerate() {
-        let (name, index) = match seg.split_once('[') {
-            Some((n, rest)) => {
-                let idx: usize = rest
-                    .strip_suffix(']')
-                    .and_then(|x| x.parse().ok())
-                    .ok_or_else(|| format!("{key}: {seg:?} is not NAME or NAME[INDEX]"))?;
-                (n, Some(idx))
-            }
-            None => (*seg, None),
-        };
-        if name.is_empty() {
-            return Err(format!("{key}: empty key"));
-        }
-        let last = i + 1 == segments.len();
-        if last && index.is_none() {
-            table.insert(name.to_string(), new);
-            return toml::to_string(&doc).map_err(|e| e.to_string());
-        }
-        let entry = table.entry(name.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        let target = match index {
-            Some(idx) => {
-                let arr = entry.as_array_mut().ok_or_else(|| format!("{key}: {name} is not a list"))?;
-                let len = arr.len();
-                let item = arr.get_mut(idx).ok_or_else(|| format!("{key}: {name} has {len} entries"))?;
-                if last {
-                    *item = new;
-                    return toml::to_string(&doc).map_err(|e| e.to_string());
-                }
-                item
-            }
-            None => entry,
-        };
-        table = target.as_table_mut().ok_or_else(|| format!("{key}: {name} is not a table"))?;
-    }
-    Err(format!("{key}: empty key"))
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ mod sim_bounds;
 mod sim_calendar;
 mod sim_report;
 mod sim_service;
+mod sim_sweep;
 mod sim_tails;
 mod sim_trust;
 mod sql;
