@@ -327,6 +327,103 @@ impl Rngs {
 /// No link slot.
 const NO_SLOT: u32 = u32::MAX;
 
+/// Every device of the run at its arrival, in the order of the arrival
+/// specs: its attributes from its own stream, its arrival time from
+/// its wave's.
+fn arrivals(sc: &Scenario, seed: u64, rep: u64) -> Vec<Dev> {
+    let mut devs = Vec::with_capacity(sc.devices as usize);
+    let on_ac_for = |site: u16, r: &mut SimRng| {
+        let share = sc.sites.get(site as usize).map_or(0.0, |s| s.spec.on_ac_power.get());
+        let share = if sc.depot.is_some() { 1.0 } else { share };
+        r.random::<f64>() < share
+    };
+    // Arrivals, in spec order; device ordinals follow.
+    let tpm_p = sc.failures.get("tpm-permanent").copied().unwrap_or(0.0);
+    let push = |t: Tick, site: u16, devs: &mut Vec<Dev>| {
+        let ordinal = devs.len();
+        let r = &mut device_stream(seed, rep, ordinal as u32, Stream::Attributes);
+        let wired = r.random::<f64>() < sc.wired;
+        let on_ac = on_ac_for(site, r);
+        let tpm_bad = r.random::<f64>() < tpm_p;
+        // Drawn last, so that sites without a spread keep their draws.
+        let speed = sc
+            .sites
+            .get(site as usize)
+            .and_then(|s| s.device_spread.as_ref())
+            .map_or(0.0, |d| d.sample(r).max(0.01) * 1e6 / 8.0 / 1000.0);
+        let (flow, escape) = sc.device_flows.get(ordinal).copied().unwrap_or((0, 0));
+        let dev = Dev {
+            flow,
+            site,
+            state: sc.flows.get(flow as usize).map_or(0, |f| f.start),
+            serial: 0,
+            wired,
+            on_ac,
+            tpm_bad,
+            escape,
+            waiting: Wait::Nothing,
+            holds_port: false,
+            attempts: 0,
+            resets: 0,
+            admin_fixes: 0,
+            retried: false,
+            continued: false,
+            tpm_failed: false,
+            enrolled: false,
+            phase: 0,
+            inst: 0,
+            dl: 0,
+            dl_busy: false,
+            inst_busy: false,
+            lan_done: 0,
+            v2_deadline: 0,
+            speed,
+            dl_app: 0,
+            dl_start: 0,
+            dl_bytes: 0.0,
+            dl_share: 0.0,
+            dl_owner: NO_SLOT,
+            dl_end: 0,
+            apps_done: 0,
+            pending_edge: NO_EDGE,
+            arrived: t,
+            powered: 0,
+            powered_on: false,
+            device_setup: (0, 0),
+            account_setup: (0, 0),
+            end: 0,
+            outcome: Outcome::Unfinished,
+            first_cause: None,
+            registered_at: 0,
+            assigned_at: 0,
+            booted_early: false,
+            failed_phase: [false; 2],
+            timed_out: false,
+        };
+        devs.push(dev);
+    };
+    for (w, a) in sc.arrivals.iter().enumerate() {
+        let mut arrivals_rng = keyed_stream(seed, rep, WAVE_KEY + w as u64, Stream::Arrivals);
+        match a {
+            Arrival::Wave { devices, site, start, spread, .. } => {
+                for _ in 0..*devices {
+                    let t = start + ticks(spread.sample(&mut arrivals_rng));
+                    push(t, *site, &mut devs);
+                }
+            }
+            Arrival::Poisson { devices, site, start, mean_gap } => {
+                let mut t = *start as f64;
+                for _ in 0..*devices {
+                    let u: f64 = arrivals_rng.random::<f64>();
+                    t += -mean_gap * (1.0 - u).ln() * MINUTE as f64;
+                    push(t.round() as Tick, *site, &mut devs);
+                }
+            }
+        }
+    }
+    devs
+}
+
 /// Each device's download size of each app whose size varies, drawn on
 /// the device's own `Sizes` stream in app order, so that a sweep over
 /// anything else leaves every device's sizes alone.
@@ -422,96 +519,7 @@ impl<'a> Sim<'a> {
         let n = sc.devices as usize;
         let mut service_rng = stream(seed, rep, Stream::Service);
         let mut q = EventQueue::with_capacity(n * 2 + 64);
-        let mut devs = Vec::with_capacity(n);
-        let on_ac_for = |site: u16, r: &mut SimRng| {
-            let share = sc.sites.get(site as usize).map_or(0.0, |s| s.spec.on_ac_power.get());
-            let share = if sc.depot.is_some() { 1.0 } else { share };
-            r.random::<f64>() < share
-        };
-        // Arrivals, in spec order; device ordinals follow.
-        let tpm_p = sc.failures.get("tpm-permanent").copied().unwrap_or(0.0);
-        let push = |t: Tick, site: u16, devs: &mut Vec<Dev>| {
-            let ordinal = devs.len();
-            let r = &mut device_stream(seed, rep, ordinal as u32, Stream::Attributes);
-            let wired = r.random::<f64>() < sc.wired;
-            let on_ac = on_ac_for(site, r);
-            let tpm_bad = r.random::<f64>() < tpm_p;
-            // Drawn last, so that sites without a spread keep their draws.
-            let speed = sc
-                .sites
-                .get(site as usize)
-                .and_then(|s| s.device_spread.as_ref())
-                .map_or(0.0, |d| d.sample(r).max(0.01) * 1e6 / 8.0 / 1000.0);
-            let (flow, escape) = sc.device_flows.get(ordinal).copied().unwrap_or((0, 0));
-            let dev = Dev {
-                flow,
-                site,
-                state: sc.flows.get(flow as usize).map_or(0, |f| f.start),
-                serial: 0,
-                wired,
-                on_ac,
-                tpm_bad,
-                escape,
-                waiting: Wait::Nothing,
-                holds_port: false,
-                attempts: 0,
-                resets: 0,
-                admin_fixes: 0,
-                retried: false,
-                continued: false,
-                tpm_failed: false,
-                enrolled: false,
-                phase: 0,
-                inst: 0,
-                dl: 0,
-                dl_busy: false,
-                inst_busy: false,
-                lan_done: 0,
-                v2_deadline: 0,
-                speed,
-                dl_app: 0,
-                dl_start: 0,
-                dl_bytes: 0.0,
-                dl_share: 0.0,
-                dl_owner: NO_SLOT,
-                dl_end: 0,
-                apps_done: 0,
-                pending_edge: NO_EDGE,
-                arrived: t,
-                powered: 0,
-                powered_on: false,
-                device_setup: (0, 0),
-                account_setup: (0, 0),
-                end: 0,
-                outcome: Outcome::Unfinished,
-                first_cause: None,
-                registered_at: 0,
-                assigned_at: 0,
-                booted_early: false,
-                failed_phase: [false; 2],
-                timed_out: false,
-            };
-            devs.push(dev);
-        };
-        for (w, a) in sc.arrivals.iter().enumerate() {
-            let mut arrivals_rng = keyed_stream(seed, rep, WAVE_KEY + w as u64, Stream::Arrivals);
-            match a {
-                Arrival::Wave { devices, site, start, spread, .. } => {
-                    for _ in 0..*devices {
-                        let t = start + ticks(spread.sample(&mut arrivals_rng));
-                        push(t, *site, &mut devs);
-                    }
-                }
-                Arrival::Poisson { devices, site, start, mean_gap } => {
-                    let mut t = *start as f64;
-                    for _ in 0..*devices {
-                        let u: f64 = arrivals_rng.random::<f64>();
-                        t += -mean_gap * (1.0 - u).ln() * MINUTE as f64;
-                        push(t.round() as Tick, *site, &mut devs);
-                    }
-                }
-            }
-        }
+        let mut devs = arrivals(sc, seed, rep);
         // Service plane, computed up front: it does not depend on the devices.
         let mut throttled = 0;
         if let Some(reg) = &sc.registration {
