@@ -31,6 +31,7 @@ Bundled scenarios (scenarios/sim/):
   s3-registration.toml        how long to hold devices after the hashes arrive
   s4-esp-timeout.toml         the ESP timeout that keeps timeouts under 1 % on a slow site
   s5-failing-app.toml         what a failing Win32 app does to Reseal yield
+  s6-calendar.toml            time zones, Easter holidays, shipping days, OOBE updates, Graph imports
   wave-10k.toml               S2 at 10,000 laptops (scale)
   mmc.toml                    an M/M/3 queue, to check the engine against Erlang C
 

@@ -21,6 +21,9 @@
 //!   the scenario lists none.
 //! * **Time zero is Monday 00:00.** Waves start at `start_hour`; shifts are
 //!   weekly (`days = "mon-fri"`), so a five-day horizon sees a working week.
+//!   A `[calendar]` makes it 00:00 of a real date in a real time zone, with
+//!   each site's local days, holidays and shipping days
+//!   ([`super::calendar`]).
 //! * **Modes the flow module does not have** are `hands-on-only`: the
 //!   technician's bench work alone, so a depot reduces to an M/M/c queue
 //!   for validation and staffing questions.
