@@ -42,7 +42,7 @@
 use rand::RngExt;
 
 use super::engine::{minutes, ticks, EventQueue, PsLink, Resource, Tick, MINUTE};
-use super::resolve::{Arrival, FlowPlan, Kind, Scenario};
+use super::resolve::{Arrival, FlowPlan, Kind, Scenario, StatePlan, Steer};
 use super::rng::{device_stream, keyed_stream, stream, SimRng, Stream, WAVE_KEY};
 use super::scenario::{Choice, Mode};
 use crate::flow::NO_EDGE;
@@ -930,23 +930,7 @@ impl<'a> Sim<'a> {
             }
             Kind::Escaped => self.end_device(now, dev, Outcome::Escaped),
             Kind::Abandoned => self.end_device(now, dev, Outcome::Abandoned),
-            Kind::Admin => {
-                let fixes = self.devs.get(dev as usize).map_or(0, |d| d.admin_fixes);
-                if steer.admin_resolves.is_some() && u32::from(fixes) < self.sc.operator.max_admin_fixes {
-                    self.counters.tickets += 1;
-                    if let Some(d) = self.d(dev) {
-                        d.waiting = Wait::Admin;
-                    }
-                    let sc = self.sc;
-                    let delay = sc.admin_delay.sample(&mut self.rng(dev).people);
-                    self.q.after(ticks(delay), Ev::AdminPickup(dev));
-                } else if fixes > 0 {
-                    self.end_device(now, dev, Outcome::Abandoned);
-                } else {
-                    self.counters.tickets += 1;
-                    self.end_device(now, dev, Outcome::AwaitingAdmin);
-                }
-            }
+            Kind::Admin => self.enter_admin(now, dev, *steer),
             Kind::OobeStart => {
                 let (wired, on_tech) =
                     self.devs.get(dev as usize).map_or((true, false), |d| (d.wired, plan.technician));
@@ -976,60 +960,8 @@ impl<'a> Sim<'a> {
                     _ => self.go(dev, plan.forward),
                 }
             }
-            Kind::Lookup => {
-                let d = self.devs.get(dev as usize);
-                let (escape, registered, assigned) =
-                    d.map_or((0, 0, 0), |d| (d.escape, d.registered_at, d.assigned_at));
-                let default_profile = self.sc.registration.as_ref().is_some_and(|r| r.default_profile);
-                let edge = match escape {
-                    1 => steer.not_registered,
-                    2 => steer.not_assigned,
-                    _ if self.sc.registration.is_none() || now >= assigned => None,
-                    _ => {
-                        if let Some(d) = self.d(dev) {
-                            d.booted_early = true;
-                        }
-                        if now < registered {
-                            steer.not_registered
-                        } else if default_profile {
-                            None
-                        } else {
-                            steer.not_assigned
-                        }
-                    }
-                };
-                match edge {
-                    Some(k) => self.go(dev, k),
-                    None => match self.sample_failure(dev, &plan.failures) {
-                        Some(k) => self.go(dev, k),
-                        None => self.go(dev, steer.found.unwrap_or(plan.forward)),
-                    },
-                }
-            }
-            Kind::Attest => {
-                let (bad, failed_before) =
-                    self.devs.get(dev as usize).map_or((false, false), |d| (d.tpm_bad, d.tpm_failed));
-                if bad && steer.tpm_permanent.is_some() {
-                    self.go(dev, steer.tpm_permanent.unwrap_or(plan.forward));
-                    return;
-                }
-                // A retry after an intermittent failure works with p = 0.8 (§3.5).
-                let p = if failed_before {
-                    0.2
-                } else {
-                    self.sc.failures.get("tpm-transient").copied().unwrap_or(0.0)
-                };
-                if let Some(k) = steer.tpm_transient {
-                    if self.rng(dev).failures.random::<f64>() < p {
-                        if let Some(d) = self.d(dev) {
-                            d.tpm_failed = true;
-                        }
-                        self.go(dev, k);
-                        return;
-                    }
-                }
-                self.generic(dev, plan.forward, &plan.failures);
-            }
+            Kind::Lookup => self.enter_lookup(now, dev, plan, *steer),
+            Kind::Attest => self.enter_attest(dev, plan, *steer),
             Kind::Join => {
                 let odj = fl.table.events.contains(&"odj-applied") && self.connectors.is_some();
                 if odj {
@@ -1102,6 +1034,80 @@ impl<'a> Sim<'a> {
             }
             Kind::Generic => self.generic(dev, plan.forward, &plan.failures),
         }
+    }
+
+    /// An admin-queue state: a ticket, or the end of the road.
+    fn enter_admin(&mut self, now: Tick, dev: u32, steer: Steer) {
+        let fixes = self.devs.get(dev as usize).map_or(0, |d| d.admin_fixes);
+        if steer.admin_resolves.is_some() && u32::from(fixes) < self.sc.operator.max_admin_fixes {
+            self.counters.tickets += 1;
+            if let Some(d) = self.d(dev) {
+                d.waiting = Wait::Admin;
+            }
+            let sc = self.sc;
+            let delay = sc.admin_delay.sample(&mut self.rng(dev).people);
+            self.q.after(ticks(delay), Ev::AdminPickup(dev));
+        } else if fixes > 0 {
+            self.end_device(now, dev, Outcome::Abandoned);
+        } else {
+            self.counters.tickets += 1;
+            self.end_device(now, dev, Outcome::AwaitingAdmin);
+        }
+    }
+
+    /// Profile lookup: the service plane decides whether the device finds its profile.
+    fn enter_lookup(&mut self, now: Tick, dev: u32, plan: &StatePlan, steer: Steer) {
+        let d = self.devs.get(dev as usize);
+        let (escape, registered, assigned) =
+            d.map_or((0, 0, 0), |d| (d.escape, d.registered_at, d.assigned_at));
+        let default_profile = self.sc.registration.as_ref().is_some_and(|r| r.default_profile);
+        let edge = match escape {
+            1 => steer.not_registered,
+            2 => steer.not_assigned,
+            _ if self.sc.registration.is_none() || now >= assigned => None,
+            _ => {
+                if let Some(d) = self.d(dev) {
+                    d.booted_early = true;
+                }
+                if now < registered {
+                    steer.not_registered
+                } else if default_profile {
+                    None
+                } else {
+                    steer.not_assigned
+                }
+            }
+        };
+        match edge {
+            Some(k) => self.go(dev, k),
+            None => match self.sample_failure(dev, &plan.failures) {
+                Some(k) => self.go(dev, k),
+                None => self.go(dev, steer.found.unwrap_or(plan.forward)),
+            },
+        }
+    }
+
+    /// TPM attestation: a bad TPM fails for good, a transient failure once.
+    fn enter_attest(&mut self, dev: u32, plan: &StatePlan, steer: Steer) {
+        let (bad, failed_before) =
+            self.devs.get(dev as usize).map_or((false, false), |d| (d.tpm_bad, d.tpm_failed));
+        if bad && steer.tpm_permanent.is_some() {
+            self.go(dev, steer.tpm_permanent.unwrap_or(plan.forward));
+            return;
+        }
+        // A retry after an intermittent failure works with p = 0.8 (§3.5).
+        let p =
+            if failed_before { 0.2 } else { self.sc.failures.get("tpm-transient").copied().unwrap_or(0.0) };
+        if let Some(k) = steer.tpm_transient {
+            if self.rng(dev).failures.random::<f64>() < p {
+                if let Some(d) = self.d(dev) {
+                    d.tpm_failed = true;
+                }
+                self.go(dev, k);
+                return;
+            }
+        }
+        self.generic(dev, plan.forward, &plan.failures);
     }
 
     /// A connector works one ODJ request (FIFO, fixed time per request).
