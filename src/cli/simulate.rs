@@ -4,6 +4,7 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use clap::{Args, ValueEnum};
 
@@ -30,6 +31,7 @@ Bundled scenarios (scenarios/sim/):
   s3-registration.toml        how long to hold devices after the hashes arrive
   s4-esp-timeout.toml         the ESP timeout that keeps timeouts under 1 % on a slow site
   s5-failing-app.toml         what a failing Win32 app does to Reseal yield
+  s6-calendar.toml            time zones, Easter holidays, shipping days, OOBE updates, Graph imports
   wave-10k.toml               S2 at 10,000 laptops (scale)
   mmc.toml                    an M/M/3 queue, to check the engine against Erlang C
 
@@ -176,6 +178,7 @@ fn run_with_progress(sc: &Scenario, args: &SimulateArgs, keep_first: bool) -> Re
         threads: args.threads.map(usize::from),
         keep_first,
         progress: Some(&tick),
+        skip_bottleneck: false,
     };
     let out = simulate(sc, &opts).map_err(fail)?;
     if let Some(b) = &bar {
@@ -205,37 +208,21 @@ fn progress_bar(reps: u32, quiet: bool) -> Option<indicatif::ProgressBar> {
 
 /// The smallest value of a key that meets a goal.
 fn search(args: &SimulateArgs, range: &str, goal: &str) -> Outcome {
-    use crate::sim::search::{parse_range, Goal, Search};
-    let (key, lo, hi) = parse_range(range).map_err(fail)?;
+    use crate::sim::search::{search, Goal, SearchOptions};
     let goal_parsed = Goal::parse(goal).map_err(fail)?;
     let text = std::fs::read_to_string(&args.scenario)
         .map_err(|e| fail(format!("{}: {e}", args.scenario.display())))?;
-    let parsed = scenario::parse(&text, &args.scenario).map_err(fail)?;
-    let base = Scenario::resolve(&parsed, &args.scenario).map_err(fail)?;
-    let s = Search {
-        text: &text,
-        path: &args.scenario,
-        key: &key,
-        lo,
-        hi,
-        goal: &goal_parsed,
+    let opts = SearchOptions {
         confidence: args.confidence,
-        replications: args.replications.unwrap_or(base.file.replications).max(1),
-        seed: args.seed.unwrap_or(base.file.seed),
+        replications: args.replications,
+        seed: args.seed,
+        threads: args.threads.map(usize::from),
     };
-    let run = || s.run();
-    let found = match args.threads {
-        Some(t) => rayon::ThreadPoolBuilder::new()
-            .num_threads(usize::from(t))
-            .build()
-            .map_err(|e| fail(format!("threads: {e}")))?
-            .install(run),
-        None => run(),
-    }
-    .map_err(fail)?;
+    let r = search(&text, &args.scenario, range, &goal_parsed, &opts).map_err(fail)?;
+    let (key, lo, hi) = (&r.key, r.lo, r.hi);
     let text = match args.format {
         SimFormat::Json => {
-            let v = serde_json::json!({ "key": key, "goal": goal, "confidence": args.confidence, "found": found });
+            let v = serde_json::json!({ "key": key, "goal": goal, "confidence": args.confidence, "found": r.found });
             let mut t = serde_json::to_string_pretty(&v).map_err(|e| fail(format!("json: {e}")))?;
             t.push('\n');
             t
@@ -243,10 +230,10 @@ fn search(args: &SimulateArgs, range: &str, goal: &str) -> Outcome {
         SimFormat::Text => {
             let mut t = format!(
                 "{} — {} replications per value, seed {}, same random streams for every value\n\n",
-                base.file.name, s.replications, s.seed
+                r.scenario, r.replications, r.seed
             );
             t.push_str(&format!("{key:<24}  goal met in\n"));
-            let mut probes = found.probes.clone();
+            let mut probes = r.found.probes.clone();
             probes.sort_by_key(|p| p.value);
             for p in &probes {
                 t.push_str(&format!(
@@ -258,7 +245,7 @@ fn search(args: &SimulateArgs, range: &str, goal: &str) -> Outcome {
                 ));
             }
             t.push('\n');
-            t.push_str(&match found.value {
+            t.push_str(&match r.found.value {
                 Some(v) => format!(
                     "{key} = {v} is the smallest value in {lo}..{hi} for which {goal} holds in at least {:.0} % of replications.\n",
                     args.confidence * 100.0
@@ -277,47 +264,40 @@ fn search(args: &SimulateArgs, range: &str, goal: &str) -> Outcome {
 /// One run per value of one key, or per pair of values of two keys
 /// (`K1=A,B;K2=X,Y`: the grid of both), side by side.
 fn sweep(args: &SimulateArgs, spec: &str) -> Outcome {
-    let mut axes: Vec<(&str, Vec<&str>)> = Vec::new();
-    for axis in spec.split(';').map(str::trim).filter(|a| !a.is_empty()) {
-        let (key, values) = axis.split_once('=').ok_or_else(|| {
-            fail(format!("--sweep {spec:?}: expected KEY=V1,V2,… (e.g. esp.timeout_minutes=60,90)"))
-        })?;
-        let values: Vec<&str> = values.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
-        if values.is_empty() {
-            return Err(fail(format!("--sweep {spec:?}: no values after '=' for {key}")));
-        }
-        axes.push((key.trim(), values));
-    }
-    if axes.is_empty() || axes.len() > 2 {
-        return Err(fail(format!("--sweep {spec:?}: one key, or two keys separated by ';'")));
-    }
+    let axes = crate::sim::sweep::parse_axes(spec).map_err(fail)?;
     let text = std::fs::read_to_string(&args.scenario)
         .map_err(|e| fail(format!("{}: {e}", args.scenario.display())))?;
-    // The grid, first key slowest.
-    let mut grid: Vec<Vec<(&str, &str)>> = vec![Vec::new()];
-    for (key, values) in &axes {
-        grid = grid
-            .iter()
-            .flat_map(|row| {
-                values.iter().map(move |v| row.iter().copied().chain([(*key, *v)]).collect::<Vec<_>>())
-            })
-            .collect();
-    }
-    let key = axes.iter().map(|a| a.0).collect::<Vec<_>>().join(", ");
-    let mut reports = Vec::new();
-    for row in &grid {
-        let mut variant = text.clone();
-        for (k, v) in row {
-            variant = scenario::with_value(&variant, k, v).map_err(|m| fail(format!("--sweep: {m}")))?;
+    let key = axes.iter().map(|a| a.key.as_str()).collect::<Vec<_>>().join(", ");
+    let points = crate::sim::sweep::grid(&axes).len() as u32;
+    let per = match args.replications {
+        Some(n) => n,
+        None => scenario::parse(&text, &args.scenario).map_err(fail)?.file.replications,
+    };
+    let bar = progress_bar(per.saturating_mul(points), args.quiet);
+    // The library reports replications done within the current variant.
+    let (base, last) = (AtomicU32::new(0), AtomicU32::new(0));
+    let tick = |done: u32| {
+        if done < last.swap(done, Ordering::Relaxed) {
+            base.fetch_add(per, Ordering::Relaxed);
         }
-        let label = row.iter().map(|(_, v)| *v).collect::<Vec<_>>().join(", ");
-        let parsed = scenario::parse(&variant, &args.scenario)
-            .map_err(|e| fail(format!("{e} (with {key} = {label})")))?;
-        let sc = Scenario::resolve(&parsed, &args.scenario)
-            .map_err(|e| fail(format!("{e} (with {key} = {label})")))?;
-        let out = run_with_progress(&sc, args, false)?;
-        reports.push((label, out.report));
+        if let Some(b) = &bar {
+            b.set_position(u64::from(base.load(Ordering::Relaxed) + done));
+        }
+    };
+    let opts = RunOptions {
+        replications: args.replications,
+        seed: args.seed,
+        threads: args.threads.map(usize::from),
+        keep_first: false,
+        progress: Some(&tick),
+        skip_bottleneck: true,
+    };
+    let variants = crate::sim::sweep::sweep(&text, &args.scenario, &axes, &opts).map_err(fail)?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
     }
+    let reports: Vec<(String, crate::sim::report::Report)> =
+        variants.into_iter().map(|v| (v.label, v.report)).collect();
     let text = match args.format {
         SimFormat::Json => {
             let rows: Vec<serde_json::Value> = reports
@@ -350,11 +330,9 @@ fn sweep_table(key: &str, reports: &[(String, crate::sim::report::Report)]) -> S
     for (value, r) in reports {
         let done = get(r, "devices-done");
         let t95 = get(r, "time-to-95-percent");
-        let busiest = r
-            .resources
-            .iter()
-            .max_by(|a, b| a.mean_utilisation.total_cmp(&b.mean_utilisation))
-            .map_or_else(|| "–".to_string(), |x| format!("{} {:.0} %", x.name, x.mean_utilisation * 100.0));
+        // Over each resource's busy period, as the bottleneck sentence judges it.
+        let busiest = crate::sim::sweep::busiest(r)
+            .map_or_else(|| "–".to_string(), |(name, u)| format!("{name} {:.0} % busy-period", u * 100.0));
         rows.push([
             value.clone(),
             format!("{:.1} % ", done.mean / f64::from(r.devices.max(1)) * 100.0),

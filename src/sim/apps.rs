@@ -97,6 +97,19 @@ pub struct App {
     /// Microsoft 365 Apps (the `m365` preset): device preparation installs
     /// it in its LOB and Microsoft 365 step, before scripts and Win32 apps.
     pub m365: bool,
+    /// Per-device download size, MB, when it varies (`size_mb_spread`).
+    pub size_spread: Option<Dist>,
+    /// A Windows update downloaded in an OOBE step, not an app.
+    pub update: Option<UpdateStep>,
+}
+
+/// The OOBE step a Windows update downloads in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpdateStep {
+    /// Critical OOBE updates, drivers, a feature update (`updates-done`).
+    Oobe,
+    /// The ESP's quality update at the end of OOBE (`updates-installed`).
+    Quality,
 }
 
 impl App {
@@ -111,13 +124,34 @@ impl App {
             name: spec.name.clone(),
             bytes: spec.size_mb.unwrap_or(size) * 1e6,
             install: spec.install.clone().unwrap_or(install),
-            p_fail: spec.p_fail.map_or(p_fail, |p| p.0),
-            p_hang: spec.p_hang.map_or(P_HANG, |p| p.0),
+            p_fail: spec.p_fail.map_or(p_fail, |p| p.get()),
+            p_hang: spec.p_hang.map_or(P_HANG, |p| p.get()),
             blocking: spec.blocking.unwrap_or(true),
             context: spec.context.unwrap_or_default(),
             timeout_minutes: spec.timeout_minutes.unwrap_or(INSTALL_TIMEOUT),
             reboot: spec.reboot.unwrap_or(reboot),
             m365: spec.preset.as_deref() == Some("m365"),
+            size_spread: spec.size_mb_spread.clone(),
+            update: None,
+        }
+    }
+
+    /// A Windows update of `mb` megabytes per device: downloaded, never
+    /// failing, its install time the step's own duration.
+    pub fn update(name: &str, mb: &Dist, step: UpdateStep) -> App {
+        App {
+            name: name.to_string(),
+            bytes: mb.mean() * 1e6,
+            install: Dist::Fixed(0.0),
+            p_fail: 0.0,
+            p_hang: 0.0,
+            blocking: true,
+            context: AppContext::Device,
+            timeout_minutes: 1440.0,
+            reboot: false,
+            m365: false,
+            size_spread: Some(mb.clone()),
+            update: Some(step),
         }
     }
 
@@ -128,9 +162,10 @@ impl App {
             name: self.name.clone(),
             preset: self.m365.then(|| "m365".to_string()),
             size_mb: Some(self.bytes / 1e6),
+            size_mb_spread: self.size_spread.clone(),
             install: Some(self.install.clone()),
-            p_fail: Some(Probability(self.p_fail)),
-            p_hang: Some(Probability(self.p_hang)),
+            p_fail: Some(Probability::clamped(self.p_fail)),
+            p_hang: Some(Probability::clamped(self.p_hang)),
             blocking: Some(self.blocking),
             context: Some(self.context),
             timeout_minutes: Some(self.timeout_minutes),

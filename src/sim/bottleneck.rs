@@ -53,6 +53,9 @@ fn doubled(sc: &Scenario, name: &str) -> Option<Scenario> {
             for w in &mut d.week {
                 w.1 = w.1.saturating_mul(2);
             }
+            for w in d.changes.iter_mut().flatten() {
+                w.1 = w.1.saturating_mul(2);
+            }
         }
         "bench-ports" => {
             let d = v.depot.as_mut()?;

@@ -2,6 +2,7 @@
 
 pub mod apps;
 pub mod bottleneck;
+pub mod calendar;
 pub mod dist;
 pub mod engine;
 pub mod events;
@@ -15,5 +16,7 @@ pub mod rng;
 pub mod run;
 pub mod scenario;
 pub mod search;
+pub mod service;
 pub mod stats;
 pub mod summary;
+pub mod sweep;

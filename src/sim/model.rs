@@ -42,7 +42,7 @@
 use rand::RngExt;
 
 use super::engine::{minutes, ticks, EventQueue, PsLink, Resource, Tick, MINUTE};
-use super::resolve::{Arrival, FlowPlan, Kind, Scenario};
+use super::resolve::{Arrival, FlowPlan, Kind, Scenario, StatePlan, Steer};
 use super::rng::{device_stream, keyed_stream, stream, SimRng, Stream, WAVE_KEY};
 use super::scenario::{Choice, Mode};
 use crate::flow::NO_EDGE;
@@ -66,14 +66,27 @@ enum Ev {
     PhaseBase { dev: u32, serial: u32 },
     /// A download is complete (LAN part included).
     Downloaded { dev: u32, serial: u32 },
-    /// An install ended; `failed`: 0 ok, 1 failed, 2 hung.
-    Installed { dev: u32, serial: u32, failed: u8 },
+    /// An install ended.
+    Installed { dev: u32, serial: u32, end: InstallEnd },
     /// The ESP timer of a phase.
     EspTimeout { dev: u32, serial: u32 },
     /// A site's next download completion.
     LinkWake { site: u16 },
     /// The depot's technician count changes.
     Shift(u32),
+    /// The admins on duty change (calendar admin hours).
+    AdminShift(u32),
+}
+
+/// How an install ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum InstallEnd {
+    /// Installed.
+    Ok,
+    /// The installer returned a failure.
+    Failed,
+    /// The installer never returned; reported failed at its timeout.
+    Hung,
 }
 
 /// What a device waits for.
@@ -153,7 +166,8 @@ pub struct Dev {
     continued: bool,
     tpm_failed: bool,
     enrolled: bool,
-    /// 0 device, 1 account, 2 technician device phase.
+    /// 0 device, 1 account, 2 technician device phase, 3–4 device
+    /// preparation's app steps, 5–6 the OOBE and quality updates steps.
     phase: u8,
     inst: u8,
     dl: u8,
@@ -283,6 +297,7 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     ("peak-concurrent-downloads", "downloads", "most downloads active at once at any site"),
     ("uplink-gb", "GB", "bytes over the sites' uplinks"),
     ("mean-time-in-system", "minutes", "mean arrival-to-done of the devices done"),
+    ("import-throttled", "calls", "Graph import calls answered 429 (source = \"graph\")"),
 ];
 
 /// Index of a metric by name.
@@ -312,6 +327,127 @@ impl Rngs {
 /// No link slot.
 const NO_SLOT: u32 = u32::MAX;
 
+/// Every device of the run at its arrival, in the order of the arrival
+/// specs: its attributes from its own stream, its arrival time from
+/// its wave's.
+fn arrivals(sc: &Scenario, seed: u64, rep: u64) -> Vec<Dev> {
+    let mut devs = Vec::with_capacity(sc.devices as usize);
+    let on_ac_for = |site: u16, r: &mut SimRng| {
+        let share = sc.sites.get(site as usize).map_or(0.0, |s| s.spec.on_ac_power.get());
+        let share = if sc.depot.is_some() { 1.0 } else { share };
+        r.random::<f64>() < share
+    };
+    // Arrivals, in spec order; device ordinals follow.
+    let tpm_p = sc.failures.get("tpm-permanent").copied().unwrap_or(0.0);
+    let push = |t: Tick, site: u16, devs: &mut Vec<Dev>| {
+        let ordinal = devs.len();
+        let r = &mut device_stream(seed, rep, ordinal as u32, Stream::Attributes);
+        let wired = r.random::<f64>() < sc.wired;
+        let on_ac = on_ac_for(site, r);
+        let tpm_bad = r.random::<f64>() < tpm_p;
+        // Drawn last, so that sites without a spread keep their draws.
+        let speed = sc
+            .sites
+            .get(site as usize)
+            .and_then(|s| s.device_spread.as_ref())
+            .map_or(0.0, |d| d.sample(r).max(0.01) * 1e6 / 8.0 / 1000.0);
+        let (flow, escape) = sc.device_flows.get(ordinal).copied().unwrap_or((0, 0));
+        let dev = Dev {
+            flow,
+            site,
+            state: sc.flows.get(flow as usize).map_or(0, |f| f.start),
+            serial: 0,
+            wired,
+            on_ac,
+            tpm_bad,
+            escape,
+            waiting: Wait::Nothing,
+            holds_port: false,
+            attempts: 0,
+            resets: 0,
+            admin_fixes: 0,
+            retried: false,
+            continued: false,
+            tpm_failed: false,
+            enrolled: false,
+            phase: 0,
+            inst: 0,
+            dl: 0,
+            dl_busy: false,
+            inst_busy: false,
+            lan_done: 0,
+            v2_deadline: 0,
+            speed,
+            dl_app: 0,
+            dl_start: 0,
+            dl_bytes: 0.0,
+            dl_share: 0.0,
+            dl_owner: NO_SLOT,
+            dl_end: 0,
+            apps_done: 0,
+            pending_edge: NO_EDGE,
+            arrived: t,
+            powered: 0,
+            powered_on: false,
+            device_setup: (0, 0),
+            account_setup: (0, 0),
+            end: 0,
+            outcome: Outcome::Unfinished,
+            first_cause: None,
+            registered_at: 0,
+            assigned_at: 0,
+            booted_early: false,
+            failed_phase: [false; 2],
+            timed_out: false,
+        };
+        devs.push(dev);
+    };
+    for (w, a) in sc.arrivals.iter().enumerate() {
+        let mut arrivals_rng = keyed_stream(seed, rep, WAVE_KEY + w as u64, Stream::Arrivals);
+        match a {
+            Arrival::Wave { devices, site, start, spread, .. } => {
+                for _ in 0..*devices {
+                    let t = start + ticks(spread.sample(&mut arrivals_rng));
+                    push(t, *site, &mut devs);
+                }
+            }
+            Arrival::Poisson { devices, site, start, mean_gap } => {
+                let mut t = *start as f64;
+                for _ in 0..*devices {
+                    let u: f64 = arrivals_rng.random::<f64>();
+                    t += -mean_gap * (1.0 - u).ln() * MINUTE as f64;
+                    push(t.round() as Tick, *site, &mut devs);
+                }
+            }
+        }
+    }
+    devs
+}
+
+/// Each device's download size of each app whose size varies, drawn on
+/// the device's own `Sizes` stream in app order, so that a sweep over
+/// anything else leaves every device's sizes alone.
+fn device_sizes(sc: &Scenario, seed: u64, rep: u64) -> Vec<f32> {
+    let samplers: Vec<Option<super::dist::Sampler>> =
+        sc.apps.iter().map(|a| a.size_spread.as_ref().map(super::dist::Dist::sampler)).collect();
+    if samplers.iter().all(Option::is_none) {
+        return Vec::new();
+    }
+    let mut out = Vec::with_capacity(sc.devices as usize * sc.apps.len());
+    for dev in 0..sc.devices {
+        let r = &mut device_stream(seed, rep, dev, Stream::Sizes);
+        for (a, s) in sc.apps.iter().zip(&samplers) {
+            let bytes = match s {
+                // Win32 packages are capped at 30 GB ([W32-add]).
+                Some(s) => s.sample(r).clamp(0.0, 30_000.0) * 1e6,
+                None => a.bytes,
+            };
+            out.push(bytes as f32);
+        }
+    }
+    out
+}
+
 struct Sim<'a> {
     sc: &'a Scenario,
     q: EventQueue<Ev>,
@@ -326,6 +462,9 @@ struct Sim<'a> {
     /// Per device and app (`dev * apps + app`), the share of the file
     /// already fetched (Delivery Optimization's cache).
     fetched: Vec<f32>,
+    /// Per device and app, its download size in bytes, when any app's
+    /// size varies by device (else empty: every device gets `App::bytes`).
+    sizes: Vec<f32>,
     free_slots: Vec<u32>,
     /// Per site, per app: devices on AC holding the file.
     sources: Vec<Vec<u32>>,
@@ -352,6 +491,8 @@ struct Counters {
     retries: u32,
     nonblocking_failed: u32,
     peak_downloads: u32,
+    /// Graph import calls answered 429.
+    throttled: u32,
 }
 
 /// Runs replication `rep` of `sc` under base seed `seed`.
@@ -378,117 +519,23 @@ impl<'a> Sim<'a> {
         let n = sc.devices as usize;
         let mut service_rng = stream(seed, rep, Stream::Service);
         let mut q = EventQueue::with_capacity(n * 2 + 64);
-        let mut devs = Vec::with_capacity(n);
-        let on_ac_for = |site: u16, r: &mut SimRng| {
-            let share = sc.sites.get(site as usize).map_or(0.0, |s| s.spec.on_ac_power.0);
-            let share = if sc.depot.is_some() { 1.0 } else { share };
-            r.random::<f64>() < share
-        };
-        // Arrivals, in spec order; device ordinals follow.
-        let tpm_p = sc.failures.get("tpm-permanent").copied().unwrap_or(0.0);
-        let push = |t: Tick, site: u16, devs: &mut Vec<Dev>| {
-            let ordinal = devs.len();
-            let r = &mut device_stream(seed, rep, ordinal as u32, Stream::Attributes);
-            let wired = r.random::<f64>() < sc.wired;
-            let on_ac = on_ac_for(site, r);
-            let tpm_bad = r.random::<f64>() < tpm_p;
-            // Drawn last, so that sites without a spread keep their draws.
-            let speed = sc
-                .sites
-                .get(site as usize)
-                .and_then(|s| s.device_spread.as_ref())
-                .map_or(0.0, |d| d.sample(r).max(0.01) * 1e6 / 8.0 / 1000.0);
-            let (flow, escape) = sc.device_flows.get(ordinal).copied().unwrap_or((0, 0));
-            let dev = Dev {
-                flow,
-                site,
-                state: sc.flows.get(flow as usize).map_or(0, |f| f.start),
-                serial: 0,
-                wired,
-                on_ac,
-                tpm_bad,
-                escape,
-                waiting: Wait::Nothing,
-                holds_port: false,
-                attempts: 0,
-                resets: 0,
-                admin_fixes: 0,
-                retried: false,
-                continued: false,
-                tpm_failed: false,
-                enrolled: false,
-                phase: 0,
-                inst: 0,
-                dl: 0,
-                dl_busy: false,
-                inst_busy: false,
-                lan_done: 0,
-                v2_deadline: 0,
-                speed,
-                dl_app: 0,
-                dl_start: 0,
-                dl_bytes: 0.0,
-                dl_share: 0.0,
-                dl_owner: NO_SLOT,
-                dl_end: 0,
-                apps_done: 0,
-                pending_edge: NO_EDGE,
-                arrived: t,
-                powered: 0,
-                powered_on: false,
-                device_setup: (0, 0),
-                account_setup: (0, 0),
-                end: 0,
-                outcome: Outcome::Unfinished,
-                first_cause: None,
-                registered_at: 0,
-                assigned_at: 0,
-                booted_early: false,
-                failed_phase: [false; 2],
-                timed_out: false,
-            };
-            devs.push(dev);
-        };
-        for (w, a) in sc.arrivals.iter().enumerate() {
-            let mut arrivals_rng = keyed_stream(seed, rep, WAVE_KEY + w as u64, Stream::Arrivals);
-            match a {
-                Arrival::Wave { devices, site, start, spread, .. } => {
-                    for _ in 0..*devices {
-                        let t = start + ticks(spread.sample(&mut arrivals_rng));
-                        push(t, *site, &mut devs);
-                    }
-                }
-                Arrival::Poisson { devices, site, start, mean_gap } => {
-                    let mut t = *start as f64;
-                    for _ in 0..*devices {
-                        let u: f64 = arrivals_rng.random::<f64>();
-                        t += -mean_gap * (1.0 - u).ln() * MINUTE as f64;
-                        push(t.round() as Tick, *site, &mut devs);
-                    }
-                }
-            }
-        }
+        let mut devs = arrivals(sc, seed, rep);
         // Service plane, computed up front: it does not depend on the devices.
+        let mut throttled = 0;
         if let Some(reg) = &sc.registration {
-            let batch = if reg.oem { u32::MAX } else { reg.batch.max(1) } as usize;
-            let mut t = reg.hashes_at;
-            let mut last_sync: Option<Tick> = None;
-            for chunk in devs.chunks_mut(batch) {
-                t += ticks(reg.import.sample(&mut service_rng));
-                let sync = match last_sync {
-                    Some(s) => t.max(s + reg.cooldown),
-                    None => t,
-                };
-                last_sync = Some(sync);
-                for d in chunk {
-                    d.registered_at = sync;
-                    d.assigned_at = if reg.all_devices {
-                        sync
-                    } else {
-                        sync + ticks(reg.group.sample(&mut service_rng))
-                            + ticks(reg.assignment.sample(&mut service_rng))
-                    };
-                }
+            let plane = super::service::service_plane(reg, devs.len(), &mut service_rng);
+            for (d, (&r, &a)) in devs.iter_mut().zip(plane.registered.iter().zip(&plane.assigned)) {
+                d.registered_at = r;
+                d.assigned_at = a;
+            }
+            throttled = plane.throttled;
+        }
+        if let Some(cal) = &sc.calendar {
+            // No deliveries on non-shipping days or holidays (and no
+            // power-on at home on a day off): see `super::calendar`.
+            for d in &mut devs {
+                let days = cal.days.get(d.site as usize);
+                d.arrived = days.and_then(|s| s.defer(d.arrived)).unwrap_or(Tick::MAX / 2);
             }
         }
         let mut schedule: Vec<(Tick, u32)> =
@@ -499,7 +546,10 @@ impl<'a> Sim<'a> {
         }
         let buckets = sc.buckets;
         let techs = sc.depot.as_ref().map(|d| {
-            let start = d.week.first().map_or(d.technicians, |w| if w.0 == 0 { w.1 } else { 0 });
+            let start = match &d.changes {
+                Some(c) => c.first().map_or(0, |w| if w.0 == 0 { w.1 } else { 0 }),
+                None => d.week.first().map_or(d.technicians, |w| if w.0 == 0 { w.1 } else { 0 }),
+            };
             Resource::new("technicians", start, sc.bucket, buckets)
         });
         let ports = sc
@@ -507,7 +557,13 @@ impl<'a> Sim<'a> {
             .as_ref()
             .and_then(|d| d.ports)
             .map(|p| Resource::new("bench-ports", p, sc.bucket, buckets));
-        if let Some(d) = &sc.depot {
+        if let Some(changes) = sc.depot.as_ref().and_then(|d| d.changes.as_ref()) {
+            for &(t, n) in changes {
+                if t > 0 && t <= sc.horizon {
+                    q.schedule(t, Ev::Shift(n));
+                }
+            }
+        } else if let Some(d) = &sc.depot {
             // Shift changes over the horizon, week after week.
             if !d.week.is_empty() {
                 let week = 7 * 1440 * MINUTE;
@@ -523,6 +579,19 @@ impl<'a> Sim<'a> {
                 }
             }
         }
+        // Admin hours: the queue is worked only while admins are on duty.
+        let admin_changes = sc.calendar.as_ref().map(|c| c.admin_changes.as_slice()).unwrap_or(&[]);
+        let on_duty = |open: u32| if open > 0 { sc.operator.admins } else { 0 };
+        let admins_at_start = match admin_changes.first() {
+            Some(&(0, open)) => on_duty(open),
+            Some(_) => 0,
+            None => sc.operator.admins,
+        };
+        for &(t, open) in admin_changes {
+            if t > 0 && t <= sc.horizon {
+                q.schedule(t, Ev::AdminShift(on_duty(open)));
+            }
+        }
         let links = sc.sites.iter().map(|s| PsLink::new(s.uplink, s.device, sc.bucket, buckets)).collect();
         Sim {
             sc,
@@ -530,16 +599,17 @@ impl<'a> Sim<'a> {
             devs,
             techs,
             ports,
-            admin: Resource::new("admins", sc.operator.admins, sc.bucket, buckets),
+            admin: Resource::new("admins", admins_at_start, sc.bucket, buckets),
             connectors: sc.connectors.map(|(n, _)| Resource::new("connectors", n, sc.bucket, buckets)),
             links,
             slots: Vec::new(),
             fetched: vec![0.0; n * sc.apps.len()],
+            sizes: device_sizes(sc, seed, rep),
             free_slots: Vec::new(),
             sources: vec![vec![0; sc.apps.len()]; sc.sites.len()],
             rngs: (0..=n as u32).map(|d| Rngs::of(seed, rep, d)).collect(),
             causes: vec![0; sc.causes.len()],
-            counters: Counters::default(),
+            counters: Counters { throttled, ..Counters::default() },
             done_times: Vec::new(),
             scratch: Vec::new(),
             schedule,
@@ -624,9 +694,9 @@ impl<'a> Sim<'a> {
                     self.downloaded(now, dev);
                 }
             }
-            Ev::Installed { dev, serial, failed } => {
+            Ev::Installed { dev, serial, end } => {
                 if self.current(dev, serial) {
-                    self.installed(now, dev, failed);
+                    self.installed(now, dev, end);
                 }
             }
             Ev::EspTimeout { dev, serial } => {
@@ -645,6 +715,15 @@ impl<'a> Sim<'a> {
                 }
             }
             Ev::LinkWake { site } => self.link_wake(now, site),
+            Ev::AdminShift(n) => {
+                let mut granted = std::mem::take(&mut self.scratch);
+                granted.clear();
+                self.admin.set_capacity(now, n, &mut granted);
+                for &d in &granted {
+                    self.admin_granted(now, d);
+                }
+                self.scratch = granted;
+            }
             Ev::Shift(n) => {
                 let mut granted = std::mem::take(&mut self.scratch);
                 granted.clear();
@@ -851,23 +930,7 @@ impl<'a> Sim<'a> {
             }
             Kind::Escaped => self.end_device(now, dev, Outcome::Escaped),
             Kind::Abandoned => self.end_device(now, dev, Outcome::Abandoned),
-            Kind::Admin => {
-                let fixes = self.devs.get(dev as usize).map_or(0, |d| d.admin_fixes);
-                if steer.admin_resolves.is_some() && u32::from(fixes) < self.sc.operator.max_admin_fixes {
-                    self.counters.tickets += 1;
-                    if let Some(d) = self.d(dev) {
-                        d.waiting = Wait::Admin;
-                    }
-                    let sc = self.sc;
-                    let delay = sc.admin_delay.sample(&mut self.rng(dev).people);
-                    self.q.after(ticks(delay), Ev::AdminPickup(dev));
-                } else if fixes > 0 {
-                    self.end_device(now, dev, Outcome::Abandoned);
-                } else {
-                    self.counters.tickets += 1;
-                    self.end_device(now, dev, Outcome::AwaitingAdmin);
-                }
-            }
+            Kind::Admin => self.enter_admin(now, dev, *steer),
             Kind::OobeStart => {
                 let (wired, on_tech) =
                     self.devs.get(dev as usize).map_or((true, false), |d| (d.wired, plan.technician));
@@ -897,60 +960,8 @@ impl<'a> Sim<'a> {
                     _ => self.go(dev, plan.forward),
                 }
             }
-            Kind::Lookup => {
-                let d = self.devs.get(dev as usize);
-                let (escape, registered, assigned) =
-                    d.map_or((0, 0, 0), |d| (d.escape, d.registered_at, d.assigned_at));
-                let default_profile = self.sc.registration.as_ref().is_some_and(|r| r.default_profile);
-                let edge = match escape {
-                    1 => steer.not_registered,
-                    2 => steer.not_assigned,
-                    _ if self.sc.registration.is_none() || now >= assigned => None,
-                    _ => {
-                        if let Some(d) = self.d(dev) {
-                            d.booted_early = true;
-                        }
-                        if now < registered {
-                            steer.not_registered
-                        } else if default_profile {
-                            None
-                        } else {
-                            steer.not_assigned
-                        }
-                    }
-                };
-                match edge {
-                    Some(k) => self.go(dev, k),
-                    None => match self.sample_failure(dev, &plan.failures) {
-                        Some(k) => self.go(dev, k),
-                        None => self.go(dev, steer.found.unwrap_or(plan.forward)),
-                    },
-                }
-            }
-            Kind::Attest => {
-                let (bad, failed_before) =
-                    self.devs.get(dev as usize).map_or((false, false), |d| (d.tpm_bad, d.tpm_failed));
-                if bad && steer.tpm_permanent.is_some() {
-                    self.go(dev, steer.tpm_permanent.unwrap_or(plan.forward));
-                    return;
-                }
-                // A retry after an intermittent failure works with p = 0.8 (§3.5).
-                let p = if failed_before {
-                    0.2
-                } else {
-                    self.sc.failures.get("tpm-transient").copied().unwrap_or(0.0)
-                };
-                if let Some(k) = steer.tpm_transient {
-                    if self.rng(dev).failures.random::<f64>() < p {
-                        if let Some(d) = self.d(dev) {
-                            d.tpm_failed = true;
-                        }
-                        self.go(dev, k);
-                        return;
-                    }
-                }
-                self.generic(dev, plan.forward, &plan.failures);
-            }
+            Kind::Lookup => self.enter_lookup(now, dev, plan, *steer),
+            Kind::Attest => self.enter_attest(dev, plan, *steer),
             Kind::Join => {
                 let odj = fl.table.events.contains(&"odj-applied") && self.connectors.is_some();
                 if odj {
@@ -972,9 +983,12 @@ impl<'a> Sim<'a> {
                     _ => self.generic(dev, plan.forward, &plan.failures),
                 }
             }
-            Kind::DeviceSetup | Kind::AccountSetup | Kind::V2LobApps | Kind::V2Win32Apps => {
-                self.start_phase(now, dev, plan.kind, plan.technician)
-            }
+            Kind::DeviceSetup
+            | Kind::AccountSetup
+            | Kind::V2LobApps
+            | Kind::V2Win32Apps
+            | Kind::OobeUpdates
+            | Kind::QualityUpdates => self.start_phase(now, dev, plan.kind, plan.technician),
             Kind::ErrorScreen => self.choose(now, dev, false),
             Kind::TechError => {
                 if self.sc.depot.is_some() {
@@ -1001,11 +1015,99 @@ impl<'a> Sim<'a> {
                 if let Some(d) = self.d(dev) {
                     d.resets = d.resets.saturating_add(1);
                     d.attempts = 0;
+                    // The wipe removes what was installed as well.
+                    d.apps_done = 0;
                 }
                 self.go(dev, plan.forward);
             }
+            Kind::V2Start => {
+                // "Minutes allowed before showing installation error" covers
+                // the whole deployment, which begins once the user has signed
+                // in and the policy is delivered: join, enrollment, the IME
+                // and the selected apps and scripts (enrollment-model.md
+                // §1.8; learn.microsoft.com/autopilot/device-preparation/overview).
+                let timeout = fl.timeout[0];
+                if let Some(d) = self.d(dev) {
+                    d.v2_deadline = now + timeout;
+                }
+                self.generic(dev, plan.forward, &plan.failures)
+            }
             Kind::Generic => self.generic(dev, plan.forward, &plan.failures),
         }
+    }
+
+    /// An admin-queue state: a ticket, or the end of the road.
+    fn enter_admin(&mut self, now: Tick, dev: u32, steer: Steer) {
+        let fixes = self.devs.get(dev as usize).map_or(0, |d| d.admin_fixes);
+        if steer.admin_resolves.is_some() && u32::from(fixes) < self.sc.operator.max_admin_fixes {
+            self.counters.tickets += 1;
+            if let Some(d) = self.d(dev) {
+                d.waiting = Wait::Admin;
+            }
+            let sc = self.sc;
+            let delay = sc.admin_delay.sample(&mut self.rng(dev).people);
+            self.q.after(ticks(delay), Ev::AdminPickup(dev));
+        } else if fixes > 0 {
+            self.end_device(now, dev, Outcome::Abandoned);
+        } else {
+            self.counters.tickets += 1;
+            self.end_device(now, dev, Outcome::AwaitingAdmin);
+        }
+    }
+
+    /// Profile lookup: the service plane decides whether the device finds its profile.
+    fn enter_lookup(&mut self, now: Tick, dev: u32, plan: &StatePlan, steer: Steer) {
+        let d = self.devs.get(dev as usize);
+        let (escape, registered, assigned) =
+            d.map_or((0, 0, 0), |d| (d.escape, d.registered_at, d.assigned_at));
+        let default_profile = self.sc.registration.as_ref().is_some_and(|r| r.default_profile);
+        let edge = match escape {
+            1 => steer.not_registered,
+            2 => steer.not_assigned,
+            _ if self.sc.registration.is_none() || now >= assigned => None,
+            _ => {
+                if let Some(d) = self.d(dev) {
+                    d.booted_early = true;
+                }
+                if now < registered {
+                    steer.not_registered
+                } else if default_profile {
+                    None
+                } else {
+                    steer.not_assigned
+                }
+            }
+        };
+        match edge {
+            Some(k) => self.go(dev, k),
+            None => match self.sample_failure(dev, &plan.failures) {
+                Some(k) => self.go(dev, k),
+                None => self.go(dev, steer.found.unwrap_or(plan.forward)),
+            },
+        }
+    }
+
+    /// TPM attestation: a bad TPM fails for good, a transient failure once.
+    fn enter_attest(&mut self, dev: u32, plan: &StatePlan, steer: Steer) {
+        let (bad, failed_before) =
+            self.devs.get(dev as usize).map_or((false, false), |d| (d.tpm_bad, d.tpm_failed));
+        if bad && steer.tpm_permanent.is_some() {
+            self.go(dev, steer.tpm_permanent.unwrap_or(plan.forward));
+            return;
+        }
+        // A retry after an intermittent failure works with p = 0.8 (§3.5).
+        let p =
+            if failed_before { 0.2 } else { self.sc.failures.get("tpm-transient").copied().unwrap_or(0.0) };
+        if let Some(k) = steer.tpm_transient {
+            if self.rng(dev).failures.random::<f64>() < p {
+                if let Some(d) = self.d(dev) {
+                    d.tpm_failed = true;
+                }
+                self.go(dev, k);
+                return;
+            }
+        }
+        self.generic(dev, plan.forward, &plan.failures);
     }
 
     /// A connector works one ODJ request (FIFO, fixed time per request).
@@ -1128,25 +1230,30 @@ impl<'a> Sim<'a> {
             (Kind::AccountSetup, _) => 1u8,
             (Kind::V2LobApps, _) => 3,
             (Kind::V2Win32Apps, _) => 4,
+            (Kind::OobeUpdates, _) => 5,
+            (Kind::QualityUpdates, _) => 6,
             (_, true) => 2,
             _ => 0,
         };
         let mut timeout = fl.timeout.get(usize::from(phase == 1)).copied().unwrap_or(60 * MINUTE);
-        if phase >= 3 {
-            // Device preparation's one timer covers both app steps: it starts
-            // with the first and runs on into the second, unless a failure
-            // and Retry started the attempt over.
-            let d = self.devs.get(dev as usize);
-            let deadline = d.map_or(0, |d| d.v2_deadline);
-            if phase == 4 && deadline > now {
-                timeout = deadline - now;
-            }
-            if let Some(d) = self.d(dev) {
+        if matches!(phase, 3 | 4) {
+            // Device preparation's one timer runs from the start of the
+            // deployment (see `Kind::V2Start`) through both app steps; a
+            // step reached after it ran out fails at once. Without a running
+            // timer (a Retry started the attempt over at an app step) it
+            // starts here.
+            let deadline = self.devs.get(dev as usize).map_or(0, |d| d.v2_deadline);
+            if deadline > 0 {
+                timeout = deadline.saturating_sub(now);
+            } else if let Some(d) = self.d(dev) {
                 d.v2_deadline = now + timeout;
             }
         }
         let forward = fl.states.get(s).map_or(NO_EDGE, |p| p.forward);
         let base = match fl.edge_sampler.get(forward as usize).copied().flatten() {
+            // An updates step installs after its download: its time is
+            // drawn when the downloads are in (see `advance_apps`).
+            _ if phase >= 5 => 0.0,
             Some(k) => {
                 let sc = self.sc;
                 sc.samplers.get(k as usize).map_or(0.0, |x| x.sample(&mut self.rng(dev).durations))
@@ -1208,11 +1315,19 @@ impl<'a> Sim<'a> {
             }
             if inst >= apps.len() && !inst_busy {
                 let edge = self.devs.get(dev as usize).map_or(NO_EDGE, |d| d.pending_edge);
-                if let Some(d) = self.d(dev) {
-                    d.attempts = 0;
+                let updates = self.devs.get(dev as usize).is_some_and(|d| d.phase >= 5);
+                if !updates {
+                    if let Some(d) = self.d(dev) {
+                        d.attempts = 0;
+                    }
                 }
                 self.bump(dev);
-                self.take(now, dev, edge);
+                if updates {
+                    // Downloaded: now the install takes the step's own time.
+                    self.go(dev, edge);
+                } else {
+                    self.take(now, dev, edge);
+                }
                 return;
             }
             if !inst_busy && dl > inst {
@@ -1237,10 +1352,18 @@ impl<'a> Sim<'a> {
         dev as usize * self.sc.apps.len() + app as usize
     }
 
+    /// The device's download size of `app`, bytes.
+    fn app_bytes(&self, dev: u32, app: u8) -> f64 {
+        match self.sizes.get(self.fetched_index(dev, app)) {
+            Some(&b) => f64::from(b),
+            None => self.sc.apps.get(app as usize).map_or(0.0, |a| a.bytes),
+        }
+    }
+
     fn start_download(&mut self, now: Tick, dev: u32, app: u8) {
         let Some(d) = self.devs.get(dev as usize) else { return };
         let (site, serial) = (d.site as usize, d.serial);
-        let size = self.sc.apps.get(app as usize).map_or(0.0, |a| a.bytes);
+        let size = self.app_bytes(dev, app);
         let have = self.fetched.get(self.fetched_index(dev, app)).copied().unwrap_or(0.0);
         // Only what an earlier attempt left unfetched (Delivery Optimization resumes).
         let bytes = size * (1.0 - f64::from(have)).max(0.0);
@@ -1326,7 +1449,7 @@ impl<'a> Sim<'a> {
             d.dl_busy = false;
             d.dl_owner = NO_SLOT;
         }
-        let size = self.sc.apps.get(app as usize).map_or(0.0, |a| a.bytes);
+        let size = self.app_bytes(dev, app);
         let i = self.fetched_index(dev, app);
         if let Some(f) = self.fetched.get_mut(i) {
             if size > 0.0 {
@@ -1407,37 +1530,37 @@ impl<'a> Sim<'a> {
         let Some(a) = sc.apps.get(app as usize) else { return };
         let r = self.rng(dev);
         let u: f64 = r.apps.random::<f64>();
-        let (minutes, failed) = if u < a.p_hang {
-            (a.timeout_minutes, 2)
+        let (minutes, end) = if u < a.p_hang {
+            (a.timeout_minutes, InstallEnd::Hung)
         } else {
             let t = sc.app_install.get(app as usize).map_or(0.0, |s| s.sample(&mut r.apps));
             let t = if a.reboot { t + sc.reboot.sample(&mut r.durations) } else { t };
             if t > a.timeout_minutes {
-                (a.timeout_minutes, 2)
+                (a.timeout_minutes, InstallEnd::Hung)
             } else if u < a.p_hang + a.p_fail {
-                (t, 1)
+                (t, InstallEnd::Failed)
             } else {
-                (t, 0)
+                (t, InstallEnd::Ok)
             }
         };
         let Some(d) = self.d(dev) else { return };
         d.inst_busy = true;
         let serial = d.serial;
-        self.q.after(ticks(minutes), Ev::Installed { dev, serial, failed });
+        self.q.after(ticks(minutes), Ev::Installed { dev, serial, end });
     }
 
-    fn installed(&mut self, now: Tick, dev: u32, failed: u8) {
+    fn installed(&mut self, now: Tick, dev: u32, end: InstallEnd) {
         let apps = self.phase_apps(dev);
         let Some(d) = self.devs.get(dev as usize) else { return };
         let app = apps.get(d.inst as usize).copied().unwrap_or(0);
         let Some(a) = self.sc.apps.get(app as usize) else { return };
-        if failed == 0 {
+        if end == InstallEnd::Ok {
             if let Some(d) = self.d(dev) {
                 d.apps_done |= 1u128 << app;
             }
         } else if self.flow(dev).blocks.get(app as usize).copied().unwrap_or(a.blocking) {
             let (fail_cause, hang_cause) = self.sc.app_causes.get(app as usize).copied().unwrap_or((0, 0));
-            self.cause(dev, if failed == 2 { hang_cause } else { fail_cause });
+            self.cause(dev, if end == InstallEnd::Hung { hang_cause } else { fail_cause });
             let edge = self.flow(dev).steer.get(self.state(dev) as usize).and_then(|s| s.app_failed);
             if let Some(edge) = edge {
                 if let Some(d) = self.d(dev) {
@@ -1560,6 +1683,7 @@ impl<'a> Sim<'a> {
         }
         set("non-blocking-app-failures", f64::from(self.counters.nonblocking_failed));
         set("peak-concurrent-downloads", f64::from(self.counters.peak_downloads));
+        set("import-throttled", f64::from(self.counters.throttled));
 
         // Resources.
         let mut resources = Vec::new();

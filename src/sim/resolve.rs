@@ -20,7 +20,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use super::apps::App;
+use super::apps::{App, UpdateStep};
+use super::calendar::Calendar;
 use super::dist::{Dist, Sampler};
 use super::engine::{ticks, Tick, MINUTE};
 use super::scenario::{
@@ -74,6 +75,13 @@ pub enum Kind {
     V2LobApps,
     /// Device preparation's "selected Win32, Store and Enterprise App Catalog apps" step.
     V2Win32Apps,
+    /// Device preparation's deployment begins (join and enrollment after
+    /// the user signed in): its one timer starts here.
+    V2Start,
+    /// Critical OOBE updates with bytes to download (`[updates]`).
+    OobeUpdates,
+    /// The ESP's quality update with bytes to download (`[updates]`).
+    QualityUpdates,
 }
 
 /// The plan of one state of one flow.
@@ -150,8 +158,9 @@ pub struct FlowPlan {
     /// ESP timeout of the device phase and the account phase, ticks.
     pub timeout: [Tick; 2],
     /// Apps per phase: ESP device setup, account setup, the technician's
-    /// device setup, then device preparation's two app steps.
-    pub phase_apps: [Vec<u8>; 5],
+    /// device setup, device preparation's two app steps, then the
+    /// downloads of the OOBE updates step and of the quality updates step.
+    pub phase_apps: [Vec<u8>; 7],
     /// The technician phase tries every app.
     pub technician_all_apps: bool,
     /// Pre-provisioning: take WIN×5 at the first screen.
@@ -219,6 +228,9 @@ pub struct Depot {
     pub ports: Option<u32>,
     /// Weekly capacity changes: (minute of the week, technicians).
     pub week: Vec<(u32, u32)>,
+    /// With a calendar, the capacity changes over the horizon in absolute
+    /// ticks (local shifts, DST and holidays applied); replaces `week`.
+    pub changes: Option<Vec<(Tick, u32)>>,
     /// Hands-on work.
     pub hands_on: Sampler,
     /// Reseal work.
@@ -236,6 +248,12 @@ pub struct Registration {
     pub batch: u32,
     /// OEM: one batch.
     pub oem: bool,
+    /// Per row of a batch, added to the import.
+    pub import_per_device: Tick,
+    /// Per position in a synced batch, added to the assignment.
+    pub assignment_per_device: Tick,
+    /// Graph imports: (writes per window, window, back-off after a 429, call time).
+    pub graph: Option<(u32, Tick, Tick, Tick)>,
     /// Import per batch.
     pub import: Sampler,
     /// Sync cooldown.
@@ -312,6 +330,8 @@ pub struct Scenario {
     pub reboot: Sampler,
     /// Hybrid connectors and the time one ODJ request holds one, when any flow is hybrid.
     pub connectors: Option<(u32, Tick)>,
+    /// Local days, working hours and shipping days (`[calendar]`).
+    pub calendar: Option<Calendar>,
 }
 
 /// The `[durations]` key of a wired device's network step: no Wi-Fi
@@ -436,6 +456,7 @@ fn kind_of(node: Node) -> Kind {
         S::EspError(_) | S::EnrollError(_) | S::TpmError(_) | S::V2Failed(_) => Kind::ErrorScreen,
         S::PreProvSuccess => Kind::Reseal,
         S::Resetting => Kind::Resetting,
+        S::V2(V2Step::JoinEnroll) => Kind::V2Start,
         S::V2(V2Step::LobM365) => Kind::V2LobApps,
         S::V2(V2Step::Win32Store) => Kind::V2Win32Apps,
         _ => Kind::Generic,
@@ -453,6 +474,8 @@ struct FlowBuilder<'a> {
     resolved_failures: BTreeMap<String, f64>,
     causes: Vec<String>,
     cause_of: HashMap<String, u16>,
+    /// Whether the OOBE updates step and the quality updates step download bytes.
+    update_steps: [bool; 2],
 }
 
 impl FlowBuilder<'_> {
@@ -516,7 +539,16 @@ impl FlowBuilder<'_> {
                 },
                 |e| out.iter().copied().find(|&k| table.edges.get(k as usize) == Some(e)).unwrap_or(NO_EDGE),
             );
-            let kind = kind_of(*node);
+            let kind = match kind_of(*node) {
+                // With bytes to fetch, an updates step downloads before it installs.
+                Kind::Generic if node.state == State::OobeUpdates && self.update_steps[0] => {
+                    Kind::OobeUpdates
+                }
+                Kind::Generic if node.state == State::QualityUpdates && self.update_steps[1] => {
+                    Kind::QualityUpdates
+                }
+                k => k,
+            };
             let v2_apps = matches!(kind, Kind::V2LobApps | Kind::V2Win32Apps);
             let steered = ["tpm-permanent", "tpm-transient", "reenrollment", "app-failed", "esp-timeout"];
             let mut failures = Vec::new();
@@ -525,7 +557,7 @@ impl FlowBuilder<'_> {
                 if e.edge.kind != EdgeKind::Error && !(e.to == e.from && e.edge.timing.p.is_some()) {
                     continue;
                 }
-                let p = self.failures.get(e.edge.event).map(|p| p.0).or(e.edge.timing.p);
+                let p = self.failures.get(e.edge.event).map(|p| p.get()).or(e.edge.timing.p);
                 if let Some(p) = p {
                     self.resolved_failures.insert(e.edge.event.to_string(), p);
                     if p > 0.0 && !steered.contains(&e.edge.event) {
@@ -590,7 +622,7 @@ impl FlowBuilder<'_> {
 /// whole deployment (learn.microsoft.com/autopilot/device-preparation/whats-new
 /// and …/tutorial/user-driven/entra-join-autopilot-policy; enrollment-model.md §3.6).
 fn check_device_preparation(p: &Parsed, apps: &[App], esp: &EspSpec) -> Result<(), ScenarioError> {
-    let selected = apps.iter().filter(|a| a.blocking).count();
+    let selected = apps.iter().filter(|a| a.blocking && a.update.is_none()).count();
     if selected > APV2_MAX_APPS {
         return Err(p.invalid(
             "app",
@@ -674,19 +706,8 @@ impl Scenario {
         let bucket = ticks(f.bucket_minutes.unwrap_or(f.horizon_hours * 60.0 / 240.0)).max(MINUTE / 60);
         let buckets = (horizon.div_ceil(bucket) as usize).max(1);
 
-        // Sites.
-        let specs = if f.site.is_empty() { vec![SiteSpec::named("site")] } else { f.site.clone() };
-        let sites: Vec<Site> = specs
-            .into_iter()
-            .map(|s| Site {
-                uplink: mbps(s.uplink_mbps),
-                device: mbps(s.device_mbps),
-                device_spread: s.device_mbps_spread.as_ref().map(Dist::sampler),
-                lan: mbps(s.lan_mbps),
-                spec: s,
-            })
-            .collect();
-
+        let sites = build_sites(f);
+        let calendar = build_calendar(p, &sites, horizon)?;
         // Tenant: ESP, apps, profiles.
         let tenant = match &f.fleet.tenant {
             Some(t) => Some(read_tenant(p, t)?),
@@ -711,40 +732,11 @@ impl Scenario {
             (None, Some(t), None) => esp_from_tenant(&t.esp),
             _ => EspSpec::default(),
         };
-        let app_specs: Vec<AppSpec> = if !f.app.is_empty() || tenant.is_none() {
-            f.app.clone()
-        } else {
-            tenant.as_ref().map_or_else(Vec::new, |t| {
-                t.apps
-                    .iter()
-                    .map(|a| AppSpec {
-                        name: a.name.clone(),
-                        preset: Some(match a.kind {
-                            autopilot::AppKind::M365 => "m365".into(),
-                            autopilot::AppKind::Store => "company-portal".into(),
-                            _ => "generic".into(),
-                        }),
-                        size_mb: a.size_mb.map(f64::from),
-                        install: a.install_minutes.map(|m| Dist::Lognormal(f64::from(m), 0.5)),
-                        p_fail: None,
-                        p_hang: None,
-                        blocking: None,
-                        context: Some(match a.target {
-                            autopilot::AppTarget::User => AppContext::User,
-                            _ => AppContext::Device,
-                        }),
-                        timeout_minutes: None,
-                        reboot: None,
-                    })
-                    .collect()
-            })
-        };
-        if app_specs.len() > 128 {
-            return Err(
-                p.invalid("app", format!("{} apps; the simulator tracks at most 128", app_specs.len()))
-            );
-        }
-        let apps: Vec<App> = app_specs.iter().map(App::resolve).collect();
+        let apps = build_apps(p, &tenant)?;
+        let update_steps = [
+            apps.iter().any(|a| a.update == Some(UpdateStep::Oobe)),
+            apps.iter().any(|a| a.update == Some(UpdateStep::Quality)),
+        ];
 
         // Flows.
         let mut b = FlowBuilder {
@@ -756,195 +748,11 @@ impl Scenario {
             resolved_failures: BTreeMap::new(),
             causes: Vec::new(),
             cause_of: HashMap::new(),
+            update_steps,
         };
-        let depot_flow = f.depot.is_some();
-        let mut flows = Vec::new();
-        let mut device_flows = Vec::new();
-        let fail_flow = |key: &str, m: String| p.invalid(key, m);
-        if f.fleet.inventory.is_some() && f.fleet.generate.is_some() {
-            return Err(p.invalid("fleet.generate", "give an inventory file or a generated one, not both"));
-        }
-        let inventory = match (&f.fleet.inventory, &f.fleet.generate) {
-            (Some(path), _) => Some(Inventory::File(path.clone())),
-            (None, Some(g)) => Some(Inventory::Generated(g.clone())),
-            (None, None) => None,
-        };
-        match (&tenant, profile_index, &inventory) {
-            (Some(t), None, Some(inv)) => {
-                let index = match inv {
-                    Inventory::File(path) => {
-                        let full = p.dir.join(path);
-                        crate::fleet::load_index(&full, &|_| {}).map_err(|e| ScenarioError::Reference {
-                            location: p.at("fleet.inventory"),
-                            message: e.to_string(),
-                        })?
-                    }
-                    Inventory::Generated(g) => {
-                        generated_index(g).map_err(|m| p.invalid("fleet.generate", m))?
-                    }
-                };
-                let plan = t.plan(&index).map_err(|e| ScenarioError::Reference {
-                    location: p.at("fleet.tenant"),
-                    message: format!("assignment plan: {e}"),
-                })?;
-                let mut by_name: HashMap<String, u16> = HashMap::new();
-                for d in &plan.devices {
-                    match crate::flow::from_profile::device_flow(t, d) {
-                        crate::flow::from_profile::DeviceFlow::Profile { name, mut input } => {
-                            if let Some(e) = &f.esp {
-                                input.esp = esp_options(e);
-                            }
-                            let k = match by_name.get(&name) {
-                                Some(&k) => k,
-                                None => {
-                                    let tech = depot_flow && input.pre_provisioning_allowed;
-                                    let mut plan = b
-                                        .build(name.clone(), &input, tech)
-                                        .map_err(|m| fail_flow("fleet.tenant", m))?;
-                                    if f.esp.is_none() {
-                                        plan.selected =
-                                            t.profile(&name).and_then(|i| selected_apps(t.esp_for(i)));
-                                    }
-                                    flows.push(plan);
-                                    let k = (flows.len() - 1) as u16;
-                                    by_name.insert(name, k);
-                                    k
-                                }
-                            };
-                            device_flows.push((k, 0u8));
-                        }
-                        crate::flow::from_profile::DeviceFlow::Escapes { event, .. } => {
-                            if event == "not-registered" && f.fleet.registered_only {
-                                continue;
-                            }
-                            device_flows.push((u16::MAX, if event == "not-registered" { 1 } else { 2 }));
-                        }
-                    }
-                }
-                if flows.is_empty() {
-                    // Every device escapes; they still need a flow to boot into.
-                    flows.push(
-                        b.build("no profile".into(), &fleet_input(&f.fleet, &esp), false)
-                            .map_err(|m| fail_flow("fleet", m))?,
-                    );
-                }
-                for d in &mut device_flows {
-                    if d.0 == u16::MAX {
-                        d.0 = 0;
-                    }
-                }
-            }
-            (Some(t), Some(i), _) => {
-                let mut input = t
-                    .profiles
-                    .get(i)
-                    .map(|a| crate::flow::from_profile::input(&a.profile, t.esp_for(i)))
-                    .ok_or_else(|| p.invalid("fleet.profile", "profile vanished"))?;
-                input.esp = esp_options(&esp);
-                let tech = depot_flow && input.pre_provisioning_allowed;
-                let mut plan = b
-                    .build(f.fleet.profile.clone().unwrap_or_default(), &input, tech)
-                    .map_err(|m| fail_flow("fleet.profile", m))?;
-                if f.esp.is_none() {
-                    plan.selected = selected_apps(t.esp_for(i));
-                }
-                flows.push(plan);
-            }
-            (Some(_), None, None) => {
-                return Err(p.invalid(
-                    "fleet.tenant",
-                    "with a tenant, name a `profile` or give an `inventory` to assign profiles from",
-                ));
-            }
-            (None, ..) => {
-                if inventory.is_some() {
-                    return Err(
-                        p.invalid("fleet.inventory", "an inventory decides profiles only with a `tenant`")
-                    );
-                }
-                let input = fleet_input(&f.fleet, &esp);
-                let name = match f.fleet.mode {
-                    Mode::UserDriven => "user-driven",
-                    Mode::PreProvisioned => "pre-provisioned",
-                    Mode::SelfDeploying => "self-deploying",
-                    Mode::Hololens => "hololens",
-                    Mode::DevicePreparation => "device-preparation",
-                    Mode::HandsOnOnly => "hands-on-only",
-                };
-                flows.push(
-                    b.build(name.into(), &input, f.fleet.mode == Mode::PreProvisioned)
-                        .map_err(|m| fail_flow("fleet", m))?,
-                );
-            }
-        }
-        if f.fleet.mode == Mode::PreProvisioned && f.depot.is_none() && tenant.is_none() {
-            return Err(p.invalid(
-                "fleet.mode",
-                "pre-provisioned devices need a [depot] (technicians run the technician flow)",
-            ));
-        }
-        if f.fleet.mode == Mode::HandsOnOnly && f.depot.is_none() {
-            return Err(p.invalid("fleet.mode", "hands-on-only needs a [depot]"));
-        }
-
-        // Unknown event names in overrides.
-        let known: Vec<&str> = {
-            let mut v: Vec<&str> = flows.iter().flat_map(|fl| fl.table.events.iter().copied()).collect();
-            v.push(WIRED_NETWORK);
-            v.sort_unstable();
-            v.dedup();
-            v
-        };
-        let all_events: Vec<&str> = {
-            let mut v: Vec<&str> = crate::flow::TRANSITIONS.iter().map(|t| t.event).collect();
-            v.push(WIRED_NETWORK);
-            v.sort_unstable();
-            v.dedup();
-            v
-        };
-        for (table, map_keys) in
-            [("durations", f.durations.keys().collect::<Vec<_>>()), ("failures", f.failures.keys().collect())]
-        {
-            for k in map_keys {
-                if !all_events.contains(&k.as_str()) {
-                    let near = closest(k, &all_events);
-                    return Err(p.invalid(
-                        &format!("{table}.{k}"),
-                        format!("no flow event is called {k:?}{near}; `fleetlab flow show` lists them"),
-                    ));
-                }
-                if !known.contains(&k.as_str()) {
-                    return Err(p.invalid(
-                        &format!("{table}.{k}"),
-                        format!("{k:?} does not occur in this scenario's flows"),
-                    ));
-                }
-            }
-        }
-
-        // Apps per phase and flow: what the ESP waits for (the profile's
-        // selection, else each app's own flag); the technician phase may try
-        // every device app (§1.7).
-        for fl in &mut flows {
-            fl.technician_all_apps = esp.technician_all_apps;
-            let track_all = fl.technician && esp.technician_all_apps;
-            let blocking = |a: &App| match &fl.selected {
-                Some(names) => names.contains(&a.name.to_lowercase()),
-                None => a.blocking,
-            };
-            let pick = |keep: &dyn Fn(&App) -> bool| -> Vec<u8> {
-                apps.iter().enumerate().filter(|(_, a)| keep(a)).map(|(i, _)| i as u8).collect()
-            };
-            let device = pick(&|a| a.context == AppContext::Device && blocking(a));
-            let user = pick(&|a| a.context == AppContext::User && blocking(a));
-            let technician = pick(&|a| a.context == AppContext::Device && (blocking(a) || track_all));
-            // Device preparation installs the policy's selected apps in two
-            // steps, whatever their context ([APv2-wf], enrollment-model.md §1.8).
-            let v2_lob = pick(&|a| a.m365 && blocking(a));
-            let v2_win32 = pick(&|a| !a.m365 && blocking(a));
-            fl.phase_apps = [device, user, technician, v2_lob, v2_win32];
-            fl.blocks = apps.iter().map(blocking).collect();
-        }
+        let (mut flows, device_flows) = build_flows(p, &tenant, profile_index, &esp, &mut b)?;
+        check_event_names(p, &flows)?;
+        assign_phase_apps(&mut flows, &apps, &esp);
         if f.fleet.mode == Mode::DevicePreparation {
             check_device_preparation(p, &apps, &esp)?;
         }
@@ -955,129 +763,9 @@ impl Scenario {
             .collect();
         let app_install = apps.iter().map(|a| a.install.sampler()).collect();
 
-        // Depot.
-        let depot = match &f.depot {
-            None => None,
-            Some(d) => {
-                let mut week: Vec<(u32, u32)> = Vec::new();
-                if !d.shift.is_empty() {
-                    let mut points: Vec<u32> = vec![0];
-                    let mut ranges = Vec::new();
-                    for (i, s) in d.shift.iter().enumerate() {
-                        let r = parse_shift(s).map_err(|m| p.invalid(&format!("depot.shift[{i}]"), m))?;
-                        let n = s.technicians.unwrap_or(d.technicians);
-                        for (a, z) in r {
-                            points.push(a);
-                            points.push(z);
-                            ranges.push((a, z, n));
-                        }
-                    }
-                    points.sort_unstable();
-                    points.dedup();
-                    for t in points {
-                        let n: u32 = ranges.iter().filter(|(a, z, _)| *a <= t && t < *z).map(|r| r.2).sum();
-                        week.push((t, n.min(d.technicians)));
-                    }
-                }
-                Some(Depot {
-                    site: site_index(&sites, &d.site),
-                    technicians: d.technicians,
-                    ports: d.bench_ports,
-                    week,
-                    hands_on: dist_sampler(&d.hands_on, default_hands_on),
-                    reseal: dist_sampler(&d.reseal, default_reseal),
-                    triage: dist_sampler(&d.triage, default_triage),
-                })
-            }
-        };
-
-        // Registration.
-        let registration = f.registration.as_ref().map(|r| Registration {
-            hashes_at: ticks(r.hashes_at_hour * 60.0),
-            batch: r.batch_size,
-            oem: r.source == HashSource::Oem,
-            import: dist_sampler(&r.import, default_import),
-            cooldown: ticks(r.sync_cooldown_minutes),
-            group: dist_sampler(&r.group_evaluation, default_group_evaluation),
-            assignment: dist_sampler(&r.assignment, default_assignment),
-            all_devices: r.all_devices,
-            default_profile: r.default_profile,
-        });
-        let offset =
-            f.registration.as_ref().and_then(|r| r.hold_hours.map(|h| r.hashes_at_hour + h)).unwrap_or(0.0);
-
-        // Arrivals.
-        let mut arrivals = Vec::new();
-        let fixed: u64 = f.wave.iter().filter_map(|w| w.devices).map(u64::from).sum::<u64>()
-            + f.arrivals.as_ref().map_or(0, |a| u64::from(a.devices));
-        let mut rest_taken = false;
-        for (i, w) in f.wave.iter().enumerate() {
-            let devices = match w.devices {
-                Some(n) => n,
-                None if device_flows.is_empty() => {
-                    return Err(p.invalid(
-                        &format!("wave[{i}].devices"),
-                        "give a count (only a wave over an inventory may leave it out)",
-                    ));
-                }
-                None if rest_taken => {
-                    return Err(p.invalid(
-                        &format!("wave[{i}].devices"),
-                        "only one wave can take the rest of the inventory",
-                    ));
-                }
-                None => {
-                    rest_taken = true;
-                    (device_flows.len() as u64).saturating_sub(fixed) as u32
-                }
-            };
-            arrivals.push(Arrival::Wave {
-                name: w.name.clone(),
-                devices,
-                site: site_index(&sites, &w.site),
-                start: ticks((w.start_hour + offset) * 60.0),
-                spread: dist_sampler(&w.spread, || Dist::Fixed(0.0)),
-            });
-        }
-        if let Some(a) = &f.arrivals {
-            arrivals.push(Arrival::Poisson {
-                devices: a.devices,
-                site: site_index(&sites, &a.site),
-                start: ticks((a.start_hour + offset) * 60.0),
-                mean_gap: 60.0 / a.rate_per_hour,
-            });
-        }
-        if let Some(d) = &f.depot {
-            let n = d.devices.unwrap_or(if arrivals.is_empty() { 1000 } else { 0 });
-            if n > 0 {
-                arrivals.push(Arrival::Wave {
-                    name: "depot".into(),
-                    devices: n,
-                    site: site_index(&sites, &d.site),
-                    start: ticks(offset * 60.0),
-                    spread: Sampler::Fixed(0.0),
-                });
-            }
-        }
-        if arrivals.is_empty() {
-            return Err(p.invalid("wave", "no devices: add a [[wave]], an [arrivals] stream or a [depot]"));
-        }
-        let devices: u64 = arrivals
-            .iter()
-            .map(|a| match a {
-                Arrival::Wave { devices, .. } | Arrival::Poisson { devices, .. } => u64::from(*devices),
-            })
-            .sum();
-        if devices == 0 {
-            return Err(p.invalid("wave", "the waves and arrivals add up to no devices"));
-        }
-        if !device_flows.is_empty() && devices > device_flows.len() as u64 {
-            return Err(p.invalid(
-                "fleet.inventory",
-                format!("the waves need {devices} devices but the inventory has {}", device_flows.len()),
-            ));
-        }
-
+        let depot = build_depot(p, &sites, &calendar)?;
+        let (registration, offset) = build_registration(f);
+        let (arrivals, devices) = build_arrivals(p, &sites, &device_flows, offset)?;
         let wired_network = f.durations.get(WIRED_NETWORK).cloned().unwrap_or_else(default_wired_network);
         b.resolved_durations.insert(WIRED_NETWORK.to_string(), wired_network.clone());
         let resolved_durations = std::mem::take(&mut b.resolved_durations);
@@ -1116,10 +804,11 @@ impl Scenario {
             admin_delay: dist_sampler(&f.operator.admin_delay, default_admin_delay),
             admin_work: dist_sampler(&f.operator.admin_work, default_admin_work),
             esp,
-            wired: f.fleet.wired.0,
+            wired: f.fleet.wired.get(),
             wired_network: wired_network.sampler(),
             reboot: Dist::Lognormal(1.5, 0.4).sampler(),
             connectors,
+            calendar,
         })
     }
 
@@ -1134,9 +823,9 @@ impl Scenario {
         if f.fleet.tenant.is_none() {
             f.esp = Some(self.esp.clone());
         }
-        f.app = self.apps.iter().map(App::to_spec).collect();
+        f.app = self.apps.iter().filter(|a| a.update.is_none()).map(App::to_spec).collect();
         f.durations = self.durations.clone();
-        f.failures = self.failures.iter().map(|(k, &v)| (k.clone(), Probability(v))).collect();
+        f.failures = self.failures.iter().map(|(k, &v)| (k.clone(), Probability::clamped(v))).collect();
         if let Some(d) = &mut f.depot {
             d.hands_on.get_or_insert_with(default_hands_on);
             d.reseal.get_or_insert_with(default_reseal);
@@ -1152,6 +841,13 @@ impl Scenario {
                 connectors: n,
                 requests_per_minute: MINUTE as f64 / per.max(1) as f64,
             });
+        }
+        if let Some(c) = &mut f.calendar {
+            c.start_date.get_or_insert_with(|| super::calendar::DEFAULT_START_DATE.into());
+            c.time_zone.get_or_insert_with(|| "UTC".into());
+            let working = c.working_days.get_or_insert_with(|| "mon-fri".into()).clone();
+            c.shipping_days.get_or_insert(working);
+            c.working_hours.get_or_insert_with(|| "08:00-17:00".into());
         }
         f.operator.admin_delay.get_or_insert_with(default_admin_delay);
         f.operator.admin_work.get_or_insert_with(default_admin_work);
@@ -1183,10 +879,484 @@ impl Scenario {
                 }
             }
             DeliveryOptimization::Lan => {
-                s.spec.peer_max.0 * (1.0 - (-s.spec.peer_k * f64::from(sources)).exp())
+                s.spec.peer_max.get() * (1.0 - (-s.spec.peer_k * f64::from(sources)).exp())
             }
         }
     }
+}
+
+fn build_sites(f: &ScenarioFile) -> Vec<Site> {
+    // Sites.
+    let specs = if f.site.is_empty() { vec![SiteSpec::named("site")] } else { f.site.clone() };
+    let sites: Vec<Site> = specs
+        .into_iter()
+        .map(|s| Site {
+            uplink: mbps(s.uplink_mbps),
+            device: mbps(s.device_mbps),
+            device_spread: s.device_mbps_spread.as_ref().map(Dist::sampler),
+            lan: mbps(s.lan_mbps),
+            spec: s,
+        })
+        .collect();
+
+    sites
+}
+
+fn build_calendar(p: &Parsed, sites: &[Site], horizon: Tick) -> Result<Option<Calendar>, ScenarioError> {
+    let f = &p.file;
+    let calendar = match &f.calendar {
+        Some(c) => {
+            let zones: Vec<(String, Option<String>)> =
+                sites.iter().map(|s| (s.spec.name.clone(), s.spec.time_zone.clone())).collect();
+            Some(
+                Calendar::resolve(c, &zones, f.depot.is_none(), horizon)
+                    .map_err(|e| p.invalid(&e.key, e.message))?,
+            )
+        }
+        None => {
+            if let Some(i) = sites.iter().position(|s| s.spec.time_zone.is_some()) {
+                return Err(p.invalid(
+                    &format!("site[{i}].time_zone"),
+                    "a site's time zone needs a [calendar] table (its days and hours)",
+                ));
+            }
+            None
+        }
+    };
+
+    Ok(calendar)
+}
+
+fn build_apps(p: &Parsed, tenant: &Option<CheckedTenant>) -> Result<Vec<App>, ScenarioError> {
+    let f = &p.file;
+    let app_specs: Vec<AppSpec> = if !f.app.is_empty() || tenant.is_none() {
+        f.app.clone()
+    } else {
+        tenant.as_ref().map_or_else(Vec::new, |t| {
+            t.apps
+                .iter()
+                .map(|a| AppSpec {
+                    name: a.name.clone(),
+                    preset: Some(match a.kind {
+                        autopilot::AppKind::M365 => "m365".into(),
+                        autopilot::AppKind::Store => "company-portal".into(),
+                        _ => "generic".into(),
+                    }),
+                    size_mb: a.size_mb.map(f64::from),
+                    size_mb_spread: None,
+                    install: a.install_minutes.map(|m| Dist::Lognormal(f64::from(m), 0.5)),
+                    p_fail: None,
+                    p_hang: None,
+                    blocking: None,
+                    context: Some(match a.target {
+                        autopilot::AppTarget::User => AppContext::User,
+                        _ => AppContext::Device,
+                    }),
+                    timeout_minutes: None,
+                    reboot: None,
+                })
+                .collect()
+        })
+    };
+    if app_specs.len() > 128 {
+        return Err(p.invalid("app", format!("{} apps; the simulator tracks at most 128", app_specs.len())));
+    }
+    let mut apps: Vec<App> = app_specs.iter().map(App::resolve).collect();
+    // Windows updates ride the app pipeline as downloads of their own.
+    if let Some(u) = &f.updates {
+        let steps = [
+            (&u.oobe_mb, "Windows critical OOBE updates", UpdateStep::Oobe),
+            (&u.driver_mb, "Windows driver updates", UpdateStep::Oobe),
+            (&u.feature_mb, "Windows feature update", UpdateStep::Oobe),
+            (&u.quality_mb, "Windows quality update", UpdateStep::Quality),
+        ];
+        for (mb, name, step) in steps {
+            if let Some(mb) = mb {
+                apps.push(App::update(name, mb, step));
+            }
+        }
+        if apps.len() > 128 {
+            return Err(p.invalid("updates", "apps and updates together exceed the 128 the simulator tracks"));
+        }
+    }
+    Ok(apps)
+}
+
+/// The flows, and per device ordinal its flow and how it escapes.
+type Flows = (Vec<FlowPlan>, Vec<(u16, u8)>);
+
+fn build_flows(
+    p: &Parsed,
+    tenant: &Option<CheckedTenant>,
+    profile_index: Option<usize>,
+    esp: &EspSpec,
+    b: &mut FlowBuilder<'_>,
+) -> Result<Flows, ScenarioError> {
+    let f = &p.file;
+    let depot_flow = f.depot.is_some();
+    let mut flows = Vec::new();
+    let mut device_flows = Vec::new();
+    let fail_flow = |key: &str, m: String| p.invalid(key, m);
+    if f.fleet.inventory.is_some() && f.fleet.generate.is_some() {
+        return Err(p.invalid("fleet.generate", "give an inventory file or a generated one, not both"));
+    }
+    let inventory = match (&f.fleet.inventory, &f.fleet.generate) {
+        (Some(path), _) => Some(Inventory::File(path.clone())),
+        (None, Some(g)) => Some(Inventory::Generated(g.clone())),
+        (None, None) => None,
+    };
+    match (&tenant, profile_index, &inventory) {
+        (Some(t), None, Some(inv)) => {
+            let index = match inv {
+                Inventory::File(path) => {
+                    let full = p.dir.join(path);
+                    crate::fleet::load_index(&full, &|_| {}).map_err(|e| ScenarioError::Reference {
+                        location: p.at("fleet.inventory"),
+                        message: e.to_string(),
+                    })?
+                }
+                Inventory::Generated(g) => generated_index(g).map_err(|m| p.invalid("fleet.generate", m))?,
+            };
+            let plan = t.plan(&index).map_err(|e| ScenarioError::Reference {
+                location: p.at("fleet.tenant"),
+                message: format!("assignment plan: {e}"),
+            })?;
+            let mut by_name: HashMap<String, u16> = HashMap::new();
+            for d in &plan.devices {
+                match crate::flow::from_profile::device_flow(t, d) {
+                    crate::flow::from_profile::DeviceFlow::Profile { name, mut input } => {
+                        if let Some(e) = &f.esp {
+                            input.esp = esp_options(e);
+                        }
+                        let k = match by_name.get(&name) {
+                            Some(&k) => k,
+                            None => {
+                                let tech = depot_flow && input.pre_provisioning_allowed;
+                                let mut plan = b
+                                    .build(name.clone(), &input, tech)
+                                    .map_err(|m| fail_flow("fleet.tenant", m))?;
+                                if f.esp.is_none() {
+                                    plan.selected =
+                                        t.profile(&name).and_then(|i| selected_apps(t.esp_for(i)));
+                                }
+                                flows.push(plan);
+                                let k = (flows.len() - 1) as u16;
+                                by_name.insert(name, k);
+                                k
+                            }
+                        };
+                        device_flows.push((k, 0u8));
+                    }
+                    crate::flow::from_profile::DeviceFlow::Escapes { event, .. } => {
+                        if event == "not-registered" && f.fleet.registered_only {
+                            continue;
+                        }
+                        device_flows.push((u16::MAX, if event == "not-registered" { 1 } else { 2 }));
+                    }
+                }
+            }
+            if flows.is_empty() {
+                // Every device escapes; they still need a flow to boot into.
+                flows.push(
+                    b.build("no profile".into(), &fleet_input(&f.fleet, esp), false)
+                        .map_err(|m| fail_flow("fleet", m))?,
+                );
+            }
+            for d in &mut device_flows {
+                if d.0 == u16::MAX {
+                    d.0 = 0;
+                }
+            }
+        }
+        (Some(t), Some(i), _) => {
+            let mut input = t
+                .profiles
+                .get(i)
+                .map(|a| crate::flow::from_profile::input(&a.profile, t.esp_for(i)))
+                .ok_or_else(|| p.invalid("fleet.profile", "profile vanished"))?;
+            input.esp = esp_options(esp);
+            let tech = depot_flow && input.pre_provisioning_allowed;
+            let mut plan = b
+                .build(f.fleet.profile.clone().unwrap_or_default(), &input, tech)
+                .map_err(|m| fail_flow("fleet.profile", m))?;
+            if f.esp.is_none() {
+                plan.selected = selected_apps(t.esp_for(i));
+            }
+            flows.push(plan);
+        }
+        (Some(_), None, None) => {
+            return Err(p.invalid(
+                "fleet.tenant",
+                "with a tenant, name a `profile` or give an `inventory` to assign profiles from",
+            ));
+        }
+        (None, ..) => {
+            if inventory.is_some() {
+                return Err(
+                    p.invalid("fleet.inventory", "an inventory decides profiles only with a `tenant`")
+                );
+            }
+            let input = fleet_input(&f.fleet, esp);
+            let name = match f.fleet.mode {
+                Mode::UserDriven => "user-driven",
+                Mode::PreProvisioned => "pre-provisioned",
+                Mode::SelfDeploying => "self-deploying",
+                Mode::Hololens => "hololens",
+                Mode::DevicePreparation => "device-preparation",
+                Mode::HandsOnOnly => "hands-on-only",
+            };
+            flows.push(
+                b.build(name.into(), &input, f.fleet.mode == Mode::PreProvisioned)
+                    .map_err(|m| fail_flow("fleet", m))?,
+            );
+        }
+    }
+    if f.fleet.mode == Mode::PreProvisioned && f.depot.is_none() && tenant.is_none() {
+        return Err(p.invalid(
+            "fleet.mode",
+            "pre-provisioned devices need a [depot] (technicians run the technician flow)",
+        ));
+    }
+    if f.fleet.mode == Mode::HandsOnOnly && f.depot.is_none() {
+        return Err(p.invalid("fleet.mode", "hands-on-only needs a [depot]"));
+    }
+
+    Ok((flows, device_flows))
+}
+
+fn check_event_names(p: &Parsed, flows: &[FlowPlan]) -> Result<(), ScenarioError> {
+    let f = &p.file;
+    // Unknown event names in overrides.
+    let known: Vec<&str> = {
+        let mut v: Vec<&str> = flows.iter().flat_map(|fl| fl.table.events.iter().copied()).collect();
+        v.push(WIRED_NETWORK);
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let all_events: Vec<&str> = {
+        let mut v: Vec<&str> = crate::flow::TRANSITIONS.iter().map(|t| t.event).collect();
+        v.push(WIRED_NETWORK);
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    for (table, map_keys) in
+        [("durations", f.durations.keys().collect::<Vec<_>>()), ("failures", f.failures.keys().collect())]
+    {
+        for k in map_keys {
+            if !all_events.contains(&k.as_str()) {
+                let near = closest(k, &all_events);
+                return Err(p.invalid(
+                    &format!("{table}.{k}"),
+                    format!("no flow event is called {k:?}{near}; `fleetlab flow show` lists them"),
+                ));
+            }
+            if !known.contains(&k.as_str()) {
+                return Err(p.invalid(
+                    &format!("{table}.{k}"),
+                    format!("{k:?} does not occur in this scenario's flows"),
+                ));
+            }
+        }
+    }
+
+    Ok(())
+}
+
+fn assign_phase_apps(flows: &mut [FlowPlan], apps: &[App], esp: &EspSpec) {
+    // Apps per phase and flow: what the ESP waits for (the profile's
+    // selection, else each app's own flag); the technician phase may try
+    // every device app (§1.7).
+    for fl in flows.iter_mut() {
+        fl.technician_all_apps = esp.technician_all_apps;
+        let track_all = fl.technician && esp.technician_all_apps;
+        let blocking = |a: &App| match &fl.selected {
+            Some(names) => names.contains(&a.name.to_lowercase()),
+            None => a.blocking,
+        };
+        let pick_all = |keep: &dyn Fn(&App) -> bool| -> Vec<u8> {
+            apps.iter().enumerate().filter(|(_, a)| keep(a)).map(|(i, _)| i as u8).collect()
+        };
+        let pick = |keep: &dyn Fn(&App) -> bool| pick_all(&|a| a.update.is_none() && keep(a));
+        let device = pick(&|a| a.context == AppContext::Device && blocking(a));
+        let user = pick(&|a| a.context == AppContext::User && blocking(a));
+        let technician = pick(&|a| a.context == AppContext::Device && (blocking(a) || track_all));
+        // Device preparation installs the policy's selected apps in two
+        // steps, whatever their context ([APv2-wf], enrollment-model.md §1.8).
+        let v2_lob = pick(&|a| a.m365 && blocking(a));
+        let v2_win32 = pick(&|a| !a.m365 && blocking(a));
+        let oobe = pick_all(&|a| a.update == Some(UpdateStep::Oobe));
+        let quality = pick_all(&|a| a.update == Some(UpdateStep::Quality));
+        fl.phase_apps = [device, user, technician, v2_lob, v2_win32, oobe, quality];
+        fl.blocks = apps.iter().map(blocking).collect();
+    }
+}
+
+fn build_depot(
+    p: &Parsed,
+    sites: &[Site],
+    calendar: &Option<Calendar>,
+) -> Result<Option<Depot>, ScenarioError> {
+    let f = &p.file;
+    // Depot.
+    let depot = match &f.depot {
+        None => None,
+        Some(d) => {
+            let mut week: Vec<(u32, u32)> = Vec::new();
+            if !d.shift.is_empty() {
+                let mut points: Vec<u32> = vec![0];
+                let mut ranges = Vec::new();
+                for (i, s) in d.shift.iter().enumerate() {
+                    let r = parse_shift(s).map_err(|m| p.invalid(&format!("depot.shift[{i}]"), m))?;
+                    let n = s.technicians.unwrap_or(d.technicians);
+                    for (a, z) in r {
+                        points.push(a);
+                        points.push(z);
+                        ranges.push((a, z, n));
+                    }
+                }
+                points.sort_unstable();
+                points.dedup();
+                for t in points {
+                    let n: u32 = ranges.iter().filter(|(a, z, _)| *a <= t && t < *z).map(|r| r.2).sum();
+                    week.push((t, n.min(d.technicians)));
+                }
+            }
+            let site = site_index(sites, &d.site);
+            let changes = match &calendar {
+                Some(cal) => {
+                    let shifts: Vec<_> =
+                        d.shift.iter().map(|s| (s.clone(), s.technicians.unwrap_or(d.technicians))).collect();
+                    Some(
+                        cal.technician_changes(site as usize, &shifts, d.technicians)
+                            .map_err(|m| p.invalid("depot.shift", m))?,
+                    )
+                }
+                None => None,
+            };
+            Some(Depot {
+                site,
+                changes,
+                technicians: d.technicians,
+                ports: d.bench_ports,
+                week,
+                hands_on: dist_sampler(&d.hands_on, default_hands_on),
+                reseal: dist_sampler(&d.reseal, default_reseal),
+                triage: dist_sampler(&d.triage, default_triage),
+            })
+        }
+    };
+
+    Ok(depot)
+}
+
+fn build_registration(f: &ScenarioFile) -> (Option<Registration>, f64) {
+    // Registration.
+    let registration = f.registration.as_ref().map(|r| Registration {
+        hashes_at: ticks(r.hashes_at_hour * 60.0),
+        batch: r.batch_size,
+        oem: r.source == HashSource::Oem,
+        import_per_device: ticks(r.import_per_device_seconds / 60.0),
+        assignment_per_device: ticks(r.assignment_per_device_seconds / 60.0),
+        graph: (r.source == HashSource::Graph).then(|| {
+            let window = ticks(r.graph_window_seconds / 60.0).max(1);
+            let back_off = r.graph_retry_after_seconds.map_or(window, |s| ticks(s / 60.0).max(1));
+            (r.graph_writes_per_window, window, back_off, ticks(r.graph_call_seconds / 60.0))
+        }),
+        import: dist_sampler(&r.import, default_import),
+        cooldown: ticks(r.sync_cooldown_minutes),
+        group: dist_sampler(&r.group_evaluation, default_group_evaluation),
+        assignment: dist_sampler(&r.assignment, default_assignment),
+        all_devices: r.all_devices,
+        default_profile: r.default_profile,
+    });
+    let offset =
+        f.registration.as_ref().and_then(|r| r.hold_hours.map(|h| r.hashes_at_hour + h)).unwrap_or(0.0);
+
+    (registration, offset)
+}
+
+fn build_arrivals(
+    p: &Parsed,
+    sites: &[Site],
+    device_flows: &[(u16, u8)],
+    offset: f64,
+) -> Result<(Vec<Arrival>, u64), ScenarioError> {
+    let f = &p.file;
+    // Arrivals.
+    let mut arrivals = Vec::new();
+    let fixed: u64 = f.wave.iter().filter_map(|w| w.devices).map(u64::from).sum::<u64>()
+        + f.arrivals.as_ref().map_or(0, |a| u64::from(a.devices));
+    let mut rest_taken = false;
+    for (i, w) in f.wave.iter().enumerate() {
+        let devices = match w.devices {
+            Some(n) => n,
+            None if device_flows.is_empty() => {
+                return Err(p.invalid(
+                    &format!("wave[{i}].devices"),
+                    "give a count (only a wave over an inventory may leave it out)",
+                ));
+            }
+            None if rest_taken => {
+                return Err(p.invalid(
+                    &format!("wave[{i}].devices"),
+                    "only one wave can take the rest of the inventory",
+                ));
+            }
+            None => {
+                rest_taken = true;
+                (device_flows.len() as u64).saturating_sub(fixed) as u32
+            }
+        };
+        arrivals.push(Arrival::Wave {
+            name: w.name.clone(),
+            devices,
+            site: site_index(sites, &w.site),
+            start: ticks((w.start_hour + offset) * 60.0),
+            spread: dist_sampler(&w.spread, || Dist::Fixed(0.0)),
+        });
+    }
+    if let Some(a) = &f.arrivals {
+        arrivals.push(Arrival::Poisson {
+            devices: a.devices,
+            site: site_index(sites, &a.site),
+            start: ticks((a.start_hour + offset) * 60.0),
+            mean_gap: 60.0 / a.rate_per_hour,
+        });
+    }
+    if let Some(d) = &f.depot {
+        let n = d.devices.unwrap_or(if arrivals.is_empty() { 1000 } else { 0 });
+        if n > 0 {
+            arrivals.push(Arrival::Wave {
+                name: "depot".into(),
+                devices: n,
+                site: site_index(sites, &d.site),
+                start: ticks(offset * 60.0),
+                spread: Sampler::Fixed(0.0),
+            });
+        }
+    }
+    if arrivals.is_empty() {
+        return Err(p.invalid("wave", "no devices: add a [[wave]], an [arrivals] stream or a [depot]"));
+    }
+    let devices: u64 = arrivals
+        .iter()
+        .map(|a| match a {
+            Arrival::Wave { devices, .. } | Arrival::Poisson { devices, .. } => u64::from(*devices),
+        })
+        .sum();
+    if devices == 0 {
+        return Err(p.invalid("wave", "the waves and arrivals add up to no devices"));
+    }
+    if !device_flows.is_empty() && devices > device_flows.len() as u64 {
+        return Err(p.invalid(
+            "fleet.inventory",
+            format!("the waves need {devices} devices but the inventory has {}", device_flows.len()),
+        ));
+    }
+
+    Ok((arrivals, devices))
 }
 
 fn closest(word: &str, options: &[&str]) -> String {

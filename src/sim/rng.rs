@@ -51,6 +51,8 @@ pub enum Stream {
     People = 6,
     /// A device's attributes (wired, on AC power, TPM).
     Attributes = 7,
+    /// A device's download sizes (apps and updates with a size distribution).
+    Sizes = 8,
 }
 
 /// The seed of replication `rep` under base seed `seed`.

@@ -37,6 +37,9 @@ pub struct RunOptions<'a> {
     pub keep_first: bool,
     /// Called with the number of replications done so far.
     pub progress: Option<&'a (dyn Fn(u32) + Sync)>,
+    /// Leave out the bottleneck check (its internal sweep re-runs the
+    /// scenario once per shared resource); sweeps and searches set it.
+    pub skip_bottleneck: bool,
 }
 
 /// A finished run.
@@ -251,11 +254,13 @@ pub fn simulate(sc: &Scenario, opts: &RunOptions<'_>) -> Result<RunOutput, RunEr
     }
     let wall = started.elapsed().as_secs_f64();
     let mut report = build_report(sc, reducer, seed, reps, threads, wall);
-    let judge = || super::bottleneck::judge(sc, seed, reps, &report.resources);
-    report.bottleneck = match &pool {
-        Some(p) => p.install(judge),
-        None => judge(),
-    };
+    if !opts.skip_bottleneck {
+        let judge = || super::bottleneck::judge(sc, seed, reps, &report.resources);
+        report.bottleneck = match &pool {
+            Some(p) => p.install(judge),
+            None => judge(),
+        };
+    }
     Ok(RunOutput { report, first })
 }
 

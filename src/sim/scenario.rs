@@ -21,6 +21,9 @@
 //!   the scenario lists none.
 //! * **Time zero is Monday 00:00.** Waves start at `start_hour`; shifts are
 //!   weekly (`days = "mon-fri"`), so a five-day horizon sees a working week.
+//!   A `[calendar]` makes it 00:00 of a real date in a real time zone, with
+//!   each site's local days, holidays and shipping days
+//!   ([`super::calendar`]).
 //! * **Modes the flow module does not have** are `hands-on-only`: the
 //!   technician's bench work alone, so a depot reduces to an M/M/c queue
 //!   for validation and staffing questions.
@@ -34,6 +37,9 @@ use serde::{Deserialize, Serialize};
 use super::dist::Dist;
 use crate::autopilot::source::{toml_error, KeyIndex};
 use crate::autopilot::{Location, Origin, Source};
+
+/// Rewriting a scenario's text for a sweep lives with the sweeps.
+pub use super::sweep::with_value;
 
 /// A scenario file, as written.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -87,6 +93,69 @@ pub struct ScenarioFile {
     pub operator: OperatorSpec,
     /// The Intune Connector for Active Directory (hybrid join only).
     pub hybrid: Option<HybridSpec>,
+    /// Local days: time zones, working days, holidays, shipping days,
+    /// admin hours (default: none, every day the same, times in UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<CalendarSpec>,
+    /// Windows updates downloaded during OOBE, as bytes over the links
+    /// (default: none; their time is in `[durations]` either way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updates: Option<UpdatesSpec>,
+}
+
+/// `[updates]`: what Windows Update downloads during OOBE, in MB per
+/// device, each a distribution drawn per device. The bytes go over the
+/// site's link like an app's (with Delivery Optimization's peering),
+/// before the step's own install time (`updates-done`,
+/// `updates-installed` in `[durations]`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatesSpec {
+    /// Critical OOBE updates (zero-day patch), in the `updates-done` step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oobe_mb: Option<Dist>,
+    /// Drivers Windows Update offers in the same step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver_mb: Option<Dist>,
+    /// A feature update or enablement package in the same step (an image
+    /// behind the release the tenant requires).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_mb: Option<Dist>,
+    /// The monthly quality update the ESP installs at the end of OOBE
+    /// (`esp.install_quality_updates`), in the `updates-installed` step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality_mb: Option<Dist>,
+}
+
+/// `[calendar]`: when things happen in local time (see
+/// [`super::calendar`] for the model).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarSpec {
+    /// The date of time zero, `YYYY-MM-DD` (default 2024-01-01, a Monday).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<String>,
+    /// IANA time zone of time zero and of the admins (default `UTC`);
+    /// sites without a `time_zone` of their own use it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// Working days (default `mon-fri`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_days: Option<String>,
+    /// Technician hours of a depot without shifts, `HH:MM-HH:MM` local
+    /// (default `08:00-17:00`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_hours: Option<String>,
+    /// Dates nobody works and nothing ships, `YYYY-MM-DD`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holidays: Vec<String>,
+    /// Days carriers deliver (default: the working days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_days: Option<String>,
+    /// Hours the admin queue is worked on working days, `HH:MM-HH:MM` in
+    /// the calendar's zone (default: around the clock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_hours: Option<String>,
 }
 
 /// `[hybrid]`: the connectors that create computer accounts and return
@@ -119,7 +188,20 @@ fn default_horizon() -> f64 {
 /// A probability, checked to lie in `[0, 1]` when read.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "f64", into = "f64")]
-pub struct Probability(pub f64);
+pub struct Probability(f64);
+
+impl Probability {
+    /// The probability `p`, clamped into `[0, 1]` (NaN becomes 0): for
+    /// values the simulator computed itself, never for what a user wrote.
+    pub fn clamped(p: f64) -> Probability {
+        Probability(if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) })
+    }
+
+    /// The value, in `[0, 1]`.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
 
 impl TryFrom<f64> for Probability {
     type Error = String;
@@ -296,6 +378,9 @@ pub struct SiteSpec {
     /// Share of devices on AC power (only those serve peers).
     #[serde(default = "default_on_ac")]
     pub on_ac_power: Share,
+    /// IANA time zone of the site (default: the calendar's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 fn default_uplink() -> f64 {
@@ -331,6 +416,7 @@ impl SiteSpec {
             peer_max: default_peer_max(),
             peer_k: default_peer_k(),
             on_ac_power: default_on_ac(),
+            time_zone: None,
         }
     }
 }
@@ -415,6 +501,9 @@ pub enum HashSource {
     Csv,
     /// The OEM registers the whole batch.
     Oem,
+    /// A script creates one `importedWindowsAutopilotDeviceIdentity` per
+    /// device through Microsoft Graph, under Graph's write throttling.
+    Graph,
 }
 
 /// `[registration]`: the service plane (§3.1).
@@ -430,8 +519,32 @@ pub struct RegistrationSpec {
     /// Rows per CSV (at most 500).
     #[serde(default = "default_batch")]
     pub batch_size: u32,
-    /// Import processing per batch.
+    /// Import processing per batch: its fixed part.
     pub import: Option<Dist>,
+    /// Import processing per row of a batch, seconds, on top of `import`
+    /// (default 0.25; assume: a 500-row CSV then takes about 4 minutes,
+    /// "several minutes" in Microsoft's words).
+    #[serde(default = "default_import_per_device")]
+    pub import_per_device_seconds: f64,
+    /// Profile assignment works a synced batch's devices one after
+    /// another: the k-th device of a batch waits k times this long, in
+    /// seconds, on top of `assignment` (default 1; assume).
+    #[serde(default = "default_assignment_per_device")]
+    pub assignment_per_device_seconds: f64,
+    /// `source = "graph"`: writes Graph accepts per window before it
+    /// answers 429 (default 100, the device-enrollment family's limit).
+    #[serde(default = "default_graph_writes")]
+    pub graph_writes_per_window: u32,
+    /// The window of that limit, seconds (default 20).
+    #[serde(default = "default_graph_window")]
+    pub graph_window_seconds: f64,
+    /// The script's wait after a 429 before it tries again, seconds
+    /// (default: Graph's `Retry-After`, taken as the window).
+    pub graph_retry_after_seconds: Option<f64>,
+    /// One Graph call's round trip, seconds (default 0.5): calls go out
+    /// one after another.
+    #[serde(default = "default_graph_call")]
+    pub graph_call_seconds: f64,
     /// Minimum minutes between Autopilot syncs.
     #[serde(default = "default_cooldown")]
     pub sync_cooldown_minutes: f64,
@@ -453,6 +566,21 @@ pub struct RegistrationSpec {
 
 fn default_batch() -> u32 {
     500
+}
+fn default_import_per_device() -> f64 {
+    0.25
+}
+fn default_assignment_per_device() -> f64 {
+    1.0
+}
+fn default_graph_writes() -> u32 {
+    100
+}
+fn default_graph_window() -> f64 {
+    20.0
+}
+fn default_graph_call() -> f64 {
+    0.5
 }
 fn default_cooldown() -> f64 {
     10.0
@@ -479,6 +607,11 @@ pub struct AppSpec {
     pub preset: Option<String>,
     /// Download size, MB.
     pub size_mb: Option<f64>,
+    /// Each device's download of this app drawn from this distribution
+    /// (MB) instead of `size_mb`: packages differ by hardware model and
+    /// language, and the large ones are what run into the ESP timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_mb_spread: Option<Dist>,
     /// Install time once downloaded.
     pub install: Option<Dist>,
     /// Failure probability per attempt.
@@ -796,6 +929,16 @@ fn check_values(p: &Parsed) -> Result<(), ScenarioError> {
         }
         non_negative(p, "registration.sync_cooldown_minutes", r.sync_cooldown_minutes)?;
         non_negative(p, "registration.hashes_at_hour", r.hashes_at_hour)?;
+        non_negative(p, "registration.import_per_device_seconds", r.import_per_device_seconds)?;
+        non_negative(p, "registration.assignment_per_device_seconds", r.assignment_per_device_seconds)?;
+        if r.graph_writes_per_window == 0 {
+            return Err(p.invalid("registration.graph_writes_per_window", "must be at least 1"));
+        }
+        positive(p, "registration.graph_window_seconds", r.graph_window_seconds)?;
+        non_negative(p, "registration.graph_call_seconds", r.graph_call_seconds)?;
+        if let Some(s) = r.graph_retry_after_seconds {
+            positive(p, "registration.graph_retry_after_seconds", s)?;
+        }
         if let Some(h) = r.hold_hours {
             non_negative(p, "registration.hold_hours", h)?;
         }
@@ -880,7 +1023,8 @@ fn day(name: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("unknown day {name:?} (mon, tue, wed, thu, fri, sat, sun)"))
 }
 
-fn parse_days(text: &str) -> Result<Vec<u32>, String> {
+/// Days of the week (`mon-fri`, `sat,sun`) as 0 = Monday … 6 = Sunday.
+pub fn parse_days(text: &str) -> Result<Vec<u32>, String> {
     let mut out = Vec::new();
     for part in text.split(',') {
         match part.split_once('-') {
@@ -899,6 +1043,18 @@ fn parse_days(text: &str) -> Result<Vec<u32>, String> {
     Ok(out)
 }
 
+/// `HH:MM-HH:MM` as minutes of the day, the end after the start.
+pub fn parse_clock_range(text: &str) -> Result<(u32, u32), String> {
+    let (a, z) = text
+        .split_once('-')
+        .ok_or_else(|| format!("{text:?} is not a range of hours (HH:MM-HH:MM, e.g. \"08:00-17:00\")"))?;
+    let (a, z) = (parse_clock(a)?, parse_clock(z)?);
+    if z <= a {
+        return Err(format!("{text:?} ends before it starts; split a night shift in two"));
+    }
+    Ok((a, z))
+}
+
 fn parse_clock(text: &str) -> Result<u32, String> {
     let bad = || format!("{text:?} is not a time of day (HH:MM, 00:00–24:00)");
     let (h, m) = text.trim().split_once(':').ok_or_else(bad)?;
@@ -908,65 +1064,6 @@ fn parse_clock(text: &str) -> Result<u32, String> {
         return Err(bad());
     }
     Ok(h * 60 + m)
-}
-
-/// The scenario text with one value replaced: `key` is a dotted path
-/// (`esp.timeout_minutes`, `depot.technicians`, `site[1].uplink_mbps`) and
-/// `value` a TOML value (`90`, `"mcc"`, `true`). Missing tables on the way
-/// are created, so a scenario without `[esp]` can still be swept over the
-/// ESP timeout. This is what `fleetlab simulate --sweep` runs variants with.
-///
-/// ```
-/// use fleetlab::sim::scenario::with_value;
-/// let text = with_value("name = \"x\"\n[depot]\ntechnicians = 2\n", "depot.technicians", "5")?;
-/// assert!(text.contains("technicians = 5"));
-/// let text = with_value("name = \"x\"\n", "esp.timeout_minutes", "120")?;
-/// assert!(text.contains("timeout_minutes = 120"));
-/// # Ok::<(), String>(())
-/// ```
-pub fn with_value(text: &str, key: &str, value: &str) -> Result<String, String> {
-    let mut doc: toml::Table = toml::from_str(text).map_err(|e| e.message().to_string())?;
-    let parsed: toml::Table =
-        toml::from_str(&format!("v = {value}")).map_err(|_| format!("{value:?} is not a TOML value"))?;
-    let new = parsed.get("v").cloned().ok_or_else(|| format!("{value:?} is not a TOML value"))?;
-    let segments: Vec<&str> = key.split('.').collect();
-    let mut table = &mut doc;
-    for (i, seg) in segments.iter().enumerate() {
-        let (name, index) = match seg.split_once('[') {
-            Some((n, rest)) => {
-                let idx: usize = rest
-                    .strip_suffix(']')
-                    .and_then(|x| x.parse().ok())
-                    .ok_or_else(|| format!("{key}: {seg:?} is not NAME or NAME[INDEX]"))?;
-                (n, Some(idx))
-            }
-            None => (*seg, None),
-        };
-        if name.is_empty() {
-            return Err(format!("{key}: empty key"));
-        }
-        let last = i + 1 == segments.len();
-        if last && index.is_none() {
-            table.insert(name.to_string(), new);
-            return toml::to_string(&doc).map_err(|e| e.to_string());
-        }
-        let entry = table.entry(name.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        let target = match index {
-            Some(idx) => {
-                let arr = entry.as_array_mut().ok_or_else(|| format!("{key}: {name} is not a list"))?;
-                let len = arr.len();
-                let item = arr.get_mut(idx).ok_or_else(|| format!("{key}: {name} has {len} entries"))?;
-                if last {
-                    *item = new;
-                    return toml::to_string(&doc).map_err(|e| e.to_string());
-                }
-                item
-            }
-            None => entry,
-        };
-        table = target.as_table_mut().ok_or_else(|| format!("{key}: {name} is not a table"))?;
-    }
-    Err(format!("{key}: empty key"))
 }
 
 #[cfg(test)]

@@ -208,6 +208,93 @@ impl Search<'_> {
     }
 }
 
+/// How to run a search.
+#[derive(Clone, Copy, Debug)]
+pub struct SearchOptions {
+    /// Share of replications that must meet the goal.
+    pub confidence: f64,
+    /// Replications per probe (default: the scenario's).
+    pub replications: Option<u32>,
+    /// Base seed (default: the scenario's).
+    pub seed: Option<u64>,
+    /// Worker threads (default: rayon's, one per core).
+    pub threads: Option<usize>,
+}
+
+/// A finished search.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SearchResult {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The key searched.
+    pub key: String,
+    /// The range searched.
+    pub lo: i64,
+    /// Its top.
+    pub hi: i64,
+    /// Replications per probe.
+    pub replications: u32,
+    /// The seed every probe used.
+    pub seed: u64,
+    /// The answer and the probes that led to it.
+    pub found: Found,
+}
+
+/// Searches `range` (`KEY=LO..HI`) of the scenario `text`, read from
+/// `path`, for the smallest value meeting `goal`.
+///
+/// ```
+/// use fleetlab::sim::search::{search, Goal, SearchOptions};
+/// let text = "name = \"q\"\nhorizon_hours = 24\nreplications = 4\n[fleet]\nmode = \"hands-on-only\"\n\
+///             [depot]\ntechnicians = 1\ndevices = 200\nhands_on = { fixed = 30 }\n";
+/// let goal = Goal::parse("devices-done >= 200")?;
+/// let opts = SearchOptions { confidence: 1.0, replications: None, seed: None, threads: Some(1) };
+/// let r = search(text, "q.toml".as_ref(), "depot.technicians=1..10", &goal, &opts)?;
+/// // 200 half-hour jobs in a day need at least 5 technicians.
+/// assert_eq!(r.found.value, Some(5));
+/// # Ok::<(), String>(())
+/// ```
+pub fn search(
+    text: &str,
+    path: &std::path::Path,
+    range: &str,
+    goal: &Goal,
+    opts: &SearchOptions,
+) -> Result<SearchResult, String> {
+    let (key, lo, hi) = parse_range(range)?;
+    let base =
+        Scenario::resolve(&parse(text, path).map_err(|e| e.to_string())?, path).map_err(|e| e.to_string())?;
+    let s = Search {
+        text,
+        path,
+        key: &key,
+        lo,
+        hi,
+        goal,
+        confidence: opts.confidence,
+        replications: opts.replications.unwrap_or(base.file.replications).max(1),
+        seed: opts.seed.unwrap_or(base.file.seed),
+    };
+    let run = || s.run();
+    let found = match opts.threads {
+        Some(t) => rayon::ThreadPoolBuilder::new()
+            .num_threads(t.max(1))
+            .build()
+            .map_err(|e| format!("threads: {e}"))?
+            .install(run),
+        None => run(),
+    }?;
+    Ok(SearchResult {
+        scenario: base.file.name.clone(),
+        key: key.clone(),
+        lo,
+        hi,
+        replications: s.replications,
+        seed: s.seed,
+        found,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

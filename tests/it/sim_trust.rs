@@ -145,6 +145,30 @@ fn device_preparation_installs_the_selected_apps() -> TestResult {
 }
 
 #[test]
+fn device_preparations_timer_starts_with_the_deployment_not_the_first_app() -> TestResult {
+    // Join and enrollment take 8 minutes and the IME another 8: a 15-minute
+    // timer has run out before the first selected app starts, as it runs
+    // from the deployment's start after sign-in.
+    let text = APV2.replace("timeout_minutes = 240", "timeout_minutes = 15")
+        + "[durations]
+joined = { fixed = 8 }
+ime-installed = { fixed = 8 }
+           [[app]]
+name = \"Tiny\"
+size_mb = 1
+install = { fixed = 1 }
+p_fail = 0
+p_hang = 0
+";
+    let late = run(&from_text(&text)?, 4)?;
+    assert!(summary(&late, "esp-timeouts").mean >= 20.0, "{:?}", summary(&late, "esp-timeouts"));
+    // With 6 + 6 minutes the deployment fits in its 15.
+    let fits = run(&from_text(&text.replace("fixed = 8", "fixed = 6"))?, 4)?;
+    assert_eq!(summary(&fits, "esp-timeouts").mean, 0.0);
+    Ok(())
+}
+
+#[test]
 fn device_preparation_refuses_more_than_25_selected_apps() -> TestResult {
     let path = Path::new("scenarios/sim/inline.toml");
     let parsed = parse(&format!("{APV2}{}", apps(26)), path)?;
