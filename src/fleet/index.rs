@@ -322,7 +322,7 @@ impl FleetIndex {
 
     /// Reads a packed index into memory instead of mapping it: for files
     /// that another program might truncate while they are open (see
-    /// [`crate::fleet::mapped`]). Answers are identical to [`FleetIndex::open`].
+    /// `fleet/mapped.rs`, which explains the memory map's stance). Answers are identical to [`FleetIndex::open`].
     pub fn read(path: &Path) -> Result<FleetIndex, InventoryError> {
         crate::fleet::pack::read(path)
     }

@@ -27,14 +27,14 @@
 //!
 //! * **Aligned sections, read in place.** Every section starts at a
 //!   multiple of 8, so a mapped section is a `&[u16]`/`&[u32]` by a checked
-//!   cast ([`crate::fleet::store`]): opening copies nothing and memory is
+//!   cast (`fleet/store.rs`): opening copies nothing and memory is
 //!   the pages a rule touches (the Autopilot rule reads one byte of operating
 //!   system and two bytes of lane mask per device).
 //! * **Validated once, cheaply, then lazily.** Opening checks the header,
 //!   the table's own CRC, that sections are laid out in order inside the
 //!   file, and every length the table implies (one code per device, …): a
 //!   few kilobytes. Each section's CRC-32 and its invariants are verified
-//!   when first used ([`crate::fleet::store`]); [`FleetIndex::verify`]
+//!   when first used (`fleet/store.rs`); [`FleetIndex::verify`]
 //!   verifies everything in parallel, padding included.
 //! * **A cache, not an interchange format.** The file is a cache of an
 //!   inventory the user still has: any change of layout bumps
@@ -390,7 +390,7 @@ pub fn read(path: &Path) -> Result<FleetIndex, InventoryError> {
     from_bytes(&bytes, path)
 }
 
-/// Opens a packed index file by memory-mapping it ([`crate::fleet::mapped`]);
+/// Opens a packed index file by memory-mapping it (`fleet/mapped.rs`);
 /// files too short to hold a header, and files locked exclusively by another
 /// process, are read into memory instead.
 #[cfg(feature = "mmap")]

@@ -87,14 +87,7 @@ impl<'de> Visitor<'de> for ExtensionsVisitor {
         let mut out = Extensions::default();
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             if is_extension_field(&key) {
-                // Multi-valued extensions are not supported in rules (groups-dynamic-membership).
-                let text = match map.next_value::<serde_json::Value>()? {
-                    serde_json::Value::String(s) => Some(s),
-                    serde_json::Value::Number(n) => Some(n.to_string()),
-                    serde_json::Value::Bool(b) => Some(b.to_string()),
-                    _ => None,
-                };
-                if let Some(text) = text {
+                if let Some(text) = extension_text(map.next_value()?) {
                     out.set(&key, text);
                 }
                 continue;
@@ -138,5 +131,18 @@ mod tests {
         assert_eq!(rule_style("displayName"), None);
         assert_eq!(rule_style("devicePhysicalIds"), Some("devicePhysicalIds"));
         Ok(())
+    }
+}
+
+/// The text an extension attribute's JSON value stands for in rules: strings
+/// as they are, numbers and booleans as written; anything else (arrays,
+/// objects, null) is no value, since multi-valued extensions are not
+/// supported in rules (groups-dynamic-membership).
+pub(crate) fn extension_text(value: serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
     }
 }

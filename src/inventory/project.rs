@@ -204,15 +204,8 @@ impl<'de> Visitor<'de> for ProjectedDevice<'_> {
             let k = match key {
                 Key::Field(k) => k,
                 Key::Extension(name) if self.0.extensions => {
-                    // As the derived loader: text of strings, numbers and
-                    // booleans; other values are not extension values.
-                    let text = match map.next_value::<serde_json::Value>()? {
-                        serde_json::Value::String(s) => Some(s),
-                        serde_json::Value::Number(n) => Some(n.to_string()),
-                        serde_json::Value::Bool(b) => Some(b.to_string()),
-                        _ => None,
-                    };
-                    if let Some(text) = text {
+                    // As the derived loader reads them.
+                    if let Some(text) = super::extra::extension_text(map.next_value()?) {
                         d.extensions.set(&name, text);
                     }
                     continue;
