@@ -8,6 +8,14 @@
 //! result, so they go to stdout; `plan` reports findings on stderr and
 //! refuses to plan a tenant with errors, because Intune would refuse to
 //! save it.
+//!
+//! `plan` runs in two stages: [`plan_mode`] checks everything the
+//! arguments alone decide (flags that mean nothing with the chosen output
+//! or mode, an output path that is one of the inputs) before any file is
+//! read, then the files are loaded and planned. The plan and what-if JSON
+//! shapes and the what-if pipeline are library code
+//! ([`crate::autopilot::report`], [`crate::autopilot::whatif::run`]) the
+//! local API shares; only the table and CSV renderings live here.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
