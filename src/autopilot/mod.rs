@@ -21,7 +21,10 @@
 //! * [`assign`]: profile resolution (oldest created wins, exclusions
 //!   remove, the all-devices profile is the default) on the columnar engine;
 //! * [`edits`]: group tag, user, friendly name, device name edits and deletions;
-//! * [`whatif`]: two plans compared device by device;
+//! * [`whatif`]: two plans compared device by device, and the what-if
+//!   pipeline (another tenant or an edit set → the change);
+//! * [`report`]: the JSON shapes of a plan and a what-if, shared by the
+//!   command line and the local API;
 //! * [`register`]: the hardware-hash CSV that registers devices, checked
 //!   before upload, and the devices it will add.
 //!
@@ -39,6 +42,7 @@ pub mod graph_json;
 pub mod name;
 pub mod profile;
 pub mod register;
+pub mod report;
 pub mod source;
 pub mod tenant;
 mod validate;

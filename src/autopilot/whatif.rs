@@ -9,13 +9,26 @@
 //! mismatch differ; a device that still gets the same profile but now
 //! through a multiple match is reported too, because the next profile
 //! created for it will lose to the oldest.
+//!
+//! [`run`] is the whole pipeline (plan the change, compare), so the
+//! command line and the local API answer the same what-if; [`compare`] is
+//! its last step, for callers that already hold both plans.
+//!
+//! Decision: an edit set's errors do not stop [`run`]; they come back as
+//! findings with the comparison, and the caller decides whether to show
+//! the comparison anyway (the API does, so an editor can show both) or
+//! to refuse (the command line does, as Intune would refuse the edits).
 
 use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use crate::autopilot::assign::{DevicePlan, Plan, Summary};
+use crate::autopilot::assign::{AssignError, DevicePlan, Plan, Summary};
+use crate::autopilot::checks::Finding;
+use crate::autopilot::edits::{Applied, EditSet};
 use crate::autopilot::profile::EnrollmentMode;
+use crate::autopilot::validate::CheckedTenant;
+use crate::fleet::{ColumnOverflow, FleetIndex};
 
 /// How one device differs between the plans.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -182,5 +195,101 @@ pub fn compare(before: &Plan, after: &Plan) -> WhatIf {
         profiles,
         before: sb,
         after: sa,
+    }
+}
+
+/// The change a what-if asks about.
+#[derive(Clone, Copy, Debug)]
+pub enum Change<'a> {
+    /// Another tenant (a proposed restructure) on the same devices.
+    Tenant(&'a CheckedTenant),
+    /// The same tenant on the devices after these edits.
+    Edits(&'a EditSet),
+}
+
+/// Why a what-if could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum WhatIfError {
+    /// The "after" plan could not be computed.
+    #[error(transparent)]
+    Plan(#[from] AssignError),
+    /// The edited inventory does not fit the columnar index.
+    #[error(transparent)]
+    Index(#[from] ColumnOverflow),
+}
+
+/// A what-if's result.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The plan after the change.
+    pub after: Plan,
+    /// The comparison of `before` with [`Outcome::after`].
+    pub diff: WhatIf,
+    /// The edits applied, one per device (empty for [`Change::Tenant`]).
+    pub applied: Vec<Applied>,
+    /// The edit set's findings: devices it names that do not exist, and
+    /// edits the "after" plan makes wrong (empty for [`Change::Tenant`]).
+    pub findings: Vec<Finding>,
+}
+
+impl Outcome {
+    /// How many findings are errors.
+    pub fn errors(&self) -> usize {
+        self.findings.iter().filter(|f| f.is_error()).count()
+    }
+}
+
+/// What `change` does to the devices of `index`: `tenant` is the tenant
+/// as it is, `before` its plan of `index` (callers usually hold it
+/// already; it is not recomputed).
+///
+/// ```
+/// use fleetlab::autopilot::{validate, whatif, EditSet, Tenant};
+/// use fleetlab::fleet::FleetIndex;
+/// use fleetlab::inventory::Device;
+/// let tenant = Tenant::parse(
+///     "[[group]]\nname = 'Kiosks'\nrule = 'device.devicePhysicalIds -any (_ -eq \"[OrderId]:KIOSK\")'\n\
+///      [[profile]]\nname = 'Kiosk'\ninclude = ['Kiosks']\n\
+///      [[profile]]\nname = 'Office'\nall_devices = true\n",
+///     "t.toml".as_ref(),
+/// )?;
+/// let tenant = validate(&tenant).tenant.ok_or("invalid")?;
+/// let devices: Vec<Device> = serde_json::from_str(
+///     r#"[{"id": "x", "displayName": "K1", "physicalIds": ["[ZTDId]:1", "[OrderId]:KIOSK"]}]"#,
+/// )?;
+/// let index = FleetIndex::from_devices(&devices)?;
+/// let before = tenant.plan(&index)?;
+/// let edits = EditSet::parse("[[edit]]\ndevice = 'K1'\ngroup_tag = ''\n", "edits.toml".as_ref())?;
+/// let outcome = whatif::run(&tenant, &index, &before, whatif::Change::Edits(&edits))?;
+/// assert_eq!(outcome.errors(), 0);
+/// assert_eq!(outcome.diff.changes[0].profile.after.as_deref(), Some("Office"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn run(
+    tenant: &CheckedTenant,
+    index: &FleetIndex,
+    before: &Plan,
+    change: Change<'_>,
+) -> Result<Outcome, WhatIfError> {
+    match change {
+        Change::Tenant(other) => {
+            let after = other.plan(index)?;
+            let diff = compare(before, &after);
+            Ok(Outcome { after, diff, applied: Vec::new(), findings: Vec::new() })
+        }
+        Change::Edits(edits) => {
+            // Edits apply to Graph records, so the index is decoded back
+            // into devices and rebuilt: the "after" inventory is exactly
+            // what the tenant would hold once the edits are saved.
+            let mut devices: Vec<_> = (0..index.len()).filter_map(|i| index.device(i)).collect();
+            let resolved = edits.resolve(&devices);
+            let applied = edits.apply(&mut devices, &resolved);
+            let edited = FleetIndex::from_devices(&devices)?;
+            let after = tenant.plan(&edited)?;
+            let mut findings = resolved.findings.clone();
+            findings.extend(edits.check_against(&resolved, &after));
+            let diff = compare(before, &after);
+            Ok(Outcome { after, diff, applied, findings })
+        }
     }
 }

@@ -8,6 +8,14 @@
 //! result, so they go to stdout; `plan` reports findings on stderr and
 //! refuses to plan a tenant with errors, because Intune would refuse to
 //! save it.
+//!
+//! `plan` runs in two stages: [`plan_mode`] checks everything the
+//! arguments alone decide (flags that mean nothing with the chosen output
+//! or mode, an output path that is one of the inputs) before any file is
+//! read, then the files are loaded and planned. The plan and what-if JSON
+//! shapes and the what-if pipeline are library code
+//! ([`crate::autopilot::report`], [`crate::autopilot::whatif::run`]) the
+//! local API shares; only the table and CSV renderings live here.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -17,11 +25,10 @@ use serde::Serialize;
 
 use super::table::table;
 use super::{emit, fail, load_devices_index, output, Failure, Outcome};
+use crate::autopilot::report::{DeviceOut, FindingOut, PlanReport, WhatIfReport};
 use crate::autopilot::{
-    self, graph_json, whatif, Applied, CheckedTenant, DevicePlan, EditSet, Finding, Plan, Via, WhatIf,
-    CATALOGUE,
+    self, graph_json, whatif, Applied, CheckedTenant, DevicePlan, EditSet, Finding, Plan, WhatIf, CATALOGUE,
 };
-use crate::fleet::FleetIndex;
 
 const LINT_HELP: &str = "\
 FILE is a tenant file (TOML: [tenant], [[group]], [[profile]], [[app]], [esp], [enrollment_user]) or \
@@ -143,31 +150,6 @@ pub(super) fn finding_text(f: &Finding) -> String {
     format!("{f}\n  --> {} ({})\n", f.path, f.source)
 }
 
-#[derive(Serialize)]
-struct FindingOut<'a> {
-    code: &'a str,
-    severity: autopilot::Severity,
-    message: &'a str,
-    path: &'a str,
-    file: Option<String>,
-    line: Option<usize>,
-    column: Option<usize>,
-    source: &'a str,
-}
-
-fn finding_json(f: &Finding) -> FindingOut<'_> {
-    FindingOut {
-        code: f.code,
-        severity: f.severity,
-        message: &f.message,
-        path: &f.path,
-        file: f.location.as_ref().map(|l| l.file.display().to_string()),
-        line: f.location.as_ref().map(|l| l.line),
-        column: f.location.as_ref().map(|l| l.column),
-        source: f.source,
-    }
-}
-
 pub(super) fn lint(args: &LintArgs) -> Outcome {
     if args.checks {
         return list_checks(args.format, args.output.as_deref());
@@ -197,7 +179,7 @@ pub(super) fn lint(args: &LintArgs) -> Outcome {
                 profiles: tenant.profiles.len(),
                 groups: tenant.groups.len(),
                 apps: tenant.apps.len(),
-                findings: validation.findings.iter().map(finding_json).collect(),
+                findings: validation.findings.iter().map(FindingOut::from).collect(),
             })?
         }
     };
@@ -270,57 +252,109 @@ fn write_graph(dir: &Path, tenant: &CheckedTenant) -> Outcome {
     Ok(())
 }
 
+/// What `plan` prints, decided from the arguments alone (the first stage).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PlanMode<'a> {
+    /// The plan of every device.
+    Plan,
+    /// The what-if of another tenant file.
+    Against(&'a Path),
+    /// The what-if of an edit set.
+    Edits(&'a Path),
+    /// The devices a hardware-hash CSV will register.
+    Import(&'a Path),
+}
+
+/// Checks everything the arguments alone decide, before any file is read:
+/// a mistyped flag is refused in milliseconds, not after loading a large
+/// inventory. Conflicts clap can state (`--against` with `--edits`) are
+/// clap's; these are the ones that depend on the output format.
+fn plan_mode(args: &PlanArgs) -> Result<PlanMode<'_>, Failure> {
+    let mode = match (&args.against, &args.edits, &args.import) {
+        (Some(p), None, None) => PlanMode::Against(p),
+        (None, Some(p), None) => PlanMode::Edits(p),
+        (None, None, Some(p)) => PlanMode::Import(p),
+        (None, None, None) => PlanMode::Plan,
+        _ => return Err(fail("give one of --against, --edits and --import")),
+    };
+    if args.all && args.format != PlanFormat::Table {
+        return Err(fail(
+            "--all adds unregistered devices to the table; json and csv list every device already",
+        ));
+    }
+    if args.all && mode != PlanMode::Plan {
+        return Err(fail(
+            "--all adds unregistered devices to the plan table; a what-if or an import lists the devices it changes",
+        ));
+    }
+    if matches!(mode, PlanMode::Import(_)) && args.format == PlanFormat::Csv {
+        return Err(fail("--import prints a table or json (--format table|json), not csv"));
+    }
+    if let Some(out) = &args.output {
+        let inputs = [
+            Some(&args.tenant),
+            Some(&args.devices),
+            args.against.as_ref(),
+            args.edits.as_ref(),
+            args.import.as_ref(),
+        ];
+        if let Some(input) = inputs.into_iter().flatten().find(|p| *p == out) {
+            return Err(fail(format!(
+                "-o {}: that is an input of this command; write the result elsewhere",
+                input.display()
+            )));
+        }
+    }
+    Ok(mode)
+}
+
 pub(super) fn plan(args: &PlanArgs) -> Outcome {
+    let mode = plan_mode(args)?;
     let tenant = super::load::checked_tenant(&args.tenant, "plan")?;
-    if let Some(csv) = &args.import {
-        let json = args.format == PlanFormat::Json;
-        let text = super::register::plan_import(&tenant, &args.devices, csv, json)?;
-        return emit(&text, args.output.as_deref());
-    }
-    let against = args.against.as_deref().map(|p| super::load::checked_tenant(p, "plan")).transpose()?;
-    let edits = args.edits.as_deref().map(EditSet::load).transpose().map_err(fail)?;
-    let index = load_devices_index(&args.devices)?;
-    let before = tenant.plan(&index).map_err(fail)?;
-    let before_label = args.tenant.display().to_string();
-
-    if let Some(other) = against {
-        let after = other.plan(&index).map_err(fail)?;
-        let diff = whatif::compare(&before, &after);
-        let labels =
-            (before_label, args.against.as_deref().map(|p| p.display().to_string()).unwrap_or_default());
-        let text = whatif_output(args.format, &diff, &labels, &[], &[])?;
-        return emit(&text, args.output.as_deref());
-    }
-
-    if let (Some(edits), Some(edits_path)) = (edits, &args.edits) {
-        let mut devices: Vec<_> = (0..index.len()).filter_map(|i| index.device(i)).collect();
-        let resolved = edits.resolve(&devices);
-        let applied = edits.apply(&mut devices, &resolved);
-        let edited = FleetIndex::from_devices(&devices).map_err(fail)?;
-        let after = tenant.plan(&edited).map_err(fail)?;
-        let mut findings = resolved.findings.clone();
-        findings.extend(edits.check_against(&resolved, &after));
-        for f in &findings {
-            eprint!("{}", finding_text(f));
+    let text = match mode {
+        PlanMode::Import(csv) => {
+            let json = args.format == PlanFormat::Json;
+            super::register::plan_import(&tenant, &args.devices, csv, json)?
         }
-        let errors = findings.iter().filter(|f| f.is_error()).count();
-        if errors > 0 {
-            eprintln!(
-                "error: {} has {errors} error(s); fix them to see what the edits change",
-                edits_path.display()
-            );
-            return Err(super::CliError::Findings);
+        PlanMode::Against(path) => {
+            let other = super::load::checked_tenant(path, "plan")?;
+            let index = load_devices_index(&args.devices)?;
+            let before = tenant.plan(&index).map_err(fail)?;
+            let outcome =
+                whatif::run(&tenant, &index, &before, whatif::Change::Tenant(&other)).map_err(fail)?;
+            let labels = (args.tenant.display().to_string(), path.display().to_string());
+            whatif_output(args.format, &outcome.diff, &labels, &[], &[])?
         }
-        let diff = whatif::compare(&before, &after);
-        let labels = (before_label.clone(), format!("{before_label} + {}", edits_path.display()));
-        let text = whatif_output(args.format, &diff, &labels, &applied, &findings)?;
-        return emit(&text, args.output.as_deref());
-    }
-
-    let text = match args.format {
-        PlanFormat::Table => plan_table(&before, args.all),
-        PlanFormat::Json => plan_json(&before, &args.tenant, &args.devices)?,
-        PlanFormat::Csv => plan_csv(&before).map_err(fail)?,
+        PlanMode::Edits(path) => {
+            let edits = EditSet::load(path).map_err(fail)?;
+            let index = load_devices_index(&args.devices)?;
+            let before = tenant.plan(&index).map_err(fail)?;
+            let outcome =
+                whatif::run(&tenant, &index, &before, whatif::Change::Edits(&edits)).map_err(fail)?;
+            for f in &outcome.findings {
+                eprint!("{}", finding_text(f));
+            }
+            let errors = outcome.errors();
+            if errors > 0 {
+                eprintln!(
+                    "error: {} has {errors} error(s); fix them to see what the edits change",
+                    path.display()
+                );
+                return Err(super::CliError::Findings);
+            }
+            let before_label = args.tenant.display().to_string();
+            let labels = (before_label.clone(), format!("{before_label} + {}", path.display()));
+            whatif_output(args.format, &outcome.diff, &labels, &outcome.applied, &outcome.findings)?
+        }
+        PlanMode::Plan => {
+            let index = load_devices_index(&args.devices)?;
+            let before = tenant.plan(&index).map_err(fail)?;
+            match args.format {
+                PlanFormat::Table => plan_table(&before, args.all),
+                PlanFormat::Json => plan_json(&before, &args.tenant, &args.devices)?,
+                PlanFormat::Csv => plan_csv(&before).map_err(fail)?,
+            }
+        }
     };
     emit(&text, args.output.as_deref())
 }
@@ -458,114 +492,9 @@ fn summary_text(plan: &Plan) -> String {
     s
 }
 
-#[derive(Serialize)]
-struct DeviceOut<'a> {
-    id: &'a str,
-    #[serde(rename = "displayName")]
-    display_name: Option<&'a str>,
-    registered: bool,
-    groups: Vec<&'a str>,
-    profile: Option<&'a str>,
-    mode: Option<autopilot::EnrollmentMode>,
-    join: Option<&'static str>,
-    status: &'static str,
-    /// `group` or `all-devices`.
-    via: Option<&'static str>,
-    via_group: Option<&'a str>,
-    also_matched: Vec<&'a str>,
-    reason: String,
-    #[serde(rename = "enrollmentProfileName")]
-    enrolled_with: Option<&'a str>,
-    pending_reset: bool,
-    mismatch: Option<String>,
-}
-
-fn device_out<'a>(plan: &'a Plan, d: &'a DevicePlan) -> DeviceOut<'a> {
-    use crate::autopilot::Outcome as O;
-    let profile = d.profile().and_then(|p| plan.profiles.get(p));
-    let (status, via) = match &d.outcome {
-        O::Assigned { via, .. } => ("assigned", Some(*via)),
-        O::Converted { via, .. } => ("converted", Some(*via)),
-        O::NoProfile { .. } => ("no-profile", None),
-        O::NotRegistered { .. } => ("not-registered", None),
-    };
-    let (via, via_group) = match via {
-        Some(Via::Group(g)) => (Some("group"), plan.groups.get(g).map(String::as_str)),
-        Some(Via::AllDevices) => (Some("all-devices"), None),
-        None => (None, None),
-    };
-    DeviceOut {
-        id: &d.id,
-        display_name: d.display_name.as_deref(),
-        registered: d.registered,
-        groups: d.groups.iter().filter_map(|&g| plan.groups.get(g).map(String::as_str)).collect(),
-        profile: profile.map(|p| p.name.as_str()),
-        mode: profile.map(|p| p.mode),
-        join: profile.map(|p| p.join.as_str()),
-        status,
-        via,
-        via_group,
-        also_matched: d
-            .lost()
-            .iter()
-            .filter_map(|&p| plan.profiles.get(p).map(|p| p.name.as_str()))
-            .collect(),
-        reason: plan.reason(d),
-        enrolled_with: d.enrolled_with.as_deref(),
-        pending_reset: plan.pending_reset(d),
-        mismatch: d.mismatch.map(|m| m.to_string()),
-    }
-}
-
 fn plan_json(plan: &Plan, tenant: &Path, devices: &Path) -> Result<String, Failure> {
-    #[derive(Serialize)]
-    struct ProfileOut<'a> {
-        #[serde(flatten)]
-        profile: &'a autopilot::PlanProfile,
-        devices: usize,
-        /// Devices it matches but loses to an older profile.
-        lost_to_older: usize,
-    }
-    #[derive(Serialize)]
-    struct GroupOut<'a> {
-        name: &'a str,
-        members: usize,
-        assignment: bool,
-    }
-    #[derive(Serialize)]
-    struct Report<'a> {
-        tenant: String,
-        devices_file: String,
-        summary: autopilot::Summary,
-        profiles: Vec<ProfileOut<'a>>,
-        groups: Vec<GroupOut<'a>>,
-        devices: Vec<DeviceOut<'a>>,
-    }
-    let summary = plan.summary();
-    let profiles = plan
-        .profiles
-        .iter()
-        .zip(summary.per_profile.iter().zip(&summary.lost_per_profile))
-        .map(|(profile, (&devices, &lost_to_older))| ProfileOut { profile, devices, lost_to_older })
-        .collect();
-    let groups = plan
-        .groups
-        .iter()
-        .enumerate()
-        .map(|(g, name)| GroupOut {
-            name,
-            members: plan.group_sizes.get(g).copied().unwrap_or(0),
-            assignment: plan.assignment_groups.get(g).copied().unwrap_or(false),
-        })
-        .collect();
-    pretty(&Report {
-        tenant: tenant.display().to_string(),
-        devices_file: devices.display().to_string(),
-        profiles,
-        groups,
-        devices: plan.devices.iter().map(|d| device_out(plan, d)).collect(),
-        summary,
-    })
+    let (tenant, devices) = (tenant.display().to_string(), devices.display().to_string());
+    pretty(&PlanReport::new(plan, &tenant, &devices))
 }
 
 fn plan_csv(plan: &Plan) -> Result<String, csv::Error> {
@@ -585,7 +514,7 @@ fn plan_csv(plan: &Plan) -> Result<String, csv::Error> {
         "mismatch",
     ])?;
     for d in &plan.devices {
-        let o = device_out(plan, d);
+        let o = DeviceOut::new(plan, d);
         w.write_record([
             o.id,
             o.display_name.unwrap_or(""),
@@ -628,26 +557,12 @@ fn whatif_output(
     let mode = |m: &Option<autopilot::EnrollmentMode>| m.map_or("-".into(), |m| m.to_string());
     match format {
         PlanFormat::Json => {
-            #[derive(Serialize)]
-            struct Report<'a> {
-                before: &'a str,
-                after: &'a str,
-                changed: usize,
-                #[serde(flatten)]
-                diff: &'a WhatIf,
-                #[serde(skip_serializing_if = "<[_]>::is_empty")]
-                edits: &'a [Applied],
-                #[serde(skip_serializing_if = "Vec::is_empty")]
-                findings: Vec<FindingOut<'a>>,
-            }
-            pretty(&Report {
-                before: &labels.0,
-                after: &labels.1,
-                changed: diff.changes.len(),
-                diff,
-                edits: applied,
-                findings: findings.iter().map(finding_json).collect(),
-            })
+            let mut report = WhatIfReport::new(diff);
+            report.before = Some(&labels.0);
+            report.after = Some(&labels.1);
+            report.edits = applied;
+            report.findings = findings.iter().map(FindingOut::from).collect();
+            pretty(&report)
         }
         PlanFormat::Csv => {
             let run = || -> Result<String, csv::Error> {

@@ -813,6 +813,8 @@ fn explain(
     key: &str,
     format: CheckFormat,
 ) -> Outcome {
+    // First stage: the arguments alone, before the rule file or the inventory is read.
+    check_explain_args(load_options, key)?;
     let object = if inv_args.devices.is_some() { ObjectType::Device } else { ObjectType::User };
     let json = format == CheckFormat::Json;
     let (rule, _) = compile(args, Some(object), false)?;
@@ -829,6 +831,21 @@ fn explain(
     };
     let text = if json { output::pretty_json(&explanation)? } else { explanation.to_text() };
     emit(&text, None)
+}
+
+/// What `explain`'s arguments alone make meaningless: an object key that
+/// names nothing, and `--allow-empty` (an empty inventory holds no object
+/// to explain, so accepting one only defers the error past the load).
+fn check_explain_args(load_options: LoadOptions, key: &str) -> Result<(), Failure> {
+    if key.trim().is_empty() {
+        return Err(fail("--device needs an object id, a deviceId or a display name"));
+    }
+    if load_options.allow_empty {
+        return Err(fail(
+            "--allow-empty cannot be used with explain: an empty inventory has no object to explain",
+        ));
+    }
+    Ok(())
 }
 
 fn fmt(args: &RuleArgs) -> Outcome {

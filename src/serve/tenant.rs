@@ -2,9 +2,11 @@
 //! every device gets, what an edited tenant or an edit set would change,
 //! and each profile's enrollment flow.
 //!
-//! The plan answer has the shape of `fleetlab plan --format json`; the
-//! CLI renders it from [`crate::autopilot::Plan`] in private code, so this
-//! module renders the same fields from the same library types.
+//! The plan answer has the shape of `fleetlab plan --format json`: both
+//! are built from [`crate::autopilot::report`], and the what-if from
+//! [`crate::autopilot::whatif::run`], so the API and the command line
+//! cannot disagree. Devices are listed in the compact
+//! [`DeviceBrief`] form, as a browser may ask for ten thousand.
 
 use std::path::Path;
 
@@ -12,10 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::state::Loaded;
-use crate::autopilot::{
-    self, whatif, DevicePlan, EditSet, EnrollmentMode, Outcome, Plan, PlanProfile, Summary, Tenant, Via,
-};
-use crate::fleet::FleetIndex;
+use crate::autopilot::report::{self, DeviceBrief, DeviceOut, GroupOut, ProfileOut, WhatIfReport};
+use crate::autopilot::{self, whatif, DevicePlan, EditSet, Outcome, Summary, Tenant};
 
 /// `POST /api/v1/plan`.
 #[derive(Debug, Default, Deserialize)]
@@ -36,57 +36,6 @@ pub struct PlanRequest {
     pub devices_limit: Option<usize>,
 }
 
-/// A profile with its device counts.
-#[derive(Debug, Serialize)]
-pub struct ProfileOut<'a> {
-    /// The profile.
-    #[serde(flatten)]
-    pub profile: &'a PlanProfile,
-    /// Devices it gets.
-    pub devices: usize,
-    /// Devices it matches but loses to an older profile.
-    pub lost_to_older: usize,
-}
-
-/// A group with its size.
-#[derive(Debug, Serialize)]
-pub struct GroupOut<'a> {
-    /// Name.
-    pub name: &'a str,
-    /// Members.
-    pub members: usize,
-    /// Some profile includes or excludes it.
-    pub assignment: bool,
-}
-
-/// One device's plan.
-#[derive(Debug, Serialize)]
-pub struct DeviceOut<'a> {
-    /// Object id.
-    pub id: &'a str,
-    /// Display name.
-    #[serde(rename = "displayName")]
-    pub display_name: Option<&'a str>,
-    /// Registered with Autopilot.
-    pub registered: bool,
-    /// Groups it is in.
-    pub groups: Vec<&'a str>,
-    /// The profile it gets.
-    pub profile: Option<&'a str>,
-    /// That profile's mode.
-    pub mode: Option<EnrollmentMode>,
-    /// `assigned`, `converted`, `no-profile` or `not-registered`.
-    pub status: &'static str,
-    /// `group` or `all-devices`.
-    pub via: Option<&'static str>,
-    /// The group that gave the profile.
-    pub via_group: Option<&'a str>,
-    /// Newer matching profiles that lost.
-    pub also_matched: Vec<&'a str>,
-    /// Why, in words.
-    pub reason: String,
-}
-
 /// `POST /api/v1/plan` answer without a what-if.
 #[derive(Debug, Serialize)]
 pub struct PlanResponse<'a> {
@@ -99,41 +48,9 @@ pub struct PlanResponse<'a> {
     /// Groups, in tenant order.
     pub groups: Vec<GroupOut<'a>>,
     /// Devices (filtered and limited as asked).
-    pub devices: Vec<DeviceOut<'a>>,
+    pub devices: Vec<DeviceBrief<'a>>,
     /// Devices the filter selected in all.
     pub devices_matching: usize,
-}
-
-fn device_out<'a>(plan: &'a Plan, d: &'a DevicePlan) -> DeviceOut<'a> {
-    let profile = d.profile().and_then(|p| plan.profiles.get(p));
-    let (status, via) = match &d.outcome {
-        Outcome::Assigned { via, .. } => ("assigned", Some(*via)),
-        Outcome::Converted { via, .. } => ("converted", Some(*via)),
-        Outcome::NoProfile { .. } => ("no-profile", None),
-        Outcome::NotRegistered { .. } => ("not-registered", None),
-    };
-    let (via, via_group) = match via {
-        Some(Via::Group(g)) => (Some("group"), plan.groups.get(g).map(String::as_str)),
-        Some(Via::AllDevices) => (Some("all-devices"), None),
-        None => (None, None),
-    };
-    DeviceOut {
-        id: &d.id,
-        display_name: d.display_name.as_deref(),
-        registered: d.registered,
-        groups: d.groups.iter().filter_map(|&g| plan.groups.get(g).map(String::as_str)).collect(),
-        profile: profile.map(|p| p.name.as_str()),
-        mode: profile.map(|p| p.mode),
-        status,
-        via,
-        via_group,
-        also_matched: d
-            .lost()
-            .iter()
-            .filter_map(|&p| plan.profiles.get(p).map(|p| p.name.as_str()))
-            .collect(),
-        reason: plan.reason(d),
-    }
 }
 
 fn no_tenant() -> ApiError {
@@ -165,31 +82,19 @@ pub fn plan(loaded: &Loaded, req: PlanRequest, dir: &Path) -> Result<serde_json:
     let (Some(tenant), Some(plan)) = (&loaded.tenant, &loaded.plan) else { return Err(no_tenant()) };
     if let Some(text) = &req.against {
         let other = checked(text, &dir.join("tenant-edited.toml"))?;
-        let after =
-            other.plan(&loaded.index).map_err(|e| ApiError::bad_request("invalid-tenant", e.to_string()))?;
-        let diff = whatif::compare(plan, &after);
-        return to_json(&WhatIfOut {
-            changed: diff.changes.len(),
-            diff: &diff,
-            edits: &[],
-            findings: Vec::new(),
-        });
+        let outcome = whatif::run(tenant, &loaded.index, plan, whatif::Change::Tenant(&other))
+            .map_err(|e| ApiError::bad_request("invalid-tenant", e.to_string()))?;
+        return to_json(&WhatIfReport::<String>::new(&outcome.diff));
     }
     if let Some(text) = &req.edits {
         let edits = EditSet::parse(text, Path::new("edits.toml"))
             .map_err(|e| ApiError::bad_request("invalid-edits", e.to_string()))?;
-        let mut devices: Vec<_> = (0..loaded.index.len()).filter_map(|i| loaded.index.device(i)).collect();
-        let resolved = edits.resolve(&devices);
-        let applied = edits.apply(&mut devices, &resolved);
-        let edited = FleetIndex::from_devices(&devices)
+        let outcome = whatif::run(tenant, &loaded.index, plan, whatif::Change::Edits(&edits))
             .map_err(|e| ApiError::bad_request("invalid-edits", e.to_string()))?;
-        let after =
-            tenant.plan(&edited).map_err(|e| ApiError::bad_request("invalid-edits", e.to_string()))?;
-        let mut findings = resolved.findings.clone();
-        findings.extend(edits.check_against(&resolved, &after));
-        let diff = whatif::compare(plan, &after);
-        let findings: Vec<String> = findings.iter().map(ToString::to_string).collect();
-        return to_json(&WhatIfOut { changed: diff.changes.len(), diff: &diff, edits: &applied, findings });
+        let mut report = WhatIfReport::new(&outcome.diff);
+        report.edits = &outcome.applied;
+        report.findings = outcome.findings.iter().map(ToString::to_string).collect();
+        return to_json(&report);
     }
     let filter = req.filter.as_deref().unwrap_or("all");
     let limit = req.devices_limit.unwrap_or(10_000);
@@ -199,27 +104,13 @@ pub fn plan(loaded: &Loaded, req: PlanRequest, dir: &Path) -> Result<serde_json:
         if keep(filter, d)? {
             matching += 1;
             if devices.len() < limit {
-                devices.push(device_out(plan, d));
+                devices.push(DeviceOut::new(plan, d).brief());
             }
         }
     }
     let summary = plan.summary();
-    let profiles = plan
-        .profiles
-        .iter()
-        .zip(summary.per_profile.iter().zip(&summary.lost_per_profile))
-        .map(|(profile, (&devices, &lost_to_older))| ProfileOut { profile, devices, lost_to_older })
-        .collect();
-    let groups = plan
-        .groups
-        .iter()
-        .enumerate()
-        .map(|(g, name)| GroupOut {
-            name,
-            members: plan.group_sizes.get(g).copied().unwrap_or(0),
-            assignment: plan.assignment_groups.get(g).copied().unwrap_or(false),
-        })
-        .collect();
+    let profiles = report::profiles(plan, &summary);
+    let groups = report::groups(plan);
     to_json(&PlanResponse {
         tenant: &tenant.name,
         summary,
@@ -228,18 +119,6 @@ pub fn plan(loaded: &Loaded, req: PlanRequest, dir: &Path) -> Result<serde_json:
         devices,
         devices_matching: matching,
     })
-}
-
-/// What-if answer: the shape of `fleetlab plan --against/--edits --format json`.
-#[derive(Serialize)]
-struct WhatIfOut<'a> {
-    changed: usize,
-    #[serde(flatten)]
-    diff: &'a autopilot::WhatIf,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    edits: &'a [autopilot::Applied],
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    findings: Vec<String>,
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, ApiError> {

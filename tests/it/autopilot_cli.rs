@@ -329,3 +329,33 @@ fn help_teaches_with_examples() -> TestResult {
     assert!(top.stdout.contains("lint") && top.stdout.contains("plan"), "{top:?}");
     Ok(())
 }
+
+#[test]
+fn plan_refuses_meaningless_flag_combinations_before_reading_any_file() -> TestResult {
+    // No input exists: a refusal about the flags shows that nothing was read first.
+    let (tenant, devices) = ("no-such-dir/tenant.toml", "no-such-dir/devices.json");
+    let cases: [(&[&str], &str); 5] = [
+        (&["--all", "--format", "json"], "--all adds unregistered devices to the table"),
+        (&["--all", "--against", "no-such-dir/next.toml"], "a what-if or an import lists"),
+        (&["--import", "no-such-dir/new.csv", "--format", "csv"], "--import prints a table or json"),
+        (&["-o", "no-such-dir/devices.json"], "that is an input of this command"),
+        (&["--edits", "no-such-dir/e.toml", "-o", "no-such-dir/e.toml"], "that is an input of this command"),
+    ];
+    for (extra, message) in cases {
+        let mut args = vec!["plan", "--tenant", tenant, "--devices", devices];
+        args.extend_from_slice(extra);
+        let out = fleetlab(&args)?;
+        assert_eq!(out.code, Some(2), "{extra:?}: {out:?}");
+        assert!(out.stdout.is_empty(), "{out:?}");
+        assert!(out.stderr.contains(message), "{extra:?}: {out:?}");
+        assert!(
+            !out.stderr.contains("tenant.toml"),
+            "the tenant was read before the flags were checked: {out:?}"
+        );
+    }
+    // Without the bad flag the same command line reaches the tenant file.
+    let out = fleetlab(&["plan", "--tenant", tenant, "--devices", devices, "--format", "json"])?;
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stderr.contains("no-such-dir/tenant.toml"), "{out:?}");
+    Ok(())
+}

@@ -792,3 +792,32 @@ fn a_closed_stdout_is_not_a_panic() -> Result<(), Box<dyn std::error::Error>> {
     }
     Ok(())
 }
+
+#[test]
+fn explain_refuses_meaningless_arguments_before_reading_any_file() -> TestResult {
+    // Neither the inventory nor the rule file exists: a refusal about the
+    // flags shows that nothing was read first.
+    let missing = "no-such-dir/devices.json";
+    let cases: [(&[&str], &str); 2] = [
+        (&["--device", "  "], "--device needs an object id"),
+        (&["--device", "CON-LT-1", "--allow-empty"], "--allow-empty cannot be used with explain"),
+    ];
+    for (extra, message) in cases {
+        let mut args = vec!["explain", "--devices", missing, "--rule-file", "no-such-dir/rule.txt"];
+        args.extend_from_slice(extra);
+        let out = fleetlab(&args)?;
+        assert_eq!(out.code, Some(2), "{out:?}");
+        assert_eq!(out.stdout, "");
+        assert!(out.stderr.contains(message), "{extra:?}: {out:?}");
+        assert!(
+            !out.stderr.contains("no-such-dir"),
+            "a file was read before the flags were checked: {out:?}"
+        );
+    }
+    // The same command line with a usable key gets as far as the files.
+    let out =
+        fleetlab(&["explain", "--devices", missing, "--rule-file", "no-such-dir/rule.txt", "--device", "x"])?;
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stderr.contains("no-such-dir"), "{out:?}");
+    Ok(())
+}
