@@ -74,6 +74,13 @@
 //!   /_fake/clock/advance` (`{"seconds": 90}`) moves the clock, `GET
 //!   /_fake/imports` lists the import records, `PUT /_fake/faults`
 //!   replaces the faults, `GET /_fake/stats` counts requests and faults.
+//! * **One job per file.** `config` (settings and [`FakeError`]), `load`
+//!   ([`Scenario`]), `faults` (the draws and the pager bugs), `server`
+//!   (startup, shared state, dispatch), `handle` ([`FakeHandle`]), `auth`
+//!   (the token endpoint and the permission check), `batch` (`$batch`),
+//!   `control` (the `/_fake/` endpoints); `tenant` holds the data and its
+//!   Graph routes, `query` the query options, `modes` the documented-shape
+//!   switches. A new Graph route goes in `tenant`; a new fault in `faults`.
 
 mod auth;
 mod batch;
