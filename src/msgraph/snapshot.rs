@@ -38,6 +38,11 @@
 //!   pages with the first one's. Readers (`status`, `export`, `plan`)
 //!   take no lock: WAL serves them the last committed snapshot. The lock
 //!   is the OS's (`flock`), so a killed process never leaves it held.
+//! * **Synchronous, by design.** Every method blocks on SQLite and its
+//!   fsyncs; async code calls it through [`tokio::task::spawn_blocking`]
+//!   on a connection it owns, never on a tokio worker thread (the pull in
+//!   [`crate::msgraph::sync`] says how the write lock stays with the
+//!   caller's `Snapshot`).
 
 use std::collections::BTreeMap;
 use std::io::Write;

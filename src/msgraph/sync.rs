@@ -67,10 +67,26 @@
 //! * **Every page is staged before the next is requested**, and the staged
 //!   pull is applied in one transaction at the end ([`Snapshot`]): an
 //!   interrupted pull is resumed by the next run from the saved links.
+//! * **SQLite runs on tokio's blocking pool, never on a worker thread.**
+//!   Staging a page is a transaction with an fsync-bound commit, and
+//!   applying a pull replays every staged page; run on a worker, either
+//!   stalls every request future that worker drives (tokio's docs on
+//!   `spawn_blocking`: blocking a worker "prevents the executor from driving
+//!   other futures"). So the pull opens a connection of its own to the
+//!   snapshot file, owned (`Arc<Mutex<Snapshot>>`) so it can move into
+//!   [`tokio::task::spawn_blocking`], and every SQLite call of the pull goes
+//!   through it. The caller's [`Snapshot`] still takes the write lock
+//!   before anything is staged and keeps it, so "one pull at a time"
+//!   holds as before; the second connection is the same process working
+//!   under that lock, and WAL lets the caller's connection read what it
+//!   committed. Each call is one of the snapshot's own methods, so the
+//!   transactions are the ones it always had (a page and its cursor, the
+//!   whole apply). A dedicated writer thread would do as well; the blocking
+//!   pool needs no shutdown and already exists in every runtime.
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -79,7 +95,7 @@ use crate::msgraph::client::{ApiVersion, ClientConfig, ClientStats, GraphClient}
 use crate::msgraph::error::GraphError;
 use crate::msgraph::protocol::Pager;
 use crate::msgraph::skipped::{self, Skipped};
-use crate::msgraph::snapshot::{Changes, Mode, Snapshot, SnapshotError};
+use crate::msgraph::snapshot::{Changes, Cursor, Mode, Snapshot, SnapshotError};
 
 /// Device properties every pull selects: the Graph field of each property
 /// the rule catalogue knows (`physicalIds` for `devicePhysicalIds`,
@@ -205,13 +221,25 @@ pub struct PullReport {
 
 struct Run<'a> {
     client: &'a GraphClient,
-    snapshot: &'a Mutex<Snapshot>,
+    /// The pull's own connection to the snapshot file (module docs).
+    db: Arc<Mutex<Snapshot>>,
     progress: &'a dyn Progress,
 }
 
 impl Run<'_> {
-    fn snap(&self) -> Result<std::sync::MutexGuard<'_, Snapshot>, GraphError> {
-        self.snapshot.lock().map_err(|_| GraphError::Runtime("snapshot lock poisoned".into()))
+    /// Runs `work` on the pull's connection, on tokio's blocking pool.
+    async fn db<T, F>(&self, work: F) -> Result<T, GraphError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Snapshot) -> Result<T, GraphError> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            let mut snap = db.lock().map_err(|_| GraphError::Runtime("snapshot lock poisoned".into()))?;
+            work(&mut snap)
+        })
+        .await
+        .map_err(|e| GraphError::Runtime(format!("snapshot task: {e}")))?
     }
 
     /// Pages `resource` from `url` into the stage until done; redoes it as a
@@ -235,7 +263,10 @@ impl Run<'_> {
                 while let Some(page) = pager.next_page().await? {
                     let n = page.items.len() as u64;
                     let delta = if page.next_link.is_none() { page.delta_link.as_deref() } else { None };
-                    self.snap()?.stage_page(resource, &page.items, page.next_link.as_deref(), delta)?;
+                    let delta = delta.map(str::to_string);
+                    let (name, items, next) = (resource.to_string(), page.items, page.next_link);
+                    self.db(move |s| Ok(s.stage_page(&name, &items, next.as_deref(), delta.as_deref())?))
+                        .await?;
                     received += n;
                     self.progress.items(resource, n);
                 }
@@ -254,7 +285,7 @@ impl Run<'_> {
                             "{resource}: Graph does not know the property {property} here, so it is left out of \
                              $select; rules that read it see no value"
                         ));
-                        self.snap()?.stage_start(resource, Mode::Full, &narrower)?;
+                        self.stage_start(resource, &narrower).await?;
                         (url, initial, from_saved_link) = (narrower.clone(), narrower, false);
                         continue;
                     }
@@ -274,12 +305,18 @@ impl Run<'_> {
                     }
                     let fresh = initial.clone();
                     self.progress.note(&format!("{resource}: {e}; starting a full round"));
-                    self.snap()?.stage_start(resource, Mode::Full, &fresh)?;
+                    self.stage_start(resource, &fresh).await?;
                     url = fresh;
                     from_saved_link = false;
                 }
             }
         }
+    }
+
+    /// Restarts staging `resource` as a full round from `url`.
+    async fn stage_start(&self, resource: &str, url: &str) -> Result<(), GraphError> {
+        let (resource, url) = (resource.to_string(), url.to_string());
+        self.db(move |s| Ok(s.stage_start(&resource, Mode::Full, &url)?)).await
     }
 }
 
@@ -296,9 +333,18 @@ pub async fn pull(
     progress: &dyn Progress,
 ) -> Result<PullReport, GraphError> {
     let started = Instant::now();
-    let run = Run { client, snapshot, progress };
+    // The caller's snapshot takes the write lock and keeps it (module docs).
+    let path = {
+        let mut snap = snapshot.lock().map_err(|_| GraphError::Runtime("snapshot lock poisoned".into()))?;
+        snap.lock()?;
+        snap.path().to_path_buf()
+    };
+    let db = tokio::task::spawn_blocking(move || Snapshot::open(&path))
+        .await
+        .map_err(|e| GraphError::Runtime(format!("snapshot task: {e}")))??;
+    let run = Run { client, db: Arc::new(Mutex::new(db)), progress };
     let mut report = PullReport::default();
-    let plan = start(&run, client, options, &mut report)?;
+    let plan = start(&run, client, options, &mut report).await?;
     // Sign in once before the chains start: a refused or broken sign-in
     // is one request and one error, not one per resource.
     client.token().await?;
@@ -333,7 +379,7 @@ pub async fn pull(
                     report.modes.insert(name.clone(), Mode::Full);
                 }
             }
-            Err(e) => match skip(run, &name, &e)? {
+            Err(e) => match skip(run, &name, &e).await? {
                 Some(skipped) => {
                     report.skipped.push(skipped);
                     refused.get_or_insert(e);
@@ -349,14 +395,19 @@ pub async fn pull(
         let name = if s.resource == "assignments" { "profiles" } else { s.resource.as_str() };
         report.modes.remove(name);
     }
-    report.warnings = unknown_profile_types(&run.snap()?.staged_values("profiles")?);
-    let mut snap = run.snap()?;
-    report.changes = snap.apply_staged()?;
-    skipped::store(&snap, &report.skipped)?;
-    if report.modes.contains_key("devices") {
-        snap.set_meta(DEVICE_SELECT_META, &devices_delta())?;
-    }
-    drop(snap);
+    let refused_list = report.skipped.clone();
+    let devices = report.modes.contains_key("devices");
+    (report.warnings, report.changes) = run
+        .db(move |snap| {
+            let warnings = unknown_profile_types(&snap.staged_values("profiles")?);
+            let changes = snap.apply_staged()?;
+            skipped::store(snap, &refused_list)?;
+            if devices {
+                snap.set_meta(DEVICE_SELECT_META, &devices_delta())?;
+            }
+            Ok((warnings, changes))
+        })
+        .await?;
     report.seconds = started.elapsed().as_secs_f64();
     report.http = client.stats();
     Ok(report)
@@ -365,32 +416,42 @@ pub async fn pull(
 /// Where each resource starts: resumes what is staged, else a delta round
 /// from the stored deltaLink, else a full round. Returns (resource, url,
 /// initial url, resumed?) for each chain to run.
-fn start(
+async fn start(
     run: &Run<'_>,
     client: &GraphClient,
     options: PullOptions,
     report: &mut PullReport,
 ) -> Result<Vec<(String, String, String, bool)>, GraphError> {
     let mut plan = Vec::new();
-    let mut snap = run.snap()?;
-    snap.lock()?;
-    if options.full {
-        snap.stage_clear()?;
-    }
-    let staged: BTreeMap<String, _> = snap.staged()?.into_iter().map(|c| (c.resource.clone(), c)).collect();
+    let full = options.full;
+    // A deltaLink made with another selection would keep returning the old
+    // properties: such a round starts over.
+    let (staged, devices_select_same, mut links) = run
+        .db(move |snap| {
+            if full {
+                snap.stage_clear()?;
+            }
+            let staged: BTreeMap<String, Cursor> =
+                snap.staged()?.into_iter().map(|c| (c.resource.clone(), c)).collect();
+            let same = snap.meta(DEVICE_SELECT_META)?.as_deref() == Some(devices_delta().as_str());
+            let mut links = BTreeMap::new();
+            for name in ["devices", "groups"] {
+                links.insert(name, snap.delta_link(name)?);
+            }
+            Ok((staged, same, links))
+        })
+        .await?;
     report.resumed = !staged.is_empty();
     if report.resumed {
         run.progress.note("resuming the interrupted pull");
     }
-    // A deltaLink made with another selection would keep returning the old
-    // properties: such a round starts over.
-    let devices_select_same = snap.meta(DEVICE_SELECT_META)?.as_deref() == Some(devices_delta().as_str());
     let resources = [
         ("devices", client.url(ApiVersion::V1, &devices_delta()), devices_select_same),
         ("groups", client.url(ApiVersion::V1, GROUPS_DELTA), true),
         ("autopilot", client.url(ApiVersion::Beta, AUTOPILOT), false),
         ("profiles", client.url(ApiVersion::Beta, PROFILES), false),
     ];
+    let mut starts = Vec::new();
     for (name, initial, delta) in resources {
         match staged.get(name) {
             Some(c) => {
@@ -400,38 +461,51 @@ fn start(
                 }
             }
             None => {
-                let link = if delta && !options.full { snap.delta_link(name)? } else { None };
+                let link = if delta && !full { links.remove(name).flatten() } else { None };
                 let (mode, url) = match link {
                     Some(l) if client.check_link(&l).is_ok() => (Mode::Delta, l),
                     _ => (Mode::Full, initial.clone()),
                 };
-                snap.stage_start(name, mode, &url)?;
+                starts.push((name.to_string(), mode, url.clone()));
                 report.modes.insert(name.to_string(), mode);
                 plan.push((name.to_string(), url, initial, false));
             }
         }
     }
+    run.db(move |snap| {
+        for (name, mode, url) in &starts {
+            snap.stage_start(name, *mode, url)?;
+        }
+        Ok(())
+    })
+    .await?;
     Ok(plan)
 }
 
 /// The skip `error` stands for on `resource`, with its staged pages
 /// dropped; `None` when the error must fail the pull.
-fn skip(run: &Run<'_>, resource: &str, error: &GraphError) -> Result<Option<Skipped>, GraphError> {
-    let mut snap = run.snap()?;
-    let status = snap.status()?;
+async fn skip(run: &Run<'_>, resource: &str, error: &GraphError) -> Result<Option<Skipped>, GraphError> {
+    let status = run.db(|snap| Ok(snap.status()?)).await?;
     let had_data = match resource {
         "devices" | "groups" | "autopilot" => status.resources.iter().any(|r| r.resource == resource),
         _ => status.profiles > 0,
     };
     let Some(skipped) = Skipped::from_error(resource, error, had_data) else { return Ok(None) };
-    let mut drop: Vec<String> = vec![resource.to_string()];
-    if matches!(resource, "profiles" | "assignments") {
-        drop.push("profiles".to_string());
-        drop.extend(snap.staged()?.into_iter().map(|c| c.resource).filter(|r| r.starts_with("assignments:")));
-    }
-    for r in &drop {
-        snap.stage_drop(r)?;
-    }
+    let resource = resource.to_string();
+    run.db(move |snap| {
+        let mut drop: Vec<String> = vec![resource.clone()];
+        if matches!(resource.as_str(), "profiles" | "assignments") {
+            drop.push("profiles".to_string());
+            drop.extend(
+                snap.staged()?.into_iter().map(|c| c.resource).filter(|r| r.starts_with("assignments:")),
+            );
+        }
+        for r in &drop {
+            snap.stage_drop(r)?;
+        }
+        Ok(())
+    })
+    .await?;
     Ok(Some(skipped))
 }
 
@@ -455,10 +529,14 @@ fn unknown_profile_types(profiles: &[serde_json::Value]) -> Vec<String> {
 
 /// Lists the assignments of every staged profile, in parallel.
 async fn assignments(run: &Run<'_>) -> Result<(u64, u32), GraphError> {
-    let (ids, staged): (Vec<String>, BTreeMap<String, crate::msgraph::snapshot::Cursor>) = {
-        let snap = run.snap()?;
-        (snap.staged_ids("profiles")?, snap.staged()?.into_iter().map(|c| (c.resource.clone(), c)).collect())
-    };
+    let (ids, staged): (Vec<String>, BTreeMap<String, Cursor>) = run
+        .db(|snap| {
+            Ok((
+                snap.staged_ids("profiles")?,
+                snap.staged()?.into_iter().map(|c| (c.resource.clone(), c)).collect(),
+            ))
+        })
+        .await?;
     let mut jobs = Vec::new();
     for id in ids {
         let resource = format!("assignments:{id}");
@@ -470,7 +548,7 @@ async fn assignments(run: &Run<'_>) -> Result<(u64, u32), GraphError> {
                 jobs.push((resource, c.next_link.clone().unwrap_or_else(|| initial.clone()), initial, true))
             }
             None => {
-                run.snap()?.stage_start(&resource, Mode::Full, &initial)?;
+                run.stage_start(&resource, &initial).await?;
                 jobs.push((resource, initial.clone(), initial, false));
             }
         }
