@@ -45,7 +45,7 @@ use super::engine::{minutes, ticks, EventQueue, PsLink, Resource, Tick, MINUTE};
 use super::resolve::{Arrival, FlowPlan, Kind, Scenario, StatePlan, Steer};
 use super::rng::{device_stream, keyed_stream, stream, SimRng, Stream, WAVE_KEY};
 use super::scenario::{Choice, Mode};
-use crate::flow::NO_EDGE;
+use crate::flow::{Event, NO_EDGE};
 
 /// Events of the model.
 #[derive(Clone, Copy, Debug)]
@@ -885,8 +885,8 @@ impl<'a> Sim<'a> {
         if let Some(c) = fl.edge_cause.get(edge as usize).copied().flatten() {
             // App failures and timeouts have recorded their own cause.
             let v2_apps = matches!(leaving, Some(Kind::V2LobApps | Kind::V2Win32Apps));
-            let steered_cause = matches!(e.edge.event, "app-failed" | "esp-timeout")
-                || (v2_apps && e.edge.event == "item-failed");
+            let steered_cause = matches!(e.edge.event, Event::AppFailed | Event::EspTimeout)
+                || (v2_apps && e.edge.event == Event::ItemFailed);
             if !steered_cause {
                 self.cause(dev, c);
             }
@@ -906,7 +906,7 @@ impl<'a> Sim<'a> {
                 }
                 _ => {}
             }
-            if event == "enrolled" {
+            if event == Event::Enrolled {
                 d.enrolled = true;
             }
             d.state = to;
@@ -963,7 +963,7 @@ impl<'a> Sim<'a> {
             Kind::Lookup => self.enter_lookup(now, dev, plan, *steer),
             Kind::Attest => self.enter_attest(dev, plan, *steer),
             Kind::Join => {
-                let odj = fl.table.events.contains(&"odj-applied") && self.connectors.is_some();
+                let odj = fl.table.events.contains(&Event::OdjApplied) && self.connectors.is_some();
                 if odj {
                     if let Some(d) = self.d(dev) {
                         d.waiting = Wait::Connector;
