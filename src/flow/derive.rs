@@ -9,6 +9,7 @@ use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 use serde::Serialize;
 
+use super::event::Event;
 use super::model::{Cond, Dist, EdgeKind, Flow, JoinKind, Node, Segment, State, Timing};
 use super::transitions::{Transition, TRANSITIONS};
 
@@ -157,8 +158,8 @@ pub enum FlowError {
 pub struct Edge {
     /// Spec row.
     pub row: &'static str,
-    /// Event id.
-    pub event: &'static str,
+    /// Event.
+    pub event: Event,
     /// Description.
     pub label: &'static str,
     /// Drawing and walking.

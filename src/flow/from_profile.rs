@@ -10,6 +10,7 @@ use crate::autopilot::{
 };
 
 use super::derive::{EspOptions, FlowDevice, FlowInput, FlowMode};
+use super::event::Event;
 use super::model::JoinKind;
 
 /// The flow input of a profile shown with `esp`.
@@ -84,7 +85,7 @@ pub enum DeviceFlow {
     /// escapes to standard OOBE.
     Escapes {
         /// The failure event at profile lookup.
-        event: &'static str,
+        event: Event,
         /// Why, in words.
         reason: String,
     },
@@ -101,18 +102,18 @@ pub fn device_flow(tenant: &CheckedTenant, device: &DevicePlan) -> DeviceFlow {
                     input: tenant_input(tenant, *profile, &p.profile),
                 },
                 None => DeviceFlow::Escapes {
-                    event: "profile-not-assigned",
+                    event: Event::ProfileNotAssigned,
                     reason: "the plan names a profile the tenant does not have".into(),
                 },
             }
         }
         Outcome::NoProfile { .. } => DeviceFlow::Escapes {
-            event: "profile-not-assigned",
+            event: Event::ProfileNotAssigned,
             reason: "registered, but no profile is assigned and there is no default profile (event 815)"
                 .into(),
         },
         Outcome::NotRegistered { .. } => DeviceFlow::Escapes {
-            event: "not-registered",
+            event: Event::NotRegistered,
             reason: "not registered with Autopilot (event 807)".into(),
         },
     }

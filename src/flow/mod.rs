@@ -12,6 +12,7 @@
 //!   transition table [`TRANSITIONS`];
 //! * [`derive`](derive()): one device's graph from a [`FlowInput`];
 //! * [`validate`](validate()): structural rules and mode invariants;
+//! * [`Event`]: the table's event ids as a `Copy` enum;
 //! * [`table`]: the dense state × event table;
 //! * [`export`]: DOT, Mermaid, text;
 //! * [`walk`](walk()): one device with chosen outcomes;
@@ -73,6 +74,7 @@
 //! only) and nothing above it; nothing lower imports `flow`.
 
 pub mod derive;
+mod event;
 pub mod export;
 pub mod from_profile;
 pub mod model;
@@ -82,6 +84,7 @@ pub mod validate;
 pub mod walk;
 
 pub use derive::{derive, Edge, EspOptions, FlowDevice, FlowError, FlowGraph, FlowInput, FlowMode};
+pub use event::{Event, UnknownEvent};
 pub use export::{to_dot, to_mermaid, to_text};
 pub use model::{
     AdminReason, Cond, Dist, EdgeKind, EnrollCause, EspPhase, Flow, JoinKind, Node, Plane, PpStep, PrepStep,

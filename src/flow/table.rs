@@ -11,6 +11,7 @@
 use serde::Serialize;
 
 use super::derive::Edge;
+use super::event::Event;
 use super::model::{EdgeKind, Node};
 use super::validate::ValidFlow;
 
@@ -35,8 +36,8 @@ pub struct CompiledEdge {
 pub struct CompiledFlow {
     /// States, by index.
     pub states: Vec<Node>,
-    /// Event ids, by index.
-    pub events: Vec<&'static str>,
+    /// Events, by index.
+    pub events: Vec<Event>,
     /// `states.len() × events.len()` cells: an index into `edges`, or [`NO_EDGE`].
     pub cells: Vec<u32>,
     /// Edges.
@@ -62,7 +63,7 @@ impl CompiledFlow {
     pub fn compile(valid: &ValidFlow) -> CompiledFlow {
         let g = &valid.graph().graph;
         let states: Vec<Node> = g.node_weights().copied().collect();
-        let mut events: Vec<&'static str> = Vec::new();
+        let mut events: Vec<Event> = Vec::new();
         for e in g.edge_weights() {
             if !events.contains(&e.event) {
                 events.push(e.event);
@@ -101,9 +102,10 @@ impl CompiledFlow {
         self.states.iter().position(|&n| n == node).map(|i| i as u32)
     }
 
-    /// The index of an event id.
-    pub fn event(&self, id: &str) -> Option<u32> {
-        self.events.iter().position(|&e| e == id).map(|i| i as u32)
+    /// The index of an event, by [`Event`] or by its id.
+    pub fn event(&self, id: impl AsRef<str>) -> Option<u32> {
+        let id = id.as_ref();
+        self.events.iter().position(|e| e.as_str() == id).map(|i| i as u32)
     }
 
     /// The edge taken from `state` on event index `event`.

@@ -6,6 +6,8 @@
 
 use serde::Serialize;
 
+use super::event::Event;
+
 use super::model::{
     AdminReason, Cond, Dist, EdgeKind, EnrollCause, EspPhase, Flow, Guard, JoinKind, PpStep, PrepStep,
     Segment, State, Timing, TpmFailure, V2Step,
@@ -19,7 +21,7 @@ pub struct Transition {
     /// Source state.
     pub from: State,
     /// Event id (kebab case; `flow walk --fail` takes these).
-    pub event: &'static str,
+    pub event: Event,
     /// Human description of the event.
     pub label: &'static str,
     /// When it applies.
@@ -40,7 +42,7 @@ impl Transition {
     const fn new(
         row: &'static str,
         from: State,
-        event: &'static str,
+        event: Event,
         label: &'static str,
         flows: &'static [Flow],
         to: State,
@@ -95,6 +97,7 @@ impl Transition {
 }
 
 use Cond as C;
+use Event as E;
 use Flow::{
     DevicePreparation as FV2, HoloLens as FHL, SelfDeploying as FSD, Technician as FPT, UserDriven as FUD,
     UserFlow as FPU,
@@ -147,7 +150,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "1",
         S::Unregistered,
-        "import",
+        E::Import,
         "hash imported (CSV ≤ 500 or Graph) or OEM registers",
         SERVICE,
         S::ImportPending,
@@ -156,7 +159,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "2",
         S::ImportPending,
-        "import-complete",
+        E::ImportComplete,
         "import complete; Entra stub created",
         SERVICE,
         S::Registered,
@@ -164,7 +167,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "3",
         S::ImportPending,
-        "import-error",
+        E::ImportError,
         "import error 806 / 808 / 400",
         SERVICE,
         S::ImportFailed,
@@ -173,7 +176,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "4",
         S::ImportFailed,
-        "admin-fixes-import",
+        E::AdminFixesImport,
         "admin fixes padding, MSfB removal, support case",
         SERVICE,
         S::ImportPending,
@@ -183,7 +186,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "5",
         S::Registered,
-        "group-matched",
+        E::GroupMatched,
         "a group includes the device and the profile targets it",
         SERVICE,
         S::Assigning,
@@ -192,17 +195,24 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "6",
         S::Registered,
-        "all-devices-profile",
+        E::AllDevicesProfile,
         "an All Devices profile exists: assigned at once",
         SERVICE,
         S::ProfileAssigned,
     ),
-    Transition::new("7", S::Assigning, "assigned", "assignment latency elapses", SERVICE, S::ProfileAssigned)
-        .takes(15.0, ln(15.0, 1.2)),
+    Transition::new(
+        "7",
+        S::Assigning,
+        E::Assigned,
+        "assignment latency elapses",
+        SERVICE,
+        S::ProfileAssigned,
+    )
+    .takes(15.0, ln(15.0, 1.2)),
     Transition::new(
         "+s1",
         S::ProfileAssigned,
-        "enrolled-once",
+        E::EnrolledOnce,
         "self-deploying device enrolled: its one enrollment is used",
         SD_HL,
         S::EnrollBlocked,
@@ -211,7 +221,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "+s1",
         S::ProfileAssigned,
-        "enrolled-once",
+        E::EnrolledOnce,
         "pre-provisioned device enrolled: its one enrollment is used",
         UD,
         S::EnrollBlocked,
@@ -221,7 +231,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "+s2",
         S::EnrollBlocked,
-        "admin-unblocks",
+        E::AdminUnblocks,
         "admin deletes the Intune record or uses Unblock device",
         SERVICE,
         S::ProfileAssigned,
@@ -229,15 +239,15 @@ pub static TRANSITIONS: &[Transition] = &[
     .recovery()
     .takes(240.0, Dist::Unset),
     // Power on.
-    Transition::new("8", S::Boxed, "power-on", "powered on", ALL, S::OobeStart)
+    Transition::new("8", S::Boxed, E::PowerOn, "powered on", ALL, S::OobeStart)
         .takes(2.0, tri(1.0, 2.0, 5.0)),
-    Transition::new("9", S::Resealed, "user-powers-on", "powered on by the user", PPT, S::UserFlowStart)
+    Transition::new("9", S::Resealed, E::UserPowersOn, "powered on by the user", PPT, S::UserFlowStart)
         .into(Segment::User)
         .next_run(),
     Transition::new(
         "75",
         S::Resealed,
-        "powered-on-early",
+        E::PoweredOnEarly,
         "powered on < 90 min after Reseal (token issue)",
         PPT,
         S::UserFlowStart,
@@ -248,7 +258,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "76",
         S::Resealed,
-        "powered-on-late",
+        E::PoweredOnLate,
         "powered on > 6 months after Reseal (IME certificates expired)",
         PPT,
         S::UserFlowStart,
@@ -256,15 +266,15 @@ pub static TRANSITIONS: &[Transition] = &[
     .into(Segment::User)
     .next_run()
     .p(0.01),
-    Transition::new("10", S::OobeStart, "low-battery", "battery below 45 %", HL, S::HlLowBattery).error(None),
-    Transition::new("11", S::HlLowBattery, "charged", "charged to 45 % and woken", HL, S::OobeStart)
+    Transition::new("10", S::OobeStart, E::LowBattery, "battery below 45 %", HL, S::HlLowBattery).error(None),
+    Transition::new("11", S::HlLowBattery, E::Charged, "charged to 45 % and woken", HL, S::OobeStart)
         .recovery()
         .takes(30.0, Dist::Unset),
     // OOBE.
     Transition::new(
         "14",
         S::OobeStart,
-        "pages-shown",
+        E::PagesShown,
         "language, region and keyboard pages",
         V1,
         S::RegionKeyboard,
@@ -273,7 +283,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "14",
         S::OobeStart,
-        "pages-shown",
+        E::PagesShown,
         "language, region, keyboard (and eye calibration)",
         V2,
         S::RegionKeyboard,
@@ -282,7 +292,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "13",
         S::OobeStart,
-        "pages-skipped",
+        E::PagesSkipped,
         "language and keyboard preset, wired",
         &[FUD, FSD, FHL],
         S::NetworkConnect,
@@ -291,19 +301,19 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "12",
         S::OobeStart,
-        "win-x5",
+        E::WinX5,
         "WIN×5 pressed at the first OOBE screen (wired)",
         UD,
         S::PreProvLanding,
     )
     .into(Segment::Technician)
     .takes(4.0, pert(2.0, 4.0, 8.0)),
-    Transition::new("15", S::RegionKeyboard, "region-done", "pages done", ALL, S::NetworkConnect)
+    Transition::new("15", S::RegionKeyboard, E::RegionDone, "pages done", ALL, S::NetworkConnect)
         .takes(1.0, tri(0.5, 1.0, 4.0)),
     Transition::new(
         "16",
         S::NetworkConnect,
-        "connected",
+        E::Connected,
         "connected (NCSI ok)",
         &[FUD, FSD, FPT, FPU, FV2],
         S::ProfileLookup,
@@ -311,7 +321,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "16",
         S::NetworkConnect,
-        "connected",
+        E::Connected,
         "connected; the 15 s detection window starts",
         HL,
         S::HlDetectWindow,
@@ -319,7 +329,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "17",
         S::NetworkConnect,
-        "network-retry",
+        E::NetworkRetry,
         "no network or blocked endpoints; retry",
         ALL,
         S::NetworkConnect,
@@ -329,7 +339,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "17",
         S::NetworkConnect,
-        "network-failed",
+        E::NetworkFailed,
         "no network: OOBE continues without Autopilot",
         V1,
         S::StandardOobe,
@@ -339,7 +349,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "18",
         S::ProfileLookup,
-        "profile-found",
+        E::ProfileFound,
         "profile downloaded (event 153)",
         &[FUD, FSD, FPT, FPU],
         S::OobeUpdates,
@@ -348,7 +358,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "19",
         S::ProfileLookup,
-        "not-registered",
+        E::NotRegistered,
         "not registered (807) or lookup failed (IsAutopilotDisabled)",
         &[FUD, FSD, FPT, FPU],
         S::StandardOobe,
@@ -357,7 +367,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "19a",
         S::ProfileLookup,
-        "no-v1-registration",
+        E::NoV1Registration,
         "not registered: standard OOBE sign-in, policy after authentication",
         V2,
         S::V2(V2Step::SignIn),
@@ -366,7 +376,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "20",
         S::ProfileLookup,
-        "profile-not-assigned",
+        E::ProfileNotAssigned,
         "registered, profile not yet assigned, no default profile (815)",
         &[FUD, FSD, FPT, FPU],
         S::StandardOobe,
@@ -376,7 +386,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "+hl1",
         S::HlDetectWindow,
-        "profile-found",
+        E::ProfileFound,
         "profile within the 15 s window",
         HL,
         S::OobeUpdates,
@@ -385,7 +395,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "22",
         S::HlDetectWindow,
-        "detection-missed",
+        E::DetectionMissed,
         "no profile within 15 s: EULA, non-Autopilot path",
         HL,
         S::StandardOobe,
@@ -397,7 +407,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "23",
         S::HlDetectWindow,
-        "no-profile-lockdown",
+        E::NoProfileLockdown,
         "no profile; TenantLockdown waits indefinitely",
         HL,
         S::HlTenantLockWait,
@@ -405,30 +415,30 @@ pub static TRANSITIONS: &[Transition] = &[
     .when(&[C::TenantLockdown])
     .error(None)
     .p(0.05),
-    Transition::new("82", S::HlTenantLockWait, "profile-assigned", "profile assigned", HL, S::OobeUpdates)
+    Transition::new("82", S::HlTenantLockWait, E::ProfileAssigned, "profile assigned", HL, S::OobeUpdates)
         .recovery()
         .takes(15.0, ln(15.0, 1.2)),
     Transition::new(
         "24",
         S::StandardOobe,
-        "reboot-after-fix",
+        E::RebootAfterFix,
         "OOBE restarted after the fix",
         V1,
         S::OobeStart,
     )
     .next_run(),
     // OOBE updates and identity.
-    Transition::new("25", S::OobeUpdates, "updates-done", "critical OOBE updates done", UD, S::EntraSignIn)
+    Transition::new("25", S::OobeUpdates, E::UpdatesDone, "critical OOBE updates done", UD, S::EntraSignIn)
         .takes(3.0, ln(3.0, 1.0)),
-    Transition::new("26", S::OobeUpdates, "updates-done", "critical OOBE updates done", SD_HL, PREP_SH)
+    Transition::new("26", S::OobeUpdates, E::UpdatesDone, "critical OOBE updates done", SD_HL, PREP_SH)
         .takes(3.0, ln(3.0, 1.0)),
-    Transition::new("27", S::OobeUpdates, "updates-done", "critical OOBE updates done", PPU, S::EntraSignIn)
+    Transition::new("27", S::OobeUpdates, E::UpdatesDone, "critical OOBE updates done", PPU, S::EntraSignIn)
         .join(JoinKind::Entra)
         .takes(3.0, ln(3.0, 1.0)),
     Transition::new(
         "27",
         S::OobeUpdates,
-        "updates-done",
+        E::UpdatesDone,
         "updates done; device ESP re-runs, logon after",
         PPU,
         S::EspDeviceSetup,
@@ -438,7 +448,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "+25r",
         S::OobeUpdates,
-        "updates-reboot",
+        E::UpdatesReboot,
         "an update needs a reboot",
         &[FUD, FSD, FHL, FPU],
         S::OobeUpdates,
@@ -448,7 +458,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "28",
         S::PreProvLanding,
-        "refresh",
+        E::Refresh,
         "Refresh: profile downloaded again",
         PPT,
         S::PreProvLanding,
@@ -456,7 +466,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "29",
         S::PreProvLanding,
-        "provision",
+        E::Provision,
         "Provision; the profile allows pre-provisioning",
         PPT,
         PREP_SH,
@@ -466,7 +476,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "30",
         S::PreProvLanding,
-        "preprov-disallowed",
+        E::PreprovDisallowed,
         "Provision; the profile disallows pre-provisioning",
         PPT,
         S::PreProvError(PpStep::Landing),
@@ -476,7 +486,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "31",
         S::EntraSignIn,
-        "signed-in",
+        E::SignedIn,
         "credentials and MFA ok, tenant matches",
         UD,
         S::JoinEnroll,
@@ -485,7 +495,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "31a",
         S::EntraSignIn,
-        "signed-in",
+        E::SignedIn,
         "credentials ok; device already joined and enrolled",
         PPU,
         S::EspDeviceSetup,
@@ -495,7 +505,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "32",
         S::EntraSignIn,
-        "tenant-mismatch",
+        E::TenantMismatch,
         "account of another organization; user retries",
         UD,
         S::EntraSignIn,
@@ -506,26 +516,26 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "12a",
         S::EntraSignIn,
-        "win-x5",
+        E::WinX5,
         "WIN×5 instead of signing in (Wi-Fi path)",
         UD,
         S::PreProvLanding,
     )
     .into(Segment::Technician)
     .takes(4.0, pert(2.0, 4.0, 8.0)),
-    Transition::new("33", S::JoinEnroll, "joined", "Entra join and MDM enrollment done", UD, PREP_PREP)
+    Transition::new("33", S::JoinEnroll, E::Joined, "Entra join and MDM enrollment done", UD, PREP_PREP)
         .join(JoinKind::Entra)
         .takes(1.5, ln(1.5, 0.5)),
     // Hybrid: the user's Entra sign-in registers the device; MDM
     // enrollment comes next, and the offline domain join only after it
     // (the ODJ blob is delivered to the enrolled device).
-    Transition::new("34", S::JoinEnroll, "joined", "signed in; MDM enrollment next", UD, PREP_REG)
+    Transition::new("34", S::JoinEnroll, E::Joined, "signed in; MDM enrollment next", UD, PREP_REG)
         .join(JoinKind::Hybrid)
         .takes(1.5, ln(1.5, 0.5)),
     Transition::new(
         "35",
         S::JoinEnroll,
-        "join-failed",
+        E::JoinFailed,
         "join or enrollment refused (licence, limit, edition)",
         UD,
         S::EnrollError(EnrollCause::Join),
@@ -534,12 +544,12 @@ pub static TRANSITIONS: &[Transition] = &[
     .takes(1.5, ln(1.5, 0.5))
     .p(0.005),
     // ESP device preparation.
-    Transition::new("36", PREP_SH, "attested", "TPM attestation ok", SD_PPT_HL, PREP_JOIN)
+    Transition::new("36", PREP_SH, E::Attested, "TPM attestation ok", SD_PPT_HL, PREP_JOIN)
         .takes(1.5, ln(1.5, 0.6)),
     Transition::new(
         "37",
         PREP_SH,
-        "tpm-transient",
+        E::TpmTransient,
         "attestation failed, transient (0x81039001, clock skew, incident)",
         SD_PPT_HL,
         S::TpmError(TpmFailure::Transient),
@@ -550,7 +560,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "38",
         PREP_SH,
-        "tpm-permanent",
+        E::TpmPermanent,
         "attestation failed, permanent (no TPM 2.0 / VM, vulnerable firmware)",
         SD_PPT_HL,
         S::TpmError(TpmFailure::Permanent),
@@ -561,7 +571,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "39",
         S::TpmError(TpmFailure::Transient),
-        "retry",
+        E::Retry,
         "technician presses Retry",
         PPT,
         PREP_SH,
@@ -572,7 +582,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "73",
         S::TpmError(TpmFailure::Transient),
-        "reset",
+        E::Reset,
         "technician presses Reset",
         PPT,
         S::Resetting,
@@ -582,7 +592,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "40",
         S::TpmError(TpmFailure::Transient),
-        "error-screen",
+        E::ErrorScreen,
         "ESP error screen",
         SD_HL,
         S::EspError(EspPhase::Prep),
@@ -590,7 +600,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "40",
         S::TpmError(TpmFailure::Permanent),
-        "error-screen",
+        E::ErrorScreen,
         "ESP error screen",
         SD_HL,
         S::EspError(EspPhase::Prep),
@@ -598,23 +608,23 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "41",
         S::TpmError(TpmFailure::Permanent),
-        "give-up",
+        E::GiveUp,
         "unsupported hardware: abandon or use another mode",
         SD_PPT_HL,
         S::Abandoned,
     )
     .recovery()
     .takes(6.0, TRIAGE),
-    Transition::new("42", PREP_JOIN, "joined", "device-token Entra join", &[FSD, FHL, FPT], PREP_REG)
+    Transition::new("42", PREP_JOIN, E::Joined, "device-token Entra join", &[FSD, FHL, FPT], PREP_REG)
         .join(JoinKind::Entra)
         .takes(0.75, ln(0.75, 0.5)),
-    Transition::new("43", PREP_JOIN, "odj-applied", "ODJ blob received and applied", UD, S::HybridReboot)
+    Transition::new("43", PREP_JOIN, E::OdjApplied, "ODJ blob received and applied", UD, S::HybridReboot)
         .join(JoinKind::Hybrid)
         .takes(8.0, ln(8.0, 0.8)),
     Transition::new(
         "43",
         PREP_JOIN,
-        "odj-applied",
+        E::OdjApplied,
         "ODJ blob applied; reboot postponed until after Reseal",
         PPT,
         PREP_REG,
@@ -624,7 +634,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "44",
         PREP_JOIN,
-        "odj-failed",
+        E::OdjFailed,
         "ODJ failure (event 30132, 10-computer limit, DC unreachable)",
         UD,
         S::EspError(EspPhase::Prep),
@@ -636,7 +646,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "44",
         PREP_JOIN,
-        "odj-failed",
+        E::OdjFailed,
         "ODJ failure (event 30132, 10-computer limit)",
         PPT,
         S::PreProvError(PpStep::Join),
@@ -648,7 +658,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "45",
         PREP_JOIN,
-        "entra-object-missing",
+        E::EntraObjectMissing,
         "Entra device object missing or conflicting profiles",
         SD_HL,
         S::AwaitAdmin(AdminReason::Reregister),
@@ -659,7 +669,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "45",
         PREP_JOIN,
-        "entra-object-missing",
+        E::EntraObjectMissing,
         "Entra device object missing (deleted)",
         PPT,
         S::PreProvError(PpStep::Join),
@@ -670,22 +680,22 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "46",
         S::HybridReboot,
-        "dc-reachable",
+        E::DcReachable,
         "rebooted; domain controller reachable or check skipped",
         UD,
         PREP_PREP,
     )
     .join(JoinKind::Hybrid)
     .takes(1.5, ln(1.5, 0.4)),
-    Transition::new("47", PREP_REG, "enrolled", "MDM enrollment", &[FSD, FPT, FHL], PREP_PREP)
+    Transition::new("47", PREP_REG, E::Enrolled, "MDM enrollment", &[FSD, FPT, FHL], PREP_PREP)
         .takes(0.75, ln(0.75, 0.5)),
-    Transition::new("47", PREP_REG, "enrolled", "MDM enrollment; offline domain join next", UD, PREP_JOIN)
+    Transition::new("47", PREP_REG, E::Enrolled, "MDM enrollment; offline domain join next", UD, PREP_JOIN)
         .join(JoinKind::Hybrid)
         .takes(0.75, ln(0.75, 0.5)),
     Transition::new(
         "48",
         PREP_REG,
-        "reenrollment",
+        E::Reenrollment,
         "second enrollment of a one-time device",
         SD_PPT_HL,
         S::EnrollError(EnrollCause::Reenrollment),
@@ -694,7 +704,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "+48",
         S::EnrollError(EnrollCause::Reenrollment),
-        "error-screen",
+        E::ErrorScreen,
         "enrollment blocked until the admin acts",
         SD_PPT_HL,
         S::AwaitAdmin(AdminReason::Unblock),
@@ -702,7 +712,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "49",
         PREP_REG,
-        "multiple-mdm",
+        E::MultipleMdm,
         "multiple MDM configurations in Entra",
         SD,
         S::AwaitAdmin(AdminReason::Config),
@@ -712,7 +722,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "50",
         PREP_PREP,
-        "prepared",
+        E::Prepared,
         "IME installed, tracking computed",
         &[FUD, FSD, FHL, FPT],
         S::EspDeviceSetup,
@@ -721,7 +731,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "51",
         PREP_PREP,
-        "prep-timeout",
+        E::PrepTimeout,
         "stuck (VM under-sized, no licence): timer",
         ESP_FLOWS,
         S::EspError(EspPhase::Prep),
@@ -730,7 +740,7 @@ pub static TRANSITIONS: &[Transition] = &[
     .error(Some("timeout"))
     .takes(60.0, TIMEOUT)
     .p(0.002),
-    Transition::new("51", PREP_PREP, "prep-timeout", "stuck: timer", PPT, S::PreProvError(PpStep::Prepare))
+    Transition::new("51", PREP_PREP, E::PrepTimeout, "stuck: timer", PPT, S::PreProvError(PpStep::Prepare))
         .when(&[C::EspBlocking])
         .error(Some("timeout"))
         .takes(60.0, TIMEOUT)
@@ -739,7 +749,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "54",
         S::EspDeviceSetup,
-        "device-setup-done",
+        E::DeviceSetupDone,
         "all tracked device items done",
         UD,
         S::EspAccountSetup,
@@ -749,7 +759,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "54",
         S::EspDeviceSetup,
-        "device-setup-done",
+        E::DeviceSetupDone,
         "all tracked device items done",
         PPU,
         S::EspAccountSetup,
@@ -759,7 +769,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "55",
         S::EspDeviceSetup,
-        "device-setup-done",
+        E::DeviceSetupDone,
         "all tracked device items done; AD logon",
         UD_PPU,
         S::DomainLogon,
@@ -769,7 +779,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "56",
         S::EspDeviceSetup,
-        "device-setup-done",
+        E::DeviceSetupDone,
         "device ESP done; account setup waits for the first user",
         HL,
         S::SignInScreen,
@@ -779,7 +789,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "56",
         S::EspDeviceSetup,
-        "device-setup-done",
+        E::DeviceSetupDone,
         "device ESP done; account setup waits for the first user",
         SD,
         S::SignInScreen,
@@ -789,7 +799,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "56",
         S::EspDeviceSetup,
-        "device-setup-done",
+        E::DeviceSetupDone,
         "device ESP done; kiosk autologon",
         SD,
         S::KioskAutologon,
@@ -802,7 +812,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "+56q",
         S::EspDeviceSetup,
-        "device-setup-done",
+        E::DeviceSetupDone,
         "device ESP done; quality updates at the end of OOBE",
         SD,
         S::QualityUpdates,
@@ -812,7 +822,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "+66s",
         S::QualityUpdates,
-        "updates-installed",
+        E::UpdatesInstalled,
         "quality updates installed; sign-in screen",
         SD,
         S::SignInScreen,
@@ -822,7 +832,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "+66s",
         S::QualityUpdates,
-        "updates-installed",
+        E::UpdatesInstalled,
         "quality updates installed; kiosk autologon",
         SD,
         S::KioskAutologon,
@@ -832,7 +842,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "57",
         S::EspDeviceSetup,
-        "device-setup-done",
+        E::DeviceSetupDone,
         "all blocking items done: green screen",
         PPT,
         S::PreProvSuccess,
@@ -841,7 +851,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "52",
         S::EspDeviceSetup,
-        "managed-reboot",
+        E::ManagedReboot,
         "reboot requested by an app or policy; credentials lost",
         UD_PPU,
         S::CredentialReprompt,
@@ -851,7 +861,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "52",
         S::EspDeviceSetup,
-        "managed-reboot",
+        E::ManagedReboot,
         "reboot requested by an app or policy",
         SD_PPT_HL,
         S::EspDeviceSetup,
@@ -861,7 +871,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "53",
         S::CredentialReprompt,
-        "credentials-entered",
+        E::CredentialsEntered,
         "user re-enters credentials",
         UD_PPU,
         S::EspDeviceSetup,
@@ -870,7 +880,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "58",
         S::EspDeviceSetup,
-        "app-failed",
+        E::AppFailed,
         "blocking app failed (or MSI LOB + Win32 collision)",
         ESP_FLOWS,
         S::EspError(EspPhase::Device),
@@ -881,7 +891,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "58",
         S::EspDeviceSetup,
-        "esp-timeout",
+        E::EspTimeout,
         "device setup timer elapsed",
         ESP_FLOWS,
         S::EspError(EspPhase::Device),
@@ -893,7 +903,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "59",
         S::EspDeviceSetup,
-        "app-failed",
+        E::AppFailed,
         "blocking app failed: red screen",
         PPT,
         S::PreProvError(PpStep::DeviceSetup),
@@ -904,7 +914,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "59",
         S::EspDeviceSetup,
-        "esp-timeout",
+        E::EspTimeout,
         "timer elapsed: red screen",
         PPT,
         S::PreProvError(PpStep::DeviceSetup),
@@ -916,7 +926,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "84",
         S::EspDeviceSetup,
-        "hololens-stuck",
+        E::HololensStuck,
         "stuck on \"Setting up your device for work\"; power-cycled: sign-in screen",
         HL,
         S::SignInScreen,
@@ -925,15 +935,15 @@ pub static TRANSITIONS: &[Transition] = &[
     .takes(30.0, fixed(30.0))
     .p(0.01),
     // Hybrid logon, account setup, after the ESP.
-    Transition::new("61", S::DomainLogon, "ad-logon", "AD credentials ok", UD_PPU, S::EspAccountSetup)
+    Transition::new("61", S::DomainLogon, E::AdLogon, "AD credentials ok", UD_PPU, S::EspAccountSetup)
         .join(JoinKind::Hybrid)
         .takes(1.0, Dist::Unset),
-    Transition::new("65", S::SignInScreen, "first-user", "first user signs in", SD_HL, S::EspAccountSetup)
+    Transition::new("65", S::SignInScreen, E::FirstUser, "first user signs in", SD_HL, S::EspAccountSetup)
         .next_run(),
     Transition::new(
         "63",
         S::EspAccountSetup,
-        "account-setup-done",
+        E::AccountSetupDone,
         "all tracked user items done",
         UD_PPU,
         S::QualityUpdates,
@@ -943,7 +953,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "63",
         S::EspAccountSetup,
-        "account-setup-done",
+        E::AccountSetupDone,
         "all tracked user items done",
         UD_PPU,
         S::HelloSetup,
@@ -953,7 +963,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "63",
         S::EspAccountSetup,
-        "account-setup-done",
+        E::AccountSetupDone,
         "all tracked user items done",
         UD_PPU,
         S::Desktop,
@@ -965,7 +975,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "63",
         S::EspAccountSetup,
-        "account-setup-done",
+        E::AccountSetupDone,
         "all tracked user items done",
         SD_HL,
         S::HelloSetup,
@@ -975,7 +985,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "63",
         S::EspAccountSetup,
-        "account-setup-done",
+        E::AccountSetupDone,
         "all tracked user items done",
         SD_HL,
         S::Desktop,
@@ -985,7 +995,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "62",
         S::EspAccountSetup,
-        "identifying-stuck",
+        E::IdentifyingStuck,
         "\"Identifying\" never completes (no Intune licence)",
         &[FUD, FPU, FSD, FHL],
         S::EspError(EspPhase::Account),
@@ -997,7 +1007,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "64",
         S::EspAccountSetup,
-        "app-failed",
+        E::AppFailed,
         "user app failed",
         &[FUD, FPU, FSD, FHL],
         S::EspError(EspPhase::Account),
@@ -1008,7 +1018,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "64",
         S::EspAccountSetup,
-        "esp-timeout",
+        E::EspTimeout,
         "account setup timer elapsed",
         &[FUD, FPU, FSD, FHL],
         S::EspError(EspPhase::Account),
@@ -1020,7 +1030,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "66",
         S::QualityUpdates,
-        "updates-installed",
+        E::UpdatesInstalled,
         "quality updates installed",
         UD_PPU,
         S::HelloSetup,
@@ -1030,7 +1040,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "66",
         S::QualityUpdates,
-        "updates-installed",
+        E::UpdatesInstalled,
         "quality updates installed",
         UD_PPU,
         S::Desktop,
@@ -1040,31 +1050,31 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "67",
         S::HelloSetup,
-        "pin-created",
+        E::PinCreated,
         "Windows Hello PIN created",
         &[FUD, FPU, FSD, FHL],
         S::Desktop,
     )
     .takes(1.0, tri(0.5, 1.0, 3.0)),
     // The ESP error screen (§2.2): options come from the ESP settings.
-    Transition::new("68", S::EspError(EspPhase::Prep), "try-again", "Try again", &[FSD, FHL], PREP_SH)
+    Transition::new("68", S::EspError(EspPhase::Prep), E::TryAgain, "Try again", &[FSD, FHL], PREP_SH)
         .when(&[C::EspRetry])
         .recovery(),
-    Transition::new("68", S::EspError(EspPhase::Prep), "try-again", "Try again", UD, PREP_PREP)
+    Transition::new("68", S::EspError(EspPhase::Prep), E::TryAgain, "Try again", UD, PREP_PREP)
         .join(JoinKind::Entra)
         .when(&[C::EspRetry])
         .recovery(),
-    Transition::new("68", S::EspError(EspPhase::Prep), "try-again", "Try again", UD, PREP_JOIN)
+    Transition::new("68", S::EspError(EspPhase::Prep), E::TryAgain, "Try again", UD, PREP_JOIN)
         .join(JoinKind::Hybrid)
         .when(&[C::EspRetry])
         .recovery(),
-    Transition::new("68", S::EspError(EspPhase::Prep), "try-again", "Try again", PPU, PREP_PREP)
+    Transition::new("68", S::EspError(EspPhase::Prep), E::TryAgain, "Try again", PPU, PREP_PREP)
         .when(&[C::EspRetry])
         .recovery(),
     Transition::new(
         "68",
         S::EspError(EspPhase::Device),
-        "try-again",
+        E::TryAgain,
         "Try again",
         ESP_FLOWS,
         S::EspDeviceSetup,
@@ -1074,7 +1084,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "68",
         S::EspError(EspPhase::Account),
-        "try-again",
+        E::TryAgain,
         "Try again",
         &[FUD, FPU, FSD, FHL],
         S::EspAccountSetup,
@@ -1084,7 +1094,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "69",
         S::EspError(EspPhase::Prep),
-        "continue-anyway",
+        E::ContinueAnyway,
         "Continue anyway (successWithTimeout)",
         UD_PPU,
         S::Desktop,
@@ -1094,7 +1104,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "69",
         S::EspError(EspPhase::Device),
-        "continue-anyway",
+        E::ContinueAnyway,
         "Continue anyway (successWithTimeout)",
         UD_PPU,
         S::Desktop,
@@ -1104,7 +1114,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "69",
         S::EspError(EspPhase::Prep),
-        "continue-anyway",
+        E::ContinueAnyway,
         "Continue anyway: sign-in screen",
         SD_HL,
         S::SignInScreen,
@@ -1114,7 +1124,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "69",
         S::EspError(EspPhase::Device),
-        "continue-anyway",
+        E::ContinueAnyway,
         "Continue anyway: sign-in screen",
         SD_HL,
         S::SignInScreen,
@@ -1124,23 +1134,23 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "69",
         S::EspError(EspPhase::Account),
-        "continue-anyway",
+        E::ContinueAnyway,
         "Continue anyway (successWithTimeout)",
         &[FUD, FPU, FSD, FHL],
         S::Desktop,
     )
     .when(&[C::EspContinue])
     .recovery(),
-    Transition::new("70", S::EspError(EspPhase::Prep), "reset", "Reset device", ESP_FLOWS, S::Resetting)
+    Transition::new("70", S::EspError(EspPhase::Prep), E::Reset, "Reset device", ESP_FLOWS, S::Resetting)
         .when(&[C::EspReset])
         .recovery(),
-    Transition::new("70", S::EspError(EspPhase::Device), "reset", "Reset device", ESP_FLOWS, S::Resetting)
+    Transition::new("70", S::EspError(EspPhase::Device), E::Reset, "Reset device", ESP_FLOWS, S::Resetting)
         .when(&[C::EspReset])
         .recovery(),
     Transition::new(
         "70",
         S::EspError(EspPhase::Account),
-        "reset",
+        E::Reset,
         "Reset device",
         &[FUD, FPU, FSD, FHL],
         S::Resetting,
@@ -1150,7 +1160,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "71",
         S::EspError(EspPhase::Prep),
-        "give-up",
+        E::GiveUp,
         "no option taken: admin triage",
         ESP_FLOWS,
         S::AwaitAdmin(AdminReason::Triage),
@@ -1158,7 +1168,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "71",
         S::EspError(EspPhase::Device),
-        "give-up",
+        E::GiveUp,
         "no option taken: admin triage",
         ESP_FLOWS,
         S::AwaitAdmin(AdminReason::Triage),
@@ -1166,7 +1176,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "71",
         S::EspError(EspPhase::Account),
-        "give-up",
+        E::GiveUp,
         "no option taken: admin triage",
         &[FUD, FPU, FSD, FHL],
         S::AwaitAdmin(AdminReason::Triage),
@@ -1175,49 +1185,49 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "72",
         S::PreProvError(PpStep::Landing),
-        "retry",
+        E::Retry,
         "profile changed; Refresh and retry",
         PPT,
         S::PreProvLanding,
     )
     .recovery()
     .takes(6.0, TRIAGE),
-    Transition::new("72", S::PreProvError(PpStep::Join), "retry", "Retry", PPT, PREP_JOIN)
+    Transition::new("72", S::PreProvError(PpStep::Join), E::Retry, "Retry", PPT, PREP_JOIN)
         .recovery()
         .takes(6.0, TRIAGE),
-    Transition::new("72", S::PreProvError(PpStep::Prepare), "retry", "Retry", PPT, PREP_PREP)
+    Transition::new("72", S::PreProvError(PpStep::Prepare), E::Retry, "Retry", PPT, PREP_PREP)
         .recovery()
         .takes(6.0, TRIAGE),
-    Transition::new("72", S::PreProvError(PpStep::DeviceSetup), "retry", "Retry", PPT, S::EspDeviceSetup)
+    Transition::new("72", S::PreProvError(PpStep::DeviceSetup), E::Retry, "Retry", PPT, S::EspDeviceSetup)
         .recovery()
         .takes(6.0, TRIAGE),
-    Transition::new("73", S::PreProvError(PpStep::Landing), "reset", "Reset", PPT, S::Resetting)
+    Transition::new("73", S::PreProvError(PpStep::Landing), E::Reset, "Reset", PPT, S::Resetting)
         .recovery()
         .takes(6.0, TRIAGE),
-    Transition::new("73", S::PreProvError(PpStep::Join), "reset", "Reset", PPT, S::Resetting)
+    Transition::new("73", S::PreProvError(PpStep::Join), E::Reset, "Reset", PPT, S::Resetting)
         .recovery()
         .takes(6.0, TRIAGE),
-    Transition::new("73", S::PreProvError(PpStep::Prepare), "reset", "Reset", PPT, S::Resetting)
+    Transition::new("73", S::PreProvError(PpStep::Prepare), E::Reset, "Reset", PPT, S::Resetting)
         .recovery()
         .takes(6.0, TRIAGE),
-    Transition::new("73", S::PreProvError(PpStep::DeviceSetup), "reset", "Reset", PPT, S::Resetting)
+    Transition::new("73", S::PreProvError(PpStep::DeviceSetup), E::Reset, "Reset", PPT, S::Resetting)
         .recovery()
         .takes(6.0, TRIAGE),
     Transition::new(
         "+73",
         S::PreProvError(PpStep::Join),
-        "give-up",
+        E::GiveUp,
         "technician escalates",
         PPT,
         S::AwaitAdmin(AdminReason::Reregister),
     )
     .takes(6.0, TRIAGE),
-    Transition::new("74", S::PreProvSuccess, "reseal", "Reseal: the device powers off", PPT, S::Resealed)
+    Transition::new("74", S::PreProvSuccess, E::Reseal, "Reseal: the device powers off", PPT, S::Resealed)
         .takes(3.0, pert(1.0, 3.0, 6.0)),
     Transition::new(
         "77",
         S::UserFlowStart,
-        "started",
+        E::Started,
         "user flow: language, region, keyboard",
         PPU,
         S::RegionKeyboard,
@@ -1227,7 +1237,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "78",
         S::Resetting,
-        "wiped",
+        E::Wiped,
         "wipe done; OOBE restarts (SD/PP: the record is still enrolled)",
         &[FUD, FSD, FHL, FPT, FPU],
         S::OobeStart,
@@ -1237,7 +1247,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "81",
         S::EnrollError(EnrollCause::Join),
-        "retry-sign-in",
+        E::RetrySignIn,
         "user retries after the fix",
         UD,
         S::EntraSignIn,
@@ -1246,7 +1256,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "+81",
         S::EnrollError(EnrollCause::Join),
-        "give-up",
+        E::GiveUp,
         "licence, permission or limit to fix",
         UD,
         S::AwaitAdmin(AdminReason::Licence),
@@ -1254,7 +1264,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "80",
         S::AwaitAdmin(AdminReason::Triage),
-        "admin-resolves",
+        E::AdminResolves,
         "admin resolves; device restarted",
         V1,
         S::OobeStart,
@@ -1265,7 +1275,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "80",
         S::AwaitAdmin(AdminReason::Unblock),
-        "admin-resolves",
+        E::AdminResolves,
         "record deleted or unblocked; device reset",
         V1,
         S::OobeStart,
@@ -1273,17 +1283,17 @@ pub static TRANSITIONS: &[Transition] = &[
     .into(Segment::Main)
     .next_run()
     .takes(240.0, Dist::Unset),
-    Transition::new("83", PREP_SH, "power-pressed", "power pressed during Autopilot", HL, S::OobeStart)
+    Transition::new("83", PREP_SH, E::PowerPressed, "power pressed during Autopilot", HL, S::OobeStart)
         .error(None)
         .p(0.001),
-    Transition::new("83", PREP_PREP, "power-pressed", "power pressed during Autopilot", HL, S::OobeStart)
+    Transition::new("83", PREP_PREP, E::PowerPressed, "power pressed during Autopilot", HL, S::OobeStart)
         .error(None)
         .p(0.001),
     // Device preparation (APv2).
     Transition::new(
         "85",
         S::V2(V2Step::SignIn),
-        "signed-in",
+        E::SignedIn,
         "user in the policy's user group signs in",
         V2,
         S::V2(V2Step::JoinEnroll),
@@ -1292,7 +1302,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "86",
         S::V2(V2Step::JoinEnroll),
-        "joined",
+        E::Joined,
         "Entra join and Intune enrollment",
         V2,
         S::V2(V2Step::Ime),
@@ -1301,7 +1311,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "87",
         S::V2(V2Step::Ime),
-        "ime-installed",
+        E::ImeInstalled,
         "IME installed (45 s faster than v1)",
         V2,
         S::V2(V2Step::LobM365),
@@ -1310,7 +1320,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "88",
         S::V2(V2Step::LobM365),
-        "done",
+        E::Done,
         "selected LOB and M365 apps done",
         V2,
         S::V2(V2Step::Scripts),
@@ -1319,7 +1329,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "89",
         S::V2(V2Step::Scripts),
-        "done",
+        E::Done,
         "selected scripts done",
         V2,
         S::V2(V2Step::Win32Store),
@@ -1328,7 +1338,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "90",
         S::V2(V2Step::Win32Store),
-        "done",
+        E::Done,
         "selected Win32/Store apps done",
         V2,
         S::V2Complete,
@@ -1337,7 +1347,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "91",
         S::V2(V2Step::JoinEnroll),
-        "item-failed",
+        E::ItemFailed,
         "join or enrollment failed",
         V2,
         S::V2Failed(V2Step::JoinEnroll),
@@ -1347,7 +1357,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "91",
         S::V2(V2Step::Ime),
-        "item-failed",
+        E::ItemFailed,
         "IME install failed",
         V2,
         S::V2Failed(V2Step::Ime),
@@ -1357,7 +1367,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "91",
         S::V2(V2Step::LobM365),
-        "item-failed",
+        E::ItemFailed,
         "selected app failed or timer elapsed",
         V2,
         S::V2Failed(V2Step::LobM365),
@@ -1366,7 +1376,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "91",
         S::V2(V2Step::Scripts),
-        "item-failed",
+        E::ItemFailed,
         "selected script failed or timer elapsed",
         V2,
         S::V2Failed(V2Step::Scripts),
@@ -1375,25 +1385,25 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "91",
         S::V2(V2Step::Win32Store),
-        "item-failed",
+        E::ItemFailed,
         "selected app failed or timer elapsed",
         V2,
         S::V2Failed(V2Step::Win32Store),
     )
     .error(None),
-    Transition::new("92", S::V2Failed(V2Step::JoinEnroll), "retry", "Retry", V2, S::V2(V2Step::JoinEnroll))
+    Transition::new("92", S::V2Failed(V2Step::JoinEnroll), E::Retry, "Retry", V2, S::V2(V2Step::JoinEnroll))
         .recovery(),
-    Transition::new("92", S::V2Failed(V2Step::Ime), "retry", "Retry", V2, S::V2(V2Step::Ime)).recovery(),
-    Transition::new("92", S::V2Failed(V2Step::LobM365), "retry", "Retry", V2, S::V2(V2Step::LobM365))
+    Transition::new("92", S::V2Failed(V2Step::Ime), E::Retry, "Retry", V2, S::V2(V2Step::Ime)).recovery(),
+    Transition::new("92", S::V2Failed(V2Step::LobM365), E::Retry, "Retry", V2, S::V2(V2Step::LobM365))
         .recovery(),
-    Transition::new("92", S::V2Failed(V2Step::Scripts), "retry", "Retry", V2, S::V2(V2Step::Scripts))
+    Transition::new("92", S::V2Failed(V2Step::Scripts), E::Retry, "Retry", V2, S::V2(V2Step::Scripts))
         .recovery(),
-    Transition::new("92", S::V2Failed(V2Step::Win32Store), "retry", "Retry", V2, S::V2(V2Step::Win32Store))
+    Transition::new("92", S::V2Failed(V2Step::Win32Store), E::Retry, "Retry", V2, S::V2(V2Step::Win32Store))
         .recovery(),
     Transition::new(
         "93",
         S::V2Failed(V2Step::LobM365),
-        "continue-anyway",
+        E::ContinueAnyway,
         "Continue anyway after ≥ 2 attempts",
         V2,
         S::Desktop,
@@ -1403,7 +1413,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "93",
         S::V2Failed(V2Step::Scripts),
-        "continue-anyway",
+        E::ContinueAnyway,
         "Continue anyway after ≥ 2 attempts",
         V2,
         S::Desktop,
@@ -1413,7 +1423,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "93",
         S::V2Failed(V2Step::Win32Store),
-        "continue-anyway",
+        E::ContinueAnyway,
         "Continue anyway after ≥ 2 attempts",
         V2,
         S::Desktop,
@@ -1423,7 +1433,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "+93",
         S::V2Failed(V2Step::JoinEnroll),
-        "give-up",
+        E::GiveUp,
         "user gives up: admin triage",
         V2,
         S::AwaitAdmin(AdminReason::Triage),
@@ -1431,7 +1441,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "+93",
         S::V2Failed(V2Step::Ime),
-        "give-up",
+        E::GiveUp,
         "user gives up: admin triage",
         V2,
         S::AwaitAdmin(AdminReason::Triage),
@@ -1439,7 +1449,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "+93",
         S::V2Failed(V2Step::LobM365),
-        "give-up",
+        E::GiveUp,
         "user gives up: admin triage",
         V2,
         S::AwaitAdmin(AdminReason::Triage),
@@ -1447,7 +1457,7 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "+93",
         S::V2Failed(V2Step::Scripts),
-        "give-up",
+        E::GiveUp,
         "user gives up: admin triage",
         V2,
         S::AwaitAdmin(AdminReason::Triage),
@@ -1455,11 +1465,11 @@ pub static TRANSITIONS: &[Transition] = &[
     Transition::new(
         "+93",
         S::V2Failed(V2Step::Win32Store),
-        "give-up",
+        E::GiveUp,
         "user gives up: admin triage",
         V2,
         S::AwaitAdmin(AdminReason::Triage),
     ),
-    Transition::new("94", S::V2Complete, "dismissed", "Required setup complete dismissed", V2, S::Desktop)
+    Transition::new("94", S::V2Complete, E::Dismissed, "Required setup complete dismissed", V2, S::Desktop)
         .takes(0.25, fixed(0.25)),
 ];

@@ -12,6 +12,7 @@
 
 use serde::Serialize;
 
+use super::event::Event;
 use super::model::{EdgeKind, Node, State};
 use super::table::{CompiledEdge, CompiledFlow};
 
@@ -65,7 +66,7 @@ pub struct Step {
     /// Where the device was.
     pub from: Node,
     /// The event.
-    pub event: &'static str,
+    pub event: Event,
     /// Where it went.
     pub to: Node,
     /// Spec row.
@@ -174,7 +175,7 @@ pub fn walk(table: &CompiledFlow, options: &WalkOptions) -> Walk {
             .get(state as usize)
             .map(|v| v.iter().filter_map(|&k| table.edges.get(k as usize)).collect())
             .unwrap_or_default();
-        let by_event = |ids: &[&str]| edges.iter().copied().find(|e| ids.contains(&e.edge.event));
+        let by_event = |ids: &[&str]| edges.iter().copied().find(|e| ids.contains(&e.edge.event.as_str()));
         let chosen = if node.state.is_terminal() {
             if node.state == State::Resealed {
                 by_event(&["user-powers-on"])

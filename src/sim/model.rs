@@ -45,7 +45,7 @@ use super::engine::{minutes, ticks, EventQueue, PsLink, Resource, Tick, MINUTE};
 use super::resolve::{Arrival, FlowPlan, Kind, Scenario, StatePlan, Steer};
 use super::rng::{device_stream, keyed_stream, stream, SimRng, Stream, WAVE_KEY};
 use super::scenario::{Choice, Mode};
-use crate::flow::NO_EDGE;
+use crate::flow::{Event, NO_EDGE};
 
 /// Events of the model.
 #[derive(Clone, Copy, Debug)]
@@ -885,8 +885,8 @@ impl<'a> Sim<'a> {
         if let Some(c) = fl.edge_cause.get(edge as usize).copied().flatten() {
             // App failures and timeouts have recorded their own cause.
             let v2_apps = matches!(leaving, Some(Kind::V2LobApps | Kind::V2Win32Apps));
-            let steered_cause = matches!(e.edge.event, "app-failed" | "esp-timeout")
-                || (v2_apps && e.edge.event == "item-failed");
+            let steered_cause = matches!(e.edge.event, Event::AppFailed | Event::EspTimeout)
+                || (v2_apps && e.edge.event == Event::ItemFailed);
             if !steered_cause {
                 self.cause(dev, c);
             }
@@ -906,7 +906,7 @@ impl<'a> Sim<'a> {
                 }
                 _ => {}
             }
-            if event == "enrolled" {
+            if event == Event::Enrolled {
                 d.enrolled = true;
             }
             d.state = to;
@@ -963,7 +963,7 @@ impl<'a> Sim<'a> {
             Kind::Lookup => self.enter_lookup(now, dev, plan, *steer),
             Kind::Attest => self.enter_attest(dev, plan, *steer),
             Kind::Join => {
-                let odj = fl.table.events.contains(&"odj-applied") && self.connectors.is_some();
+                let odj = fl.table.events.contains(&Event::OdjApplied) && self.connectors.is_some();
                 if odj {
                     if let Some(d) = self.d(dev) {
                         d.waiting = Wait::Connector;
@@ -1602,6 +1602,67 @@ impl<'a> Sim<'a> {
         }
     }
 
+    /// Closes every resource's time lines at `end` and reports them, with
+    /// the bytes the shared uplinks carried.
+    fn finish_resources(&mut self, end: Tick) -> (Vec<ResourceResult>, f64) {
+        let sc = self.sc;
+        let mut resources = Vec::new();
+        let mut push_res = |r: &mut Resource, kind: &'static str| {
+            r.finish(end);
+            resources.push(ResourceResult {
+                name: r.name.clone(),
+                kind,
+                capacity: r.capacity_line.peak,
+                busy: r.busy_line.area.clone(),
+                available: r.capacity_line.area.clone(),
+                queue: r.queue_line.area.clone(),
+                waited: r.waited,
+                waits: std::mem::take(&mut r.waits),
+                waiting_at_end: r.waiting() as u32,
+                peak_queue: r.queue_line.peak,
+            });
+        };
+        if let Some(t) = &mut self.techs {
+            push_res(t, "staff");
+        }
+        if let Some(p) = &mut self.ports {
+            push_res(p, "equipment");
+        }
+        push_res(&mut self.admin, "queue");
+        if let Some(c) = &mut self.connectors {
+            push_res(c, "connector");
+        }
+        let mut uplink_bytes = 0.0;
+        for (i, link) in self.links.iter_mut().enumerate() {
+            if sc.sites.get(i).is_some_and(|s| !s.spec.shared) {
+                continue;
+            }
+            link.finish(end);
+            uplink_bytes += link.bytes;
+            let site = sc.sites.get(i);
+            let cap = site.map_or(1.0, |s| s.uplink);
+            let buckets = link.active_line.area.len();
+            let mut available = vec![cap * sc.bucket as f64; buckets];
+            if let Some(last) = available.last_mut() {
+                let tail = end.saturating_sub(sc.bucket * (buckets as Tick - 1));
+                *last = cap * tail as f64;
+            }
+            resources.push(ResourceResult {
+                name: format!("uplink:{}", site.map_or("site", |s| s.spec.name.as_str())),
+                kind: "link",
+                capacity: site.map_or(0.0, |s| s.spec.uplink_mbps),
+                busy: link.bytes_line.area.clone(),
+                available,
+                queue: link.active_line.area.clone(),
+                waited: (0, 0),
+                waits: Vec::new(),
+                waiting_at_end: link.active(),
+                peak_queue: link.active_line.peak,
+            });
+        }
+        (resources, uplink_bytes)
+    }
+
     fn finish(mut self, keep_devices: bool) -> RepResult {
         let sc = self.sc;
         let end = sc.horizon;
@@ -1685,61 +1746,7 @@ impl<'a> Sim<'a> {
         set("peak-concurrent-downloads", f64::from(self.counters.peak_downloads));
         set("import-throttled", f64::from(self.counters.throttled));
 
-        // Resources.
-        let mut resources = Vec::new();
-        let mut push_res = |r: &mut Resource, kind: &'static str| {
-            r.finish(end);
-            resources.push(ResourceResult {
-                name: r.name.clone(),
-                kind,
-                capacity: r.capacity_line.peak,
-                busy: r.busy_line.area.clone(),
-                available: r.capacity_line.area.clone(),
-                queue: r.queue_line.area.clone(),
-                waited: r.waited,
-                waits: std::mem::take(&mut r.waits),
-                waiting_at_end: r.waiting() as u32,
-                peak_queue: r.queue_line.peak,
-            });
-        };
-        if let Some(t) = &mut self.techs {
-            push_res(t, "staff");
-        }
-        if let Some(p) = &mut self.ports {
-            push_res(p, "equipment");
-        }
-        push_res(&mut self.admin, "queue");
-        if let Some(c) = &mut self.connectors {
-            push_res(c, "connector");
-        }
-        let mut uplink_bytes = 0.0;
-        for (i, link) in self.links.iter_mut().enumerate() {
-            if sc.sites.get(i).is_some_and(|s| !s.spec.shared) {
-                continue;
-            }
-            link.finish(end);
-            uplink_bytes += link.bytes;
-            let site = sc.sites.get(i);
-            let cap = site.map_or(1.0, |s| s.uplink);
-            let buckets = link.active_line.area.len();
-            let mut available = vec![cap * sc.bucket as f64; buckets];
-            if let Some(last) = available.last_mut() {
-                let tail = end.saturating_sub(sc.bucket * (buckets as Tick - 1));
-                *last = cap * tail as f64;
-            }
-            resources.push(ResourceResult {
-                name: format!("uplink:{}", site.map_or("site", |s| s.spec.name.as_str())),
-                kind: "link",
-                capacity: site.map_or(0.0, |s| s.spec.uplink_mbps),
-                busy: link.bytes_line.area.clone(),
-                available,
-                queue: link.active_line.area.clone(),
-                waited: (0, 0),
-                waits: Vec::new(),
-                waiting_at_end: link.active(),
-                peak_queue: link.active_line.peak,
-            });
-        }
+        let (resources, uplink_bytes) = self.finish_resources(end);
         set("uplink-gb", uplink_bytes / 1e9);
         RepResult {
             done_by_bucket,

@@ -30,8 +30,8 @@ use super::scenario::{
 };
 use crate::autopilot::{self, CheckedTenant, Tenant};
 use crate::flow::{
-    derive, CompiledFlow, EdgeKind, EspOptions, FlowDevice, FlowInput, FlowMode, JoinKind, Node, PrepStep,
-    Segment, State, V2Step, ValidFlow, NO_EDGE,
+    derive, CompiledFlow, EdgeKind, EspOptions, Event, FlowDevice, FlowInput, FlowMode, JoinKind, Node,
+    PrepStep, Segment, State, V2Step, ValidFlow, NO_EDGE,
 };
 
 /// How the model treats a state.
@@ -469,7 +469,7 @@ struct FlowBuilder<'a> {
     durations: &'a BTreeMap<String, Dist>,
     failures: &'a BTreeMap<String, Probability>,
     samplers: Vec<Sampler>,
-    sampler_of: HashMap<String, u16>,
+    sampler_of: HashMap<Event, u16>,
     resolved_durations: BTreeMap<String, Dist>,
     resolved_failures: BTreeMap<String, f64>,
     causes: Vec<String>,
@@ -479,14 +479,14 @@ struct FlowBuilder<'a> {
 }
 
 impl FlowBuilder<'_> {
-    fn sampler(&mut self, event: &str, default: Option<Dist>) -> Option<u16> {
-        if let Some(&k) = self.sampler_of.get(event) {
+    fn sampler(&mut self, event: Event, default: Option<Dist>) -> Option<u16> {
+        if let Some(&k) = self.sampler_of.get(&event) {
             return Some(k);
         }
-        let dist = self.durations.get(event).cloned().or(default)?;
+        let dist = self.durations.get(event.as_str()).cloned().or(default)?;
         let k = self.samplers.len() as u16;
         self.samplers.push(dist.sampler());
-        self.sampler_of.insert(event.to_string(), k);
+        self.sampler_of.insert(event, k);
         self.resolved_durations.insert(event.to_string(), dist);
         Some(k)
     }
@@ -515,7 +515,7 @@ impl FlowBuilder<'_> {
                 None
             });
             edge_cause.push(if e.edge.kind == EdgeKind::Error {
-                Some(self.cause(e.edge.event))
+                Some(self.cause(e.edge.event.as_str()))
             } else {
                 None
             });
@@ -524,7 +524,7 @@ impl FlowBuilder<'_> {
         let mut steer = Vec::with_capacity(table.states.len());
         for (s, node) in table.states.iter().enumerate() {
             let out: Vec<u32> = table.out.get(s).cloned().unwrap_or_default();
-            let find = |ev: &str| {
+            let find = |ev: Event| {
                 out.iter().copied().find(|&k| table.edges.get(k as usize).is_some_and(|e| e.edge.event == ev))
             };
             let forward = table.forward(s as u32).map_or_else(
@@ -550,14 +550,20 @@ impl FlowBuilder<'_> {
                 k => k,
             };
             let v2_apps = matches!(kind, Kind::V2LobApps | Kind::V2Win32Apps);
-            let steered = ["tpm-permanent", "tpm-transient", "reenrollment", "app-failed", "esp-timeout"];
+            let steered = [
+                Event::TpmPermanent,
+                Event::TpmTransient,
+                Event::Reenrollment,
+                Event::AppFailed,
+                Event::EspTimeout,
+            ];
             let mut failures = Vec::new();
             for &k in &out {
                 let Some(e) = table.edges.get(k as usize) else { continue };
                 if e.edge.kind != EdgeKind::Error && !(e.to == e.from && e.edge.timing.p.is_some()) {
                     continue;
                 }
-                let p = self.failures.get(e.edge.event).map(|p| p.get()).or(e.edge.timing.p);
+                let p = self.failures.get(e.edge.event.as_str()).map(|p| p.get()).or(e.edge.timing.p);
                 if let Some(p) = p {
                     self.resolved_failures.insert(e.edge.event.to_string(), p);
                     if p > 0.0 && !steered.contains(&e.edge.event) {
@@ -572,25 +578,29 @@ impl FlowBuilder<'_> {
                 failures,
             });
             steer.push(Steer {
-                win_x5: find("win-x5"),
-                pages_shown: find("pages-shown"),
-                pages_skipped: find("pages-skipped"),
-                found: find("profile-found"),
-                not_registered: find("not-registered"),
-                not_assigned: find("profile-not-assigned"),
+                win_x5: find(Event::WinX5),
+                pages_shown: find(Event::PagesShown),
+                pages_skipped: find(Event::PagesSkipped),
+                found: find(Event::ProfileFound),
+                not_registered: find(Event::NotRegistered),
+                not_assigned: find(Event::ProfileNotAssigned),
                 // Device preparation fails a step on a selected app's
                 // failure and on its timer alike ("item-failed").
-                app_failed: find("app-failed").or_else(|| v2_apps.then(|| find("item-failed")).flatten()),
-                timeout: find("esp-timeout").or_else(|| v2_apps.then(|| find("item-failed")).flatten()),
-                retry: find("try-again").or_else(|| find("retry")).or_else(|| find("retry-sign-in")),
-                continue_anyway: find("continue-anyway"),
-                reset: find("reset"),
-                give_up: find("give-up"),
-                error_screen: find("error-screen"),
-                admin_resolves: find("admin-resolves").or_else(|| find("admin-unblocks")),
-                tpm_transient: find("tpm-transient"),
-                tpm_permanent: find("tpm-permanent"),
-                reenrollment: find("reenrollment"),
+                app_failed: find(Event::AppFailed)
+                    .or_else(|| v2_apps.then(|| find(Event::ItemFailed)).flatten()),
+                timeout: find(Event::EspTimeout)
+                    .or_else(|| v2_apps.then(|| find(Event::ItemFailed)).flatten()),
+                retry: find(Event::TryAgain)
+                    .or_else(|| find(Event::Retry))
+                    .or_else(|| find(Event::RetrySignIn)),
+                continue_anyway: find(Event::ContinueAnyway),
+                reset: find(Event::Reset),
+                give_up: find(Event::GiveUp),
+                error_screen: find(Event::ErrorScreen),
+                admin_resolves: find(Event::AdminResolves).or_else(|| find(Event::AdminUnblocks)),
+                tpm_transient: find(Event::TpmTransient),
+                tpm_permanent: find(Event::TpmPermanent),
+                reenrollment: find(Event::Reenrollment),
             });
         }
         let start =
@@ -771,7 +781,7 @@ impl Scenario {
         let resolved_durations = std::mem::take(&mut b.resolved_durations);
         let resolved_failures = std::mem::take(&mut b.resolved_failures);
         // ODJ requests go through the connectors only where a flow joins hybrid.
-        let connectors = flows.iter().any(|fl| fl.table.events.contains(&"odj-applied")).then(|| {
+        let connectors = flows.iter().any(|fl| fl.table.events.contains(&Event::OdjApplied)).then(|| {
             let h = f
                 .hybrid
                 .clone()
@@ -1048,10 +1058,10 @@ fn build_flows(
                         device_flows.push((k, 0u8));
                     }
                     crate::flow::from_profile::DeviceFlow::Escapes { event, .. } => {
-                        if event == "not-registered" && f.fleet.registered_only {
+                        if event == Event::NotRegistered && f.fleet.registered_only {
                             continue;
                         }
-                        device_flows.push((u16::MAX, if event == "not-registered" { 1 } else { 2 }));
+                        device_flows.push((u16::MAX, if event == Event::NotRegistered { 1 } else { 2 }));
                     }
                 }
             }
@@ -1128,14 +1138,15 @@ fn check_event_names(p: &Parsed, flows: &[FlowPlan]) -> Result<(), ScenarioError
     let f = &p.file;
     // Unknown event names in overrides.
     let known: Vec<&str> = {
-        let mut v: Vec<&str> = flows.iter().flat_map(|fl| fl.table.events.iter().copied()).collect();
+        let mut v: Vec<&str> =
+            flows.iter().flat_map(|fl| fl.table.events.iter().map(|e| e.as_str())).collect();
         v.push(WIRED_NETWORK);
         v.sort_unstable();
         v.dedup();
         v
     };
     let all_events: Vec<&str> = {
-        let mut v: Vec<&str> = crate::flow::TRANSITIONS.iter().map(|t| t.event).collect();
+        let mut v: Vec<&str> = Event::ALL.iter().map(|e| e.as_str()).collect();
         v.push(WIRED_NETWORK);
         v.sort_unstable();
         v.dedup();
