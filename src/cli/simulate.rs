@@ -192,18 +192,13 @@ fn write(path: &Path, text: &str) -> Outcome {
 }
 
 fn progress_bar(reps: u32, quiet: bool) -> Option<indicatif::ProgressBar> {
-    if quiet || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(u64::from(reps));
-    let style = indicatif::ProgressStyle::with_template(
+    let bar = super::progress::bar(
+        Some(u64::from(reps)),
         "{spinner} replications {pos}/{len} [{bar:30}] {per_sec} eta {eta}",
-    )
-    .map(|s| s.progress_chars("=> "));
-    if let Ok(style) = style {
-        bar.set_style(style);
-    }
-    Some(bar)
+        String::new(),
+        !quiet,
+    );
+    (!bar.is_hidden()).then_some(bar)
 }
 
 /// The smallest value of a key that meets a goal.

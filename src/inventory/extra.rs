@@ -115,6 +115,19 @@ impl Serialize for Extensions {
     }
 }
 
+/// The text an extension attribute's JSON value stands for in rules: strings
+/// as they are, numbers and booleans as written; anything else (arrays,
+/// objects, null) is no value, since multi-valued extensions are not
+/// supported in rules (groups-dynamic-membership).
+pub(crate) fn extension_text(value: serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,18 +144,5 @@ mod tests {
         assert_eq!(rule_style("displayName"), None);
         assert_eq!(rule_style("devicePhysicalIds"), Some("devicePhysicalIds"));
         Ok(())
-    }
-}
-
-/// The text an extension attribute's JSON value stands for in rules: strings
-/// as they are, numbers and booleans as written; anything else (arrays,
-/// objects, null) is no value, since multi-valued extensions are not
-/// supported in rules (groups-dynamic-membership).
-pub(crate) fn extension_text(value: serde_json::Value) -> Option<String> {
-    match value {
-        serde_json::Value::String(s) => Some(s),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        serde_json::Value::Bool(b) => Some(b.to_string()),
-        _ => None,
     }
 }

@@ -25,13 +25,9 @@ use rand_pcg::Pcg64Mcg;
 /// The simulator's generator.
 pub type SimRng = Pcg64Mcg;
 
-/// SplitMix64's finaliser: a bijective mix of 64 bits.
-pub fn splitmix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+/// SplitMix64's finaliser: a bijective mix of 64 bits (one copy for the
+/// crate, in the lowest layer that needs it).
+pub use crate::inventory::splitmix64;
 
 /// Sources of randomness, each its own stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
