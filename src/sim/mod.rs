@@ -20,3 +20,9 @@ pub mod service;
 pub mod stats;
 pub mod summary;
 pub mod sweep;
+
+// The library entry points by their short names: `sim::simulate`,
+// `sim::sweep`, `sim::search` (the modules keep their details).
+pub use run::simulate;
+pub use search::search;
+pub use sweep::sweep;

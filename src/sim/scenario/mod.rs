@@ -28,12 +28,12 @@
 //!   technician's bench work alone, so a depot reduces to an M/M/c queue
 //!   for validation and staffing questions.
 //!
-//! The module is split by job: [`schema`] holds the serde types (what a
-//! file may say), [`checks`] the value checks serde cannot express (ranges,
-//! references between tables), [`shift`] the weekly shift and clock
+//! The module is split by job: `schema.rs` holds the serde types (what a
+//! file may say), `checks.rs` the value checks serde cannot express (ranges,
+//! references between tables), `shift.rs` the weekly shift and clock
 //! syntax; this file reads a file and locates its errors. Calendars,
 //! sweep rewriting and the service plane live in [`super::calendar`],
-//! [`super::sweep`] and [`super::service`]. Every item is re-exported here,
+//! [`super::sweep`](mod@super::sweep) and [`super::service`]. Every item is re-exported here,
 //! so `fleetlab::sim::scenario::…` paths do not depend on the split.
 
 mod checks;
