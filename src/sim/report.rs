@@ -185,46 +185,6 @@ pub fn example() -> Report {
     const DEVICES: u32 = 2_000;
     const BUCKET: f64 = 60.0;
     const BUCKETS: usize = 120; // five days of hourly buckets
-    let logistic = |minute: f64, mid: f64| 0.955 / (1.0 + (-(minute - mid) / 520.0).exp());
-    let completion = (1..=BUCKETS)
-        .map(|i| {
-            let minute = i as f64 * BUCKET;
-            BandPoint {
-                minute,
-                mean: logistic(minute, 2_640.0),
-                p5: logistic(minute, 2_880.0),
-                p50: logistic(minute, 2_650.0),
-                p95: logistic(minute, 2_420.0),
-            }
-        })
-        .collect();
-    // Working hours are 08:00–18:00; the wave winds down on day four.
-    let working = |i: usize| {
-        let hour = i % 24;
-        (8..18).contains(&hour)
-    };
-    let taper = |i: usize| if i < 80 { 1.0 } else { (1.0 - (i - 80) as f64 / 40.0).max(0.05) };
-    let series = |peak: f64, idle: f64| -> Vec<f64> {
-        (0..BUCKETS).map(|i| if working(i) { peak * taper(i) } else { idle }).collect()
-    };
-    let resource = |name: &str, kind: &str, capacity: f64, peak: f64, queue: f64| {
-        let utilisation = series(peak, 0.02);
-        let queue = series(queue, 0.0);
-        ResourceSeries {
-            name: name.to_owned(),
-            kind: kind.to_owned(),
-            capacity,
-            mean_utilisation: utilisation.iter().sum::<f64>() / BUCKETS as f64,
-            peak_queue: (queue.iter().fold(0.0_f64, |a, &b| a.max(b)) * 1.6).round(),
-            utilisation,
-            queue,
-            mean_wait_minutes: 0.0,
-            busy_period_utilisation: 0.0,
-            p_wait: 0.0,
-            wait_when_waiting: Summary::default(),
-            waiting_at_end: 0.0,
-        }
-    };
     let summary = |mean: f64, spread: f64| Summary {
         mean,
         sd: spread / 3.3,
@@ -252,13 +212,6 @@ pub fn example() -> Report {
             (1_910.0 * x * x * (-x * 1.8).exp() * 0.486 * 10.0).round() / 10.0
         })
         .collect();
-    let mut technicians = resource("technicians", "staff", 6.0, 0.93, 11.5);
-    technicians.mean_wait_minutes = 24.6;
-    let mut bench = resource("bench-ports", "equipment", 48.0, 0.71, 0.0);
-    bench.mean_wait_minutes = 0.0;
-    let uplink = resource("uplink:depot", "link", 1_000.0, 0.64, 37.0);
-    let mut admin = resource("admin", "queue", 2.0, 0.22, 0.4);
-    admin.mean_wait_minutes = 3.1;
     Report {
         scenario: "leeds-depot-wave".to_owned(),
         description: "Can six technicians and 48 bench ports provision 2,000 laptops at the \
@@ -276,7 +229,7 @@ pub fn example() -> Report {
         devices: DEVICES,
         horizon_minutes: BUCKETS as f64 * BUCKET,
         bucket_minutes: BUCKET,
-        completion,
+        completion: example_completion(BUCKETS, BUCKET),
         time_in_system: Histogram {
             bin_minutes: 15.0,
             counts,
@@ -291,7 +244,7 @@ pub fn example() -> Report {
                 n: 382_014,
             },
         },
-        resources: vec![technicians, bench, uplink, admin],
+        resources: example_resources(BUCKETS),
         outcomes: vec![
             count("success", 1_742.6, 40.0),
             count("successOnRetry", 167.3, 22.0),
@@ -341,4 +294,60 @@ pub fn example() -> Report {
         ],
         engine: EngineStats { events: 48_213_977, wall_seconds: 11.84, events_per_second: 4_072_126.4 },
     }
+}
+
+/// The completion band of [`example`]: logistic curves around day two.
+fn example_completion(buckets: usize, bucket: f64) -> Vec<BandPoint> {
+    let logistic = |minute: f64, mid: f64| 0.955 / (1.0 + (-(minute - mid) / 520.0).exp());
+    (1..=buckets)
+        .map(|i| {
+            let minute = i as f64 * bucket;
+            BandPoint {
+                minute,
+                mean: logistic(minute, 2_640.0),
+                p5: logistic(minute, 2_880.0),
+                p50: logistic(minute, 2_650.0),
+                p95: logistic(minute, 2_420.0),
+            }
+        })
+        .collect()
+}
+
+/// The shared resources of [`example`]: busy in working hours, idle at night.
+fn example_resources(buckets: usize) -> Vec<ResourceSeries> {
+    // Working hours are 08:00–18:00; the wave winds down on day four.
+    let working = |i: usize| {
+        let hour = i % 24;
+        (8..18).contains(&hour)
+    };
+    let taper = |i: usize| if i < 80 { 1.0 } else { (1.0 - (i - 80) as f64 / 40.0).max(0.05) };
+    let series = |peak: f64, idle: f64| -> Vec<f64> {
+        (0..buckets).map(|i| if working(i) { peak * taper(i) } else { idle }).collect()
+    };
+    let resource = |name: &str, kind: &str, capacity: f64, peak: f64, queue: f64| {
+        let utilisation = series(peak, 0.02);
+        let queue = series(queue, 0.0);
+        ResourceSeries {
+            name: name.to_owned(),
+            kind: kind.to_owned(),
+            capacity,
+            mean_utilisation: utilisation.iter().sum::<f64>() / buckets as f64,
+            peak_queue: (queue.iter().fold(0.0_f64, |a, &b| a.max(b)) * 1.6).round(),
+            utilisation,
+            queue,
+            mean_wait_minutes: 0.0,
+            busy_period_utilisation: 0.0,
+            p_wait: 0.0,
+            wait_when_waiting: Summary::default(),
+            waiting_at_end: 0.0,
+        }
+    };
+    let mut technicians = resource("technicians", "staff", 6.0, 0.93, 11.5);
+    technicians.mean_wait_minutes = 24.6;
+    let mut bench = resource("bench-ports", "equipment", 48.0, 0.71, 0.0);
+    bench.mean_wait_minutes = 0.0;
+    let uplink = resource("uplink:depot", "link", 1_000.0, 0.64, 37.0);
+    let mut admin = resource("admin", "queue", 2.0, 0.22, 0.4);
+    admin.mean_wait_minutes = 3.1;
+    vec![technicians, bench, uplink, admin]
 }
