@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Browser tests of `fleetlab serve`: builds the binary, serves the bundled
 # Contoso tenant, runs the Playwright tests against the system Chromium and
-# writes docs/serve.png (the Rule lab). Skips with a notice when no browser
-# or no Node.js is installed.
+# screenshots the Rule lab into the target directory (SCREENSHOT="$PWD/docs/serve.png"
+# refreshes the one the docs show, so a test run leaves the checkout clean).
+# Skips with a notice when no browser or no Node.js is installed.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -33,4 +34,4 @@ done
 url="$(head -n 1 "$out")"
 echo "== browser tests against $url"
 (cd "$here" && FLEETLAB_URL="$url" FLEETLAB_BIN="$bin" CHROMIUM="$chromium" \
-    SCREENSHOT="$root/docs/serve.png" node --test ui.test.mjs)
+    SCREENSHOT="${SCREENSHOT:-$target/serve.png}" node --test ui.test.mjs)
