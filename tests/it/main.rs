@@ -14,6 +14,7 @@ mod flow_cli;
 mod generate;
 mod hostile;
 mod inventory_gen;
+mod load_warnings;
 mod props;
 mod register;
 mod serve;
