@@ -8,6 +8,7 @@
 //! result is written to a temporary file beside FILE and renamed into
 //! place, so a failed run never leaves a half-written report.
 
+mod args;
 mod atomic;
 mod autopilot;
 mod error;
@@ -110,9 +111,9 @@ enum Command {
         #[arg(long)]
         stats: bool,
         /// With --groups --format json: list each group's members (`groups`),
-        /// each record's groups (`devices`), or both.
-        #[arg(long, value_enum, default_value = "both")]
-        shape: ShapeArg,
+        /// each record's groups (`devices`), or both (the default).
+        #[arg(long, value_enum)]
+        shape: Option<ShapeArg>,
     },
     /// Show why one device (or user) does or does not match a rule.
     #[command(after_help = "The tree lists every sub-expression with its result and the value it read, \
@@ -492,11 +493,12 @@ fn eval(
     output_path: Option<&Path>,
     threads: Option<usize>,
     stats: bool,
-    shape: ShapeArg,
+    shape: Option<ShapeArg>,
 ) -> Outcome {
     // First stage: everything the arguments alone decide is checked before
     // a (possibly 2 GB) inventory or the rules are read.
     let format = resolve_eval_format(which, format)?;
+    let shape = check_eval_args(inv_args, which, format, output_path, threads, stats, shape)?;
     if let Some(n) = threads {
         rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global().map_err(fail)?;
     }
@@ -606,6 +608,41 @@ fn resolve_eval_format(which: &RuleOrGroups, format: Option<EvalFormat>) -> Resu
         (true, f) => Ok(f.unwrap_or(EvalFormat::Table)),
         (false, f) => Ok(f.unwrap_or(EvalFormat::Ids)),
     }
+}
+
+/// What else `eval`'s arguments alone make meaningless, and the `--shape`
+/// to use: an output that names an input, zero threads, `--shape` where no
+/// group JSON report is written (it would be ignored), and `--stats` on
+/// users (it measures rules compiled for the columnar device index).
+fn check_eval_args(
+    inventory: &InventoryArgs,
+    which: &RuleOrGroups,
+    format: EvalFormat,
+    output: Option<&Path>,
+    threads: Option<usize>,
+    stats: bool,
+    shape: Option<ShapeArg>,
+) -> Result<ShapeArg, Failure> {
+    let inputs =
+        [&inventory.devices, &inventory.users, &which.groups, &which.rule_file].map(|p| p.as_deref());
+    args::not_an_input("-o", output, &inputs)?;
+    if threads == Some(0) {
+        return Err(fail(
+            "--threads 0: give at least one worker thread, or leave --threads out to use every core",
+        ));
+    }
+    if shape.is_some() && !(which.groups.is_some() && format == EvalFormat::Json) {
+        return Err(fail(
+            "--shape shapes the JSON report of a group file: use it with --groups and --format json",
+        ));
+    }
+    if stats && inventory.users.is_some() {
+        return Err(fail(
+            "--stats measures rules compiled for the columnar device index; --users inventories are evaluated \
+             record by record: use --stats with --devices",
+        ));
+    }
+    Ok(shape.unwrap_or(ShapeArg::Both))
 }
 
 fn ids_with_groups() -> Failure {
@@ -779,9 +816,16 @@ fn load_devices_index(path: &Path) -> Result<FleetIndex, Failure> {
     load::devices(path, LoadOptions { allow_empty: false })
 }
 
+/// `inventory pack`'s arguments alone: the packed index must not replace
+/// the inventory it is packed from.
+fn validate_pack(input: &Path, output: &Path) -> Result<(), Failure> {
+    args::not_an_input("-o", Some(output), &[Some(input)])
+}
+
 fn inventory(cmd: InventoryCommand) -> Outcome {
     match cmd {
         InventoryCommand::Pack { input, output, load } => {
+            validate_pack(&input, &output)?;
             let started = Instant::now();
             let index = load::devices(&input, load)?;
             let bytes = crate::fleet::pack::to_bytes(&index);

@@ -2,6 +2,7 @@ mod autopilot;
 mod autopilot_checks;
 mod autopilot_cli;
 mod cli;
+mod cli_args;
 mod columnar;
 mod columnar_props;
 mod corpus;
