@@ -452,8 +452,8 @@ fn walk(
     let (title, input) = match (target, &args.tenant) {
         (Some((devices, key)), Some(tenant_path)) => {
             let tenant = super::load::checked_tenant(tenant_path, "derive flows for")?;
-            let index =
-                crate::fleet::load_index(devices, &|_| {}).map_err(|e| super::CliError::file(devices, e))?;
+            // The loader every command shares: repeated ids and misnamed fields are warned about.
+            let index = super::load_devices_index(devices)?;
             let i = index.find(key).map_err(fail)?;
             let plan = tenant.plan(&index).map_err(fail)?;
             let device = plan.devices.get(i).ok_or_else(|| fail(format!("no device {key:?}")))?;

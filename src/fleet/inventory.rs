@@ -97,6 +97,18 @@ pub struct InventoryOptions<'a> {
 }
 
 /// Why an inventory could not be loaded.
+///
+/// ```
+/// use fleetlab::fleet::{Inventory, InventoryLoadError, InventoryOptions, InventorySource};
+/// use fleetlab::inventory::Projection;
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("users.json");
+/// std::fs::write(&path, "[]")?;
+/// let options = InventoryOptions { allow_empty: false, projection: &Projection::all(), progress: &|_| {} };
+/// let err = Inventory::load(InventorySource::Users(&path), &options).err();
+/// assert!(matches!(err, Some(InventoryLoadError::Empty { what: "users", .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum InventoryLoadError {
     /// The inventory has no records and `allow_empty` was not set.
@@ -117,6 +129,12 @@ pub enum InventoryLoadError {
 
 /// A rule could not be decided for some record: a backtracking `-match`
 /// ran out of steps ([`crate::rule::Rule::try_matches`]).
+///
+/// ```
+/// use fleetlab::fleet::UndecidedError;
+/// let e = UndecidedError { id: Some("d1".into()), name: Some("PC-1".into()), message: "gave up".into() };
+/// assert_eq!(e.to_string(), "cannot evaluate the rule for d1 (PC-1): gave up");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct UndecidedError {
     /// The id of the first record the rule could not be decided for, when known.
@@ -158,9 +176,8 @@ pub enum MembershipError {
 /// use fleetlab::inventory::Projection;
 /// use fleetlab::rule::Rule;
 ///
-/// let dir = std::env::temp_dir().join(format!("fleetlab-inventory-doc-{}", std::process::id()));
-/// std::fs::create_dir_all(&dir)?;
-/// let path = dir.join("devices.json");
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("devices.json");
 /// std::fs::write(&path, r#"[{"id": "a", "operatingSystem": "Windows"},
 ///                          {"id": "b", "operatingSystem": "iOS"},
 ///                          {"id": "b", "operatingSystem": "Windows", "deviceOSType": "Windows"}]"#)?;
@@ -174,7 +191,6 @@ pub enum MembershipError {
 /// let membership = inventory.members(&[&rule])?;
 /// assert_eq!(membership.members, vec![vec![0, 1]]);
 /// assert_eq!(inventory.id(1), "b");
-/// std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
@@ -430,12 +446,12 @@ mod tests {
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-    fn write(name: &str, text: &str) -> std::io::Result<PathBuf> {
-        let dir = std::env::temp_dir().join(format!("fleetlab-inventory-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let path = dir.join(name);
+    /// `text` in a file `name` of a new temporary directory (removed when dropped).
+    fn write(name: &str, text: &str) -> std::io::Result<(tempfile::TempDir, PathBuf)> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join(name);
         std::fs::write(&path, text)?;
-        Ok(path)
+        Ok((dir, path))
     }
 
     fn options(allow_empty: bool) -> InventoryOptions<'static> {
@@ -445,7 +461,7 @@ mod tests {
 
     #[test]
     fn an_empty_inventory_is_an_error_unless_allowed() -> TestResult {
-        let path = write("empty.json", "[]")?;
+        let (_dir, path) = write("empty.json", "[]")?;
         let err = Inventory::load(InventorySource::Users(&path), &options(false)).map(|_| ());
         let message = err.map_err(|e| e.to_string()).err().unwrap_or_default();
         assert!(message.starts_with("no users in "), "{message}");
@@ -457,7 +473,7 @@ mod tests {
 
     #[test]
     fn repeated_user_ids_keep_the_last_record_and_warn() -> TestResult {
-        let path = write(
+        let (_dir, path) = write(
             "users.json",
             r#"[{"id": "u1", "displayName": "First"}, {"id": "u2"}, {"id": "u1", "displayName": "Later"}]"#,
         )?;
@@ -474,7 +490,7 @@ mod tests {
 
     #[test]
     fn an_unread_property_is_named_once() -> TestResult {
-        let path = write("devices.json", r#"[{"id": "d1", "operatingSystem": "Windows"}]"#)?;
+        let (_dir, path) = write("devices.json", r#"[{"id": "d1", "operatingSystem": "Windows"}]"#)?;
         let (inv, _) = Inventory::load(InventorySource::Devices(&path), &options(false))?;
         let rule = Rule::new(r#"device.deviceCategory -eq "a" or device.deviceCategory -eq "b""#)?;
         let warnings = inv.unread(&path, &[&rule]);
@@ -486,7 +502,7 @@ mod tests {
 
     #[test]
     fn user_members_are_in_input_order() -> TestResult {
-        let path = write(
+        let (_dir, path) = write(
             "members.json",
             r#"[{"id": "a", "department": "Sales"}, {"id": "b"}, {"id": "c", "department": "Sales"}]"#,
         )?;
