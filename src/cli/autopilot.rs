@@ -150,7 +150,14 @@ pub(super) fn finding_text(f: &Finding) -> String {
     format!("{f}\n  --> {} ({})\n", f.path, f.source)
 }
 
+/// `lint`'s arguments alone: the findings must not replace the file they
+/// are about.
+fn validate_lint(args: &LintArgs) -> Result<(), Failure> {
+    super::args::not_an_input("-o", args.output.as_deref(), &[args.file.as_deref()])
+}
+
 pub(super) fn lint(args: &LintArgs) -> Outcome {
+    validate_lint(args)?;
     if args.checks {
         return list_checks(args.format, args.output.as_deref());
     }
@@ -290,21 +297,14 @@ fn plan_mode(args: &PlanArgs) -> Result<PlanMode<'_>, Failure> {
     if matches!(mode, PlanMode::Import(_)) && args.format == PlanFormat::Csv {
         return Err(fail("--import prints a table or json (--format table|json), not csv"));
     }
-    if let Some(out) = &args.output {
-        let inputs = [
-            Some(&args.tenant),
-            Some(&args.devices),
-            args.against.as_ref(),
-            args.edits.as_ref(),
-            args.import.as_ref(),
-        ];
-        if let Some(input) = inputs.into_iter().flatten().find(|p| *p == out) {
-            return Err(fail(format!(
-                "-o {}: that is an input of this command; write the result elsewhere",
-                input.display()
-            )));
-        }
-    }
+    let inputs = [
+        Some(&args.tenant),
+        Some(&args.devices),
+        args.against.as_ref(),
+        args.edits.as_ref(),
+        args.import.as_ref(),
+    ];
+    super::args::not_an_input("-o", args.output.as_deref(), &inputs.map(|p| p.map(PathBuf::as_path)))?;
     Ok(mode)
 }
 

@@ -216,7 +216,10 @@ pub(super) enum WalkFormat {
 
 pub(super) fn run(cmd: FlowCommand) -> Outcome {
     match cmd {
-        FlowCommand::Show { profile, format, output } => show(&profile, format, output.as_deref()),
+        FlowCommand::Show { profile, format, output } => {
+            validate_show(&profile, output.as_deref())?;
+            show(&profile, format, output.as_deref())
+        }
         FlowCommand::Check { tenant } => check(tenant.as_deref()),
         FlowCommand::Walk {
             profile,
@@ -238,10 +241,29 @@ pub(super) fn run(cmd: FlowCommand) -> Outcome {
             } else {
                 Recovery::GiveUp
             };
+            validate_walk(&profile, device.as_deref())?;
             let target = devices.as_deref().zip(device.as_deref());
             walk(&profile, target, fail, recovery, technician, format)
         }
     }
+}
+
+/// `flow show`'s arguments alone: the graph must not replace the tenant
+/// file it is derived from.
+fn validate_show(profile: &ProfileArgs, output: Option<&Path>) -> Result<(), Failure> {
+    super::args::not_an_input("-o", output, &[profile.tenant.as_deref()])
+}
+
+/// `flow walk`'s arguments alone: `--device` walks the profile the tenant
+/// assigns that device, so a `--profile` beside it would be ignored.
+fn validate_walk(profile: &ProfileArgs, device: Option<&str>) -> Result<(), Failure> {
+    if device.is_some() && profile.profile.is_some() {
+        return Err(fail(
+            "--device walks the profile the tenant assigns to that device; --profile NAME walks a \
+             profile without a device: give one of them",
+        ));
+    }
+    Ok(())
 }
 
 impl ProfileArgs {
@@ -430,8 +452,8 @@ fn walk(
     let (title, input) = match (target, &args.tenant) {
         (Some((devices, key)), Some(tenant_path)) => {
             let tenant = super::load::checked_tenant(tenant_path, "derive flows for")?;
-            let index =
-                crate::fleet::load_index(devices, &|_| {}).map_err(|e| super::CliError::file(devices, e))?;
+            // The loader every command shares: repeated ids and misnamed fields are warned about.
+            let index = super::load_devices_index(devices)?;
             let i = index.find(key).map_err(fail)?;
             let plan = tenant.plan(&index).map_err(fail)?;
             let device = plan.devices.get(i).ok_or_else(|| fail(format!("no device {key:?}")))?;

@@ -8,6 +8,7 @@
 //! result is written to a temporary file beside FILE and renamed into
 //! place, so a failed run never leaves a half-written report.
 
+mod args;
 mod atomic;
 mod autopilot;
 mod error;
@@ -26,13 +27,13 @@ mod table;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::fleet::{CompileError, CompiledSet, FleetIndex};
-use crate::groups::{GroupSet, GroupSetError, Membership};
-use crate::inventory::{HasId, Projection, User};
+use crate::fleet::{CompiledSet, FleetIndex, Inventory, InventoryWarning};
+use crate::groups::{GroupSet, GroupSetError};
+use crate::inventory::{HasId, Projection};
 use crate::rule::{self, Diagnostic, ObjectType, Options, Rule, RuleErrors, Timestamp};
 
 const EXAMPLES: &str = "\
@@ -110,9 +111,9 @@ enum Command {
         #[arg(long)]
         stats: bool,
         /// With --groups --format json: list each group's members (`groups`),
-        /// each record's groups (`devices`), or both.
-        #[arg(long, value_enum, default_value = "both")]
-        shape: ShapeArg,
+        /// each record's groups (`devices`), or both (the default).
+        #[arg(long, value_enum)]
+        shape: Option<ShapeArg>,
     },
     /// Show why one device (or user) does or does not match a rule.
     #[command(after_help = "The tree lists every sub-expression with its result and the value it read, \
@@ -455,134 +456,6 @@ fn check(args: &RuleArgs, object: Option<ObjectArg>, format: CheckFormat) -> Out
     Ok(())
 }
 
-/// A loaded inventory of either kind. Devices go into the columnar index
-/// (the fleet-scale path); users stay Graph records for the reference
-/// evaluator (user inventories are small and rules on them rare).
-enum Inventory {
-    Devices(Box<FleetIndex>),
-    Users(Vec<User>),
-}
-
-impl Inventory {
-    /// Loads the inventory, decoding only the device fields `projection` names.
-    fn load(
-        args: &InventoryArgs,
-        load: LoadOptions,
-        projection: &Projection,
-    ) -> Result<(Inventory, Vec<load::InventoryWarning>), Failure> {
-        match (&args.devices, &args.users) {
-            (Some(p), _) => {
-                let bar = progress::loading(p);
-                let loaded = load::devices(p, load.allow_empty, &|bytes| bar.set_position(bytes), projection);
-                bar.finish_and_clear();
-                let (index, warnings) = loaded?;
-                Ok((Inventory::Devices(Box::new(index)), warnings))
-            }
-            (None, Some(p)) => {
-                let (users, warnings) = load::users(p, load.allow_empty)?;
-                Ok((Inventory::Users(users), warnings))
-            }
-            (None, None) => Err(fail("give an inventory with --devices FILE or --users FILE")),
-        }
-    }
-
-    /// Warnings for properties `rules` read that no record of the inventory at `path` has.
-    fn unread(&self, path: &Path, rules: &[&Rule]) -> Vec<load::InventoryWarning> {
-        match self {
-            Inventory::Devices(index) => load::unread(path, rules, &|p| index.carries(p)),
-            Inventory::Users(users) => load::unread(path, rules, &|p| load::users_carry(users, p)),
-        }
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Inventory::Devices(d) => d.len(),
-            Inventory::Users(u) => u.len(),
-        }
-    }
-
-    fn id(&self, i: usize) -> &str {
-        match self {
-            Inventory::Devices(d) => d.id(i),
-            Inventory::Users(u) => u.get(i).map_or("", |r| r.id()),
-        }
-    }
-
-    fn name(&self, i: usize) -> &str {
-        match self {
-            Inventory::Devices(d) => d.display_name(i).unwrap_or(""),
-            Inventory::Users(u) => u.get(i).and_then(|r| r.display_name()).unwrap_or(""),
-        }
-    }
-
-    /// Members of each rule, as indices in input order, and the time spent
-    /// compiling the rules for the columnar index. A rule that cannot be
-    /// decided for some object (a backtracking `-match` out of steps) is an
-    /// error naming the first such object.
-    fn members(&self, rules: &[&Rule]) -> Result<(Vec<Vec<usize>>, Duration), Failure> {
-        use rayon::prelude::*;
-        match self {
-            Inventory::Devices(index) => {
-                let t = Instant::now();
-                let set = match CompiledSet::compile(rules, index) {
-                    Ok(set) => set,
-                    Err(CompileError::Evaluation { index: k, message }) => {
-                        let rule = rules.get(k).copied();
-                        // The columnar plan evaluated distinct values; the reference
-                        // evaluator finds the first device holding the bad one.
-                        let device = (0..index.len()).find(|&i| {
-                            index.device(i).is_some_and(|d| rule.is_some_and(|r| r.try_matches(&d).is_err()))
-                        });
-                        return Err(self.undecided(device, &message));
-                    }
-                    Err(e) => return Err(fail(e)),
-                };
-                let compiled = t.elapsed();
-                Ok((set.evaluate().iter().map(|b| b.ones().collect()).collect(), compiled))
-            }
-            Inventory::Users(users) => {
-                let mut out = Vec::with_capacity(rules.len());
-                for rule in rules {
-                    let results: Vec<Result<bool, crate::rule::EvalError>> =
-                        users.par_iter().map(|u| rule.try_matches(u)).collect();
-                    if let Some((i, Err(e))) = results.iter().enumerate().find(|(_, r)| r.is_err()) {
-                        return Err(self.undecided(Some(i), &e.message));
-                    }
-                    out.push(
-                        results
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, r)| matches!(r, Ok(true)))
-                            .map(|(i, _)| i)
-                            .collect(),
-                    );
-                }
-                Ok((out, Duration::ZERO))
-            }
-        }
-    }
-
-    /// Verifies the id and name columns of a packed index before they are
-    /// written out (other inventories have nothing to verify).
-    fn verify_records(&self) -> Result<(), Failure> {
-        match self {
-            Inventory::Devices(index) => index.verify_records().map_err(fail),
-            Inventory::Users(_) => Ok(()),
-        }
-    }
-
-    fn undecided(&self, i: Option<usize>, message: &str) -> Failure {
-        match i {
-            Some(i) => {
-                let name = self.name(i);
-                let shown = if name.is_empty() { String::new() } else { format!(" ({name})") };
-                fail(format!("cannot evaluate the rule for {}{shown}: {message}", self.id(i)))
-            }
-            None => fail(format!("cannot evaluate the rule: {message}")),
-        }
-    }
-}
-
 /// Per-rule costs on stderr (`--stats`): each rule compiled and run alone.
 fn print_stats(inventory: &Inventory, names: &[&str], rules: &[&Rule]) {
     let Inventory::Devices(index) = inventory else {
@@ -620,11 +493,12 @@ fn eval(
     output_path: Option<&Path>,
     threads: Option<usize>,
     stats: bool,
-    shape: ShapeArg,
+    shape: Option<ShapeArg>,
 ) -> Outcome {
     // First stage: everything the arguments alone decide is checked before
     // a (possibly 2 GB) inventory or the rules are read.
     let format = resolve_eval_format(which, format)?;
+    let shape = check_eval_args(inv_args, which, format, output_path, threads, stats, shape)?;
     if let Some(n) = threads {
         rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global().map_err(fail)?;
     }
@@ -647,12 +521,11 @@ fn eval(
         let checked = started.elapsed();
         let rules: Vec<&Rule> = set.groups.iter().map(|g| &g.rule).collect();
         let (inventory, mut warnings) =
-            Inventory::load(inv_args, load_options, &Projection::for_rules(&rules))?;
+            load::inventory(inv_args, load_options, &Projection::for_rules(&rules))?;
         let loaded = started.elapsed();
         warnings.extend(inventory.unread(inventory_path(inv_args), &rules));
         load::print(&warnings);
-        let (members, compiled) = inventory.members(&rules)?;
-        let membership = Membership { members };
+        let (membership, compiled) = inventory.members_timed(&rules).map_err(fail)?;
         let evaluated = started.elapsed();
         if stats {
             let names: Vec<&str> = set.groups.iter().map(|g| g.spec.name.as_str()).collect();
@@ -662,7 +535,7 @@ fn eval(
         let text = match format {
             EvalFormat::Ids => unreachable_ids()?,
             EvalFormat::Json => {
-                inventory.verify_records()?;
+                inventory.verify_records().map_err(fail)?;
                 let view = inventory_view(&inventory);
                 let warnings = warning_values(&warnings);
                 let timings = timings.json();
@@ -672,7 +545,7 @@ fn eval(
                 });
             }
             EvalFormat::Csv => {
-                inventory.verify_records()?;
+                inventory.verify_records().map_err(fail)?;
                 let view = inventory_view(&inventory);
                 return emit_with(output_path, &mut |w| output::groups_csv(w, &set, &membership, &view));
             }
@@ -689,18 +562,18 @@ fn eval(
     let (rule, name) = compile(&rule_args, Some(object), false)?;
     let checked = started.elapsed();
     let (inventory, mut warnings) =
-        Inventory::load(inv_args, load_options, &Projection::for_rules(&[&rule]))?;
+        load::inventory(inv_args, load_options, &Projection::for_rules(&[&rule]))?;
     let loaded = started.elapsed();
     warnings.extend(inventory.unread(inventory_path(inv_args), &[&rule]));
     load::print(&warnings);
-    let (mut members, compiled) = inventory.members(&[&rule])?;
-    let hits = members.pop().unwrap_or_default();
+    let (membership, compiled) = inventory.members_timed(&[&rule]).map_err(fail)?;
+    let hits = membership.members.into_iter().next().unwrap_or_default();
     let evaluated = started.elapsed();
     if stats {
         print_stats(&inventory, &[name.as_str()], &[&rule]);
     }
     let timings = output::Timings::from_marks(checked, loaded, compiled, evaluated);
-    inventory.verify_records()?;
+    inventory.verify_records().map_err(fail)?;
     let text = match format {
         EvalFormat::Ids => {
             let mut s = String::new();
@@ -737,6 +610,41 @@ fn resolve_eval_format(which: &RuleOrGroups, format: Option<EvalFormat>) -> Resu
     }
 }
 
+/// What else `eval`'s arguments alone make meaningless, and the `--shape`
+/// to use: an output that names an input, zero threads, `--shape` where no
+/// group JSON report is written (it would be ignored), and `--stats` on
+/// users (it measures rules compiled for the columnar device index).
+fn check_eval_args(
+    inventory: &InventoryArgs,
+    which: &RuleOrGroups,
+    format: EvalFormat,
+    output: Option<&Path>,
+    threads: Option<usize>,
+    stats: bool,
+    shape: Option<ShapeArg>,
+) -> Result<ShapeArg, Failure> {
+    let inputs =
+        [&inventory.devices, &inventory.users, &which.groups, &which.rule_file].map(|p| p.as_deref());
+    args::not_an_input("-o", output, &inputs)?;
+    if threads == Some(0) {
+        return Err(fail(
+            "--threads 0: give at least one worker thread, or leave --threads out to use every core",
+        ));
+    }
+    if shape.is_some() && !(which.groups.is_some() && format == EvalFormat::Json) {
+        return Err(fail(
+            "--shape shapes the JSON report of a group file: use it with --groups and --format json",
+        ));
+    }
+    if stats && inventory.users.is_some() {
+        return Err(fail(
+            "--stats measures rules compiled for the columnar device index; --users inventories are evaluated \
+             record by record: use --stats with --devices",
+        ));
+    }
+    Ok(shape.unwrap_or(ShapeArg::Both))
+}
+
 fn ids_with_groups() -> Failure {
     fail("--format ids lists one rule's matches; use table, json or csv with --groups")
 }
@@ -755,7 +663,7 @@ fn inventory_view(inv: &Inventory) -> output::View<'_> {
     output::View { ids: (0..inv.len()).map(|i| (inv.id(i), inv.name(i))).collect() }
 }
 
-fn warning_values(warnings: &[load::InventoryWarning]) -> Vec<serde_json::Value> {
+fn warning_values(warnings: &[InventoryWarning]) -> Vec<serde_json::Value> {
     warnings.iter().filter_map(|w| serde_json::to_value(w).ok()).collect()
 }
 
@@ -818,7 +726,7 @@ fn explain(
     let object = if inv_args.devices.is_some() { ObjectType::Device } else { ObjectType::User };
     let json = format == CheckFormat::Json;
     let (rule, _) = compile(args, Some(object), false)?;
-    let (inventory, mut warnings) = Inventory::load(inv_args, load_options, &Projection::all())?;
+    let (inventory, mut warnings) = load::inventory(inv_args, load_options, &Projection::all())?;
     warnings.extend(inventory.unread(inventory_path(inv_args), &[&rule]));
     load::print(&warnings);
     let explanation = match &inventory {
@@ -905,24 +813,21 @@ impl<W: std::io::Write> std::io::Write for ProgressWriter<'_, W> {
 /// A device inventory for the commands without `--allow-empty` (plan,
 /// sql export), its warnings printed.
 fn load_devices_index(path: &Path) -> Result<FleetIndex, Failure> {
-    load_devices_with(path, LoadOptions { allow_empty: false })
+    load::devices(path, LoadOptions { allow_empty: false })
 }
 
-fn load_devices_with(path: &Path, options: LoadOptions) -> Result<FleetIndex, Failure> {
-    let bar = progress::loading(path);
-    let loaded =
-        load::devices(path, options.allow_empty, &|bytes| bar.set_position(bytes), &Projection::all());
-    bar.finish_and_clear();
-    let (index, warnings) = loaded?;
-    load::print(&warnings);
-    Ok(index)
+/// `inventory pack`'s arguments alone: the packed index must not replace
+/// the inventory it is packed from.
+fn validate_pack(input: &Path, output: &Path) -> Result<(), Failure> {
+    args::not_an_input("-o", Some(output), &[Some(input)])
 }
 
 fn inventory(cmd: InventoryCommand) -> Outcome {
     match cmd {
         InventoryCommand::Pack { input, output, load } => {
+            validate_pack(&input, &output)?;
             let started = Instant::now();
-            let index = load_devices_with(&input, load)?;
+            let index = load::devices(&input, load)?;
             let bytes = crate::fleet::pack::to_bytes(&index);
             output::write_file(&output, &bytes)?;
             eprintln!(
@@ -937,7 +842,7 @@ fn inventory(cmd: InventoryCommand) -> Outcome {
         InventoryCommand::Export(args) => sql::export(&args),
         InventoryCommand::Stats { input, load } => {
             let started = Instant::now();
-            let index = load_devices_with(&input, load)?;
+            let index = load::devices(&input, load)?;
             let n = index.len().max(1);
             let text = format!(
                 "devices          {}\nstructure        {} bytes/device (codes, offsets, lane masks)\n\

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::{fail, Outcome};
+use super::{fail, Failure, Outcome};
 use crate::msgraph::fake::{FakeConfig, FakeServer, Faults, LoopBug, Modes, RetryAfterStyle, Scenario};
 
 const SERVE_HELP: &str = "\
@@ -171,20 +171,14 @@ fn parse_range(s: &str) -> Result<(u64, u64), String> {
     }
 }
 
-pub(super) fn run(command: SandboxCommand) -> Outcome {
-    let SandboxCommand::Serve(args) = command;
-    let mut scenario = match (&args.scenario, args.generate) {
-        (Some(dir), _) => Scenario::load(dir).map_err(fail)?,
-        (None, Some(n)) => Scenario::generated(n, args.seed).map_err(fail)?,
-        (None, None) => return Err(fail("give --scenario DIR or --generate N")),
-    };
-    if let Some(path) = &args.groups {
-        scenario.groups = Scenario::groups_from(path).map_err(fail)?;
-    }
+/// The client secret and the injected faults, from the flags (and the
+/// environment variable `--require-secret-env` names) alone: a share out of
+/// range or an unset variable is refused before any scenario is read.
+fn resolve_faults(args: &Serve) -> Result<(Option<String>, Faults), Failure> {
     let client_secret = match &args.require_secret_env {
-        Some(var) => {
-            Some(std::env::var(var).map_err(|_| fail(format!("environment variable {var} is not set")))?)
-        }
+        Some(var) => Some(std::env::var(var).map_err(|_| {
+            fail(format!("--require-secret-env {var}: the environment variable {var} is not set"))
+        })?),
         None => None,
     };
     let share = |name: &str, v: f64| {
@@ -213,6 +207,21 @@ pub(super) fn run(command: SandboxCommand) -> Outcome {
         },
         seed: args.fault_seed,
     };
+    Ok((client_secret, faults))
+}
+
+pub(super) fn run(command: SandboxCommand) -> Outcome {
+    let SandboxCommand::Serve(args) = command;
+    // First stage: the flags alone, before a scenario is read or generated.
+    let (client_secret, faults) = resolve_faults(&args)?;
+    let mut scenario = match (&args.scenario, args.generate) {
+        (Some(dir), _) => Scenario::load(dir).map_err(fail)?,
+        (None, Some(n)) => Scenario::generated(n, args.seed).map_err(fail)?,
+        (None, None) => return Err(fail("give --scenario DIR or --generate N")),
+    };
+    if let Some(path) = &args.groups {
+        scenario.groups = Scenario::groups_from(path).map_err(fail)?;
+    }
     let config = FakeConfig {
         page_size: args.page_size.max(1),
         autopilot_page_size: args.autopilot_page_size.max(1),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{fail, Outcome};
+use super::{fail, Failure, Outcome};
 use crate::serve::{serve_forever, Limits, ServeConfig, Sources};
 
 pub(super) const HELP: &str = "\
@@ -58,7 +58,22 @@ pub(super) struct ServeArgs {
     no_watch: bool,
 }
 
+/// What `serve`'s flags alone decide, before the token file or any input
+/// is read: the budget's range, and that an address off this machine has
+/// a token to guard it (the library refuses it too, but only after the
+/// token file was read).
+fn validate_serve(args: &ServeArgs) -> Result<(), Failure> {
+    if !(args.budget.is_finite() && args.budget > 0.0 && args.budget <= 3600.0) {
+        return Err(fail(format!("--budget {}: expected seconds between 0 and 3600", args.budget)));
+    }
+    if !args.host.is_loopback() && args.token_file.is_none() {
+        return Err(fail(crate::serve::ServeError::TokenRequired(args.host)));
+    }
+    Ok(())
+}
+
 pub(super) fn run(args: ServeArgs) -> Outcome {
+    validate_serve(&args)?;
     let token = match &args.token_file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
@@ -70,9 +85,6 @@ pub(super) fn run(args: ServeArgs) -> Outcome {
         }
         None => None,
     };
-    if !(args.budget.is_finite() && args.budget > 0.0 && args.budget <= 3600.0) {
-        return Err(fail(format!("--budget {}: expected seconds between 0 and 3600", args.budget)));
-    }
     let config = ServeConfig {
         sources: Sources {
             devices: args.devices,

@@ -113,7 +113,41 @@ fn confidence(s: &str) -> Result<f64, String> {
     }
 }
 
+/// What `simulate`'s flags alone decide, before the scenario is read: the
+/// `--search` range, outputs that would replace the scenario or each
+/// other, and outputs `--explain` would never write (it prints the
+/// scenario as TOML and stops).
+fn validate_simulate(args: &SimulateArgs) -> Result<(), Failure> {
+    if let Some(range) = &args.search {
+        crate::sim::search::parse_range(range).map_err(fail)?;
+    }
+    let outputs = [
+        ("-o", args.output.as_deref()),
+        ("--out", args.out.as_deref()),
+        ("--events", args.events.as_deref()),
+    ];
+    for (flag, path) in outputs {
+        super::args::not_an_input(flag, path, &[Some(&args.scenario)])?;
+    }
+    super::args::distinct_outputs(&outputs)?;
+    if args.explain {
+        let ignored = [(args.out.is_some(), "--out"), (args.events.is_some(), "--events")];
+        if let Some((_, flag)) = ignored.iter().find(|(given, _)| *given) {
+            return Err(fail(format!(
+                "{flag} writes a simulation's results; --explain prints the scenario and runs nothing"
+            )));
+        }
+        if args.format == SimFormat::Json {
+            return Err(fail(
+                "--explain prints the scenario as TOML; --format json is for a simulation's report",
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn run(args: SimulateArgs) -> Outcome {
+    validate_simulate(&args)?;
     if let Some(spec) = &args.sweep {
         return sweep(&args, spec);
     }

@@ -79,18 +79,30 @@ enum FormatArg {
     Arrow,
 }
 
-pub(super) fn sql(args: &SqlArgs) -> Outcome {
-    let (rule, _) = compile(&args.rule, Some(ObjectType::Device), false)?;
+/// The dialect, and `--table` checked from the arguments alone, before the
+/// rule (perhaps a file) is read.
+fn resolve_sql(args: &SqlArgs) -> Result<Dialect, super::Failure> {
     let dialect = match args.dialect {
         DialectArg::Duckdb => Dialect::DuckDb,
         DialectArg::Datafusion => Dialect::DataFusion,
         DialectArg::Spark => Dialect::Spark,
     };
+    match crate::sql::table_name(&args.table, dialect) {
+        Err(crate::sql::SqlError::InvalidTable { name, reason }) => Err(invalid_table(&name, reason)),
+        _ => Ok(dialect),
+    }
+}
+
+fn invalid_table(name: &str, reason: impl std::fmt::Display) -> super::Failure {
+    fail(format!("--table {name:?}: {reason}"))
+}
+
+pub(super) fn sql(args: &SqlArgs) -> Outcome {
+    let dialect = resolve_sql(args)?;
+    let (rule, _) = compile(&args.rule, Some(ObjectType::Device), false)?;
     match to_sql(&rule, dialect, &args.table) {
         Ok(sql) => emit(&format!("{sql};\n"), None),
-        Err(crate::sql::SqlError::InvalidTable { name, reason }) => {
-            Err(fail(format!("--table {name:?}: {reason}")))
-        }
+        Err(crate::sql::SqlError::InvalidTable { name, reason }) => Err(invalid_table(&name, reason)),
         Err(e) => {
             eprintln!("error: {e}");
             Err(super::CliError::Findings)
@@ -98,7 +110,14 @@ pub(super) fn sql(args: &SqlArgs) -> Outcome {
     }
 }
 
+/// `inventory export`'s arguments alone: the export must not replace the
+/// inventory it is made from.
+fn validate_export(args: &ExportArgs) -> Result<(), super::Failure> {
+    super::args::not_an_input("-o", Some(&args.output), &[Some(&args.input)])
+}
+
 pub(super) fn export(args: &ExportArgs) -> Outcome {
+    validate_export(args)?;
     let started = Instant::now();
     let index = load_devices_index(&args.input)?;
     let format = match args.format {

@@ -299,7 +299,9 @@ pub(super) struct Connection {
 }
 
 impl Connection {
-    fn config(&self, concurrency: usize, quiet: bool) -> Result<ClientConfig, Failure> {
+    /// The tenant id and client id, from the flags or the environment: the
+    /// part of the connection known before any file is read.
+    fn ids(&self) -> Result<(String, String), Failure> {
         let from_env = |given: &Option<String>, var: &str, what: &str| -> Result<String, Failure> {
             match given.clone().or_else(|| std::env::var(var).ok()).filter(|s| !s.trim().is_empty()) {
                 Some(v) => Ok(v),
@@ -308,6 +310,11 @@ impl Connection {
         };
         let tenant = from_env(&self.tenant_id, "FLEETLAB_TENANT", "tenant id")?;
         let client_id = from_env(&self.client_id, "FLEETLAB_CLIENT_ID", "client id")?;
+        Ok((tenant, client_id))
+    }
+
+    fn config(&self, concurrency: usize, quiet: bool) -> Result<ClientConfig, Failure> {
+        let (tenant, client_id) = self.ids()?;
         let secret = match &self.secret_file {
             Some(path) => Secret::from_file(path),
             None => Secret::from_env(&self.secret_env),
@@ -348,10 +355,16 @@ pub(super) fn run(command: SyncCommand) -> Outcome {
         }
         SyncCommand::Plan { desired, snapshot, format } => plan(&desired, &snapshot.snapshot, format),
         SyncCommand::Apply { desired, connection, snapshot, write, concurrency, quiet } => {
+            validate_write(
+                &connection,
+                &write,
+                &[Some(&snapshot.snapshot), Some(&desired.tenant_file), desired.edits.as_ref()],
+            )?;
             apply(&desired, &connection, &snapshot.snapshot, &write, concurrency, quiet)
         }
         SyncCommand::Status { snapshot, format } => status(&snapshot.snapshot, format),
         SyncCommand::Import { file, connection, snapshot, write, poll_seconds, wait_minutes, quiet } => {
+            validate_write(&connection, &write, &[Some(&snapshot.snapshot), Some(&file)])?;
             let options = crate::msgraph::import::ImportOptions {
                 poll: std::time::Duration::from_secs(poll_seconds),
                 wait: std::time::Duration::from_secs(wait_minutes.saturating_mul(60)),
@@ -359,14 +372,61 @@ pub(super) fn run(command: SyncCommand) -> Outcome {
             };
             import(&file, &connection, &snapshot.snapshot, &write, options, quiet)
         }
-        SyncCommand::Export { snapshot, output, tenant_file, member_of, profiles } => export(
-            &snapshot.snapshot,
-            output.as_deref(),
-            tenant_file.as_deref(),
-            member_of,
-            profiles.as_deref(),
-        ),
+        SyncCommand::Export { snapshot, output, tenant_file, member_of, profiles } => {
+            validate_export(
+                &snapshot.snapshot,
+                output.as_deref(),
+                tenant_file.as_deref(),
+                member_of,
+                profiles.as_deref(),
+            )?;
+            export(
+                &snapshot.snapshot,
+                output.as_deref(),
+                tenant_file.as_deref(),
+                member_of,
+                profiles.as_deref(),
+            )
+        }
     }
+}
+
+/// What `apply` and `import` decide from their flags (and the environment)
+/// alone, before the CSV, the tenant file or the snapshot is read: who to
+/// connect as, and an audit log that is not one of the inputs (appending
+/// JSON lines to a snapshot or a tenant file would ruin it).
+fn validate_write(
+    connection: &Connection,
+    write: &WriteArgs,
+    inputs: &[Option<&PathBuf>],
+) -> Result<(), Failure> {
+    connection.ids()?;
+    let inputs: Vec<Option<&Path>> = inputs.iter().map(|p| p.map(PathBuf::as_path)).collect();
+    super::args::not_an_input("--audit-log", Some(&write.audit_log), &inputs)
+}
+
+/// What `export`'s flags alone decide: no output replaces the snapshot or
+/// another output, and `--member-of` only with devices written (with
+/// `--tenant` or `--profiles` and no `-o`, none are).
+fn validate_export(
+    db: &Path,
+    output: Option<&Path>,
+    tenant_file: Option<&Path>,
+    member_of: bool,
+    profiles: Option<&Path>,
+) -> Result<(), Failure> {
+    let outputs = [("-o", output), ("--tenant", tenant_file), ("--profiles", profiles)];
+    for (flag, path) in outputs {
+        super::args::not_an_input(flag, path, &[Some(db)])?;
+    }
+    super::args::distinct_outputs(&outputs)?;
+    if member_of && output.is_none() && (tenant_file.is_some() || profiles.is_some()) {
+        return Err(fail(
+            "--member-of adds memberOf to the devices written; with --tenant or --profiles and no -o no \
+             devices are written: add -o FILE (or -o - for stdout)",
+        ));
+    }
+    Ok(())
 }
 
 /// Counts and rate on stderr while pages arrive; hidden unless stderr is a terminal.

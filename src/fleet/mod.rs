@@ -30,9 +30,13 @@
 //! * **Loads read only what the rules need.** [`load_index_projected`]
 //!   decodes the fields a [`crate::inventory::Projection`] names and skips
 //!   the rest in the parser; JSON Lines are parsed in parallel blocks.
+//! * **One loader for every caller.** [`Inventory`] loads a device or user
+//!   inventory with the warnings an admin must see and computes membership;
+//!   the CLI and `serve` both use it (its module doc gives the reasons).
 
 mod column;
 mod index;
+mod inventory;
 mod load;
 #[cfg(feature = "mmap")]
 mod mapped;
@@ -43,5 +47,9 @@ mod store;
 
 pub use column::{Bitmap, ColumnOverflow};
 pub use index::{FleetBuilder, FleetIndex};
+pub use inventory::{
+    Inventory, InventoryLoadError, InventoryOptions, InventorySource, InventoryWarning, MembershipError,
+    UndecidedError,
+};
 pub use load::{load_index, load_index_projected};
 pub use plan::{CompileError, CompiledSet};

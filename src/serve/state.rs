@@ -12,9 +12,9 @@ use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use crate::autopilot::{self, CheckedTenant, Plan, Tenant};
-use crate::fleet::{load_index, FleetIndex};
+use crate::fleet::{FleetIndex, Inventory, InventoryOptions};
 use crate::groups::{GroupSet, GroupSetError};
-use crate::inventory::{load_users, User};
+use crate::inventory::{Projection, User};
 use crate::msgraph::Snapshot;
 use crate::rule::{ObjectType, Options, Rule};
 
@@ -78,7 +78,8 @@ pub struct Loaded {
     pub tenant: Option<CheckedTenant>,
     /// The tenant's assignment plan for the inventory.
     pub plan: Option<Plan>,
-    /// Things worth knowing about the inputs (duplicate ids, tenant warnings).
+    /// Things worth knowing about the inputs (the inventory warnings the
+    /// CLI prints, tenant findings, snapshot groups skipped).
     pub warnings: Vec<String>,
     /// When it was loaded.
     pub loaded_at: SystemTime,
@@ -88,13 +89,7 @@ impl Loaded {
     /// Reads every source. Errors name the file and what was wrong.
     pub fn load(sources: &Sources) -> Result<Loaded, String> {
         let mut warnings = Vec::new();
-        let index = load_index(&sources.devices, &|_| {}).map_err(|e| e.to_string())?;
-        let (index, duplicates) = index.last_record_wins().map_err(|e| e.to_string())?;
-        warnings.extend(duplicates.iter().map(|d| format!("{}: {d}", sources.devices.display())));
-        let users = match &sources.users {
-            Some(p) => load_users(p).map_err(|e| e.to_string())?,
-            None => Vec::new(),
-        };
+        let (index, users) = inventories(sources, &mut warnings)?;
         let tenant = sources.tenant.as_deref().map(|p| checked_tenant(p, &mut warnings)).transpose()?;
         let plan = match &tenant {
             Some(t) => Some(t.plan(&index).map_err(|e| e.to_string())?),
@@ -119,6 +114,27 @@ impl Loaded {
             .find(|g| g.id.eq_ignore_ascii_case(key))
             .or_else(|| self.groups.iter().find(|g| g.name.eq_ignore_ascii_case(key)))
     }
+}
+
+/// The device and user inventories, through the library loader the CLI
+/// uses, so the server reports the same inventory warnings (repeated ids,
+/// rule-style field names) in `GET /api/v1/status`. Empty inventories are
+/// accepted: the server starts on an export still being written and
+/// reloads when it changes.
+fn inventories(sources: &Sources, warnings: &mut Vec<String>) -> Result<(FleetIndex, Vec<User>), String> {
+    let all = Projection::all();
+    let options = InventoryOptions { allow_empty: true, projection: &all, progress: &|_| {} };
+    let (index, found) = Inventory::load_devices(&sources.devices, &options).map_err(|e| e.to_string())?;
+    warnings.extend(found.into_iter().map(|w| w.message));
+    let users = match &sources.users {
+        Some(p) => {
+            let (users, found) = Inventory::load_users(p, &options).map_err(|e| e.to_string())?;
+            warnings.extend(found.into_iter().map(|w| w.message));
+            users
+        }
+        None => Vec::new(),
+    };
+    Ok((index, users))
 }
 
 fn device_options() -> Options {

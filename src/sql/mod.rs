@@ -106,6 +106,8 @@ use std::str::FromStr;
 use crate::rule::{DeviceProperty, ObjectType, Rule};
 
 pub use translate::FOLD_PATCHES;
+// The CLI checks `--table` before it reads the rule.
+pub(crate) use translate::table_name;
 
 /// The SQL engine a query is written for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
