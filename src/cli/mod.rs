@@ -652,7 +652,7 @@ fn eval(
         warnings.extend(inventory.unread(inventory_path(inv_args), &rules));
         load::print(&warnings);
         let (members, compiled) = inventory.members(&rules)?;
-        let membership = Membership { members };
+        let membership = Membership::from_lists(inventory.len(), members);
         let evaluated = started.elapsed();
         if stats {
             let names: Vec<&str> = set.groups.iter().map(|g| g.spec.name.as_str()).collect();
@@ -703,12 +703,7 @@ fn eval(
     inventory.verify_records()?;
     let text = match format {
         EvalFormat::Ids => {
-            let mut s = String::new();
-            for &i in &hits {
-                s.push_str(inventory.id(i));
-                s.push('\n');
-            }
-            s
+            return emit_with(output_path, &mut |w| output::id_lines(w, &hits, &|i| inventory.id(i)));
         }
         EvalFormat::Json => {
             let view = inventory_view(&inventory);

@@ -93,6 +93,32 @@ pub(crate) fn rule_json(
     write::rule_json(w, rule, hits, &view.ids[..], extras)
 }
 
+/// One id per line for each of `hits`, streamed
+/// ([`crate::groups::write::id_lines`]); `id(i)` is record `i`'s id.
+pub(crate) fn id_lines<'a>(
+    w: &mut dyn std::io::Write,
+    hits: &[usize],
+    id: &'a (dyn Fn(usize) -> &'a str + Sync),
+) -> std::io::Result<()> {
+    write::id_lines(w, hits, &IdsOf(id))
+}
+
+/// Records known by their ids alone; their count is not known (0), which
+/// [`write::id_lines`] never asks for.
+struct IdsOf<'a>(&'a (dyn Fn(usize) -> &'a str + Sync));
+
+impl write::Records for IdsOf<'_> {
+    fn count(&self) -> usize {
+        0
+    }
+    fn id(&self, i: usize) -> &str {
+        (self.0)(i)
+    }
+    fn name(&self, _: usize) -> &str {
+        ""
+    }
+}
+
 pub(crate) fn rule_csv(w: &mut dyn std::io::Write, hits: &[usize], view: &View<'_>) -> std::io::Result<()> {
     write::rule_csv(w, hits, &view.ids[..])
 }
@@ -139,10 +165,11 @@ pub(crate) fn groups_table(set: &GroupSet, m: &Membership, total: usize, object:
     let rows: Vec<Vec<String>> = set
         .groups
         .iter()
-        .zip(&m.members)
-        .map(|(g, members)| {
-            let share = if total == 0 { 0.0 } else { 100.0 * members.len() as f64 / total as f64 };
-            vec![g.spec.name.clone(), members.len().to_string(), format!("{share:.1}%")]
+        .enumerate()
+        .map(|(k, g)| {
+            let members = m.count(k);
+            let share = if total == 0 { 0.0 } else { 100.0 * members as f64 / total as f64 };
+            vec![g.spec.name.clone(), members.to_string(), format!("{share:.1}%")]
         })
         .collect();
     let columns = [Column::left("GROUP"), Column::right("MEMBERS", 8), Column::right("SHARE", 6)];
