@@ -120,8 +120,10 @@ pub(crate) const CHUNK: usize = 1 << 15;
 /// Formatting and writing overlap: a producer thread formats a window of
 /// pieces in parallel while the calling thread writes the window before it
 /// (the caller keeps the writer, which need not be `Send`, such as a
-/// locked stdout). At most two windows are alive, and their buffers are
-/// reused, so memory stays at a few megabytes whatever the output's size.
+/// locked stdout). A window is two pieces per thread; two windows are
+/// alive at a time and their buffers are reused, so with pieces of a
+/// megabyte or two memory stays at about ten megabytes whatever the
+/// output's size.
 /// Called from a pool thread (where waiting on the producer could starve
 /// it), it formats and writes by turns instead: the same bytes.
 pub(crate) fn par_pieces(
@@ -129,7 +131,7 @@ pub(crate) fn par_pieces(
     n: usize,
     piece: &(dyn Fn(usize, &mut Vec<u8>) + Sync),
 ) -> std::io::Result<()> {
-    let window = crate::par::current_num_threads().max(1) * 4;
+    let window = crate::par::current_num_threads().max(1) * 2;
     if n <= 1 || on_pool_thread() {
         let mut bufs = Vec::new();
         let mut c = 0;
@@ -144,7 +146,9 @@ pub(crate) fn par_pieces(
         return Ok(());
     }
     std::thread::scope(|s| {
-        let (full, filled) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
+        // A rendezvous: the producer hands a window over only when the
+        // writer is ready for it, so two windows' buffers are all there is.
+        let (full, filled) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(0);
         let (empty, emptied) = std::sync::mpsc::channel::<Vec<Vec<u8>>>();
         s.spawn(move || {
             let mut c = 0;

@@ -4,7 +4,8 @@
 //! Design decisions:
 //!
 //! * **Pieces of whole words.** Work is cut into pieces of [`CHUNK`]
-//!   records (512 words of a bitmap); a piece visits its words' set bits, so
+//!   records (512 words of a bitmap; a quarter of that for the per-record
+//!   list, whose records are longer); a piece visits its words' set bits, so
 //!   a group holding 3% of the fleet costs its members plus one test per 64
 //!   records, and pieces of every group stream through one
 //!   [`par_pieces`] call, the small texts between them (a group's name,
@@ -29,8 +30,13 @@ use crate::groups::json::{par_pieces, plain, quoted, string, CHUNK};
 use crate::groups::write::Records;
 use crate::groups::Membership;
 
-/// Bitmap words per piece.
+/// Bitmap words per piece of a member list (a piece is then at most 1.5 MB
+/// of ids).
 const WORDS: usize = CHUNK / 64;
+
+/// Records per piece of the per-record list: a record with its name and
+/// groups is a few hundred bytes, so a piece is a megabyte or two.
+const RECORDS: usize = CHUNK / 4;
 
 /// True when no id of `records` needs JSON escaping.
 pub(crate) fn ids_plain<R: Records + ?Sized>(records: &R) -> bool {
@@ -135,9 +141,9 @@ pub(crate) fn records_array<R: Records + ?Sized>(
         .collect();
     let gw = names.len().div_ceil(64).max(1);
     w.write_all(b"[\n")?;
-    par_pieces(w, n.div_ceil(CHUNK), &|k, out| {
-        let start = k * CHUNK;
-        let len = CHUNK.min(n - start);
+    par_pieces(w, n.div_ceil(RECORDS), &|k, out| {
+        let start = k * RECORDS;
+        let len = RECORDS.min(n - start);
         let masks = transpose(m, names.len(), start / 64, len, gw);
         for r in 0..len {
             let i = start + r;
