@@ -9,10 +9,17 @@
 //!   formatted by hand with serde_json's own escaping and pretty layout, so
 //!   the bytes equal what `serde_json::to_string_pretty` made of the old
 //!   typed report (checked by `tests/it/fleet_output.rs`).
-//! * **Parallel chunks, written in order.** Lists are cut into chunks of
-//!   32,768 items, formatted on the rayon pool into separate buffers, and
-//!   written in order; a bounded window of chunks is in memory at a time, so
-//!   a 1 GB report needs megabytes, not gigabytes.
+//! * **Parallel pieces, written in order, while the next are formatted.**
+//!   Lists are cut into pieces of at most 32,768 records, formatted on the
+//!   rayon pool into reused buffers by a producer thread while the calling
+//!   thread writes the pieces before them (`json::par_pieces`): on two
+//!   cores the kernel's copy of a 1 GB report into the page cache runs
+//!   beside the formatting instead of after it. Two windows of pieces are
+//!   in memory at a time, so a 1 GB report needs about ten megabytes.
+//! * **Straight from the bitmaps.** Member lists and each record's groups
+//!   are read from the [`Membership`] bitmaps a word at a time
+//!   (`groups/lists.rs`), and ids are checked once per report for anything
+//!   JSON escapes, then copied between quotes.
 //! * **Key order.** The JSON reports keep the order they always had: the
 //!   declared order of the group report, and sorted keys once warnings are
 //!   added (they used to be appended by re-reading the report as a
