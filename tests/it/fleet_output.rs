@@ -263,3 +263,42 @@ fn long_lists_cross_chunk_boundaries_in_order() -> Result<(), Box<dyn std::error
     assert_eq!(text(&out), expected);
     Ok(())
 }
+
+/// A writer that fails part-way: the report stops with its error (the
+/// formatting thread is not left waiting), whether the failure comes on the
+/// first write or in the middle of a long list.
+#[test]
+fn a_failing_writer_stops_the_report_with_its_error() -> Result<(), Box<dyn std::error::Error>> {
+    struct Failing(usize);
+    impl std::io::Write for Failing {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if buf.len() > self.0 {
+                return Err(std::io::Error::other("disk full"));
+            }
+            self.0 -= buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let n = 100_000;
+    let ids: Vec<String> = (0..n).map(|i| format!("d{i}")).collect();
+    let records: Vec<(&str, &str)> = ids.iter().map(|s| (s.as_str(), "n")).collect();
+    let set =
+        GroupSet::parse(&group_file(&["g".into()]), std::path::Path::new("g.toml"), &Options::default())?;
+    let m = Membership::from_lists(n, vec![(0..n).collect()]);
+    let timings = json!({});
+    let extras = Extras { timings: &timings, warnings: &[] };
+    for budget in [0, 10, 1_000_000] {
+        let mut w = Failing(budget);
+        let result =
+            write::groups_json(&mut w, &set, &m, &records[..], ObjectType::Device, Shape::Both, extras);
+        assert_eq!(result.map_err(|e| e.to_string()), Err("disk full".to_string()), "budget {budget}");
+        // The id lines are 688,890 bytes in all.
+        let mut w = Failing(budget.min(300_000));
+        let result = write::id_lines(&mut w, &(0..n).collect::<Vec<_>>(), &records[..]);
+        assert!(result.is_err(), "budget {budget}");
+    }
+    Ok(())
+}
