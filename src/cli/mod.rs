@@ -536,18 +536,16 @@ fn eval(
             EvalFormat::Ids => unreachable_ids()?,
             EvalFormat::Json => {
                 inventory.verify_records().map_err(fail)?;
-                let view = inventory_view(&inventory);
                 let warnings = warning_values(&warnings);
                 let timings = timings.json();
                 let extras = crate::groups::write::Extras { timings: &timings, warnings: &warnings };
                 return emit_with(output_path, &mut |w| {
-                    output::groups_json(w, &set, &membership, &view, object, shape.into(), extras)
+                    output::groups_json(w, &set, &membership, &inventory, object, shape.into(), extras)
                 });
             }
             EvalFormat::Csv => {
                 inventory.verify_records().map_err(fail)?;
-                let view = inventory_view(&inventory);
-                return emit_with(output_path, &mut |w| output::groups_csv(w, &set, &membership, &view));
+                return emit_with(output_path, &mut |w| output::groups_csv(w, &set, &membership, &inventory));
             }
             EvalFormat::Table => output::groups_table(&set, &membership, inventory.len(), object),
         };
@@ -567,7 +565,7 @@ fn eval(
     warnings.extend(inventory.unread(inventory_path(inv_args), &[&rule]));
     load::print(&warnings);
     let (membership, compiled) = inventory.members_timed(&[&rule]).map_err(fail)?;
-    let hits = membership.members.into_iter().next().unwrap_or_default();
+    let hits: Vec<usize> = membership.members(0).collect();
     let evaluated = started.elapsed();
     if stats {
         print_stats(&inventory, &[name.as_str()], &[&rule]);
@@ -576,25 +574,18 @@ fn eval(
     inventory.verify_records().map_err(fail)?;
     let text = match format {
         EvalFormat::Ids => {
-            let mut s = String::new();
-            for &i in &hits {
-                s.push_str(inventory.id(i));
-                s.push('\n');
-            }
-            s
+            return emit_with(output_path, &mut |w| output::id_lines(w, &hits, &inventory));
         }
         EvalFormat::Json => {
-            let view = inventory_view(&inventory);
             let warnings = warning_values(&warnings);
             return emit_with(output_path, &mut |w| {
-                output::rule_json(w, &rule, &hits, &view, &timings, &warnings)
+                output::rule_json(w, &rule, &hits, &inventory, &timings, &warnings)
             });
         }
         EvalFormat::Csv => {
-            let view = inventory_view(&inventory);
-            return emit_with(output_path, &mut |w| output::rule_csv(w, &hits, &view));
+            return emit_with(output_path, &mut |w| output::rule_csv(w, &hits, &inventory));
         }
-        EvalFormat::Table => output::rule_table(&rule, &hits, &inventory_view(&inventory)),
+        EvalFormat::Table => output::rule_table(&rule, &hits, &inventory),
     };
     emit(&text, output_path)
 }
@@ -657,10 +648,6 @@ fn unreachable_ids() -> Result<String, Failure> {
 
 fn inventory_path(args: &InventoryArgs) -> &Path {
     args.devices.as_deref().or(args.users.as_deref()).unwrap_or(Path::new("inventory"))
-}
-
-fn inventory_view(inv: &Inventory) -> output::View<'_> {
-    output::View { ids: (0..inv.len()).map(|i| (inv.id(i), inv.name(i))).collect() }
 }
 
 fn warning_values(warnings: &[InventoryWarning]) -> Vec<serde_json::Value> {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::fleet::Inventory;
 use crate::groups::{write, GroupSet, Membership};
 use crate::rule::{Diagnostic, ObjectType, Rule};
 
@@ -45,20 +46,6 @@ impl Timings {
     }
 }
 
-/// Ids and display names of the evaluated records, in input order.
-pub(crate) struct View<'a> {
-    pub ids: Vec<(&'a str, &'a str)>,
-}
-
-impl View<'_> {
-    fn id(&self, i: usize) -> &str {
-        self.ids.get(i).map_or("", |x| x.0)
-    }
-    fn name(&self, i: usize) -> &str {
-        self.ids.get(i).map_or("", |x| x.1)
-    }
-}
-
 /// A miette rendering of one diagnostic: colours only on a terminal.
 pub(crate) fn render(diagnostic: Diagnostic) -> String {
     use std::io::IsTerminal;
@@ -81,7 +68,7 @@ pub(crate) fn rule_json(
     w: &mut dyn std::io::Write,
     rule: &Rule,
     hits: &[usize],
-    view: &View<'_>,
+    records: &Inventory,
     t: &Timings,
     warnings: &[serde_json::Value],
 ) -> std::io::Result<()> {
@@ -90,21 +77,35 @@ pub(crate) fn rule_json(
     all.extend(warnings.iter().cloned());
     let timings = t.json();
     let extras = write::Extras { timings: &timings, warnings: &all };
-    write::rule_json(w, rule, hits, &view.ids[..], extras)
+    write::rule_json(w, rule, hits, records, extras)
 }
 
-pub(crate) fn rule_csv(w: &mut dyn std::io::Write, hits: &[usize], view: &View<'_>) -> std::io::Result<()> {
-    write::rule_csv(w, hits, &view.ids[..])
+/// One id per line for each of `hits`, streamed
+/// ([`crate::groups::write::id_lines`]).
+pub(crate) fn id_lines(
+    w: &mut dyn std::io::Write,
+    hits: &[usize],
+    records: &Inventory,
+) -> std::io::Result<()> {
+    write::id_lines(w, hits, records)
 }
 
-pub(crate) fn rule_table(rule: &Rule, hits: &[usize], view: &View<'_>) -> String {
+pub(crate) fn rule_csv(
+    w: &mut dyn std::io::Write,
+    hits: &[usize],
+    records: &Inventory,
+) -> std::io::Result<()> {
+    write::rule_csv(w, hits, records)
+}
+
+pub(crate) fn rule_table(rule: &Rule, hits: &[usize], records: &Inventory) -> String {
     let rows: Vec<Vec<String>> =
-        hits.iter().map(|&i| vec![view.id(i).to_string(), view.name(i).to_string()]).collect();
+        hits.iter().map(|&i| vec![records.id(i).to_string(), records.name(i).to_string()]).collect();
     let mut s = super::table::table(&["ID", "DISPLAY NAME"], &rows);
     s.push_str(&format!(
         "{} of {} {}s match {}\n",
         hits.len(),
-        view.ids.len(),
+        records.len(),
         rule.object(),
         rule.canonical()
     ));
@@ -116,12 +117,12 @@ pub(crate) fn groups_json(
     w: &mut dyn std::io::Write,
     set: &GroupSet,
     m: &Membership,
-    view: &View<'_>,
+    records: &Inventory,
     object: ObjectType,
     shape: write::Shape,
     extras: write::Extras<'_>,
 ) -> std::io::Result<()> {
-    write::groups_json(w, set, m, &view.ids[..], object, shape, extras)
+    write::groups_json(w, set, m, records, object, shape, extras)
 }
 
 /// Long format, one row per (group, member): what spreadsheets pivot best.
@@ -129,9 +130,9 @@ pub(crate) fn groups_csv(
     w: &mut dyn std::io::Write,
     set: &GroupSet,
     m: &Membership,
-    view: &View<'_>,
+    records: &Inventory,
 ) -> std::io::Result<()> {
-    write::groups_csv(w, set, m, &view.ids[..])
+    write::groups_csv(w, set, m, records)
 }
 
 pub(crate) fn groups_table(set: &GroupSet, m: &Membership, total: usize, object: ObjectType) -> String {
@@ -139,10 +140,11 @@ pub(crate) fn groups_table(set: &GroupSet, m: &Membership, total: usize, object:
     let rows: Vec<Vec<String>> = set
         .groups
         .iter()
-        .zip(&m.members)
-        .map(|(g, members)| {
-            let share = if total == 0 { 0.0 } else { 100.0 * members.len() as f64 / total as f64 };
-            vec![g.spec.name.clone(), members.len().to_string(), format!("{share:.1}%")]
+        .enumerate()
+        .map(|(k, g)| {
+            let members = m.count(k);
+            let share = if total == 0 { 0.0 } else { 100.0 * members as f64 / total as f64 };
+            vec![g.spec.name.clone(), members.to_string(), format!("{share:.1}%")]
         })
         .collect();
     let columns = [Column::left("GROUP"), Column::right("MEMBERS", 8), Column::right("SHARE", 6)];

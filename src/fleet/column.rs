@@ -4,6 +4,7 @@
 use rustc_hash::FxHashMap;
 
 use crate::fleet::store::Arr;
+pub use crate::groups::Bitmap;
 
 /// Distinct strings of one column, in first-seen order. Code 0 is null;
 /// value `k` has code `k + 1`.
@@ -367,62 +368,5 @@ impl CollectionBuilder {
         let mut mask = self.mask;
         mask.shrink_to_fit();
         CollectionColumn { lanes, mask: mask.into() }
-    }
-}
-
-/// Membership bits, one per device.
-///
-/// ```
-/// use fleetlab::fleet::Bitmap;
-/// let b = Bitmap::from_bools(&[true, false, true]);
-/// assert_eq!(b.count(), 2);
-/// assert_eq!(b.ones().collect::<Vec<_>>(), vec![0, 2]);
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Bitmap {
-    pub(crate) words: Vec<u64>,
-    pub(crate) len: usize,
-}
-
-impl Bitmap {
-    /// A bitmap with the given bits.
-    pub fn from_bools(bits: &[bool]) -> Bitmap {
-        let mut words = vec![0u64; bits.len().div_ceil(64)];
-        for (i, &b) in bits.iter().enumerate() {
-            if b {
-                words[i / 64] |= 1 << (i % 64);
-            }
-        }
-        Bitmap { words, len: bits.len() }
-    }
-    /// Number of devices covered.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-    /// True when it covers no device.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-    /// Number of members.
-    pub fn count(&self) -> usize {
-        self.words.iter().map(|w| w.count_ones() as usize).sum()
-    }
-    /// Whether device `i` is a member.
-    pub fn get(&self, i: usize) -> bool {
-        i < self.len && self.words.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
-    }
-    /// Indices of the members, ascending.
-    pub fn ones(&self) -> impl Iterator<Item = usize> + '_ {
-        self.words.iter().enumerate().flat_map(|(wi, &w)| {
-            let mut w = w;
-            std::iter::from_fn(move || {
-                if w == 0 {
-                    return None;
-                }
-                let b = w.trailing_zeros() as usize;
-                w &= w - 1;
-                Some(wi * 64 + b)
-            })
-        })
     }
 }

@@ -27,9 +27,10 @@
 //!   returned as an [`InventoryWarning`] for the caller to show.
 //! * **An empty inventory is an error unless asked for.** An empty export
 //!   usually means a failed one; [`InventoryOptions::allow_empty`] accepts it.
-//! * **Membership is built in one place** ([`membership`]), from one bitmap
-//!   per rule, whichever engine produced them, so a change to
-//!   [`Membership`]'s representation touches one function.
+//! * **Membership is one bitmap per rule**, whichever engine produced it
+//!   (the users path turns its per-record answers into a bitmap too), so
+//!   a million-device answer is 125 KB per rule rather than a list of
+//!   indices, and the writers read it 64 records at a time.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -189,7 +190,7 @@ pub enum MembershipError {
 ///
 /// let rule = Rule::new(r#"device.deviceOSType -eq "Windows""#)?;
 /// let membership = inventory.members(&[&rule])?;
-/// assert_eq!(membership.members, vec![vec![0, 1]]);
+/// assert_eq!(membership.members(0).collect::<Vec<_>>(), vec![0, 1]);
 /// assert_eq!(inventory.id(1), "b");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -341,14 +342,14 @@ impl Inventory {
                     Err(e) => return Err(e.into()),
                 };
                 let compiled = started.elapsed();
-                Ok((membership(set.evaluate()), compiled))
+                Ok((Membership::from_bitmaps(set.evaluate()), compiled))
             }
             Inventory::Users(users) => {
                 let mut bitmaps = Vec::with_capacity(rules.len());
                 for rule in rules {
                     bitmaps.push(self.user_bits(users, rule)?);
                 }
-                Ok((membership(bitmaps), Duration::ZERO))
+                Ok((Membership::from_bitmaps(bitmaps), Duration::ZERO))
             }
         }
     }
@@ -374,9 +375,19 @@ impl Inventory {
     }
 }
 
-/// The one place a [`Membership`] is made: one bitmap per rule, in rule order.
-fn membership(bitmaps: Vec<Bitmap>) -> Membership {
-    Membership { members: bitmaps.iter().map(|b| b.ones().collect()).collect() }
+/// The writers of [`crate::groups::write`] read ids and names straight
+/// from the inventory, so a report of millions of records needs no copy of
+/// them.
+impl crate::groups::write::Records for Inventory {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn id(&self, i: usize) -> &str {
+        Inventory::id(self, i)
+    }
+    fn name(&self, i: usize) -> &str {
+        Inventory::name(self, i)
+    }
 }
 
 fn duplicate_warnings(
@@ -508,8 +519,8 @@ mod tests {
         )?;
         let (inv, _) = Inventory::load(InventorySource::Users(&path), &options(false))?;
         let rule = Rule::new(r#"user.department -eq "Sales""#)?;
-        let members = inv.members(&[&rule])?.members;
-        assert_eq!(members, vec![vec![0, 2]]);
+        let members: Vec<usize> = inv.members(&[&rule])?.members(0).collect();
+        assert_eq!(members, vec![0, 2]);
         Ok(())
     }
 

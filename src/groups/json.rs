@@ -15,6 +15,11 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
+    if plain(bytes) {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc: &[u8] = match b {
@@ -40,6 +45,21 @@ pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// True when `bytes` hold nothing JSON escapes (no `"`, `\\` or control
+/// character), checked 16 bytes at a time without branches so the compiler
+/// can vectorize it: the common case of a plain id or name is then one
+/// copy.
+pub(crate) fn plain(bytes: &[u8]) -> bool {
+    let special = |b: u8| (b < 0x20) | (b == b'"') | (b == b'\\');
+    let mut chunks = bytes.chunks_exact(16);
+    for c in &mut chunks {
+        if c.iter().fold(false, |any, &b| any | special(b)) {
+            return false;
+        }
+    }
+    !chunks.remainder().iter().any(|&b| special(b))
 }
 
 /// `s` as a JSON string.
@@ -91,37 +111,107 @@ pub(crate) fn csv_field(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// Items per chunk formatted by one task.
-const CHUNK: usize = 1 << 15;
+/// Records (bits of a membership bitmap) per formatting task: 512 words.
+pub(crate) const CHUNK: usize = 1 << 15;
 
-/// Writes items `0..n`, formatted by `item(i, out)` in parallel chunks and
-/// written in order. Memory is a bounded window of chunks, not the output.
+/// Writes pieces `0..n`, each formatted by `piece(k, out)` on the thread
+/// pool, in order.
+///
+/// Formatting and writing overlap: a producer thread formats a window of
+/// pieces in parallel while the calling thread writes the window before it
+/// (the caller keeps the writer, which need not be `Send`, such as a
+/// locked stdout). A window is two pieces per thread; two windows are
+/// alive at a time and their buffers are reused, so with pieces of a
+/// megabyte or two memory stays at about ten megabytes whatever the
+/// output's size.
+/// Called from a pool thread (where waiting on the producer could starve
+/// it), it formats and writes by turns instead: the same bytes.
+pub(crate) fn par_pieces(
+    w: &mut dyn Write,
+    n: usize,
+    piece: &(dyn Fn(usize, &mut Vec<u8>) + Sync),
+) -> std::io::Result<()> {
+    let window = crate::par::current_num_threads().max(1) * 2;
+    if n <= 1 || on_pool_thread() {
+        let mut bufs = Vec::new();
+        let mut c = 0;
+        while c < n {
+            let upto = (c + window).min(n);
+            bufs = format_window(bufs, c, upto, piece);
+            for b in &bufs {
+                w.write_all(b)?;
+            }
+            c = upto;
+        }
+        return Ok(());
+    }
+    std::thread::scope(|s| {
+        // A rendezvous: the producer hands a window over only when the
+        // writer is ready for it, so two windows' buffers are all there is.
+        let (full, filled) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(0);
+        let (empty, emptied) = std::sync::mpsc::channel::<Vec<Vec<u8>>>();
+        s.spawn(move || {
+            let mut c = 0;
+            while c < n {
+                let upto = (c + window).min(n);
+                let bufs = format_window(emptied.try_recv().unwrap_or_default(), c, upto, piece);
+                // A closed channel: the writer failed and stopped reading.
+                if full.send(bufs).is_err() {
+                    return;
+                }
+                c = upto;
+            }
+        });
+        while let Ok(bufs) = filled.recv() {
+            for b in &bufs {
+                w.write_all(b)?;
+            }
+            let _ = empty.send(bufs);
+        }
+        Ok(())
+    })
+}
+
+/// Pieces `from..upto` formatted in parallel into `bufs` (reused buffers).
+fn format_window(
+    mut bufs: Vec<Vec<u8>>,
+    from: usize,
+    upto: usize,
+    piece: &(dyn Fn(usize, &mut Vec<u8>) + Sync),
+) -> Vec<Vec<u8>> {
+    bufs.resize_with(upto - from, Vec::new);
+    bufs.into_par_iter()
+        .zip(from..upto)
+        .map(|(mut out, k)| {
+            out.clear();
+            piece(k, &mut out);
+            out
+        })
+        .collect()
+}
+
+#[cfg(feature = "parallel")]
+fn on_pool_thread() -> bool {
+    rayon::current_thread_index().is_some()
+}
+
+#[cfg(not(feature = "parallel"))]
+fn on_pool_thread() -> bool {
+    false
+}
+
+/// Writes items `0..n`, formatted by `item(i, out)` in parallel chunks of
+/// [`CHUNK`] items and written in order.
 pub(crate) fn par_items(
     w: &mut dyn Write,
     n: usize,
     item: &(dyn Fn(usize, &mut Vec<u8>) + Sync),
 ) -> std::io::Result<()> {
-    let chunks = n.div_ceil(CHUNK);
-    let window = crate::par::current_num_threads().max(1) * 4;
-    let mut c = 0;
-    while c < chunks {
-        let upto = (c + window).min(chunks);
-        let bufs: Vec<Vec<u8>> = (c..upto)
-            .into_par_iter()
-            .map(|k| {
-                let mut out = Vec::with_capacity(CHUNK * 48);
-                for i in k * CHUNK..((k + 1) * CHUNK).min(n) {
-                    item(i, &mut out);
-                }
-                out
-            })
-            .collect();
-        for b in &bufs {
-            w.write_all(b)?;
+    par_pieces(w, n.div_ceil(CHUNK), &|k, out| {
+        for i in k * CHUNK..((k + 1) * CHUNK).min(n) {
+            item(i, out);
         }
-        c = upto;
-    }
-    Ok(())
+    })
 }
 
 /// Writes a pretty JSON array of `n` items at `indent` (the key already

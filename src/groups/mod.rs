@@ -15,8 +15,14 @@
 //! records (rayon), and lists members in input order whatever the thread
 //! count.
 
+mod bitmap;
 mod json;
+mod lists;
+mod membership;
 pub mod write;
+
+pub use bitmap::Bitmap;
+pub use membership::Membership;
 
 use std::path::{Path, PathBuf};
 
@@ -104,13 +110,6 @@ pub enum GroupSetError {
 pub struct GroupSet {
     /// The groups, in file order.
     pub groups: Vec<Group>,
-}
-
-/// Members of each group, as indices into the evaluated records.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Membership {
-    /// `members[g]` lists the records in group `g`, in input order.
-    pub members: Vec<Vec<usize>>,
 }
 
 impl GroupSet {
@@ -202,16 +201,27 @@ impl GroupSet {
         Ok(GroupSet { groups })
     }
 
-    /// Evaluates every group over `records`.
+    /// Evaluates every group over `records` with the reference evaluator,
+    /// 64 records (one word of a group's bitmap) per task.
     pub fn evaluate<R: Record + Sync>(&self, records: &[R]) -> Membership {
-        let members = self
+        let bitmaps = self
             .groups
             .iter()
             .map(|g| {
-                records.par_iter().enumerate().filter(|(_, r)| g.rule.matches(*r)).map(|(i, _)| i).collect()
+                let words: Vec<u64> = (0..records.len().div_ceil(64))
+                    .into_par_iter()
+                    .map(|w| {
+                        let chunk = records.get(w * 64..records.len().min(w * 64 + 64)).unwrap_or(&[]);
+                        chunk
+                            .iter()
+                            .enumerate()
+                            .fold(0u64, |bits, (k, r)| bits | u64::from(g.rule.matches(r)) << k)
+                    })
+                    .collect();
+                Bitmap { words, len: records.len() }
             })
             .collect();
-        Membership { members }
+        Membership::from_bitmaps(bitmaps)
     }
 
     /// The object type of the set's rules (devices when empty).

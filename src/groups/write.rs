@@ -9,10 +9,17 @@
 //!   formatted by hand with serde_json's own escaping and pretty layout, so
 //!   the bytes equal what `serde_json::to_string_pretty` made of the old
 //!   typed report (checked by `tests/it/fleet_output.rs`).
-//! * **Parallel chunks, written in order.** Lists are cut into chunks of
-//!   32,768 items, formatted on the rayon pool into separate buffers, and
-//!   written in order; a bounded window of chunks is in memory at a time, so
-//!   a 1 GB report needs megabytes, not gigabytes.
+//! * **Parallel pieces, written in order, while the next are formatted.**
+//!   Lists are cut into pieces of at most 32,768 records, formatted on the
+//!   rayon pool into reused buffers by a producer thread while the calling
+//!   thread writes the pieces before them (`json::par_pieces`): on two
+//!   cores the kernel's copy of a 1 GB report into the page cache runs
+//!   beside the formatting instead of after it. Two windows of pieces are
+//!   in memory at a time, so a 1 GB report needs about ten megabytes.
+//! * **Straight from the bitmaps.** Member lists and each record's groups
+//!   are read from the [`Membership`] bitmaps a word at a time
+//!   (`groups/lists.rs`), and ids are checked once per report for anything
+//!   JSON escapes, then copied between quotes.
 //! * **Key order.** The JSON reports keep the order they always had: the
 //!   declared order of the group report, and sorted keys once warnings are
 //!   added (they used to be appended by re-reading the report as a
@@ -27,7 +34,8 @@
 
 use std::io::Write;
 
-use crate::groups::json::{array, csv_field, key, par_items, quoted, small, string};
+use crate::groups::json::{array, csv_field, key, par_items, small, string};
+use crate::groups::lists::{self, Piece};
 use crate::groups::{GroupSet, Membership};
 use crate::rule::{ObjectType, Rule};
 
@@ -126,6 +134,25 @@ pub fn rule_json<R: Records + ?Sized>(
     w.write_all(&tail)
 }
 
+/// The ids of `hits`, one per line: what `fleetlab eval` prints by default,
+/// for pipes into other tools. Formatted in parallel pieces and streamed,
+/// so a million ids never sit in memory as one string.
+///
+/// ```
+/// use fleetlab::groups::write::id_lines;
+/// let records: &[(&str, &str)] = &[("a", "PC-1"), ("b", "PC-2")];
+/// let mut out = Vec::new();
+/// id_lines(&mut out, &[0, 1], records)?;
+/// assert_eq!(out, b"a\nb\n");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn id_lines<R: Records + ?Sized>(w: &mut dyn Write, hits: &[usize], records: &R) -> std::io::Result<()> {
+    par_items(w, hits.len(), &|k, out| {
+        out.extend_from_slice(hits.get(k).map_or("", |&i| records.id(i)).as_bytes());
+        out.push(b'\n');
+    })
+}
+
 /// The single-rule CSV: `id,displayName`, one row per match.
 pub fn rule_csv<R: Records + ?Sized>(w: &mut dyn Write, hits: &[usize], records: &R) -> std::io::Result<()> {
     w.write_all(b"id,displayName\n")?;
@@ -147,20 +174,42 @@ pub fn groups_csv<R: Records + ?Sized>(
     records: &R,
 ) -> std::io::Result<()> {
     w.write_all(b"group,id,displayName\n")?;
-    for (g, members) in set.groups.iter().zip(&m.members) {
-        let mut name = Vec::new();
-        csv_field(&mut name, &g.spec.name);
-        name.push(b',');
-        par_items(w, members.len(), &|k, out| {
-            let i = members.get(k).copied().unwrap_or(usize::MAX);
-            out.extend_from_slice(&name);
+    let mut pieces = Vec::new();
+    for g in 0..set.groups.len() {
+        lists::member_pieces(m, g, &mut pieces);
+    }
+    let names: Vec<Vec<u8>> = set
+        .groups
+        .iter()
+        .map(|g| {
+            let mut name = Vec::new();
+            csv_field(&mut name, &g.spec.name);
+            name.push(b',');
+            name
+        })
+        .collect();
+    write_csv_rows(w, m, &pieces, &names, records)
+}
+
+/// CSV rows of every group's members, each `name,id,displayName\n`.
+fn write_csv_rows<R: Records + ?Sized>(
+    w: &mut dyn Write,
+    m: &Membership,
+    pieces: &[Piece],
+    names: &[Vec<u8>],
+    records: &R,
+) -> std::io::Result<()> {
+    crate::groups::json::par_pieces(w, pieces.len(), &|k, out| {
+        let Some(&Piece::Members { g, from, to, .. }) = pieces.get(k) else { return };
+        let name = names.get(g).map_or(&[][..], |n| n);
+        for i in crate::groups::bitmap::ones_in(m.words(g).get(from..to).unwrap_or(&[]), from * 64) {
+            out.extend_from_slice(name);
             csv_field(out, records.id(i));
             out.push(b',');
             csv_field(out, records.name(i));
             out.push(b'\n');
-        })?;
-    }
-    Ok(())
+        }
+    })
 }
 
 /// The group-set JSON report (see [`Shape`] for what it lists).
@@ -174,7 +223,7 @@ pub fn groups_csv<R: Records + ?Sized>(
 ///     std::path::Path::new("groups.toml"),
 ///     &Options::default(),
 /// )?;
-/// let m = Membership { members: vec![vec![0]] };
+/// let m = Membership::from_lists(2, vec![vec![0]]);
 /// let records: &[(&str, &str)] = &[("a", "PC-1"), ("b", "PC-2")];
 /// let timings = serde_json::json!({});
 /// let mut out = Vec::new();
@@ -201,20 +250,21 @@ pub fn groups_json<R: Records + ?Sized>(
     };
     let groups = shape != Shape::Devices;
     let per_record = shape != Shape::Groups;
-    let empty = Vec::new();
-    let members = |g: usize| m.members.get(g).unwrap_or(&empty);
+    let plain_ids = lists::ids_plain(records);
+    let names = lists::quoted_names(set.groups.iter().map(|g| g.spec.name.as_str()));
+    let per_record_list = |w: &mut dyn Write| lists::records_array(w, m, &names, records, sorted, plain_ids);
     let mut head = b"{\n".to_vec();
     if sorted {
         if per_record && list_key == "devices" {
             key(&mut head, 2, list_key);
             w.write_all(&head)?;
             head.clear();
-            records_array(w, set, &members, records, true)?;
+            per_record_list(w)?;
             head.extend_from_slice(b",\n");
         }
         key(&mut head, 2, "groups");
         w.write_all(&head)?;
-        group_array(w, set, &members, records, groups, true)?;
+        group_array(w, set, m, records, groups, true, plain_ids)?;
         let mut mid = b",\n".to_vec();
         key(&mut mid, 2, "object");
         small(&mut mid, 2, &object);
@@ -229,7 +279,7 @@ pub fn groups_json<R: Records + ?Sized>(
             key(&mut mid, 2, list_key);
             w.write_all(&mid)?;
             mid.clear();
-            records_array(w, set, &members, records, true)?;
+            per_record_list(w)?;
             mid.extend_from_slice(b",\n");
         }
         key(&mut mid, 2, "warnings");
@@ -245,13 +295,13 @@ pub fn groups_json<R: Records + ?Sized>(
     head.extend_from_slice(b",\n");
     key(&mut head, 2, "groups");
     w.write_all(&head)?;
-    group_array(w, set, &members, records, groups, false)?;
+    group_array(w, set, m, records, groups, false, plain_ids)?;
     let mut tail = b",\n".to_vec();
     if per_record {
         key(&mut tail, 2, list_key);
         w.write_all(&tail)?;
         tail.clear();
-        records_array(w, set, &members, records, false)?;
+        per_record_list(w)?;
         tail.extend_from_slice(b",\n");
     }
     key(&mut tail, 2, "timings");
@@ -261,33 +311,24 @@ pub fn groups_json<R: Records + ?Sized>(
 }
 
 /// The `groups` array; members listed when `with_members`, keys sorted
-/// when `sorted`.
-fn group_array<'m, R: Records + ?Sized>(
+/// when `sorted`. Every group's texts and member pieces stream through one
+/// parallel writer ([`lists::write_pieces`]).
+fn group_array<R: Records + ?Sized>(
     w: &mut dyn Write,
     set: &GroupSet,
-    members: &(dyn Fn(usize) -> &'m Vec<usize> + Sync),
+    m: &Membership,
     records: &R,
     with_members: bool,
     sorted: bool,
+    plain_ids: bool,
 ) -> std::io::Result<()> {
     if set.groups.is_empty() {
         return w.write_all(b"[]");
     }
-    w.write_all(b"[\n")?;
+    let mut pieces = vec![Piece::Text(b"[\n".to_vec())];
     for (g, group) in set.groups.iter().enumerate() {
-        let list = members(g);
-        let mut count = Vec::new();
-        key(&mut count, 6, "count");
-        count.extend_from_slice(itoa::Buffer::new().format(list.len()).as_bytes());
-        let mut description = Vec::new();
-        key(&mut description, 6, "description");
-        small(&mut description, 6, &group.spec.description);
-        let mut name = Vec::new();
-        key(&mut name, 6, "name");
-        string(&mut name, &group.spec.name);
-        let mut rule = Vec::new();
-        key(&mut rule, 6, "rule");
-        string(&mut rule, &group.spec.rule);
+        let count = m.count(g);
+        let fields = group_fields(group, count);
         let mut out = Vec::new();
         if g > 0 {
             out.extend_from_slice(b",\n");
@@ -295,12 +336,13 @@ fn group_array<'m, R: Records + ?Sized>(
         out.extend_from_slice(b"    {\n");
         // Members, when listed, come between description and name (sorted)
         // or last (declared order).
+        let [name, description, rule, count_field] = &fields;
         let before: Vec<&Vec<u8>> =
-            if sorted { vec![&count, &description] } else { vec![&name, &description, &rule, &count] };
-        let after: Vec<&Vec<u8>> = if sorted { vec![&name, &rule] } else { vec![] };
-        let fields: Vec<&Vec<u8>> =
+            if sorted { vec![count_field, description] } else { vec![name, description, rule, count_field] };
+        let after: Vec<&Vec<u8>> = if sorted { vec![name, rule] } else { vec![] };
+        let listed: Vec<&Vec<u8>> =
             if with_members { before.clone() } else { before.iter().chain(&after).copied().collect() };
-        for (k, f) in fields.iter().enumerate() {
+        for (k, f) in listed.iter().enumerate() {
             if k > 0 {
                 out.extend_from_slice(b",\n");
             }
@@ -309,95 +351,40 @@ fn group_array<'m, R: Records + ?Sized>(
         if with_members {
             out.extend_from_slice(b",\n");
             key(&mut out, 6, "members");
-            w.write_all(&out)?;
-            out.clear();
-            array(w, 6, list.len(), &|k, o| string(o, list.get(k).map_or("", |&i| records.id(i))))?;
+            if count == 0 {
+                out.extend_from_slice(b"[]");
+            } else {
+                out.push(b'[');
+                pieces.push(Piece::Text(std::mem::take(&mut out)));
+                lists::member_pieces(m, g, &mut pieces);
+                out.extend_from_slice(b"\n      ]");
+            }
             for f in &after {
                 out.extend_from_slice(b",\n");
                 out.extend_from_slice(f);
             }
         }
         out.extend_from_slice(b"\n    }");
-        w.write_all(&out)?;
+        pieces.push(Piece::Text(out));
     }
-    w.write_all(b"\n  ]")
+    pieces.push(Piece::Text(b"\n  ]".to_vec()));
+    let member = lists::json_member(records, plain_ids);
+    lists::write_pieces(w, m, &pieces, 8, &member)
 }
 
-/// The per-record array: each record's id, display name and groups, in
-/// declared order (`id`, `displayName`, `groups`) or `sorted`. Each
-/// record's groups come from a bitset of one bit per (record, group), built
-/// from the member lists in one pass: 8 bytes per record per 64 groups,
-/// instead of a list of names per record.
-fn records_array<'m, R: Records + ?Sized>(
-    w: &mut dyn Write,
-    set: &GroupSet,
-    members: &(dyn Fn(usize) -> &'m Vec<usize> + Sync),
-    records: &R,
-    sorted: bool,
-) -> std::io::Result<()> {
-    let names: Vec<Vec<u8>> = set.groups.iter().map(|g| quoted(&g.spec.name)).collect();
-    let n = records.count();
-    let words = set.groups.len().div_ceil(64).max(1);
-    let mut bits = vec![0u64; n * words];
-    for g in 0..set.groups.len() {
-        for &i in members(g) {
-            if let Some(word) = bits.get_mut(i * words + g / 64) {
-                *word |= 1 << (g % 64);
-            }
-        }
-    }
-    array(w, 2, n, &|i, out| {
-        let mut mine: Vec<&[u8]> = Vec::new();
-        for (k, &word) in bits.get(i * words..(i + 1) * words).unwrap_or(&[]).iter().enumerate() {
-            let mut word = word;
-            while word != 0 {
-                let g = k * 64 + word.trailing_zeros() as usize;
-                word &= word - 1;
-                mine.push(names.get(g).map_or(&b"\"\""[..], |v| v));
-            }
-        }
-        out.extend_from_slice(b"{\n");
-        let id = |out: &mut Vec<u8>| {
-            key(out, 6, "id");
-            string(out, records.id(i));
-        };
-        let name = |out: &mut Vec<u8>| {
-            key(out, 6, "displayName");
-            string(out, records.name(i));
-        };
-        let groups = |out: &mut Vec<u8>| {
-            key(out, 6, "groups");
-            if mine.is_empty() {
-                out.extend_from_slice(b"[]");
-            } else {
-                out.extend_from_slice(b"[\n");
-                for (k, g) in mine.iter().enumerate() {
-                    if k > 0 {
-                        out.extend_from_slice(b",\n");
-                    }
-                    crate::groups::json::spaces(out, 8);
-                    out.extend_from_slice(g);
-                }
-                out.push(b'\n');
-                crate::groups::json::spaces(out, 6);
-                out.push(b']');
-            }
-        };
-        if sorted {
-            name(out);
-            out.extend_from_slice(b",\n");
-            groups(out);
-            out.extend_from_slice(b",\n");
-            id(out);
-        } else {
-            id(out);
-            out.extend_from_slice(b",\n");
-            name(out);
-            out.extend_from_slice(b",\n");
-            groups(out);
-        }
-        out.push(b'\n');
-        crate::groups::json::spaces(out, 4);
-        out.push(b'}');
-    })
+/// A group's `name`, `description`, `rule` and `count` fields at indent 6.
+fn group_fields(group: &crate::groups::Group, count: usize) -> [Vec<u8>; 4] {
+    let mut name = Vec::new();
+    key(&mut name, 6, "name");
+    string(&mut name, &group.spec.name);
+    let mut description = Vec::new();
+    key(&mut description, 6, "description");
+    small(&mut description, 6, &group.spec.description);
+    let mut rule = Vec::new();
+    key(&mut rule, 6, "rule");
+    string(&mut rule, &group.spec.rule);
+    let mut count_field = Vec::new();
+    key(&mut count_field, 6, "count");
+    count_field.extend_from_slice(itoa::Buffer::new().format(count).as_bytes());
+    [name, description, rule, count_field]
 }

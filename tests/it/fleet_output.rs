@@ -4,6 +4,7 @@
 //! `serde_json::Map`, and the `csv` crate. The reference implementations
 //! below are those serializers, kept as the specification.
 
+use fleetlab::fleet::Bitmap;
 use fleetlab::groups::write::{self, Extras, Shape};
 use fleetlab::groups::{GroupSet, Membership};
 use fleetlab::rule::{ObjectType, Options, Rule};
@@ -51,10 +52,11 @@ fn old_groups_json(
         timings: Value,
     }
     let mut per: Vec<Vec<&str>> = vec![Vec::new(); records.len()];
+    let lists: Vec<Vec<usize>> = (0..m.groups()).map(|g| m.members(g).collect()).collect();
     let groups = set
         .groups
         .iter()
-        .zip(&m.members)
+        .zip(&lists)
         .map(|(g, members)| {
             for &i in members {
                 per[i].push(g.spec.name.as_str());
@@ -172,7 +174,16 @@ proptest! {
         let members: Vec<Vec<usize>> = (0..set.groups.len())
             .map(|g| (0..records.len()).filter(|&i| picks[g][i]).collect())
             .collect();
-        let m = Membership { members };
+        // Both constructors, from lists and from the engine's bitmaps, make
+        // the same membership and so the same bytes.
+        let m = Membership::from_lists(records.len(), members.clone());
+        let bitmaps: Vec<Bitmap> = members.iter().map(|l| Bitmap::from_indices(records.len(), l.iter().copied())).collect();
+        let from_bitmaps = Membership::from_bitmaps(bitmaps);
+        prop_assert_eq!(from_bitmaps.bitmaps(), m.bitmaps());
+        for (g, list) in members.iter().enumerate() {
+            prop_assert_eq!(&m.members(g).collect::<Vec<_>>(), list);
+            prop_assert_eq!(m.count(g), list.len());
+        }
         let timings = json!({"check_ms": 0.25, "load_ms": 12.0, "compile_ms": 1e-3, "eval_ms": 7.5});
         let warnings: Vec<Value> = if warned {
             vec![json!({"code": "duplicate-id", "message": "x \"y\""})]
@@ -188,7 +199,7 @@ proptest! {
         let mut out = Vec::new();
         write::groups_csv(&mut out, &set, &m, &records[..])?;
         let mut rows = vec![vec!["group", "id", "displayName"]];
-        for (g, list) in set.groups.iter().zip(&m.members) {
+        for (g, list) in set.groups.iter().zip(&members) {
             for &i in list {
                 rows.push(vec![g.spec.name.as_str(), records[i].0, records[i].1]);
             }
@@ -196,7 +207,7 @@ proptest! {
         prop_assert_eq!(text(&out), old_csv(rows));
 
         let rule = Rule::new(r#"device.deviceOSType -eq "Windows""#).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
-        let hits = m.members.first().cloned().unwrap_or_default();
+        let hits = members.first().cloned().unwrap_or_default();
         let mut out = Vec::new();
         write::rule_json(&mut out, &rule, &hits, &records[..], extras)?;
         prop_assert_eq!(text(&out), old_rule_json(&rule, &hits, &records, &timings, &warnings));
@@ -219,19 +230,75 @@ proptest! {
     }
 }
 
-/// Lists longer than one formatting chunk (32,768 items) are written in
-/// order across chunk boundaries.
+/// Lists longer than one formatting chunk (32,768 records) are written in
+/// order across chunk boundaries, whichever chunk a group's first member
+/// falls in, and empty groups stay `[]`; CSV rows and id lines too.
 #[test]
 fn long_lists_cross_chunk_boundaries_in_order() -> Result<(), Box<dyn std::error::Error>> {
-    let ids: Vec<String> = (0..70_000).map(|i| format!("d{i}")).collect();
+    let n = 70_000;
+    let ids: Vec<String> = (0..n).map(|i| format!("d{i}")).collect();
+    let records: Vec<(&str, &str)> = ids.iter().map(|s| (s.as_str(), "n")).collect();
+    let names = ["g".to_string(), "late".to_string(), "none".to_string()];
+    let set = GroupSet::parse(&group_file(&names), std::path::Path::new("g.toml"), &Options::default())?;
+    let lists: Vec<Vec<usize>> =
+        vec![(0..n).filter(|i| i % 3 != 1).collect(), (40_000..n).filter(|i| i % 5 == 0).collect(), vec![]];
+    let m = Membership::from_lists(n, lists.clone());
+    let timings = json!({});
+    for warnings in [vec![], vec![json!({"code": "w"})]] {
+        let extras = Extras { timings: &timings, warnings: &warnings };
+        let mut out = Vec::new();
+        write::groups_json(&mut out, &set, &m, &records[..], ObjectType::Device, Shape::Both, extras)?;
+        assert_eq!(text(&out), old_groups_json(&set, &m, &records, ObjectType::Device, &timings, &warnings));
+    }
+    let mut out = Vec::new();
+    write::groups_csv(&mut out, &set, &m, &records[..])?;
+    let mut rows = vec![vec!["group", "id", "displayName"]];
+    for (g, list) in set.groups.iter().zip(&lists) {
+        rows.extend(list.iter().map(|&i| vec![g.spec.name.as_str(), records[i].0, records[i].1]));
+    }
+    assert_eq!(text(&out), old_csv(rows));
+    let mut out = Vec::new();
+    write::id_lines(&mut out, &lists[1], &records[..])?;
+    let expected: String = lists[1].iter().map(|&i| format!("{}\n", records[i].0)).collect();
+    assert_eq!(text(&out), expected);
+    Ok(())
+}
+
+/// A writer that fails part-way: the report stops with its error (the
+/// formatting thread is not left waiting), whether the failure comes on the
+/// first write or in the middle of a long list.
+#[test]
+fn a_failing_writer_stops_the_report_with_its_error() -> Result<(), Box<dyn std::error::Error>> {
+    struct Failing(usize);
+    impl std::io::Write for Failing {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if buf.len() > self.0 {
+                return Err(std::io::Error::other("disk full"));
+            }
+            self.0 -= buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let n = 100_000;
+    let ids: Vec<String> = (0..n).map(|i| format!("d{i}")).collect();
     let records: Vec<(&str, &str)> = ids.iter().map(|s| (s.as_str(), "n")).collect();
     let set =
         GroupSet::parse(&group_file(&["g".into()]), std::path::Path::new("g.toml"), &Options::default())?;
-    let m = Membership { members: vec![(0..70_000).filter(|i| i % 3 != 1).collect()] };
+    let m = Membership::from_lists(n, vec![(0..n).collect()]);
     let timings = json!({});
     let extras = Extras { timings: &timings, warnings: &[] };
-    let mut out = Vec::new();
-    write::groups_json(&mut out, &set, &m, &records[..], ObjectType::Device, Shape::Both, extras)?;
-    assert_eq!(text(&out), old_groups_json(&set, &m, &records, ObjectType::Device, &timings, &[]));
+    for budget in [0, 10, 1_000_000] {
+        let mut w = Failing(budget);
+        let result =
+            write::groups_json(&mut w, &set, &m, &records[..], ObjectType::Device, Shape::Both, extras);
+        assert_eq!(result.map_err(|e| e.to_string()), Err("disk full".to_string()), "budget {budget}");
+        // The id lines are 688,890 bytes in all.
+        let mut w = Failing(budget.min(300_000));
+        let result = write::id_lines(&mut w, &(0..n).collect::<Vec<_>>(), &records[..]);
+        assert!(result.is_err(), "budget {budget}");
+    }
     Ok(())
 }
