@@ -63,8 +63,10 @@ impl Dict {
 /// second code, which costs one more table entry and changes no result.
 #[derive(Default)]
 pub(crate) struct DictBuilder {
-    map: FxHashMap<Box<str>, u32>,
-    text: String,
+    map: FxHashMap<Box<[u8]>, u32>,
+    /// UTF-8: every value comes from a `&str` or from text the loader
+    /// validated ([`DictBuilder::intern_bytes`]).
+    text: Vec<u8>,
     offsets: Vec<u32>,
     interned: u32,
     unique: bool,
@@ -93,6 +95,13 @@ impl DictBuilder {
     /// Like [`DictBuilder::intern`], but "" is a value: collections may hold
     /// an empty item, and `_ -eq null` must see it as the reference does.
     pub(crate) fn intern_item(&mut self, v: &str) -> Result<u32, ColumnOverflow> {
+        self.intern_bytes(v.as_bytes())
+    }
+
+    /// Like [`DictBuilder::intern_item`], for bytes the caller has already
+    /// checked to be UTF-8 (the JSON Lines loader validates each chunk
+    /// whole, so checking each value again would be pure cost).
+    pub(crate) fn intern_bytes(&mut self, v: &[u8]) -> Result<u32, ColumnOverflow> {
         self.interned = self.interned.saturating_add(1);
         if !self.unique {
             if let Some(&code) = self.map.get(v) {
@@ -106,7 +115,7 @@ impl DictBuilder {
         if self.offsets.is_empty() {
             self.offsets.push(0);
         }
-        self.text.push_str(v);
+        self.text.extend_from_slice(v);
         let end = u32::try_from(self.text.len()).map_err(|_| ColumnOverflow { column: String::new() })?;
         self.offsets.push(end);
         let code = (self.offsets.len() - 1) as u32;
@@ -123,7 +132,7 @@ impl DictBuilder {
         }
         text.shrink_to_fit();
         offsets.shrink_to_fit();
-        Dict { text: text.into_bytes().into(), offsets: offsets.into() }
+        Dict { text: text.into(), offsets: offsets.into() }
     }
 }
 
@@ -231,9 +240,13 @@ impl ScalarBuilder {
         self.len += 1;
         Ok(())
     }
-    /// The code of a non-null `value`, interned (without a device).
-    pub(crate) fn intern(&mut self, value: &str) -> Result<u32, ColumnOverflow> {
-        self.dict.intern(Some(value))
+    /// The code of a non-empty value, interned (without a device); the
+    /// bytes must be UTF-8 ([`DictBuilder::intern_bytes`]).
+    pub(crate) fn intern_bytes(&mut self, value: &[u8]) -> Result<u32, ColumnOverflow> {
+        if value.is_empty() {
+            return Ok(0);
+        }
+        self.dict.intern_bytes(value)
     }
     /// True while the dictionary deduplicates (see [`DictBuilder`]).
     pub(crate) fn dedups(&self) -> bool {
@@ -380,10 +393,11 @@ impl CollectionBuilder {
         self.dicts.len()
     }
 
-    /// The code of `item` in lane `lane`, interned (without a device).
-    pub(crate) fn intern(&mut self, lane: usize, item: &str) -> Result<u32, ColumnOverflow> {
+    /// The code of `item` in lane `lane`, interned (without a device); the
+    /// bytes must be UTF-8 ([`DictBuilder::intern_bytes`]).
+    pub(crate) fn intern_bytes(&mut self, lane: usize, item: &[u8]) -> Result<u32, ColumnOverflow> {
         match self.dicts.get_mut(lane) {
-            Some(d) => d.intern_item(item),
+            Some(d) => d.intern_bytes(item),
             None => Err(ColumnOverflow { column: String::new() }),
         }
     }

@@ -332,21 +332,20 @@ const COLLECTIONS: [&str; 3] = ["devicePhysicalIds", "systemLabels", "memberOf"]
 
 /// Appends `chunk` (parsed from `block`) to `builder`, in order.
 pub(super) fn merge(builder: &mut FleetBuilder, block: &[u8], chunk: &Chunk) -> Result<(), ColumnOverflow> {
-    let text = |s: &Span| -> Result<&str, ColumnOverflow> {
+    // Bytes of validated chunks, cut at quotes: UTF-8 without a new check.
+    let text = |s: &Span| -> Result<&[u8], ColumnOverflow> {
         let bytes = match s.start.checked_sub(chunk.block_len) {
             None => block.get(s.start..s.end),
             Some(k) => chunk.own.as_bytes().get(k..k + (s.end - s.start)),
         };
-        bytes
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .ok_or_else(|| ColumnOverflow { column: "a value outside its block".into() })
+        bytes.ok_or_else(|| ColumnOverflow { column: "a value outside its block".into() })
     };
     for (slot, local) in chunk.scalars.iter().enumerate() {
         let Some(col) = builder.scalar_mut(slot) else { continue };
         let mut remap = Vec::with_capacity(local.values.len() + 1);
         remap.push(0);
         for v in &local.values {
-            remap.push(col.intern(text(v)?).map_err(|_| crate::fleet::index::overflow(slot))?);
+            remap.push(col.intern_bytes(text(v)?).map_err(|_| crate::fleet::index::overflow(slot))?);
         }
         col.extend_remapped(chunk.devices, &local.codes, &remap);
     }
@@ -357,7 +356,7 @@ pub(super) fn merge(builder: &mut FleetBuilder, block: &[u8], chunk: &Chunk) -> 
             let mut remap = Vec::with_capacity(l.values.len() + 1);
             remap.push(0);
             for v in &l.values {
-                remap.push(col.intern(lane, text(v)?).map_err(|_| overflow())?);
+                remap.push(col.intern_bytes(lane, text(v)?).map_err(|_| overflow())?);
             }
             col.extend_remapped(lane, &l.first, &l.extra, &remap);
         }
@@ -371,8 +370,10 @@ pub(super) fn merge(builder: &mut FleetBuilder, block: &[u8], chunk: &Chunk) -> 
             Some((_, local)) => {
                 let mut remap = vec![0];
                 for v in &local.values {
-                    remap
-                        .push(col.intern(text(v)?).map_err(|_| ColumnOverflow { column: name.to_string() })?);
+                    remap.push(
+                        col.intern_bytes(text(v)?)
+                            .map_err(|_| ColumnOverflow { column: name.to_string() })?,
+                    );
                 }
                 col.extend_remapped(chunk.devices, &local.codes, &remap);
             }
