@@ -186,3 +186,42 @@ fn invalid_utf8_names_its_line_at_any_block_size() {
         assert!(e.contains(":2:") && e.contains("invalid UTF-8 (byte 0xFF)"), "{block}: {e}");
     }
 }
+
+/// Past `column::PROBE` values, columns of unique values stop
+/// deduplicating and chunks stop hashing them (a value seen again gets a
+/// second code): the index still answers as the row reference, whatever
+/// the block size.
+#[test]
+fn unique_columns_keep_every_value_at_any_block_size() -> Result<(), Box<dyn std::error::Error>> {
+    let mut text = String::new();
+    let mut devices = Vec::new();
+    for i in 0..20_000u32 {
+        let r = json!({
+            "id": format!("id-{i}"),
+            "displayName": if i % 7 == 0 { "same".to_string() } else { format!("n{i}") },
+            "operatingSystem": if i % 2 == 0 { "Windows" } else { "iOS" },
+            "physicalIds": [format!("[ZTDId]:{}", i % 15_000), format!("[OrderId]:o{}", i % 3), "x"],
+        });
+        text.push_str(&r.to_string());
+        text.push('\n');
+        devices.push(serde_json::from_value::<Device>(r)?);
+    }
+    let reference = FleetIndex::from_devices(&devices)?;
+    for block in [4_000, 100_000, 1 << 24] {
+        let index = load(&text, &Projection::all(), block)?;
+        assert_eq!(index.len(), devices.len());
+        for i in (0..devices.len()).step_by(97).chain([devices.len() - 1]) {
+            assert_eq!(index.device(i), reference.device(i), "{block}: {i}");
+        }
+        for rule in [
+            RULES[0],
+            r#"device.displayName -eq "same""#,
+            r#"device.devicePhysicalIds -any (_ -eq "[ZTDId]:14999")"#,
+        ] {
+            let rule = Rule::new(rule)?;
+            let want: Vec<usize> = (0..devices.len()).filter(|&i| rule.matches(&devices[i])).collect();
+            assert_eq!(members(&index, &rule), want, "{block}");
+        }
+    }
+    Ok(())
+}
