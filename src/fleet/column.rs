@@ -64,8 +64,10 @@ impl Dict {
 /// second code, which costs one more table entry and changes no result.
 #[derive(Default)]
 pub(crate) struct DictBuilder {
-    map: FxHashMap<Box<str>, u32>,
-    text: String,
+    map: FxHashMap<Box<[u8]>, u32>,
+    /// UTF-8: every value comes from a `&str` or from text the loader
+    /// validated ([`DictBuilder::intern_bytes`]).
+    text: Vec<u8>,
     offsets: Vec<u32>,
     interned: u32,
     unique: bool,
@@ -94,6 +96,13 @@ impl DictBuilder {
     /// Like [`DictBuilder::intern`], but "" is a value: collections may hold
     /// an empty item, and `_ -eq null` must see it as the reference does.
     pub(crate) fn intern_item(&mut self, v: &str) -> Result<u32, ColumnOverflow> {
+        self.intern_bytes(v.as_bytes())
+    }
+
+    /// Like [`DictBuilder::intern_item`], for bytes the caller has already
+    /// checked to be UTF-8 (the JSON Lines loader validates each chunk
+    /// whole, so checking each value again would be pure cost).
+    pub(crate) fn intern_bytes(&mut self, v: &[u8]) -> Result<u32, ColumnOverflow> {
         self.interned = self.interned.saturating_add(1);
         if !self.unique {
             if let Some(&code) = self.map.get(v) {
@@ -107,7 +116,7 @@ impl DictBuilder {
         if self.offsets.is_empty() {
             self.offsets.push(0);
         }
-        self.text.push_str(v);
+        self.text.extend_from_slice(v);
         let end = u32::try_from(self.text.len()).map_err(|_| ColumnOverflow { column: String::new() })?;
         self.offsets.push(end);
         let code = (self.offsets.len() - 1) as u32;
@@ -124,7 +133,7 @@ impl DictBuilder {
         }
         text.shrink_to_fit();
         offsets.shrink_to_fit();
-        Dict { text: text.into_bytes().into(), offsets: offsets.into() }
+        Dict { text: text.into(), offsets: offsets.into() }
     }
 }
 
@@ -209,24 +218,56 @@ impl ScalarColumn {
     }
 }
 
+/// Builds a [`ScalarColumn`]. Codes are kept only from the first device
+/// with a value on: a column no record sets (every column a projected load
+/// skips) costs nothing until [`ScalarBuilder::finish`].
 pub(crate) struct ScalarBuilder {
     dict: DictBuilder,
+    /// Codes of devices `0..codes.len()`; later devices are null.
     codes: Vec<u32>,
+    len: usize,
 }
 
 impl ScalarBuilder {
     pub(crate) fn new() -> Self {
-        ScalarBuilder { dict: DictBuilder::default(), codes: Vec::new() }
+        ScalarBuilder { dict: DictBuilder::default(), codes: Vec::new(), len: 0 }
     }
     pub(crate) fn push(&mut self, value: Option<&str>) -> Result<(), ColumnOverflow> {
         let code = self.dict.intern(value)?;
-        self.codes.push(code);
+        if code != 0 {
+            self.codes.resize(self.len, 0);
+            self.codes.push(code);
+        }
+        self.len += 1;
         Ok(())
+    }
+    /// The code of a non-empty value, interned (without a device); the
+    /// bytes must be UTF-8 ([`DictBuilder::intern_bytes`]).
+    pub(crate) fn intern_bytes(&mut self, value: &[u8]) -> Result<u32, ColumnOverflow> {
+        if value.is_empty() {
+            return Ok(0);
+        }
+        self.dict.intern_bytes(value)
+    }
+    /// True while the dictionary deduplicates (see [`DictBuilder`]).
+    pub(crate) fn dedups(&self) -> bool {
+        !self.dict.unique
+    }
+    /// Appends `devices` devices whose codes are `remap[local]` for
+    /// `local` in `codes` (shorter than `devices`: the rest are null).
+    pub(crate) fn extend_remapped(&mut self, devices: usize, codes: &[u32], remap: &[u32]) {
+        if !codes.is_empty() {
+            self.codes.resize(self.len, 0);
+            self.codes.extend(codes.iter().map(|&c| remap.get(c as usize).copied().unwrap_or(0)));
+        }
+        self.len += devices;
     }
     pub(crate) fn finish(self) -> ScalarColumn {
         let dict = self.dict.finish();
         let max = dict.len() as u32;
-        ScalarColumn { dict, codes: Codes::narrow(self.codes, max) }
+        let mut codes = self.codes;
+        codes.resize(self.len, 0);
+        ScalarColumn { dict, codes: Codes::narrow(codes, max) }
     }
 }
 
@@ -294,6 +335,8 @@ pub(crate) const PHYSICAL_ID_LANES: &[&str] =
 pub(crate) struct CollectionBuilder {
     prefixes: &'static [&'static str],
     dicts: Vec<DictBuilder>,
+    /// Per lane, first codes of devices `0..first[lane].len()`; later
+    /// devices have no item in the lane (kept lazily, as scalar codes).
     first: Vec<Vec<u32>>,
     extra: Vec<Vec<[u32; 2]>>,
     mask: Vec<u16>,
@@ -329,17 +372,14 @@ impl CollectionBuilder {
 
     pub(crate) fn push<'a>(&mut self, items: impl Iterator<Item = &'a str>) -> Result<(), ColumnOverflow> {
         let device = self.mask.len() as u32;
-        for f in &mut self.first {
-            f.push(0);
-        }
         let mut mask = 0u16;
         for item in items {
             let lane = lane_of(self.prefixes, item);
             let code = self.dicts[lane].intern_item(item)?;
             if mask & (1 << lane) == 0 {
-                if let Some(slot) = self.first[lane].last_mut() {
-                    *slot = code;
-                }
+                let first = &mut self.first[lane];
+                first.resize(device as usize, 0);
+                first.push(code);
                 mask |= 1 << lane;
             } else {
                 self.extra[lane].push([device, code]);
@@ -349,7 +389,51 @@ impl CollectionBuilder {
         Ok(())
     }
 
+    /// Number of lanes (the prefixes and the rest).
+    pub(crate) fn lanes(&self) -> usize {
+        self.dicts.len()
+    }
+
+    /// The code of `item` in lane `lane`, interned (without a device); the
+    /// bytes must be UTF-8 ([`DictBuilder::intern_bytes`]).
+    pub(crate) fn intern_bytes(&mut self, lane: usize, item: &[u8]) -> Result<u32, ColumnOverflow> {
+        match self.dicts.get_mut(lane) {
+            Some(d) => d.intern_bytes(item),
+            None => Err(ColumnOverflow { column: String::new() }),
+        }
+    }
+
+    /// True while lane `lane` deduplicates its items.
+    pub(crate) fn dedups(&self, lane: usize) -> bool {
+        self.dicts.get(lane).is_some_and(|d| !d.unique)
+    }
+
+    /// Appends lane `lane` of devices built elsewhere: their first codes
+    /// (`remap[local]`, possibly fewer than the devices) and later items as
+    /// `[device within the run, local code]`. Every lane of the run first,
+    /// then [`CollectionBuilder::extend_masks`].
+    pub(crate) fn extend_remapped(&mut self, lane: usize, first: &[u32], extra: &[[u32; 2]], remap: &[u32]) {
+        let base = self.mask.len();
+        let code = |c: u32| remap.get(c as usize).copied().unwrap_or(0);
+        if !first.is_empty() {
+            if let Some(f) = self.first.get_mut(lane) {
+                f.resize(base, 0);
+                f.extend(first.iter().map(|&c| code(c)));
+            }
+        }
+        if let Some(x) = self.extra.get_mut(lane) {
+            x.extend(extra.iter().map(|&[d, c]| [base as u32 + d, code(c)]));
+        }
+    }
+
+    /// Ends a run of [`CollectionBuilder::extend_remapped`] calls: appends
+    /// the run's masks.
+    pub(crate) fn extend_masks(&mut self, masks: &[u16]) {
+        self.mask.extend_from_slice(masks);
+    }
+
     pub(crate) fn finish(self) -> CollectionColumn {
+        let devices = self.mask.len();
         let mut prefixes: Vec<&'static str> = self.prefixes.to_vec();
         prefixes.push("");
         let lanes = self
@@ -358,7 +442,8 @@ impl CollectionBuilder {
             .zip(self.first)
             .zip(self.extra)
             .zip(prefixes)
-            .map(|(((dict, first), mut extra), prefix)| {
+            .map(|(((dict, mut first), mut extra), prefix)| {
+                first.resize(devices, 0);
                 let dict = dict.finish();
                 let max = dict.len() as u32;
                 extra.shrink_to_fit();

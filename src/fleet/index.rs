@@ -52,7 +52,7 @@ fn bool_text(b: Option<bool>) -> Option<&'static str> {
     b.map(|b| if b { "true" } else { "false" })
 }
 
-fn scalar_value(d: &Device, slot: usize) -> Option<&str> {
+pub(crate) fn scalar_value(d: &Device, slot: usize) -> Option<&str> {
     use DeviceProperty as P;
     if slot >= BASE.len() {
         let n = (slot - BASE.len() + 1) as u8;
@@ -211,9 +211,7 @@ impl FleetBuilder {
             if !self.extensions.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
                 // A name first seen now: every earlier device lacks it.
                 let mut col = ScalarBuilder::new();
-                for _ in 0..self.len {
-                    col.push(None).map_err(|_| ColumnOverflow { column: name.to_string() })?;
-                }
+                col.extend_remapped(self.len, &[], &[]);
                 self.extensions.push((name.to_string(), col));
             }
         }
@@ -227,6 +225,58 @@ impl FleetBuilder {
         }
         self.len += 1;
         Ok(())
+    }
+
+    /// The builder of scalar column `slot` (see [`scalar_slot`]).
+    pub(crate) fn scalar_mut(&mut self, slot: usize) -> Option<&mut ScalarBuilder> {
+        self.scalars.get_mut(slot)
+    }
+
+    /// The builder of collection `k`: 0 `devicePhysicalIds`, 1
+    /// `systemLabels`, 2 `memberOf`.
+    pub(crate) fn collection_mut(&mut self, k: usize) -> Option<&mut CollectionBuilder> {
+        match k {
+            0 => Some(&mut self.physical_ids),
+            1 => Some(&mut self.system_labels),
+            2 => Some(&mut self.member_of),
+            _ => None,
+        }
+    }
+
+    /// Which columns (scalar slots, then each collection's lanes) still
+    /// deduplicate their values: a loader building devices elsewhere need
+    /// not intern values of the others.
+    pub(crate) fn dedup_flags(&self) -> (Vec<bool>, [Vec<bool>; 3]) {
+        let lanes = |c: &CollectionBuilder| (0..c.lanes()).map(|l| c.dedups(l)).collect();
+        (
+            self.scalars.iter().map(ScalarBuilder::dedups).collect(),
+            [lanes(&self.physical_ids), lanes(&self.system_labels), lanes(&self.member_of)],
+        )
+    }
+
+    /// The custom extension column `name` (case-insensitive), created
+    /// (null for every device so far) when new.
+    pub(crate) fn extension_mut(&mut self, name: &str) -> &mut ScalarBuilder {
+        let k = match self.extensions.iter().position(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            Some(k) => k,
+            None => {
+                let mut col = ScalarBuilder::new();
+                col.extend_remapped(self.len, &[], &[]);
+                self.extensions.push((name.to_string(), col));
+                self.extensions.len() - 1
+            }
+        };
+        &mut self.extensions[k].1
+    }
+
+    /// Every custom extension column, by name.
+    pub(crate) fn extensions_mut(&mut self) -> impl Iterator<Item = (&str, &mut ScalarBuilder)> {
+        self.extensions.iter_mut().map(|(n, c)| (n.as_str(), c))
+    }
+
+    /// Counts `devices` devices whose columns were appended directly.
+    pub(crate) fn grow(&mut self, devices: usize) {
+        self.len += devices;
     }
 
     /// Records that rule-style field names were used (`deviceOSType` for
@@ -264,7 +314,7 @@ impl FleetBuilder {
     }
 }
 
-fn overflow(slot: usize) -> ColumnOverflow {
+pub(crate) fn overflow(slot: usize) -> ColumnOverflow {
     let name = if slot >= BASE.len() {
         format!("extensionAttribute{}", slot - BASE.len() + 1)
     } else {

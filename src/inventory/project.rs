@@ -31,7 +31,7 @@ use crate::inventory::Device;
 use crate::rule::{DeviceProperty, Property};
 
 /// Graph fields of a device record, in `Field` order.
-const FIELDS: [&str; 20] = [
+pub(crate) const FIELDS: [&str; 20] = [
     "id",
     "accountEnabled",
     "deviceCategory",
@@ -116,6 +116,16 @@ impl Projection {
         FIELDS.iter().position(|f| *f == field).is_some_and(|k| self.fields & (1 << k) != 0)
     }
 
+    /// True when custom directory extensions are decoded.
+    pub(crate) fn reads_extensions(&self) -> bool {
+        self.extensions
+    }
+
+    /// True when field `k` of [`FIELDS`] is decoded.
+    pub(crate) fn reads_field(&self, k: usize) -> bool {
+        self.fields & (1 << k) != 0
+    }
+
     /// True when every field is decoded.
     pub fn is_all(&self) -> bool {
         self.fields == u32::MAX && self.extensions
@@ -123,7 +133,7 @@ impl Projection {
 }
 
 /// A record's key, classified as the parser reads it.
-enum Key {
+pub(crate) enum Key {
     Field(usize),
     Extension(String),
     RuleStyle(&'static str),
@@ -136,7 +146,7 @@ thread_local! {
     static UNKNOWN: RefCell<FxHashMap<Box<str>, Option<&'static str>>> = RefCell::default();
 }
 
-fn classify(key: &str) -> Key {
+pub(crate) fn classify(key: &str) -> Key {
     if let Some(k) = FIELDS.iter().position(|f| *f == key) {
         return Key::Field(k);
     }

@@ -1,0 +1,386 @@
+//! One chunk of JSON Lines as columns of its own, and their merge into the
+//! index's builder.
+//!
+//! A chunk (about a megabyte of whole lines) is parsed on any thread into
+//! chunk-local dictionaries: each column keeps its distinct values as
+//! spans of the block (no copy, no allocation per value) and one local code
+//! per device. The merge, in file order, interns each *distinct* local
+//! value into the global dictionary once and rewrites the local codes
+//! through that table, so the sequential part of a load costs one hash
+//! lookup per distinct value per chunk instead of one per device and column.
+//!
+//! Columns whose global dictionary has stopped deduplicating (object ids,
+//! `deviceId`, the `[ZTDId]` lane: see `column::DictBuilder`) are not
+//! hashed locally either: each value is appended as it comes. A repeated
+//! value then has two codes, which `DictBuilder` already allows: rules are
+//! evaluated once per dictionary entry and then per code (`fleet::plan`),
+//! `find` and `ids_unique` compare text, and the pack writer copies the
+//! dictionary as it is, so nothing looks a value up by text expecting a
+//! single code.
+//!
+//! Values live in the block, which the chunk does not borrow (so blocks
+//! and their parsed chunks can be handed between threads and loop turns):
+//! a [`Span`] is a byte range of the block, or, past the block's length, of
+//! the chunk's own text, which holds the values of records serde parsed.
+
+use std::borrow::Cow;
+
+use rustc_hash::FxHashMap;
+
+use super::scan::{self, Record, Targets};
+use crate::fleet::column::{lane_of, ColumnOverflow, PHYSICAL_ID_LANES};
+use crate::fleet::index::scalar_value;
+use crate::fleet::{FleetBuilder, FleetIndex};
+use crate::inventory::project::{self, Projection};
+use crate::inventory::Device;
+
+/// A value: bytes `start..end` of the block, or (from the block's length
+/// on) of the chunk's own text.
+#[derive(Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+/// Distinct values (code `k + 1` is `values[k]`) and per-device codes;
+/// devices past `codes.len()` are null.
+#[derive(Default)]
+struct Local {
+    values: Vec<Span>,
+    codes: Vec<u32>,
+}
+
+#[derive(Default)]
+struct LocalLane {
+    values: Vec<Span>,
+    first: Vec<u32>,
+    extra: Vec<[u32; 2]>,
+}
+
+struct LocalCollection {
+    prefixes: &'static [&'static str],
+    lanes: Vec<LocalLane>,
+    masks: Vec<u16>,
+}
+
+/// Which columns deduplicate (from [`FleetBuilder::dedup_flags`]).
+pub(super) type Dedup = (Vec<bool>, [Vec<bool>; 3]);
+
+/// Where the first record the chunk could not take is.
+pub(super) struct Failed {
+    /// Line within the chunk (0-based).
+    pub(super) line: usize,
+    /// Record within the chunk (0-based, counting non-blank lines).
+    pub(super) record: usize,
+    /// The line's bytes in the block.
+    pub(super) start: usize,
+    pub(super) end: usize,
+}
+
+/// A parsed chunk.
+pub(super) struct Chunk {
+    pub(super) devices: usize,
+    pub(super) lines: usize,
+    pub(super) failed: Option<Failed>,
+    scalars: Vec<Local>,
+    collections: [LocalCollection; 3],
+    extensions: Vec<(String, Local)>,
+    misnamed: Vec<&'static str>,
+    own: String,
+    block_len: usize,
+}
+
+/// What a chunk's parse needs besides its bytes.
+pub(super) struct Context<'c> {
+    pub(super) targets: &'c Targets,
+    pub(super) projection: &'c Projection,
+    pub(super) dedup: &'c Dedup,
+}
+
+/// Parses `block[start..end]` (whole lines); `file_start` when it holds the
+/// file's first line (which may start with byte-order marks).
+pub(super) fn parse(block: &[u8], start: usize, end: usize, file_start: bool, cx: &Context<'_>) -> Chunk {
+    let raw = block.get(start..end).unwrap_or(&[]);
+    let mut p = Parser::new(block, cx);
+    // One validation for the whole chunk; only a chunk with invalid UTF-8
+    // is checked line by line (to find the line).
+    let whole = std::str::from_utf8(raw).ok();
+    let mut rec = Record::new();
+    let mut from = 0;
+    let mut records = 0;
+    let ends =
+        memchr::memchr_iter(b'\n', raw).chain((raw.last().is_some_and(|b| *b != b'\n')).then_some(raw.len()));
+    for (line, to) in ends.enumerate() {
+        p.chunk.lines += 1;
+        let (a, mut b) = (from, to);
+        from = to + 1;
+        if raw.get(a..b).is_some_and(|l| l.last() == Some(&b'\r')) {
+            b -= 1;
+        }
+        let bytes = raw.get(a..b).unwrap_or(&[]);
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let text = match whole {
+            Some(t) => t.get(a..b),
+            None => std::str::from_utf8(bytes).ok(),
+        };
+        let fail = Failed { line, record: records, start: start + a, end: start + b };
+        records += 1;
+        let Some(mut text) = text else {
+            p.chunk.failed = Some(fail);
+            break;
+        };
+        if file_start && line == 0 {
+            text = text.trim_start_matches('\u{feff}');
+            if text.trim().is_empty() {
+                continue;
+            }
+        }
+        if scan::record(text, cx.targets, &mut rec).is_some() {
+            p.push_record(&rec);
+        } else {
+            match project::parse_record(text, cx.projection) {
+                Some((device, misnamed)) => p.push_device(&device, &misnamed),
+                None => {
+                    p.chunk.failed = Some(fail);
+                    break;
+                }
+            }
+        }
+    }
+    p.chunk
+}
+
+struct Parser<'a, 'c> {
+    block: &'a [u8],
+    dedup: &'c Dedup,
+    scalar_maps: Vec<FxHashMap<&'a str, u32>>,
+    lane_maps: [Vec<FxHashMap<&'a str, u32>>; 3],
+    chunk: Chunk,
+}
+
+fn collection(prefixes: &'static [&'static str]) -> LocalCollection {
+    LocalCollection {
+        prefixes,
+        lanes: (0..=prefixes.len()).map(|_| LocalLane::default()).collect(),
+        masks: Vec::new(),
+    }
+}
+
+impl<'a, 'c> Parser<'a, 'c> {
+    fn new(block: &'a [u8], cx: &Context<'c>) -> Self {
+        let maps = |n: usize| (0..n).map(|_| FxHashMap::default()).collect::<Vec<_>>();
+        Parser {
+            block,
+            dedup: cx.dedup,
+            scalar_maps: maps(FleetIndex::COLUMNS),
+            lane_maps: [maps(PHYSICAL_ID_LANES.len() + 1), maps(1), maps(1)],
+            chunk: Chunk {
+                devices: 0,
+                lines: 0,
+                failed: None,
+                scalars: (0..FleetIndex::COLUMNS).map(|_| Local::default()).collect(),
+                collections: [collection(PHYSICAL_ID_LANES), collection(&[]), collection(&[])],
+                extensions: Vec::new(),
+                misnamed: Vec::new(),
+                own: String::new(),
+                block_len: block.len(),
+            },
+        }
+    }
+
+    /// The span of a value, borrowed from the block or copied into the
+    /// chunk's own text.
+    fn span(&mut self, v: Cow<'a, str>) -> Span {
+        match v {
+            Cow::Borrowed(s) => {
+                let start = (s.as_ptr() as usize).wrapping_sub(self.block.as_ptr() as usize);
+                Span { start, end: start + s.len() }
+            }
+            Cow::Owned(s) => {
+                let start = self.chunk.block_len + self.chunk.own.len();
+                self.chunk.own.push_str(&s);
+                Span { start, end: start + s.len() }
+            }
+        }
+    }
+
+    /// The local code of a value (interned when the column deduplicates
+    /// and the value is in the block).
+    fn code(&mut self, values: Values, v: Cow<'a, str>) -> u32 {
+        let dedup = match values {
+            Values::Scalar(slot) => self.dedup.0.get(slot).copied().unwrap_or(false),
+            Values::Lane(c, lane) => self.dedup.1[c].get(lane).copied().unwrap_or(false),
+        };
+        let borrowed = match &v {
+            Cow::Borrowed(s) if dedup => Some(*s),
+            _ => None,
+        };
+        if let Some(s) = borrowed {
+            let map = match values {
+                Values::Scalar(slot) => &mut self.scalar_maps[slot],
+                Values::Lane(c, lane) => &mut self.lane_maps[c][lane],
+            };
+            if let Some(&code) = map.get(s) {
+                return code;
+            }
+        }
+        let span = self.span(v);
+        let list = match values {
+            Values::Scalar(slot) => &mut self.chunk.scalars[slot].values,
+            Values::Lane(c, lane) => &mut self.chunk.collections[c].lanes[lane].values,
+        };
+        list.push(span);
+        let code = list.len() as u32;
+        if let Some(s) = borrowed {
+            match values {
+                Values::Scalar(slot) => self.scalar_maps[slot].insert(s, code),
+                Values::Lane(c, lane) => self.lane_maps[c][lane].insert(s, code),
+            };
+        }
+        code
+    }
+
+    fn scalar(&mut self, slot: usize, v: Option<Cow<'a, str>>) {
+        let Some(v) = v.filter(|v| !v.is_empty()) else { return };
+        let code = self.code(Values::Scalar(slot), v);
+        let device = self.chunk.devices;
+        let codes = &mut self.chunk.scalars[slot].codes;
+        codes.resize(device, 0);
+        codes.push(code);
+    }
+
+    fn items(&mut self, c: usize, items: impl Iterator<Item = Cow<'a, str>>) {
+        let device = self.chunk.devices as u32;
+        let mut mask = 0u16;
+        for item in items {
+            let lane = lane_of(self.chunk.collections[c].prefixes, &item);
+            let code = self.code(Values::Lane(c, lane), item);
+            let l = &mut self.chunk.collections[c].lanes[lane];
+            if mask & (1 << lane) == 0 {
+                l.first.resize(device as usize, 0);
+                l.first.push(code);
+                mask |= 1 << lane;
+            } else {
+                l.extra.push([device, code]);
+            }
+        }
+        self.chunk.collections[c].masks.push(mask);
+    }
+
+    fn note(&mut self, misnamed: &[&'static str]) {
+        for name in misnamed {
+            if !self.chunk.misnamed.contains(name) {
+                self.chunk.misnamed.push(name);
+            }
+        }
+    }
+
+    fn push_record(&mut self, rec: &Record<'a>) {
+        for (slot, v) in rec.scalars.iter().enumerate() {
+            self.scalar(slot, v.map(Cow::Borrowed));
+        }
+        self.items(0, rec.physical_ids.iter().map(|s| Cow::Borrowed(*s)));
+        self.items(1, rec.system_labels.iter().map(|s| Cow::Borrowed(*s)));
+        self.items(2, std::iter::empty());
+        self.note(&rec.misnamed);
+        self.chunk.devices += 1;
+    }
+
+    /// A record serde parsed (its values copied into the chunk's text).
+    fn push_device(&mut self, d: &Device, misnamed: &[&'static str]) {
+        let owned = |s: &str| Cow::Owned(s.to_string());
+        for slot in 0..FleetIndex::COLUMNS {
+            self.scalar(slot, scalar_value(d, slot).map(owned));
+        }
+        self.items(0, d.physical_ids.iter().flatten().map(|s| owned(s)));
+        self.items(1, d.system_labels.iter().flatten().map(|s| owned(s)));
+        self.items(2, d.member_of().map(owned));
+        let device = self.chunk.devices;
+        for (name, value) in d.extensions.iter() {
+            let k = match self.chunk.extensions.iter().position(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                Some(k) => k,
+                None => {
+                    self.chunk.extensions.push((name.to_string(), Local::default()));
+                    self.chunk.extensions.len() - 1
+                }
+            };
+            if value.is_empty() {
+                continue;
+            }
+            let span = self.span(owned(value));
+            let col = &mut self.chunk.extensions[k].1;
+            col.values.push(span);
+            col.codes.resize(device, 0);
+            col.codes.push(col.values.len() as u32);
+        }
+        self.note(misnamed);
+        self.note(d.extensions.misnamed());
+        self.chunk.devices += 1;
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Values {
+    Scalar(usize),
+    Lane(usize, usize),
+}
+
+/// Names of the collections, for overflow errors.
+const COLLECTIONS: [&str; 3] = ["devicePhysicalIds", "systemLabels", "memberOf"];
+
+/// Appends `chunk` (parsed from `block`) to `builder`, in order.
+pub(super) fn merge(builder: &mut FleetBuilder, block: &[u8], chunk: &Chunk) -> Result<(), ColumnOverflow> {
+    // Bytes of validated chunks, cut at quotes: UTF-8 without a new check.
+    let text = |s: &Span| -> Result<&[u8], ColumnOverflow> {
+        let bytes = match s.start.checked_sub(chunk.block_len) {
+            None => block.get(s.start..s.end),
+            Some(k) => chunk.own.as_bytes().get(k..k + (s.end - s.start)),
+        };
+        bytes.ok_or_else(|| ColumnOverflow { column: "a value outside its block".into() })
+    };
+    for (slot, local) in chunk.scalars.iter().enumerate() {
+        let Some(col) = builder.scalar_mut(slot) else { continue };
+        let mut remap = Vec::with_capacity(local.values.len() + 1);
+        remap.push(0);
+        for v in &local.values {
+            remap.push(col.intern_bytes(text(v)?).map_err(|_| crate::fleet::index::overflow(slot))?);
+        }
+        col.extend_remapped(chunk.devices, &local.codes, &remap);
+    }
+    for (c, local) in chunk.collections.iter().enumerate() {
+        let Some(col) = builder.collection_mut(c) else { continue };
+        let overflow = || ColumnOverflow { column: COLLECTIONS[c].into() };
+        for (lane, l) in local.lanes.iter().enumerate() {
+            let mut remap = Vec::with_capacity(l.values.len() + 1);
+            remap.push(0);
+            for v in &l.values {
+                remap.push(col.intern_bytes(lane, text(v)?).map_err(|_| overflow())?);
+            }
+            col.extend_remapped(lane, &l.first, &l.extra, &remap);
+        }
+        col.extend_masks(&local.masks);
+    }
+    for (name, _) in &chunk.extensions {
+        builder.extension_mut(name);
+    }
+    for (name, col) in builder.extensions_mut() {
+        match chunk.extensions.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            Some((_, local)) => {
+                let mut remap = vec![0];
+                for v in &local.values {
+                    remap.push(
+                        col.intern_bytes(text(v)?)
+                            .map_err(|_| ColumnOverflow { column: name.to_string() })?,
+                    );
+                }
+                col.extend_remapped(chunk.devices, &local.codes, &remap);
+            }
+            None => col.extend_remapped(chunk.devices, &[], &[]),
+        }
+    }
+    builder.note_misnamed(&chunk.misnamed);
+    builder.grow(chunk.devices);
+    Ok(())
+}

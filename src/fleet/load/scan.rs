@@ -1,0 +1,529 @@
+//! A hand-written scanner for one JSON Lines device record, borrowing every
+//! value from the line.
+//!
+//! Decision: the scanner is *conservative*, not complete. It accepts only
+//! records whose every byte it can check against RFC 8259 (§2 grammar, §7
+//! strings, §6 numbers) and against the derived `Device` deserializer's
+//! types, and gives up ([`None`]) on anything else: a backslash escape, a
+//! number with an exponent or more than 18 integer digits, nesting deeper
+//! than [`MAX_DEPTH`], a duplicate field, a custom extension when they are
+//! decoded, a non-empty `memberOf`, any type the derived deserializer might
+//! coerce. The caller then parses that record with serde (the projected
+//! visitor, then the derived deserializer to name an error), so the set of
+//! accepted files and every error message stay those of serde; the scanner
+//! only needs to be exact on what it accepts, and it never accepts a record
+//! serde would reject: skipped fields are type-checked here as in
+//! `inventory::project` ("skipped is not unchecked").
+//!
+//! A string ends at the first quote, backslash or control character, found
+//! eight bytes at a time ([`stop`]); the line is valid UTF-8 before it gets here (the caller validates each chunk
+//! whole), so a value is a `&str` slice of it with no copy.
+
+use crate::fleet::index::scalar_slot;
+use crate::fleet::FleetIndex;
+use crate::inventory::project::{classify, Key, Projection, FIELDS};
+use crate::rule::{DeviceProperty, ExtensionSlot};
+
+/// Nesting the scanner follows in skipped values; deeper records go to
+/// serde (whose own limit is 128).
+const MAX_DEPTH: u32 = 64;
+
+/// Field numbers (in `FIELDS` order) with a special shape.
+const ID: usize = 0;
+const EXTENSION_ATTRIBUTES: usize = 7;
+const PHYSICAL_IDS: usize = 15;
+const SYSTEM_LABELS: usize = 17;
+const MEMBER_OF: usize = 19;
+
+/// The values of one record, by index column.
+pub(super) struct Record<'a> {
+    /// Values of the fixed scalar columns, by slot.
+    pub(super) scalars: [Option<&'a str>; FleetIndex::COLUMNS],
+    pub(super) physical_ids: Vec<&'a str>,
+    pub(super) system_labels: Vec<&'a str>,
+    /// Rule-style field names the record used.
+    pub(super) misnamed: Vec<&'static str>,
+}
+
+impl<'a> Record<'a> {
+    pub(super) fn new() -> Record<'a> {
+        Record {
+            scalars: [None; FleetIndex::COLUMNS],
+            physical_ids: Vec::new(),
+            system_labels: Vec::new(),
+            misnamed: Vec::new(),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.scalars = [None; FleetIndex::COLUMNS];
+        self.physical_ids.clear();
+        self.system_labels.clear();
+        self.misnamed.clear();
+    }
+}
+
+/// Where each Graph field goes in the index, worked out once from the
+/// property catalogue (so it cannot drift from `FleetBuilder::push`).
+pub(super) struct Targets {
+    /// Scalar slot of each field of `FIELDS` (`None`: not a scalar).
+    field_slot: [Option<usize>; FIELDS.len()],
+    /// Scalar slot of `extensionAttribute{n}` at `n - 1`.
+    extension_slot: [Option<usize>; 15],
+    /// Field `k` is stored (projected) when bit `k` is set.
+    stored: u32,
+    /// Custom extensions are decoded: such records go to serde.
+    extensions: bool,
+}
+
+impl Targets {
+    pub(super) fn new(projection: &Projection) -> Targets {
+        let mut field_slot = [None; FIELDS.len()];
+        for (k, name) in FIELDS.iter().enumerate() {
+            field_slot[k] = DeviceProperty::all()
+                .filter(|p| !matches!(p, DeviceProperty::ExtensionAttribute(_)))
+                .find(|p| p.graph_field() == *name)
+                .and_then(scalar_slot);
+        }
+        let mut extension_slot = [None; 15];
+        for (n, slot) in (1u8..).zip(extension_slot.iter_mut()) {
+            *slot = ExtensionSlot::new(n).and_then(|s| scalar_slot(DeviceProperty::ExtensionAttribute(s)));
+        }
+        // extensionAttributes and memberOf are decoded whatever the
+        // projection, as the projected visitor decodes them.
+        let mut stored = (1 << EXTENSION_ATTRIBUTES) | (1 << MEMBER_OF);
+        for k in 0..FIELDS.len() {
+            if projection.reads_field(k) {
+                stored |= 1 << k;
+            }
+        }
+        Targets { field_slot, extension_slot, stored, extensions: projection.reads_extensions() }
+    }
+}
+
+/// The field number of a Graph field name (`FIELDS` order).
+fn field_of(key: &str) -> Option<usize> {
+    Some(match key {
+        "id" => 0,
+        "accountEnabled" => 1,
+        "deviceCategory" => 2,
+        "deviceId" => 3,
+        "deviceOwnership" => 4,
+        "displayName" => 5,
+        "enrollmentProfileName" => 6,
+        "extensionAttributes" => 7,
+        "isRooted" => 8,
+        "managementType" => 9,
+        "manufacturer" => 10,
+        "mdmAppId" => 11,
+        "model" => 12,
+        "operatingSystem" => 13,
+        "operatingSystemVersion" => 14,
+        "physicalIds" => 15,
+        "profileType" => 16,
+        "systemLabels" => 17,
+        "trustType" => 18,
+        "memberOf" => 19,
+        _ => return None,
+    })
+}
+
+/// Scans `line` (one record) into `rec`; `None` when the record needs
+/// serde (see the module doc).
+pub(super) fn record<'a>(line: &'a str, targets: &Targets, rec: &mut Record<'a>) -> Option<()> {
+    rec.clear();
+    let mut c = Cursor { s: line, b: line.as_bytes(), i: 0 };
+    c.ws();
+    c.eat(b'{')?;
+    c.ws();
+    let mut seen = 0u32;
+    if c.eat(b'}').is_none() {
+        loop {
+            let key = c.string()?;
+            c.ws();
+            c.eat(b':')?;
+            c.ws();
+            match field_of(key) {
+                Some(k) => {
+                    if seen & (1 << k) != 0 {
+                        return None;
+                    }
+                    seen |= 1 << k;
+                    c.field(k, targets, rec)?;
+                }
+                None => match classify(key) {
+                    Key::Field(_) => return None,
+                    Key::Extension(_) if targets.extensions => return None,
+                    Key::RuleStyle(name) => {
+                        if !rec.misnamed.contains(&name) {
+                            rec.misnamed.push(name);
+                        }
+                        c.skip_value(0)?;
+                    }
+                    Key::Extension(_) | Key::Other => c.skip_value(0)?,
+                },
+            }
+            c.ws();
+            match c.next()? {
+                b',' => c.ws(),
+                b'}' => break,
+                _ => return None,
+            }
+        }
+    }
+    c.ws();
+    (c.i == c.b.len() && seen & (1 << ID) != 0).then_some(())
+}
+
+struct Cursor<'a> {
+    s: &'a str,
+    b: &'a [u8],
+    i: usize,
+}
+
+/// The offset in `b` of the first `"`, `\\` or control character
+/// (U+0000–U+001F, which JSON forbids raw in a string), if any.
+///
+/// Eight bytes at a time (SWAR): for a word `x`, `(x - 0x01..) & !x & 0x80..`
+/// flags its zero bytes, so `x ^ 0x22..` flags quotes, `x ^ 0x5C..`
+/// backslashes and `(x - 0x20..) & !x` bytes below 0x20. A borrow can flag
+/// a byte *above* a true hit, never below one, so the lowest flag is exact.
+/// Values are mostly short, where this beats a vector search's set-up.
+fn stop(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut i = 0;
+    while let Some(word) = b.get(i..i + 8) {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let x = u64::from_le_bytes(bytes);
+        let hits =
+            zero(x ^ (ONES * 0x22)) | zero(x ^ (ONES * 0x5C)) | (x.wrapping_sub(ONES * 0x20) & !x & HIGH);
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    let rest = b.get(i..)?;
+    rest.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20).map(|k| i + k)
+}
+
+impl<'a> Cursor<'a> {
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let c = self.peek()?;
+        self.i += 1;
+        Some(c)
+    }
+
+    fn eat(&mut self, c: u8) -> Option<()> {
+        (self.peek()? == c).then(|| self.i += 1)
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<&'a str> {
+        let end = self.i + word.len();
+        if self.b.get(self.i..end)? != word {
+            return None;
+        }
+        let text = self.s.get(self.i..end)?;
+        self.i = end;
+        Some(text)
+    }
+
+    /// A string without escapes; its contents.
+    fn string(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let rest = self.b.get(start..)?;
+        let len = stop(rest)?;
+        if rest.get(len) != Some(&b'"') {
+            return None;
+        }
+        self.i = start + len + 1;
+        self.s.get(start..start + len)
+    }
+
+    /// A string, or `null` (`None` inside).
+    fn opt_string(&mut self) -> Option<Option<&'a str>> {
+        match self.peek()? {
+            b'"' => self.string().map(Some),
+            b'n' => self.literal(b"null").map(|_| None),
+            _ => None,
+        }
+    }
+
+    /// `true`, `false` or `null`, as the text the index stores.
+    fn opt_bool(&mut self) -> Option<Option<&'a str>> {
+        match self.peek()? {
+            b't' => self.literal(b"true").map(Some),
+            b'f' => self.literal(b"false").map(Some),
+            b'n' => self.literal(b"null").map(|_| None),
+            _ => None,
+        }
+    }
+
+    /// `null` or an array of strings, pushed onto `out`.
+    fn opt_strings(&mut self, out: &mut Vec<&'a str>) -> Option<()> {
+        if self.peek()? == b'n' {
+            return self.literal(b"null").map(|_| ());
+        }
+        self.eat(b'[')?;
+        self.ws();
+        if self.eat(b']').is_some() {
+            return Some(());
+        }
+        loop {
+            out.push(self.string()?);
+            self.ws();
+            match self.next()? {
+                b',' => self.ws(),
+                b']' => return Some(()),
+                _ => return None,
+            }
+        }
+    }
+
+    /// The value of Graph field `k`, type-checked, stored when projected.
+    fn field(&mut self, k: usize, t: &Targets, rec: &mut Record<'a>) -> Option<()> {
+        let store = t.stored & (1 << k) != 0;
+        match k {
+            ID => {
+                let v = self.string()?;
+                if store {
+                    rec.scalars[t.field_slot[k]?] = Some(v);
+                }
+            }
+            1 | 8 => {
+                let v = self.opt_bool()?;
+                if store {
+                    rec.scalars[t.field_slot[k]?] = v;
+                }
+            }
+            EXTENSION_ATTRIBUTES => self.extension_attributes(t, rec)?,
+            PHYSICAL_IDS | SYSTEM_LABELS => {
+                let list = if k == PHYSICAL_IDS { &mut rec.physical_ids } else { &mut rec.system_labels };
+                let before = list.len();
+                self.opt_strings(list)?;
+                if !store {
+                    list.truncate(before);
+                }
+            }
+            MEMBER_OF => {
+                // Group references may be objects: serde decodes them.
+                if self.literal(b"null").is_none() {
+                    self.eat(b'[')?;
+                    self.ws();
+                    self.eat(b']')?;
+                }
+            }
+            _ => {
+                let v = self.opt_string()?;
+                if store {
+                    rec.scalars[t.field_slot[k]?] = v;
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// `extensionAttributes`: `null`, or an object whose known members are
+    /// strings or null (unknown members skipped, as the derived struct
+    /// does; a repeated member is serde's error).
+    fn extension_attributes(&mut self, t: &Targets, rec: &mut Record<'a>) -> Option<()> {
+        if self.peek()? == b'n' {
+            return self.literal(b"null").map(|_| ());
+        }
+        self.eat(b'{')?;
+        self.ws();
+        if self.eat(b'}').is_some() {
+            return Some(());
+        }
+        let mut seen = 0u16;
+        loop {
+            let key = self.string()?;
+            self.ws();
+            self.eat(b':')?;
+            self.ws();
+            // Exactly the derived struct's member names: no sign, no zero.
+            let n = key
+                .strip_prefix("extensionAttribute")
+                .filter(|n| !n.starts_with('0') && n.len() <= 2 && n.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|n| n.parse::<u8>().ok());
+            match n.filter(|n| (1..=15).contains(n)) {
+                Some(n) => {
+                    if seen & (1 << n) != 0 {
+                        return None;
+                    }
+                    seen |= 1 << n;
+                    let v = self.opt_string()?;
+                    rec.scalars[t.extension_slot[usize::from(n) - 1]?] = v;
+                }
+                None => self.skip_value(1)?,
+            }
+            self.ws();
+            match self.next()? {
+                b',' => self.ws(),
+                b'}' => return Some(()),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Any JSON value, checked and dropped.
+    fn skip_value(&mut self, depth: u32) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        match self.peek()? {
+            b'"' => self.string().map(|_| ()),
+            b't' => self.literal(b"true").map(|_| ()),
+            b'f' => self.literal(b"false").map(|_| ()),
+            b'n' => self.literal(b"null").map(|_| ()),
+            b'-' | b'0'..=b'9' => self.number(),
+            b'[' => {
+                self.i += 1;
+                self.ws();
+                if self.eat(b']').is_some() {
+                    return Some(());
+                }
+                loop {
+                    self.skip_value(depth + 1)?;
+                    self.ws();
+                    match self.next()? {
+                        b',' => self.ws(),
+                        b']' => return Some(()),
+                        _ => return None,
+                    }
+                }
+            }
+            b'{' => {
+                self.i += 1;
+                self.ws();
+                if self.eat(b'}').is_some() {
+                    return Some(());
+                }
+                loop {
+                    self.string()?;
+                    self.ws();
+                    self.eat(b':')?;
+                    self.ws();
+                    self.skip_value(depth + 1)?;
+                    self.ws();
+                    match self.next()? {
+                        b',' => self.ws(),
+                        b'}' => return Some(()),
+                        _ => return None,
+                    }
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// A number as RFC 8259 §6 writes it, without an exponent and with at
+    /// most 18 integer digits (so serde could not find it out of range).
+    fn number(&mut self) -> Option<()> {
+        self.eat(b'-');
+        let digits = |c: &mut Self| {
+            let start = c.i;
+            while c.peek().is_some_and(|d| d.is_ascii_digit()) {
+                c.i += 1;
+            }
+            c.i - start
+        };
+        let lead = self.peek()?;
+        let int = digits(self);
+        if int == 0 || int > 18 || (lead == b'0' && int > 1) {
+            return None;
+        }
+        if self.eat(b'.').is_some() && digits(self) == 0 {
+            return None;
+        }
+        match self.peek() {
+            Some(b'e' | b'E') => None,
+            _ => Some(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(line: &str) -> Option<Vec<Option<String>>> {
+        let t = Targets::new(&Projection::all());
+        let mut rec = Record::new();
+        record(line, &t, &mut rec)?;
+        let mut out: Vec<Option<String>> = rec.scalars.iter().map(|v| v.map(str::to_string)).collect();
+        out.extend(rec.physical_ids.iter().map(|v| Some(v.to_string())));
+        Some(out)
+    }
+
+    #[test]
+    fn accepts_plain_records_and_gives_up_on_the_rest() {
+        assert!(scan(r#"{"id": "a", "operatingSystem": "Windows", "physicalIds": ["[ZTDId]:1"]}"#).is_some());
+        assert!(scan(r#" {"id":"a","x":[1,-2.5,{"y":null}],"isRooted":false} "#).is_some());
+        assert!(scan(r#"{"id":"a","extensionAttributes":{"extensionAttribute3":"x","other":1}}"#).is_some());
+        for bad in [
+            r#"{"id": "a\"b"}"#,
+            r#"{"operatingSystem": "Windows"}"#,
+            r#"{"id": "a", "id": "b"}"#,
+            r#"{"id": "a", "x": 1e5}"#,
+            r#"{"id": "a", "x": 01}"#,
+            r#"{"id": "a", "x": [1,]}"#,
+            r#"{"id": "a",}"#,
+            r#"{"id": "a"} x"#,
+            r#"{"id": "a", "isRooted": "yes"}"#,
+            r#"{"id": "a", "physicalIds": [null]}"#,
+            r#"{"id": "a", "memberOf": ["g"]}"#,
+            "{\"id\": \"a\u{1}\"}",
+            r#"{"id": "a", "extensionAttributes": {"extensionAttribute1": "x", "extensionAttribute1": "y"}}"#,
+            r#"{"id": "a", "extensionAttributes": ["x"]}"#,
+        ] {
+            assert!(scan(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn stops_at_the_first_quote_backslash_or_control_character() {
+        for (text, want) in [
+            ("", None),
+            ("abc", None),
+            ("abcdefghijklmnop", None),
+            ("ab\"", Some(2)),
+            ("abcdefgh\\", Some(8)),
+            ("abcdefghij\u{1f}\"", Some(10)),
+            ("é€😀abcdefg\"x", Some(16)),
+            ("\u{7f}!#[]~~~~~~~~~~\"", Some(15)),
+        ] {
+            assert_eq!(stop(text.as_bytes()), want, "{text:?}");
+        }
+        for n in 0..40 {
+            let mut s = vec![b'a'; n];
+            s.push(b'"');
+            assert_eq!(stop(&s), Some(n));
+        }
+    }
+
+    #[test]
+    fn fields_land_in_the_columns_the_builder_uses() -> Result<(), serde_json::Error> {
+        let line = r#"{"id":"i","accountEnabled":true,"deviceCategory":"c","deviceId":"d","deviceOwnership":"o","displayName":"n","enrollmentProfileName":"e","extensionAttributes":{"extensionAttribute15":"x15","extensionAttribute1":"x1"},"isRooted":false,"managementType":"m","manufacturer":"f","mdmAppId":"a","model":"l","operatingSystem":"w","operatingSystemVersion":"v","profileType":"p","trustType":"t"}"#;
+        let d: crate::inventory::Device = serde_json::from_str(line)?;
+        let got = scan(line).unwrap_or_default();
+        for slot in 0..FleetIndex::COLUMNS {
+            let want = crate::fleet::index::scalar_value(&d, slot).map(str::to_string);
+            assert_eq!(got.get(slot).cloned().flatten(), want, "slot {slot}");
+        }
+        Ok(())
+    }
+}

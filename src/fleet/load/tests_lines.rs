@@ -1,0 +1,227 @@
+//! The chunked JSON Lines path against serde and the row reference, with
+//! blocks cut at every position.
+
+use proptest::prelude::*;
+use serde_json::{json, Map, Value};
+
+use super::lines;
+use crate::fleet::{CompiledSet, FleetIndex};
+use crate::inventory::{Device, InventoryError, Projection};
+use crate::rule::Rule;
+
+const RULES: [&str; 5] = [
+    r#"(device.deviceOSType -eq "Windows") -and (device.devicePhysicalIds -any (_ -startsWith "[ZTDId]"))"#,
+    r#"device.displayName -contains "é" -or device.extensionAttribute3 -eq "Windows""#,
+    r#"device.accountEnabled -eq true -and device.systemLabels -contains "L""#,
+    r#"device.extension_c272a57b722d4eb29bfe327874ae79cb_Site -eq "AMS""#,
+    r#"device.memberOf -any (group.objectId -in ['Windows', 'x\"y'])"#,
+];
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(String::new()),
+        Just("Windows".to_string()),
+        Just("a\"b\\c\n".to_string()),
+        Just("é€😀".to_string()),
+        Just("x\"y".to_string()),
+        "[a-zA-Z0-9 ]{0,6}",
+        "[ZTDId]:[a-f0-9]{1,4}".prop_map(|s| s.replace("ZTDId", "[ZTDId]")),
+    ]
+}
+
+fn opt_text() -> impl Strategy<Value = Value> {
+    prop_oneof![Just(Value::Null), text().prop_map(Value::String)]
+}
+
+fn record() -> impl Strategy<Value = Value> {
+    let names = prop::sample::select(vec![
+        "id",
+        "displayName",
+        "operatingSystem",
+        "deviceId",
+        "accountEnabled",
+        "physicalIds",
+        "systemLabels",
+        "extensionAttributes",
+        "memberOf",
+        "deviceOSType",
+        "extension_c272a57b722d4eb29bfe327874ae79cb_Site",
+        "other",
+    ]);
+    (text(), prop::collection::vec((names, opt_text(), prop::collection::vec(text(), 0..3), 0u8..4), 0..8))
+        .prop_map(|(id, fields)| {
+            let mut m = Map::new();
+            m.insert("id".into(), Value::String(id));
+            for (name, v, list, shape) in fields {
+                let value = match (name, shape) {
+                    ("id", _) => continue,
+                    ("accountEnabled", 0) => Value::Null,
+                    ("accountEnabled", s) => Value::Bool(s % 2 == 0),
+                    ("physicalIds" | "systemLabels", 0) => Value::Null,
+                    ("physicalIds" | "systemLabels", _) => json!(list),
+                    ("memberOf", 0) => json!(list),
+                    ("memberOf", _) => json!(list.iter().map(|g| json!({"id": g})).collect::<Vec<_>>()),
+                    ("extensionAttributes", 0) => Value::Null,
+                    ("extensionAttributes", s) => {
+                        json!({format!("extensionAttribute{}", s * 3): v, "x": [1, {"y": 2.5}]})
+                    }
+                    ("other", s) => json!([s, -1, list, {"k": v}]),
+                    ("extension_c272a57b722d4eb29bfe327874ae79cb_Site", 1) => json!(7),
+                    _ => v,
+                };
+                m.insert(name.to_string(), value);
+            }
+            Value::Object(m)
+        })
+}
+
+/// A file of `records`, with blank lines, CRLF, padding and a BOM as chosen.
+fn file(records: &[Value], crlf: bool, blank: bool, bom: bool, pad: bool) -> String {
+    let mut out = String::new();
+    if bom {
+        out.push('\u{feff}');
+    }
+    for (k, r) in records.iter().enumerate() {
+        if blank && k % 3 == 1 {
+            out.push_str(if crlf { "  \r\n" } else { "\n" });
+        }
+        if pad {
+            out.push_str(" \t");
+        }
+        out.push_str(&r.to_string());
+        if pad {
+            out.push(' ');
+        }
+        out.push_str(if crlf { "\r\n" } else { "\n" });
+    }
+    out
+}
+
+fn load(text: &str, projection: &Projection, block: usize) -> Result<FleetIndex, InventoryError> {
+    let dir = tempfile::tempdir().map_err(|source| InventoryError::Io { path: "tmp".into(), source })?;
+    let path = dir.path().join("devices.jsonl");
+    std::fs::write(&path, text).map_err(|source| InventoryError::Io { path: path.clone(), source })?;
+    lines::stream(&path, &|_| {}, projection, block)
+}
+
+fn members(index: &FleetIndex, rule: &Rule) -> Vec<usize> {
+    match CompiledSet::compile(&[rule], index) {
+        Ok(set) => set.evaluate().first().map(|b| b.ones().collect()).unwrap_or_default(),
+        Err(_) => vec![usize::MAX],
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn chunked_loads_equal_serde_and_the_reference(
+        records in prop::collection::vec(record(), 0..12),
+        crlf: bool, blank: bool, bom: bool, pad: bool,
+        block in 1usize..400,
+        pick in 0..RULES.len(),
+    ) {
+        let text = file(&records, crlf, blank, bom, pad);
+        let devices: Vec<Device> = records
+            .iter()
+            .map(|r| serde_json::from_value(r.clone()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let full = load(&text, &Projection::all(), block).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let reference = FleetIndex::from_devices(&devices).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(full.len(), devices.len());
+        for i in 0..devices.len() {
+            prop_assert_eq!(full.device(i), reference.device(i));
+        }
+        let rule = Rule::new(RULES[pick]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let want: Vec<usize> = devices.iter().enumerate().filter(|(_, d)| rule.matches(*d)).map(|(i, _)| i).collect();
+        let projected = load(&text, &Projection::for_rules(&[&rule]), block)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(members(&projected, &rule), want.clone());
+        prop_assert_eq!(members(&full, &rule), want);
+        prop_assert_eq!(full.misnamed_fields(), projected.misnamed_fields());
+    }
+
+    #[test]
+    fn malformed_records_give_the_row_loaders_error(
+        records in prop::collection::vec(record(), 1..8),
+        bad in 0usize..8,
+        kind in 0usize..6,
+        block in 1usize..300,
+    ) {
+        let bad = bad % records.len();
+        let mut lines: Vec<String> = records.iter().map(Value::to_string).collect();
+        let broken = match kind {
+            0 => r#"{"id": "z", "accountEnabled": "yes"}"#.to_string(),
+            1 => r#"{"id": "z", "physicalIds": [1]}"#.to_string(),
+            2 => r#"{"id": "z",}"#.to_string(),
+            3 => r#"{"operatingSystem": "Windows"}"#.to_string(),
+            4 => r#"{"id": "z", "extensionAttributes": {"extensionAttribute1": 5}}"#.to_string(),
+            _ => "{\"id\": \"z\u{1}\"}".to_string(),
+        };
+        lines[bad] = broken.clone();
+        let text = lines.join("\n");
+        let got = load(&text, &Projection::all(), block).map(|i| i.len()).map_err(|e| e.to_string());
+        let path = "devices.jsonl";
+        let want = crate::inventory::load::parse_line::<Device>(&broken, bad + 1, bad, std::path::Path::new(path))
+            .map(|_| 0)
+            .map_err(|e| e.to_string());
+        let got = got.map_err(|e| e.rsplit_once(path).map(|(_, m)| m.to_string()).unwrap_or(e));
+        let want = want.map_err(|e| e.rsplit_once(path).map(|(_, m)| m.to_string()).unwrap_or(e));
+        prop_assert_eq!(got, want);
+    }
+}
+
+#[test]
+fn invalid_utf8_names_its_line_at_any_block_size() {
+    let mut bytes = b"{\"id\": \"a\"}\n{\"id\": \"b\xff\"}\n".to_vec();
+    bytes.extend_from_slice(b"{\"id\": \"c\"}\n");
+    for block in [1, 5, 13, 64, 1 << 20] {
+        let dir = tempfile::tempdir().ok();
+        let Some(path) = dir.as_ref().map(|d| d.path().join("d.jsonl")) else { return };
+        assert!(std::fs::write(&path, &bytes).is_ok());
+        let e =
+            lines::stream(&path, &|_| {}, &Projection::all(), block).map(|_| ()).map_err(|e| e.to_string());
+        let e = e.err().unwrap_or_default();
+        assert!(e.contains(":2:") && e.contains("invalid UTF-8 (byte 0xFF)"), "{block}: {e}");
+    }
+}
+
+/// Past `column::PROBE` values, columns of unique values stop
+/// deduplicating and chunks stop hashing them (a value seen again gets a
+/// second code): the index still answers as the row reference, whatever
+/// the block size.
+#[test]
+fn unique_columns_keep_every_value_at_any_block_size() -> Result<(), Box<dyn std::error::Error>> {
+    let mut text = String::new();
+    let mut devices = Vec::new();
+    for i in 0..20_000u32 {
+        let r = json!({
+            "id": format!("id-{i}"),
+            "displayName": if i % 7 == 0 { "same".to_string() } else { format!("n{i}") },
+            "operatingSystem": if i % 2 == 0 { "Windows" } else { "iOS" },
+            "physicalIds": [format!("[ZTDId]:{}", i % 15_000), format!("[OrderId]:o{}", i % 3), "x"],
+        });
+        text.push_str(&r.to_string());
+        text.push('\n');
+        devices.push(serde_json::from_value::<Device>(r)?);
+    }
+    let reference = FleetIndex::from_devices(&devices)?;
+    for block in [4_000, 100_000, 1 << 24] {
+        let index = load(&text, &Projection::all(), block)?;
+        assert_eq!(index.len(), devices.len());
+        for i in (0..devices.len()).step_by(97).chain([devices.len() - 1]) {
+            assert_eq!(index.device(i), reference.device(i), "{block}: {i}");
+        }
+        for rule in [
+            RULES[0],
+            r#"device.displayName -eq "same""#,
+            r#"device.devicePhysicalIds -any (_ -eq "[ZTDId]:14999")"#,
+        ] {
+            let rule = Rule::new(rule)?;
+            let want: Vec<usize> = (0..devices.len()).filter(|&i| rule.matches(&devices[i])).collect();
+            assert_eq!(members(&index, &rule), want, "{block}");
+        }
+    }
+    Ok(())
+}
