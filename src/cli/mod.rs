@@ -457,11 +457,8 @@ fn check(args: &RuleArgs, object: Option<ObjectArg>, format: CheckFormat) -> Out
 }
 
 /// Per-rule costs on stderr (`--stats`): each rule compiled and run alone.
-fn print_stats(inventory: &Inventory, names: &[&str], rules: &[&Rule]) {
-    let Inventory::Devices(index) = inventory else {
-        eprintln!("--stats: per-rule costs are measured on device inventories");
-        return;
-    };
+/// Device inventories only: `check_eval_args` refuses `--stats` with `--users`.
+fn print_stats(index: &FleetIndex, names: &[&str], rules: &[&Rule]) {
     let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(4).max(4);
     eprintln!(
         "{:<width$}  {:>11}  {:>11}  {:>9}  {:>10}",
@@ -527,9 +524,9 @@ fn eval(
         load::print(&warnings);
         let (membership, compiled) = inventory.members_timed(&rules).map_err(fail)?;
         let evaluated = started.elapsed();
-        if stats {
+        if let (true, Inventory::Devices(index)) = (stats, &inventory) {
             let names: Vec<&str> = set.groups.iter().map(|g| g.spec.name.as_str()).collect();
-            print_stats(&inventory, &names, &rules);
+            print_stats(index, &names, &rules);
         }
         let timings = output::Timings::from_marks(checked, loaded, compiled, evaluated);
         let text = match format {
@@ -567,8 +564,8 @@ fn eval(
     let (membership, compiled) = inventory.members_timed(&[&rule]).map_err(fail)?;
     let hits: Vec<usize> = membership.members(0).collect();
     let evaluated = started.elapsed();
-    if stats {
-        print_stats(&inventory, &[name.as_str()], &[&rule]);
+    if let (true, Inventory::Devices(index)) = (stats, &inventory) {
+        print_stats(index, &[name.as_str()], &[&rule]);
     }
     let timings = output::Timings::from_marks(checked, loaded, compiled, evaluated);
     inventory.verify_records().map_err(fail)?;
