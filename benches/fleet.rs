@@ -44,7 +44,7 @@ fn end_to_end(c: &mut Criterion, n: u64, index: &FleetIndex, rule: &Rule) -> Res
         &mut std::io::BufWriter::new(std::fs::File::create(&lines)?),
     )?;
     let packed = dir.path().join("fleet.fleet");
-    std::fs::write(&packed, pack::to_bytes(index))?;
+    std::fs::write(&packed, pack::to_bytes(index)?)?;
     let answer =
         |ix: &FleetIndex| CompiledSet::compile(&[rule], ix).map(|s| s.evaluate()[0].count()).unwrap_or(0);
     let projection = Projection::for_rules(&[rule]);

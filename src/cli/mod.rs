@@ -518,7 +518,7 @@ fn eval(
         let checked = started.elapsed();
         let rules: Vec<&Rule> = set.groups.iter().map(|g| &g.rule).collect();
         let (inventory, mut warnings) =
-            load::inventory(inv_args, load_options, &Projection::for_rules(&rules))?;
+            load::inventory(inv_args, load_options, &CompiledSet::projection(&rules))?;
         let loaded = started.elapsed();
         warnings.extend(inventory.unread(inventory_path(inv_args), &rules));
         load::print(&warnings);
@@ -557,7 +557,7 @@ fn eval(
     let (rule, name) = compile(&rule_args, Some(object), false)?;
     let checked = started.elapsed();
     let (inventory, mut warnings) =
-        load::inventory(inv_args, load_options, &Projection::for_rules(&[&rule]))?;
+        load::inventory(inv_args, load_options, &CompiledSet::projection(&[&rule]))?;
     let loaded = started.elapsed();
     warnings.extend(inventory.unread(inventory_path(inv_args), &[&rule]));
     load::print(&warnings);
@@ -812,7 +812,7 @@ fn inventory(cmd: InventoryCommand) -> Outcome {
             validate_pack(&input, &output)?;
             let started = Instant::now();
             let index = load::devices(&input, load)?;
-            let bytes = crate::fleet::pack::to_bytes(&index);
+            let bytes = crate::fleet::pack::to_bytes(&index).map_err(fail)?;
             output::write_file(&output, &bytes)?;
             eprintln!(
                 "packed {} devices into {} ({:.1} MB) in {:.1} s",

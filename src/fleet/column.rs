@@ -126,6 +126,35 @@ impl DictBuilder {
         Ok(code)
     }
 
+    /// Appends values given as their concatenated `text` and where each
+    /// ends (bytes the caller has checked to be UTF-8, cut on character
+    /// boundaries); the code of each, after a leading 0. A builder that
+    /// still deduplicates interns them one by one.
+    pub(crate) fn append_run(&mut self, text: &[u8], ends: &[usize]) -> Result<Vec<u32>, ColumnOverflow> {
+        let mut remap = Vec::with_capacity(ends.len() + 1);
+        remap.push(0);
+        if !self.unique {
+            let mut start = 0;
+            for &end in ends {
+                remap.push(self.intern_bytes(text.get(start..end).unwrap_or(&[]))?);
+                start = end;
+            }
+            return Ok(remap);
+        }
+        let overflow = || ColumnOverflow { column: String::new() };
+        let base = self.text.len();
+        u32::try_from(base + text.len()).map_err(|_| overflow())?;
+        if self.offsets.is_empty() {
+            self.offsets.push(0);
+        }
+        let first = u32::try_from(self.offsets.len()).map_err(|_| overflow())?;
+        self.text.extend_from_slice(text);
+        self.offsets.extend(ends.iter().map(|&e| (base + e) as u32));
+        self.interned = self.interned.saturating_add(ends.len() as u32);
+        remap.extend((0..ends.len() as u32).map(|k| first + k));
+        Ok(remap)
+    }
+
     pub(crate) fn finish(self) -> Dict {
         let (mut text, mut offsets) = (self.text, self.offsets);
         if offsets.is_empty() {
@@ -241,17 +270,14 @@ impl ScalarBuilder {
         self.len += 1;
         Ok(())
     }
-    /// The code of a non-empty value, interned (without a device); the
-    /// bytes must be UTF-8 ([`DictBuilder::intern_bytes`]).
-    pub(crate) fn intern_bytes(&mut self, value: &[u8]) -> Result<u32, ColumnOverflow> {
-        if value.is_empty() {
-            return Ok(0);
-        }
-        self.dict.intern_bytes(value)
-    }
     /// True while the dictionary deduplicates (see [`DictBuilder`]).
     pub(crate) fn dedups(&self) -> bool {
         !self.dict.unique
+    }
+    /// The column's dictionary, for a loader that interns values itself
+    /// (non-empty ones: the empty value is null, code 0).
+    pub(crate) fn dict_mut(&mut self) -> &mut DictBuilder {
+        &mut self.dict
     }
     /// Appends `devices` devices whose codes are `remap[local]` for
     /// `local` in `codes` (shorter than `devices`: the rest are null).
@@ -293,6 +319,9 @@ pub(crate) struct CollectionColumn {
     pub(crate) lanes: Vec<Lane>,
     /// Bit `k` set: the device has an item in lane `k`. 0: empty collection.
     pub(crate) mask: Arr<u16>,
+    /// Bit `k` set: lane `k` holds its items' text. A projected load keeps
+    /// only the lanes its rules read values of; the mask is always whole.
+    pub(crate) loaded: u16,
 }
 
 impl Lane {
@@ -334,6 +363,8 @@ pub(crate) const PHYSICAL_ID_LANES: &[&str] =
 
 pub(crate) struct CollectionBuilder {
     prefixes: &'static [&'static str],
+    /// Lanes whose items' text is kept (see [`CollectionColumn::loaded`]).
+    keep: u16,
     dicts: Vec<DictBuilder>,
     /// Per lane, first codes of devices `0..first[lane].len()`; later
     /// devices have no item in the lane (kept lazily, as scalar codes).
@@ -360,9 +391,15 @@ pub(crate) fn lane_of(prefixes: &[&str], item: &str) -> usize {
 
 impl CollectionBuilder {
     pub(crate) fn new(prefixes: &'static [&'static str]) -> Self {
+        CollectionBuilder::keeping(prefixes, u16::MAX)
+    }
+
+    /// A builder that keeps the text of lanes `keep` only.
+    pub(crate) fn keeping(prefixes: &'static [&'static str], keep: u16) -> Self {
         let lanes = prefixes.len() + 1;
         CollectionBuilder {
             prefixes,
+            keep,
             dicts: (0..lanes).map(|_| DictBuilder::default()).collect(),
             first: vec![Vec::new(); lanes],
             extra: vec![Vec::new(); lanes],
@@ -375,6 +412,10 @@ impl CollectionBuilder {
         let mut mask = 0u16;
         for item in items {
             let lane = lane_of(self.prefixes, item);
+            if self.keep & (1 << lane) == 0 {
+                mask |= 1 << lane;
+                continue;
+            }
             let code = self.dicts[lane].intern_item(item)?;
             if mask & (1 << lane) == 0 {
                 let first = &mut self.first[lane];
@@ -394,13 +435,18 @@ impl CollectionBuilder {
         self.dicts.len()
     }
 
-    /// The code of `item` in lane `lane`, interned (without a device); the
-    /// bytes must be UTF-8 ([`DictBuilder::intern_bytes`]).
-    pub(crate) fn intern_bytes(&mut self, lane: usize, item: &[u8]) -> Result<u32, ColumnOverflow> {
-        match self.dicts.get_mut(lane) {
-            Some(d) => d.intern_bytes(item),
-            None => Err(ColumnOverflow { column: String::new() }),
+    /// Sets the lane mask of the last device appended (a rebuild from
+    /// [`crate::fleet::FleetIndex::device`], which lacks the items of lanes
+    /// that were not kept, restores the bits those items set).
+    pub(crate) fn set_last_mask(&mut self, mask: u16) {
+        if let Some(m) = self.mask.last_mut() {
+            *m = mask;
         }
+    }
+
+    /// The dictionary of lane `lane`.
+    pub(crate) fn dict_mut(&mut self, lane: usize) -> Option<&mut DictBuilder> {
+        self.dicts.get_mut(lane)
     }
 
     /// True while lane `lane` deduplicates its items.
@@ -452,6 +498,6 @@ impl CollectionBuilder {
             .collect();
         let mut mask = self.mask;
         mask.shrink_to_fit();
-        CollectionColumn { lanes, mask: mask.into() }
+        CollectionColumn { lanes, mask: mask.into(), loaded: self.keep }
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::fleet::store::Backing;
-use crate::inventory::{Device, InventoryError};
+use crate::inventory::{Device, InventoryError, Projection};
 use crate::rule::{DeviceProperty, ExtensionSlot};
 
 /// Single-valued device properties in column order; extension attributes
@@ -110,6 +110,11 @@ pub struct FleetIndex {
     pub(crate) misnamed: Vec<&'static str>,
     /// The packed file the columns are views of, if any.
     pub(crate) origin: Origin,
+    /// What the loader decoded: every property unless the index was
+    /// loaded for a set of rules ([`crate::fleet::CompiledSet::projection`]).
+    /// Compiling a rule that reads more is refused, and such an index is
+    /// never packed, so a projected load cannot answer from missing data.
+    pub(crate) loaded: Projection,
 }
 
 /// The packed file behind an index's views. Two indexes are equal when
@@ -173,6 +178,7 @@ pub struct FleetBuilder {
     extensions: Vec<(String, ScalarBuilder)>,
     misnamed: Vec<&'static str>,
     len: usize,
+    projection: Projection,
 }
 
 impl Default for FleetBuilder {
@@ -184,9 +190,17 @@ impl Default for FleetBuilder {
 impl FleetBuilder {
     /// An empty builder.
     pub fn new() -> FleetBuilder {
+        FleetBuilder::projected(&Projection::all())
+    }
+
+    /// An empty builder for devices decoded through `projection`: fields
+    /// outside it are unset in every device pushed, and `physicalIds` items
+    /// of lanes it does not keep only set their lane's mask bit.
+    pub(crate) fn projected(projection: &Projection) -> FleetBuilder {
         FleetBuilder {
+            projection: projection.clone(),
             scalars: (0..COLUMNS).map(|_| ScalarBuilder::new()).collect(),
-            physical_ids: CollectionBuilder::new(PHYSICAL_ID_LANES),
+            physical_ids: CollectionBuilder::keeping(PHYSICAL_ID_LANES, projection.physical_id_lanes()),
             system_labels: CollectionBuilder::new(&[]),
             member_of: CollectionBuilder::new(&[]),
             extensions: Vec::new(),
@@ -310,6 +324,7 @@ impl FleetBuilder {
             extensions: self.extensions.into_iter().map(|(n, c)| (n, c.finish())).collect(),
             misnamed: self.misnamed,
             origin: Origin::default(),
+            loaded: self.projection,
         }
     }
 }
@@ -341,6 +356,7 @@ impl FleetIndex {
             extensions: Vec::new(),
             misnamed: Vec::new(),
             origin: Origin::default(),
+            loaded: Projection::all(),
         }
     }
 
@@ -359,7 +375,7 @@ impl FleetIndex {
     /// ]"#)?;
     /// let dir = tempfile::tempdir()?;
     /// let path = dir.path().join("devices.fleet");
-    /// std::fs::write(&path, pack::to_bytes(&FleetIndex::from_devices(&devices)?))?;
+    /// std::fs::write(&path, pack::to_bytes(&FleetIndex::from_devices(&devices)?)?)?;
     /// let index = FleetIndex::open(&path)?;
     /// let rule = Rule::new(r#"device.devicePhysicalIds -any (_ -startsWith "[ZTDId]")"#)?;
     /// let members = CompiledSet::compile(&[&rule], &index)?.evaluate();
@@ -545,7 +561,11 @@ impl FleetIndex {
     /// an item).
     pub fn carries(&self, property: &crate::rule::Property) -> bool {
         use crate::rule::Property;
-        let has = |c: &CollectionColumn| c.lanes.iter().any(|l| l.dict.len() > 0);
+        // A lane kept without text still has its mask bits.
+        let has = |c: &CollectionColumn| {
+            c.lanes.iter().any(|l| l.dict.len() > 0)
+                || (c.loaded != u16::MAX && c.mask.iter().any(|&m| m != 0))
+        };
         match property {
             Property::Device(DeviceProperty::DevicePhysicalIds) => has(&self.physical_ids),
             Property::Device(DeviceProperty::SystemLabels) => has(&self.system_labels),
@@ -570,10 +590,12 @@ impl FleetIndex {
         if duplicates.is_empty() {
             return Ok((self, duplicates));
         }
-        let mut b = FleetBuilder::new();
+        let mut b = FleetBuilder::projected(&self.loaded);
         for i in (0..self.len).filter(|i| keep.get(*i).copied().unwrap_or(true)) {
             if let Some(d) = self.device(i) {
                 b.push(&d)?;
+                // The rebuilt record lacks items of lanes loaded without text.
+                b.physical_ids.set_last_mask(self.physical_ids.mask.get(i).copied().unwrap_or(0));
             }
         }
         let mut index = b.finish();

@@ -327,7 +327,7 @@ fn stream_json(
 ) -> Result<Result<FleetIndex, ()>, InventoryError> {
     let io = |source| InventoryError::Io { path: path.to_path_buf(), source };
     let mut file = File::open(path).map_err(io)?;
-    let mut builder = FleetBuilder::new();
+    let mut builder = FleetBuilder::projected(projection);
     let mut splitter = Splitter::default();
     let mut pending: Vec<(Device, Vec<&'static str>)> = Vec::new();
     let mut buf: Vec<u8> = Vec::new();

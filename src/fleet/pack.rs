@@ -115,8 +115,22 @@ impl Writer {
     }
 }
 
-/// The packed bytes of `index`.
-pub fn to_bytes(index: &FleetIndex) -> Vec<u8> {
+/// An index loaded for a set of rules
+/// ([`crate::fleet::CompiledSet::projection`]) cannot be packed: its other
+/// properties are unset, and a pack is trusted to hold every property.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "this index was loaded for a set of rules and lacks the other properties; load the inventory \
+     whole to pack it"
+)]
+pub struct PartialIndex;
+
+/// The packed bytes of `index`; refused for an index loaded for a set of
+/// rules rather than whole.
+pub fn to_bytes(index: &FleetIndex) -> Result<Vec<u8>, PartialIndex> {
+    if !index.loaded.is_all() {
+        return Err(PartialIndex);
+    }
     let n = section_count(index.extensions.len());
     let mut w = Writer { buf: vec![0u8; HEADER + n * ENTRY], table: Vec::with_capacity(n) };
     for col in &index.scalars {
@@ -161,7 +175,7 @@ pub fn to_bytes(index: &FleetIndex) -> Vec<u8> {
     if let Some(t) = buf.get_mut(HEADER..HEADER + table.len()) {
         t.copy_from_slice(&table);
     }
-    buf
+    Ok(buf)
 }
 
 type Bad = String;
@@ -325,7 +339,7 @@ impl Cursor<'_> {
             let prefix = prefixes.get(k).copied().unwrap_or("");
             out.push(Lane { prefix, dict, first, extra: self.view(extra) });
         }
-        Ok(CollectionColumn { lanes: out, mask: self.view(mask) })
+        Ok(CollectionColumn { lanes: out, mask: self.view(mask), loaded: u16::MAX })
     }
 }
 
@@ -456,19 +470,19 @@ mod tests {
     #[test]
     fn round_trips() -> Result<(), Box<dyn std::error::Error>> {
         let index = sample()?;
-        let bytes = to_bytes(&index);
+        let bytes = to_bytes(&index)?;
         let back = from_bytes(&bytes, Path::new("x.fleet"))?;
         back.verify()?;
         assert_eq!(back, index);
         // Packing a loaded pack gives the same bytes.
-        assert_eq!(to_bytes(&back), bytes);
+        assert_eq!(to_bytes(&back)?, bytes);
         Ok(())
     }
 
     #[test]
     fn rejects_truncation_corruption_and_versions_without_panicking() -> Result<(), Box<dyn std::error::Error>>
     {
-        let bytes = to_bytes(&sample()?);
+        let bytes = to_bytes(&sample()?)?;
         let p = Path::new("x.fleet");
         // Opening checks the layout; sections are verified when read, so a
         // damaged byte is caught by opening or by verifying, never missed.

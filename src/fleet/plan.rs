@@ -31,6 +31,7 @@ use rayon::prelude::*;
 
 use crate::fleet::column::{lane_of, Bitmap, Codes, CollectionColumn, PHYSICAL_ID_LANES};
 use crate::fleet::index::{is_bool_slot, scalar_slot, FleetIndex};
+use crate::inventory::Projection;
 use crate::rule::ast::Quantifier;
 use crate::rule::check::{Matcher, Node, NodeKind, Program, Subject};
 use crate::rule::eval::{eval_node, fold, scalar_matches, string_matches, Item};
@@ -119,6 +120,18 @@ pub enum CompileError {
         /// What is wrong, naming the file and section.
         message: String,
     },
+    /// The index was loaded for other rules ([`CompiledSet::projection`])
+    /// and lacks what this one reads: answering would read unset values.
+    #[error(
+        "rule {index} reads {what}, which this index was loaded without (it was loaded for other \
+         rules); load the inventory again for this rule set"
+    )]
+    NotLoaded {
+        /// Position of the rule in the set.
+        index: usize,
+        /// The property (and, for `devicePhysicalIds`, the item classes) not loaded.
+        what: String,
+    },
 }
 
 /// Rules compiled against one index; evaluates them all in one pass.
@@ -193,15 +206,27 @@ impl<'a> CompiledSet<'a> {
         if let Some(i) = rules.iter().position(|r| r.object() != ObjectType::Device) {
             return Err(CompileError::NotADeviceRule { index: i });
         }
+        for (k, rule) in rules.iter().enumerate() {
+            check_loaded(k, rule, index)?;
+        }
         // Rules compile independently; a set of fifty spreads over the cores.
         let plans: Vec<Result<Plan, CompileError>> = rules
             .par_iter()
             .enumerate()
             .map(|(k, rule)| {
-                let compiler = Compiler { index, failure: Mutex::new(None), damaged: Mutex::new(None) };
+                let compiler = Compiler {
+                    index,
+                    failure: Mutex::new(None),
+                    damaged: Mutex::new(None),
+                    unloaded: Mutex::new(0),
+                };
                 let plan = compiler.program(rule.program());
                 if let Some(message) = compiler.damaged.into_inner().ok().flatten() {
                     return Err(CompileError::Damaged { message });
+                }
+                let unloaded = compiler.unloaded.into_inner().unwrap_or(u16::MAX);
+                if unloaded != 0 {
+                    return Err(CompileError::NotLoaded { index: k, what: lane_names(unloaded) });
                 }
                 match compiler.failure.into_inner().ok().flatten() {
                     Some(message) => Err(CompileError::Evaluation { index: k, message }),
@@ -210,6 +235,25 @@ impl<'a> CompiledSet<'a> {
             })
             .collect();
         Ok(CompiledSet { index, plans: plans.into_iter().collect::<Result<_, _>>()? })
+    }
+
+    /// What a device index must load for `rules`, and no more: their
+    /// fields (see [`Projection::for_rules`]) and, of `devicePhysicalIds`,
+    /// the text of only those item classes whose values the plans read.
+    /// `-any (_ -startsWith "[ZTDId]")` is answered from each device's lane
+    /// mask, so it loads no item text at all.
+    ///
+    /// ```
+    /// use fleetlab::fleet::CompiledSet;
+    /// use fleetlab::rule::Rule;
+    /// let rule = Rule::new(r#"device.devicePhysicalIds -any (_ -startsWith "[ZTDId]")"#)?;
+    /// let projection = CompiledSet::projection(&[&rule]);
+    /// assert!(projection.reads("physicalIds") && !projection.reads("model"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn projection(rules: &[&Rule]) -> Projection {
+        let lanes = rules.iter().fold(0u16, |acc, r| acc | physical_id_lanes_read(r.program()));
+        Projection::for_rules(rules).with_physical_id_lanes(lanes)
     }
 
     /// Number of rules.
@@ -259,6 +303,64 @@ struct Compiler<'a> {
     failure: Mutex<Option<String>>,
     /// The first packed section found damaged while compiling.
     damaged: Mutex<Option<String>>,
+    /// `devicePhysicalIds` lanes whose text a plan needed but the index was
+    /// loaded without ([`check_loaded`] refuses these first; this is the
+    /// planner's own guard, so the two cannot drift into a wrong answer).
+    unloaded: Mutex<u16>,
+}
+
+/// Refuses rule `k` when `index` was loaded without something it reads.
+fn check_loaded(k: usize, rule: &Rule, index: &FleetIndex) -> Result<(), CompileError> {
+    if let Some(p) = rule.properties().into_iter().find(|p| !index.loaded.reads_property(p)) {
+        return Err(CompileError::NotLoaded { index: k, what: format!("`{}`", p.graph_field()) });
+    }
+    let missing = physical_id_lanes_read(rule.program()) & !index.physical_ids.loaded;
+    if missing != 0 {
+        return Err(CompileError::NotLoaded { index: k, what: lane_names(missing) });
+    }
+    Ok(())
+}
+
+/// The item classes of `devicePhysicalIds` lanes `lanes`, for an error.
+fn lane_names(lanes: u16) -> String {
+    let names: Vec<String> = (0..=PHYSICAL_ID_LANES.len())
+        .filter(|k| lanes & (1 << k) != 0)
+        .map(|k| PHYSICAL_ID_LANES.get(k).map_or("other".to_string(), |p| p.to_string()))
+        .collect();
+    format!("the text of `physicalIds` items of the classes {}", names.join(", "))
+}
+
+/// Lanes of `devicePhysicalIds` whose item text `program` needs: for each
+/// test of the collection, the lanes its items may match in but not all
+/// match in (those are answered from the lane mask). Mirrors
+/// [`Compiler::node`]'s calls of [`Compiler::lanes`].
+fn physical_id_lanes_read(program: &Program) -> u16 {
+    fn node(n: &Node) -> u16 {
+        match &n.kind {
+            NodeKind::Or(parts) | NodeKind::And(parts) => parts.iter().fold(0, |acc, p| acc | node(p)),
+            NodeKind::Not(inner) => node(inner),
+            NodeKind::Test(t) => match (&t.subject, &t.matcher) {
+                (_, Matcher::IsNull) => 0,
+                (Subject::Property(Property::Device(DeviceProperty::DevicePhysicalIds)), m) => {
+                    let (possible, all_true) = analyze_test(m, false);
+                    possible & !all_true
+                }
+                _ => 0,
+            },
+            NodeKind::Quantified { property, quantifier, predicate, .. } => match property {
+                Property::Device(DeviceProperty::DevicePhysicalIds) => {
+                    let (possible, all_true) = analyze(predicate, *quantifier == Quantifier::All);
+                    possible & !all_true
+                }
+                _ => 0,
+            },
+        }
+    }
+    let lanes = (1u16 << (PHYSICAL_ID_LANES.len() + 1)) - 1;
+    match program {
+        Program::Expr(n) => node(n) & lanes,
+        Program::MemberOf { .. } | Program::DirectReports { .. } => 0,
+    }
 }
 
 impl Compiler<'_> {
@@ -426,11 +528,21 @@ impl Compiler<'_> {
         let mut tables = Vec::new();
         for (k, lane) in column.lanes.iter().enumerate() {
             let bit = 1u16 << k;
-            if possible & bit == 0 || lane.dict.len() == 0 {
+            if possible & bit == 0 {
                 continue;
             }
+            // From the mask alone: right whether or not the lane has text.
             if all_true & bit != 0 {
                 present |= bit;
+                continue;
+            }
+            if column.loaded & bit == 0 {
+                if let Ok(mut unloaded) = self.unloaded.lock() {
+                    *unloaded |= bit;
+                }
+                continue;
+            }
+            if lane.dict.len() == 0 {
                 continue;
             }
             if !self.verified(lane.verify(self.index.len())) {

@@ -19,6 +19,13 @@
 //!   parse the record again with the derived deserializer to name the field.
 //! * **Always read:** `id` (duplicate ids, output) and `displayName`
 //!   (output); rule-style field names are noticed whatever is projected.
+//! * **Lanes of `physicalIds`.** A projection can also name which classes
+//!   of `devicePhysicalIds` items (`[ZTDId]`, `[OrderId]`, …: the lanes of
+//!   `fleet::column`) keep their text; the columnar loader still records,
+//!   per device, which classes it has items in. Only `fleet` narrows this
+//!   (`CompiledSet::projection`), from the same lane analysis its planner
+//!   uses, and a `FleetIndex` remembers its projection so a rule that needs
+//!   more than was loaded is refused, never answered from missing data.
 
 use std::cell::RefCell;
 
@@ -70,6 +77,9 @@ pub struct Projection {
     fields: u32,
     /// Decode custom directory extensions (`extension_<appId>_<name>`).
     extensions: bool,
+    /// Bit `k`: keep the text of `physicalIds` items of lane `k` (the
+    /// columnar index's item classes; other readers keep every item).
+    physical_id_lanes: u16,
 }
 
 impl Default for Projection {
@@ -81,7 +91,7 @@ impl Default for Projection {
 impl Projection {
     /// Every field: what a full load reads.
     pub fn all() -> Projection {
-        Projection { fields: u32::MAX, extensions: true }
+        Projection { fields: u32::MAX, extensions: true, physical_id_lanes: u16::MAX }
     }
 
     /// The fields `rules` read, plus `id` and `displayName`.
@@ -91,7 +101,7 @@ impl Projection {
 
     /// The fields `properties` read, plus `id` and `displayName`.
     pub fn for_properties(properties: impl IntoIterator<Item = Property>) -> Projection {
-        let mut p = Projection { fields: 0, extensions: false };
+        let mut p = Projection { fields: 0, extensions: false, physical_id_lanes: u16::MAX };
         p.add("id");
         p.add("displayName");
         for property in properties {
@@ -128,7 +138,36 @@ impl Projection {
 
     /// True when every field is decoded.
     pub fn is_all(&self) -> bool {
-        self.fields == u32::MAX && self.extensions
+        self.fields == u32::MAX && self.extensions && self.physical_id_lanes == u16::MAX
+    }
+
+    /// This projection keeping the text of `physicalIds` items only in the
+    /// lanes of `lanes` (bits of the columnar index's lane numbers).
+    pub(crate) fn with_physical_id_lanes(mut self, lanes: u16) -> Projection {
+        self.physical_id_lanes = lanes;
+        self
+    }
+
+    /// Lanes of `physicalIds` whose item text is kept.
+    pub(crate) fn physical_id_lanes(&self) -> u16 {
+        if self.reads("physicalIds") {
+            self.physical_id_lanes
+        } else {
+            0
+        }
+    }
+
+    /// True when `property` is decoded: a rule reading it can be answered
+    /// from what this projection loads (for `devicePhysicalIds`, only as
+    /// far as the kept lanes go: see `fleet::CompiledSet::compile`).
+    pub fn reads_property(&self, property: &Property) -> bool {
+        match property {
+            Property::Device(DeviceProperty::ExtensionAttribute(_)) => self.reads("extensionAttributes"),
+            Property::Device(d) => self.reads(&d.graph_field()),
+            Property::Extension { .. } => self.extensions,
+            // Users are not loaded through a projection.
+            Property::User(_) => true,
+        }
     }
 }
 

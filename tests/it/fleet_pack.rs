@@ -109,7 +109,7 @@ proptest! {
         let from_page = load_index(&page, &|_| {}).map_err(fail)?;
         prop_assert_eq!(&from_page, &full);
         let packed = dir.path().join("devices.fleet");
-        std::fs::write(&packed, pack::to_bytes(&full)).map_err(fail)?;
+        std::fs::write(&packed, pack::to_bytes(&full).map_err(fail)?).map_err(fail)?;
         let mapped = FleetIndex::open(&packed).map_err(fail)?;
         let read = FleetIndex::read(&packed).map_err(fail)?;
         let paths = [("full", &full), ("projected", &projected), ("array", &from_array), ("page", &from_page),
@@ -138,7 +138,7 @@ proptest! {
         let rule = Rule::new(pick).map_err(|e| fail(format!("{e:?}")))?;
         let devices = devices_from(records)?;
         let index = FleetIndex::from_devices(&devices).map_err(fail)?;
-        let mut bytes = pack::to_bytes(&index);
+        let mut bytes = pack::to_bytes(&index).map_err(fail)?;
         let i = at.index(bytes.len());
         bytes[i] ^= xor;
         let name = Path::new("damaged.fleet");
@@ -155,7 +155,7 @@ proptest! {
     fn truncated_and_foreign_files_are_errors(records in fleet(), cut in any::<prop::sample::Index>(),
                                               junk in prop::collection::vec(any::<u8>(), 0..200)) {
         let devices = devices_from(records)?;
-        let bytes = pack::to_bytes(&FleetIndex::from_devices(&devices).map_err(fail)?);
+        let bytes = pack::to_bytes(&FleetIndex::from_devices(&devices).map_err(fail)?).map_err(fail)?;
         let name = Path::new("cut.fleet");
         let n = cut.index(bytes.len());
         prop_assert!(pack::from_bytes(&bytes[..n], name).is_err());
@@ -172,7 +172,7 @@ fn opening_checks_only_the_layout_and_errors_name_the_file() -> Result<(), Box<d
         r#"[{"id": "a", "operatingSystem": "Windows", "physicalIds": ["[ZTDId]:1"]},
             {"id": "b", "operatingSystem": "iOS", "model": "M"}]"#,
     )?;
-    let good = pack::to_bytes(&FleetIndex::from_devices(&devices)?);
+    let good = pack::to_bytes(&FleetIndex::from_devices(&devices)?)?;
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("devices.fleet");
     // Damage the last byte: the last section (an extension-free tail) or

@@ -28,7 +28,7 @@ use std::borrow::Cow;
 use rustc_hash::FxHashMap;
 
 use super::scan::{self, Record, Targets};
-use crate::fleet::column::{lane_of, ColumnOverflow, PHYSICAL_ID_LANES};
+use crate::fleet::column::{lane_of, ColumnOverflow, DictBuilder, PHYSICAL_ID_LANES};
 use crate::fleet::index::scalar_value;
 use crate::fleet::{FleetBuilder, FleetIndex};
 use crate::inventory::project::{self, Projection};
@@ -42,23 +42,50 @@ struct Span {
     end: usize,
 }
 
-/// Distinct values (code `k + 1` is `values[k]`) and per-device codes;
-/// devices past `codes.len()` are null.
-#[derive(Default)]
+/// A column's distinct values in one chunk; code `k + 1` is value `k`.
+enum Distinct {
+    /// Spans of the block (or of the chunk's own text), for a column that
+    /// deduplicates: the merge interns each distinct value once.
+    Spans(Vec<Span>),
+    /// For a column of unique values (see the module doc): their text,
+    /// copied while the record is in cache, and where each value ends. The
+    /// merge appends the run with one copy, where interning value by value
+    /// from a block parsed long before cost a cache miss per value.
+    Run { text: Vec<u8>, ends: Vec<usize> },
+}
+
+impl Distinct {
+    fn new(dedup: bool) -> Distinct {
+        if dedup {
+            Distinct::Spans(Vec::new())
+        } else {
+            Distinct::Run { text: Vec::new(), ends: Vec::new() }
+        }
+    }
+}
+
+/// Distinct values and per-device codes; devices past `codes.len()` are null.
 struct Local {
-    values: Vec<Span>,
+    values: Distinct,
     codes: Vec<u32>,
 }
 
-#[derive(Default)]
+impl Local {
+    fn new(dedup: bool) -> Local {
+        Local { values: Distinct::new(dedup), codes: Vec::new() }
+    }
+}
+
 struct LocalLane {
-    values: Vec<Span>,
+    values: Distinct,
     first: Vec<u32>,
     extra: Vec<[u32; 2]>,
 }
 
 struct LocalCollection {
     prefixes: &'static [&'static str],
+    /// Lanes whose items' text is kept (the rest only set mask bits).
+    keep: u16,
     lanes: Vec<LocalLane>,
     masks: Vec<u16>,
 }
@@ -152,36 +179,47 @@ pub(super) fn parse(block: &[u8], start: usize, end: usize, file_start: bool, cx
     p.chunk
 }
 
-struct Parser<'a, 'c> {
+struct Parser<'a> {
     block: &'a [u8],
-    dedup: &'c Dedup,
     scalar_maps: Vec<FxHashMap<&'a str, u32>>,
     lane_maps: [Vec<FxHashMap<&'a str, u32>>; 3],
     chunk: Chunk,
 }
 
-fn collection(prefixes: &'static [&'static str]) -> LocalCollection {
+fn collection(prefixes: &'static [&'static str], keep: u16, dedup: &[bool]) -> LocalCollection {
     LocalCollection {
         prefixes,
-        lanes: (0..=prefixes.len()).map(|_| LocalLane::default()).collect(),
+        keep,
+        lanes: (0..=prefixes.len())
+            .map(|k| LocalLane {
+                values: Distinct::new(dedup.get(k).copied().unwrap_or(true)),
+                first: Vec::new(),
+                extra: Vec::new(),
+            })
+            .collect(),
         masks: Vec::new(),
     }
 }
 
-impl<'a, 'c> Parser<'a, 'c> {
-    fn new(block: &'a [u8], cx: &Context<'c>) -> Self {
+impl<'a> Parser<'a> {
+    fn new(block: &'a [u8], cx: &Context<'_>) -> Self {
         let maps = |n: usize| (0..n).map(|_| FxHashMap::default()).collect::<Vec<_>>();
         Parser {
             block,
-            dedup: cx.dedup,
             scalar_maps: maps(FleetIndex::COLUMNS),
             lane_maps: [maps(PHYSICAL_ID_LANES.len() + 1), maps(1), maps(1)],
             chunk: Chunk {
                 devices: 0,
                 lines: 0,
                 failed: None,
-                scalars: (0..FleetIndex::COLUMNS).map(|_| Local::default()).collect(),
-                collections: [collection(PHYSICAL_ID_LANES), collection(&[]), collection(&[])],
+                scalars: (0..FleetIndex::COLUMNS)
+                    .map(|slot| Local::new(cx.dedup.0.get(slot).copied().unwrap_or(true)))
+                    .collect(),
+                collections: [
+                    collection(PHYSICAL_ID_LANES, cx.projection.physical_id_lanes(), &cx.dedup.1[0]),
+                    collection(&[], u16::MAX, &cx.dedup.1[1]),
+                    collection(&[], u16::MAX, &cx.dedup.1[2]),
+                ],
                 extensions: Vec::new(),
                 misnamed: Vec::new(),
                 own: String::new(),
@@ -206,16 +244,24 @@ impl<'a, 'c> Parser<'a, 'c> {
         }
     }
 
+    fn distinct(&mut self, values: Values) -> &mut Distinct {
+        match values {
+            Values::Scalar(slot) => &mut self.chunk.scalars[slot].values,
+            Values::Lane(c, lane) => &mut self.chunk.collections[c].lanes[lane].values,
+        }
+    }
+
     /// The local code of a value (interned when the column deduplicates
     /// and the value is in the block).
     fn code(&mut self, values: Values, v: Cow<'a, str>) -> u32 {
-        let dedup = match values {
-            Values::Scalar(slot) => self.dedup.0.get(slot).copied().unwrap_or(false),
-            Values::Lane(c, lane) => self.dedup.1[c].get(lane).copied().unwrap_or(false),
-        };
+        if let Distinct::Run { text, ends } = self.distinct(values) {
+            text.extend_from_slice(v.as_bytes());
+            ends.push(text.len());
+            return ends.len() as u32;
+        }
         let borrowed = match &v {
-            Cow::Borrowed(s) if dedup => Some(*s),
-            _ => None,
+            Cow::Borrowed(s) => Some(*s),
+            Cow::Owned(_) => None,
         };
         if let Some(s) = borrowed {
             let map = match values {
@@ -227,10 +273,8 @@ impl<'a, 'c> Parser<'a, 'c> {
             }
         }
         let span = self.span(v);
-        let list = match values {
-            Values::Scalar(slot) => &mut self.chunk.scalars[slot].values,
-            Values::Lane(c, lane) => &mut self.chunk.collections[c].lanes[lane].values,
-        };
+        // (A run returned above.)
+        let Distinct::Spans(list) = self.distinct(values) else { return 0 };
         list.push(span);
         let code = list.len() as u32;
         if let Some(s) = borrowed {
@@ -256,6 +300,10 @@ impl<'a, 'c> Parser<'a, 'c> {
         let mut mask = 0u16;
         for item in items {
             let lane = lane_of(self.chunk.collections[c].prefixes, &item);
+            if self.chunk.collections[c].keep & (1 << lane) == 0 {
+                mask |= 1 << lane;
+                continue;
+            }
             let code = self.code(Values::Lane(c, lane), item);
             let l = &mut self.chunk.collections[c].lanes[lane];
             if mask & (1 << lane) == 0 {
@@ -302,7 +350,7 @@ impl<'a, 'c> Parser<'a, 'c> {
             let k = match self.chunk.extensions.iter().position(|(n, _)| n.eq_ignore_ascii_case(name)) {
                 Some(k) => k,
                 None => {
-                    self.chunk.extensions.push((name.to_string(), Local::default()));
+                    self.chunk.extensions.push((name.to_string(), Local::new(true)));
                     self.chunk.extensions.len() - 1
                 }
             };
@@ -311,9 +359,10 @@ impl<'a, 'c> Parser<'a, 'c> {
             }
             let span = self.span(owned(value));
             let col = &mut self.chunk.extensions[k].1;
-            col.values.push(span);
+            let Distinct::Spans(values) = &mut col.values else { continue };
+            values.push(span);
             col.codes.resize(device, 0);
-            col.codes.push(col.values.len() as u32);
+            col.codes.push(values.len() as u32);
         }
         self.note(misnamed);
         self.note(d.extensions.misnamed());
@@ -342,22 +391,16 @@ pub(super) fn merge(builder: &mut FleetBuilder, block: &[u8], chunk: &Chunk) -> 
     };
     for (slot, local) in chunk.scalars.iter().enumerate() {
         let Some(col) = builder.scalar_mut(slot) else { continue };
-        let mut remap = Vec::with_capacity(local.values.len() + 1);
-        remap.push(0);
-        for v in &local.values {
-            remap.push(col.intern_bytes(text(v)?).map_err(|_| crate::fleet::index::overflow(slot))?);
-        }
+        let remap =
+            remap(&local.values, &text, col.dict_mut()).map_err(|_| crate::fleet::index::overflow(slot))?;
         col.extend_remapped(chunk.devices, &local.codes, &remap);
     }
     for (c, local) in chunk.collections.iter().enumerate() {
         let Some(col) = builder.collection_mut(c) else { continue };
         let overflow = || ColumnOverflow { column: COLLECTIONS[c].into() };
         for (lane, l) in local.lanes.iter().enumerate() {
-            let mut remap = Vec::with_capacity(l.values.len() + 1);
-            remap.push(0);
-            for v in &l.values {
-                remap.push(col.intern_bytes(lane, text(v)?).map_err(|_| overflow())?);
-            }
+            let Some(dict) = col.dict_mut(lane) else { continue };
+            let remap = remap(&l.values, &text, dict).map_err(|_| overflow())?;
             col.extend_remapped(lane, &l.first, &l.extra, &remap);
         }
         col.extend_masks(&local.masks);
@@ -368,13 +411,8 @@ pub(super) fn merge(builder: &mut FleetBuilder, block: &[u8], chunk: &Chunk) -> 
     for (name, col) in builder.extensions_mut() {
         match chunk.extensions.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
             Some((_, local)) => {
-                let mut remap = vec![0];
-                for v in &local.values {
-                    remap.push(
-                        col.intern_bytes(text(v)?)
-                            .map_err(|_| ColumnOverflow { column: name.to_string() })?,
-                    );
-                }
+                let remap = remap(&local.values, &text, col.dict_mut())
+                    .map_err(|_| ColumnOverflow { column: name.to_string() })?;
                 col.extend_remapped(chunk.devices, &local.codes, &remap);
             }
             None => col.extend_remapped(chunk.devices, &[], &[]),
@@ -383,4 +421,24 @@ pub(super) fn merge(builder: &mut FleetBuilder, block: &[u8], chunk: &Chunk) -> 
     builder.note_misnamed(&chunk.misnamed);
     builder.grow(chunk.devices);
     Ok(())
+}
+
+/// The global code of each local code of `values` (0 stays 0), interning
+/// spans one by one and appending a run whole.
+fn remap<'b>(
+    values: &Distinct,
+    text: &dyn Fn(&Span) -> Result<&'b [u8], ColumnOverflow>,
+    dict: &mut DictBuilder,
+) -> Result<Vec<u32>, ColumnOverflow> {
+    match values {
+        Distinct::Spans(spans) => {
+            let mut remap = Vec::with_capacity(spans.len() + 1);
+            remap.push(0);
+            for v in spans {
+                remap.push(dict.intern_bytes(text(v)?)?);
+            }
+            Ok(remap)
+        }
+        Distinct::Run { text, ends } => dict.append_run(text, ends),
+    }
 }

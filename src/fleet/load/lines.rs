@@ -45,7 +45,7 @@ pub(super) fn stream(
     let io = |source| InventoryError::Io { path: path.to_path_buf(), source };
     let mut file = File::open(path).map_err(io)?;
     let targets = Targets::new(projection);
-    let mut builder = FleetBuilder::new();
+    let mut builder = FleetBuilder::projected(projection);
     let mut tally = Tally::default();
     let mut read = 0u64;
     let mut cur = Vec::new();

@@ -43,7 +43,14 @@ pub(super) struct Record<'a> {
     pub(super) system_labels: Vec<&'a str>,
     /// Rule-style field names the record used.
     pub(super) misnamed: Vec<&'static str>,
+    /// Field numbers of the previous record's keys, in order ([`NOT_A_FIELD`]
+    /// for others): records of one export share their key order, so each
+    /// key is first compared whole with the one expected at its position.
+    order: Vec<u8>,
 }
+
+/// In [`Record::order`]: a key that is not a Graph field.
+const NOT_A_FIELD: u8 = u8::MAX;
 
 impl<'a> Record<'a> {
     pub(super) fn new() -> Record<'a> {
@@ -52,6 +59,7 @@ impl<'a> Record<'a> {
             physical_ids: Vec::new(),
             system_labels: Vec::new(),
             misnamed: Vec::new(),
+            order: Vec::new(),
         }
     }
 
@@ -74,6 +82,9 @@ pub(super) struct Targets {
     stored: u32,
     /// Custom extensions are decoded: such records go to serde.
     extensions: bool,
+    /// `"name":` of each field of `FIELDS`: a key is that field when the
+    /// bytes at the cursor are exactly these (a quote, no escape, a quote).
+    keys: Vec<Vec<u8>>,
 }
 
 impl Targets {
@@ -97,7 +108,8 @@ impl Targets {
                 stored |= 1 << k;
             }
         }
-        Targets { field_slot, extension_slot, stored, extensions: projection.reads_extensions() }
+        let keys = FIELDS.iter().map(|f| format!("\"{f}\":").into_bytes()).collect();
+        Targets { field_slot, extension_slot, stored, extensions: projection.reads_extensions(), keys }
     }
 }
 
@@ -138,20 +150,38 @@ pub(super) fn record<'a>(line: &'a str, targets: &Targets, rec: &mut Record<'a>)
     c.ws();
     let mut seen = 0u32;
     if c.eat(b'}').is_none() {
-        loop {
-            let key = c.string()?;
-            c.ws();
-            c.eat(b':')?;
-            c.ws();
-            match field_of(key) {
-                Some(k) => {
+        for position in 0.. {
+            let expected = rec.order.get(position).and_then(|&k| targets.keys.get(usize::from(k)));
+            let field = match expected.filter(|key| c.b.get(c.i..).is_some_and(|rest| rest.starts_with(key)))
+            {
+                Some(key) => {
+                    c.i += key.len();
+                    c.ws();
+                    rec.order.get(position).map(|&k| Ok(usize::from(k)))
+                }
+                None => {
+                    let key = c.string()?;
+                    c.ws();
+                    c.eat(b':')?;
+                    c.ws();
+                    let field = field_of(key);
+                    let k = field.and_then(|k| u8::try_from(k).ok()).unwrap_or(NOT_A_FIELD);
+                    match rec.order.get_mut(position) {
+                        Some(slot) => *slot = k,
+                        None => rec.order.push(k),
+                    }
+                    Some(field.ok_or(key))
+                }
+            };
+            match field? {
+                Ok(k) => {
                     if seen & (1 << k) != 0 {
                         return None;
                     }
                     seen |= 1 << k;
                     c.field(k, targets, rec)?;
                 }
-                None => match classify(key) {
+                Err(key) => match classify(key) {
                     Key::Field(_) => return None,
                     Key::Extension(_) if targets.extensions => return None,
                     Key::RuleStyle(name) => {
