@@ -5,16 +5,20 @@ use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
 use super::lines;
-use crate::fleet::{CompiledSet, FleetIndex};
+use crate::fleet::{CompileError, CompiledSet, FleetIndex};
 use crate::inventory::{Device, InventoryError, Projection};
 use crate::rule::Rule;
 
-const RULES: [&str; 5] = [
+const RULES: [&str; 9] = [
     r#"(device.deviceOSType -eq "Windows") -and (device.devicePhysicalIds -any (_ -startsWith "[ZTDId]"))"#,
     r#"device.displayName -contains "é" -or device.extensionAttribute3 -eq "Windows""#,
     r#"device.accountEnabled -eq true -and device.systemLabels -contains "L""#,
     r#"device.extension_c272a57b722d4eb29bfe327874ae79cb_Site -eq "AMS""#,
     r#"device.memberOf -any (group.objectId -in ['Windows', 'x\"y'])"#,
+    r#"device.devicePhysicalIds -any (_ -eq "[OrderId]:a")"#,
+    r#"device.devicePhysicalIds -all (_ -startsWith "[ZTDId]")"#,
+    r#"device.devicePhysicalIds -any (_ -match "^\[ztdid\]:[0-9]")"#,
+    r#"(device.devicePhysicalIds -any (_ -startsWith "[OrderId]")) -and (device.devicePhysicalIds -any (_ -contains "é"))"#,
 ];
 
 fn text() -> impl Strategy<Value = String> {
@@ -25,7 +29,8 @@ fn text() -> impl Strategy<Value = String> {
         Just("é€😀".to_string()),
         Just("x\"y".to_string()),
         "[a-zA-Z0-9 ]{0,6}",
-        "[ZTDId]:[a-f0-9]{1,4}".prop_map(|s| s.replace("ZTDId", "[ZTDId]")),
+        "[a-f0-9]{1,4}".prop_map(|s| format!("[ZTDId]:{s}")),
+        ("(OrderId|ORDERID|HWID|GID|zTdId)", "[aé0-9]{1,2}").prop_map(|(p, v)| format!("[{p}]:{v}")),
     ]
 }
 
@@ -135,11 +140,56 @@ proptest! {
         }
         let rule = Rule::new(RULES[pick]).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let want: Vec<usize> = devices.iter().enumerate().filter(|(_, d)| rule.matches(*d)).map(|(i, _)| i).collect();
-        let projected = load(&text, &Projection::for_rules(&[&rule]), block)
+        let projected = load(&text, &CompiledSet::projection(&[&rule]), block)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(members(&projected, &rule), want.clone());
         prop_assert_eq!(members(&full, &rule), want);
         prop_assert_eq!(full.misnamed_fields(), projected.misnamed_fields());
+        // A projected index answers every other rule exactly or refuses it.
+        for other in RULES {
+            let other = Rule::new(other).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            match CompiledSet::compile(&[&other], &projected) {
+                Ok(set) => {
+                    let got: Vec<usize> = set.evaluate()[0].ones().collect();
+                    prop_assert_eq!(got, members(&full, &other), "{}", other.source());
+                }
+                Err(e) => prop_assert!(matches!(e, CompileError::NotLoaded { .. }), "{}", e),
+            }
+        }
+        // Repeated ids keep their last record, lane masks included.
+        let (full_last, _) = full.clone().last_record_wins().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let (projected_last, _) = projected.last_record_wins().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(members(&projected_last, &rule), members(&full_last, &rule));
+    }
+
+    #[test]
+    fn repeated_ids_keep_the_last_record_in_projected_loads(
+        records in prop::collection::vec((0u8..4, any::<bool>(), prop::collection::vec(text(), 0..3), record()), 0..12),
+        block in 1usize..400,
+    ) {
+        // Few distinct ids, so most files repeat some; half the devices
+        // Windows, so the lane rules select some.
+        let records: Vec<Value> = records
+            .into_iter()
+            .map(|(id, windows, items, mut r)| {
+                r["id"] = json!(format!("d{id}"));
+                if windows {
+                    r["operatingSystem"] = json!("Windows");
+                    r["physicalIds"] = json!(items);
+                }
+                r
+            })
+            .collect();
+        let text = file(&records, false, false, false, false);
+        let full = load(&text, &Projection::all(), block).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let (full, _) = full.last_record_wins().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        for pick in RULES {
+            let rule = Rule::new(pick).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let projected = load(&text, &CompiledSet::projection(&[&rule]), block)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let (projected, _) = projected.last_record_wins().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(members(&projected, &rule), members(&full, &rule), "{}", pick);
+        }
     }
 
     #[test]
@@ -298,5 +348,46 @@ fn unique_columns_keep_every_value_at_any_block_size() -> Result<(), Box<dyn std
             assert_eq!(members(&index, &rule), want, "{block}");
         }
     }
+    Ok(())
+}
+
+/// An index loaded for some rules answers them from lane masks alone, and
+/// refuses (never answers wrongly) a rule that reads what it left out.
+#[test]
+fn a_projected_index_refuses_what_it_did_not_load() -> Result<(), Box<dyn std::error::Error>> {
+    let text = "{\"id\":\"a\",\"operatingSystem\":\"Windows\",\"model\":\"X1\",\
+                \"physicalIds\":[\"[ZTDId]:1\",\"[OrderId]:o\"]}\n{\"id\":\"b\"}\n";
+    let autopilot = Rule::new(RULES[0])?;
+    let index = load(text, &CompiledSet::projection(&[&autopilot]), 1 << 20)?;
+    assert_eq!(members(&index, &autopilot), vec![0]);
+    assert_eq!(index.physical_ids.lanes.iter().map(|l| l.dict.len()).sum::<usize>(), 0);
+    let physical_ids = crate::rule::Property::Device(crate::rule::DeviceProperty::DevicePhysicalIds);
+    assert!(index.carries(&physical_ids), "the mask still says which devices have items");
+    for (rule, what) in [
+        (r#"device.deviceModel -eq "X1""#, "`model`"),
+        (r#"device.devicePhysicalIds -any (_ -eq "[OrderId]:o")"#, "[orderid]"),
+    ] {
+        let e = CompiledSet::compile(&[&Rule::new(rule)?], &index).err().map(|e| e.to_string());
+        let e = e.unwrap_or_default();
+        assert!(e.contains(what) && e.contains("loaded without"), "{e}");
+    }
+    let packed = crate::fleet::pack::to_bytes(&index);
+    assert_eq!(packed.err(), Some(crate::fleet::pack::PartialIndex));
+    Ok(())
+}
+
+/// The last record of a repeated id wins in a projected load too, with the
+/// lane bits of the items it left out.
+#[test]
+fn repeated_ids_keep_their_lane_bits() -> Result<(), Box<dyn std::error::Error>> {
+    let text = "{\"id\":\"a\",\"operatingSystem\":\"Windows\",\"physicalIds\":[\"[OrderId]:x\"]}\n\
+                {\"id\":\"b\",\"operatingSystem\":\"Windows\",\"physicalIds\":[\"[ZTDId]:1\"]}\n\
+                {\"id\":\"a\",\"operatingSystem\":\"Windows\",\"physicalIds\":[\"[ZTDId]:2\"]}\n";
+    let autopilot = Rule::new(RULES[0])?;
+    let index = load(text, &CompiledSet::projection(&[&autopilot]), 1 << 20)?;
+    let (index, repeats) = index.last_record_wins()?;
+    assert_eq!(repeats.len(), 1);
+    assert_eq!((0..index.len()).map(|i| index.id(i)).collect::<Vec<_>>(), ["b", "a"]);
+    assert_eq!(members(&index, &autopilot), vec![0, 1]);
     Ok(())
 }
