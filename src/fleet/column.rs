@@ -373,16 +373,24 @@ pub(crate) struct CollectionBuilder {
     mask: Vec<u16>,
 }
 
-/// The lane of `item`: the first prefix it starts with, ASCII case aside.
+/// The lane of `item`: the first of the (folded) `prefixes` it starts
+/// with, ASCII case aside.
 ///
 /// Why ASCII comparison is exact here: an item's lane must agree with
 /// comparisons on its `to_lowercase` form, and the only non-ASCII letters
 /// that lower-case to ASCII are the Kelvin sign (to `k`) — no lane prefix
 /// contains a `k`.
 pub(crate) fn lane_of(prefixes: &[&str], item: &str) -> usize {
-    let head = item.get(..item.len().min(20)).unwrap_or(item);
+    let head = item.as_bytes();
+    // Lanes are classified for every item of every device: the second
+    // byte (prefixes are folded) rules out all prefixes but one or two
+    // before any is compared.
+    let second = head.get(1).map_or(0, u8::to_ascii_lowercase);
     for (k, p) in prefixes.iter().enumerate() {
-        if head.len() >= p.len() && head.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes()) {
+        let p = p.as_bytes();
+        if p.get(1).is_none_or(|&b| b == second)
+            && head.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p))
+        {
             return k;
         }
     }
@@ -499,5 +507,38 @@ impl CollectionBuilder {
         let mut mask = self.mask;
         mask.shrink_to_fit();
         CollectionColumn { lanes, mask: mask.into(), loaded: self.keep }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{lane_of, PHYSICAL_ID_LANES};
+
+    /// The classification as written: the first prefix the item starts
+    /// with, ASCII case aside.
+    fn reference(prefixes: &[&str], item: &str) -> usize {
+        let starts =
+            |p: &str| item.len() >= p.len() && item.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes());
+        prefixes.iter().position(|p| starts(p)).unwrap_or(prefixes.len())
+    }
+
+    #[test]
+    fn lanes_agree_with_the_plain_prefix_test() {
+        let mut items = vec![String::new(), "[".into(), "x".into(), "[ſ".into(), "[K".into()];
+        for p in PHYSICAL_ID_LANES {
+            for cut in 0..=p.len() {
+                let head = &p[..cut];
+                items.push(head.to_string());
+                items.push(head.to_ascii_uppercase());
+                items.push(format!("{head}:1"));
+                items.push(format!("{}x", head.to_ascii_uppercase()));
+            }
+        }
+        let prefixes: [&[&str]; 3] = [PHYSICAL_ID_LANES, &[], &["a", "[b"]];
+        for prefixes in prefixes {
+            for item in &items {
+                assert_eq!(lane_of(prefixes, item), reference(prefixes, item), "{item:?}");
+            }
+        }
     }
 }

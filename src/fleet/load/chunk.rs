@@ -326,7 +326,7 @@ impl<'a> Parser<'a> {
     }
 
     fn push_record(&mut self, rec: &Record<'a>) {
-        for (slot, v) in rec.scalars.iter().enumerate() {
+        for (slot, v) in rec.scalars() {
             self.scalar(slot, v.map(Cow::Borrowed));
         }
         self.items(0, rec.physical_ids.iter().map(|s| Cow::Borrowed(*s)));

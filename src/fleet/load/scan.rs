@@ -37,8 +37,12 @@ const MEMBER_OF: usize = 19;
 
 /// The values of one record, by index column.
 pub(super) struct Record<'a> {
-    /// Values of the fixed scalar columns, by slot.
-    pub(super) scalars: [Option<&'a str>; FleetIndex::COLUMNS],
+    /// Values of the fixed scalar columns, by slot (read through
+    /// [`Record::scalars`]: only slots in `set` are current).
+    scalars: [Option<&'a str>; FleetIndex::COLUMNS],
+    /// Bit `slot` set: `scalars[slot]` was written by this record. Clearing
+    /// and reading only these costs a few slots per record, not all 31.
+    set: u64,
     pub(super) physical_ids: Vec<&'a str>,
     pub(super) system_labels: Vec<&'a str>,
     /// Rule-style field names the record used.
@@ -49,6 +53,8 @@ pub(super) struct Record<'a> {
     order: Vec<u8>,
 }
 
+const _: () = assert!(FleetIndex::COLUMNS <= 64, "Record::set has a bit per scalar slot");
+
 /// In [`Record::order`]: a key that is not a Graph field.
 const NOT_A_FIELD: u8 = u8::MAX;
 
@@ -56,6 +62,7 @@ impl<'a> Record<'a> {
     pub(super) fn new() -> Record<'a> {
         Record {
             scalars: [None; FleetIndex::COLUMNS],
+            set: 0,
             physical_ids: Vec::new(),
             system_labels: Vec::new(),
             misnamed: Vec::new(),
@@ -63,8 +70,31 @@ impl<'a> Record<'a> {
         }
     }
 
+    /// The scalar values this record set, by slot (`None`: null).
+    pub(super) fn scalars(&self) -> impl Iterator<Item = (usize, Option<&'a str>)> + '_ {
+        let mut set = self.set;
+        std::iter::from_fn(move || {
+            let slot = set.trailing_zeros() as usize;
+            set &= set.wrapping_sub(1);
+            (slot < 64).then(|| (slot, self.scalars.get(slot).copied().flatten()))
+        })
+    }
+
+    /// The value of slot `slot`, if this record set it.
+    #[cfg(test)]
+    pub(super) fn scalar(&self, slot: usize) -> Option<&'a str> {
+        self.scalars().find(|(s, _)| *s == slot).and_then(|(_, v)| v)
+    }
+
+    fn put(&mut self, slot: usize, v: Option<&'a str>) -> Option<()> {
+        *self.scalars.get_mut(slot)? = v;
+        self.set |= 1 << slot;
+        Some(())
+    }
+
     fn clear(&mut self) {
-        self.scalars = [None; FleetIndex::COLUMNS];
+        // Stale values stay behind, unread: `set` says which are current.
+        self.set = 0;
         self.physical_ids.clear();
         self.system_labels.clear();
         self.misnamed.clear();
@@ -152,7 +182,7 @@ pub(super) fn record<'a>(line: &'a str, targets: &Targets, rec: &mut Record<'a>)
     if c.eat(b'}').is_none() {
         for position in 0.. {
             let expected = rec.order.get(position).and_then(|&k| targets.keys.get(usize::from(k)));
-            let field = match expected.filter(|key| c.b.get(c.i..).is_some_and(|rest| rest.starts_with(key)))
+            let field = match expected.filter(|key| c.b.get(c.i..).is_some_and(|rest| starts_with(rest, key)))
             {
                 Some(key) => {
                     c.i += key.len();
@@ -203,6 +233,31 @@ pub(super) fn record<'a>(line: &'a str, targets: &Targets, rec: &mut Record<'a>)
     }
     c.ws();
     (c.i == c.b.len() && seen & (1 << ID) != 0).then_some(())
+}
+
+/// `rest.starts_with(key)`, a word at a time: keys are compared at every
+/// field of every record, and for a key of a few bytes a `memcmp` call
+/// costs more than the comparison.
+fn starts_with(rest: &[u8], key: &[u8]) -> bool {
+    let n = key.len();
+    let Some(head) = rest.get(..n) else { return false };
+    let word = |s: &[u8], at: usize| s.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok());
+    let half = |s: &[u8], at: usize| s.get(at..at + 4).and_then(|w| <[u8; 4]>::try_from(w).ok());
+    match n {
+        0..4 => head == key,
+        4..8 => half(head, 0) == half(key, 0) && half(head, n - 4) == half(key, n - 4),
+        _ => {
+            // Whole words, then the last eight bytes (overlapping).
+            let mut at = 0;
+            while at + 8 < n {
+                if word(head, at) != word(key, at) {
+                    return false;
+                }
+                at += 8;
+            }
+            word(head, n - 8) == word(key, n - 8)
+        }
+    }
 }
 
 struct Cursor<'a> {
@@ -330,13 +385,13 @@ impl<'a> Cursor<'a> {
             ID => {
                 let v = self.string()?;
                 if store {
-                    rec.scalars[t.field_slot[k]?] = Some(v);
+                    rec.put(t.field_slot[k]?, Some(v))?;
                 }
             }
             1 | 8 => {
                 let v = self.opt_bool()?;
                 if store {
-                    rec.scalars[t.field_slot[k]?] = v;
+                    rec.put(t.field_slot[k]?, v)?;
                 }
             }
             EXTENSION_ATTRIBUTES => self.extension_attributes(t, rec)?,
@@ -359,7 +414,7 @@ impl<'a> Cursor<'a> {
             _ => {
                 let v = self.opt_string()?;
                 if store {
-                    rec.scalars[t.field_slot[k]?] = v;
+                    rec.put(t.field_slot[k]?, v)?;
                 }
             }
         }
@@ -396,7 +451,7 @@ impl<'a> Cursor<'a> {
                     }
                     seen |= 1 << n;
                     let v = self.opt_string()?;
-                    rec.scalars[t.extension_slot[usize::from(n) - 1]?] = v;
+                    rec.put(t.extension_slot[usize::from(n) - 1]?, v)?;
                 }
                 None => self.skip_value(1)?,
             }
@@ -488,13 +543,30 @@ impl<'a> Cursor<'a> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn starts_with_compares_every_byte_of_the_key() {
+        let keys: Vec<String> = (0..30).map(|n| "k".repeat(n)).collect();
+        for key in &keys {
+            let key = key.as_bytes();
+            assert!(super::starts_with(&[key, b"tail"].concat(), key));
+            assert_eq!(super::starts_with(&key[..key.len().saturating_sub(1)], key), key.is_empty());
+            for at in 0..key.len() {
+                let mut other = key.to_vec();
+                other[at] = b'x';
+                other.extend_from_slice(b"tail");
+                assert!(!super::starts_with(&other, key), "{at} of {}", key.len());
+            }
+        }
+    }
+
     use super::*;
 
     fn scan(line: &str) -> Option<Vec<Option<String>>> {
         let t = Targets::new(&Projection::all());
         let mut rec = Record::new();
         record(line, &t, &mut rec)?;
-        let mut out: Vec<Option<String>> = rec.scalars.iter().map(|v| v.map(str::to_string)).collect();
+        let mut out: Vec<Option<String>> =
+            (0..FleetIndex::COLUMNS).map(|slot| rec.scalar(slot).map(str::to_string)).collect();
         out.extend(rec.physical_ids.iter().map(|v| Some(v.to_string())));
         Some(out)
     }
