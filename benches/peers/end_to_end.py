@@ -4,7 +4,10 @@ fleetlab and DuckDB as whole processes, side by side in one run.
     python3 benches/peers/peers.py --end-to-end --devices 2000000 --threads 2
 
 Rows (canonical Autopilot rule, `--threads` worker threads, `--runs` runs each,
-median wall time and the largest peak RSS reported; `/usr/bin/time -v`):
+median wall time, median CPU seconds and the largest peak RSS reported;
+`/usr/bin/time -v`). The two engines' runs alternate, and the input file is
+read once before every run, so both start from a warm page cache on a machine
+that reclaims it between runs and neither gains from running second:
 
 * JSON Lines -> answer: `fleetlab eval --devices fleet.jsonl --rule R` printing
   the matching ids, against DuckDB selecting the same ids with `read_json_auto`
@@ -53,7 +56,7 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def timed_process(cmd: list[str], stdout=subprocess.PIPE, env=None) -> tuple[float, int, str]:
+def timed_process(cmd: list[str], stdout=subprocess.PIPE, env=None) -> tuple[float, int, float, str]:
     """Wall seconds, peak RSS in bytes and stdout of one whole process (CPU
     seconds, user + system, are logged: on a shared machine they move less
     than wall time)."""
@@ -67,17 +70,41 @@ def timed_process(cmd: list[str], stdout=subprocess.PIPE, env=None) -> tuple[flo
     rss = int(m.group(1)) * 1024 if m else 0
     cpu = sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([0-9.]+)", p.stderr))
     log(f"  {wall:6.2f} s wall, {cpu:6.2f} s CPU, {rss / 2**20:5.0f} MiB: {' '.join(cmd[:4])[:90]}")
-    return wall, rss, p.stdout if stdout == subprocess.PIPE else ""
+    return wall, rss, cpu, p.stdout if stdout == subprocess.PIPE else ""
+
+
+def warm(path: Path) -> None:
+    """Reads `path` once, so the run after it starts from the page cache."""
+    with open(path, "rb") as f:
+        while f.read(1 << 24):
+            pass
 
 
 def repeat(cmd: list[str], runs: int, check, stdout=subprocess.PIPE, env=None) -> tuple[float, int]:
     walls, rsss = [], []
     for _ in range(runs):
-        wall, rss, out = timed_process(cmd, stdout=stdout, env=env)
+        wall, rss, _, out = timed_process(cmd, stdout=stdout, env=env)
         check(out)
         walls.append(wall)
         rsss.append(rss)
     return statistics.median(walls), max(rsss)
+
+
+def paired(ours: list[str], theirs: list[str], path: Path, runs: int, check_ours, check_theirs, env):
+    """Alternated runs of both commands on the warmed `path`: (median wall,
+    peak RSS, median CPU) of each."""
+    results = {0: [], 1: []}
+    for _ in range(runs):
+        for k, (cmd, check, e) in enumerate([(ours, check_ours, env), (theirs, check_theirs, None)]):
+            warm(path)
+            wall, rss, cpu, out = timed_process(cmd, env=e)
+            check(out)
+            results[k].append((wall, rss, cpu))
+    summary = []
+    for k in (0, 1):
+        walls, rsss, cpus = zip(*results[k])
+        summary.append((statistics.median(walls), max(rsss), statistics.median(cpus)))
+    return summary
 
 
 def loadavg() -> str:
@@ -122,10 +149,12 @@ def run(binary: Path, target: Path, root: Path, devices: int, threads: int, runs
     fl = lambda inv: [str(binary), "eval", "--devices", str(inv), "--rule", RULE, "--threads", str(threads)]
     rows = []
     log(f"load average before: {loadavg()}")
-    rows.append(("JSON Lines -> answer", *repeat(fl(jsonl), runs, ids_check, env=env),
-                 *repeat(duck_json, runs, duck_check)))
-    rows.append(("packed .fleet / Parquet -> answer", *repeat(fl(packed), runs, ids_check, env=env),
-                 *repeat(duck_parquet, runs, duck_check)))
+    for name, ours, theirs, path in [
+        ("JSON Lines -> answer", fl(jsonl), duck_json, jsonl),
+        ("packed .fleet / Parquet -> answer", fl(packed), duck_parquet, parquet),
+    ]:
+        (fw, fr, fc), (dw, dr, dc) = paired(ours, theirs, path, runs, ids_check, duck_check, env)
+        rows.append((name, fw, fr, fc, dw, dr, dc))
     cmd = [str(binary), "eval", "--devices", str(packed), "--groups", str(groups), "--format", "json",
            "-o", str(out_json), "--threads", str(threads)]
     wall, rss = repeat(cmd, runs, lambda _: None, env=env)
@@ -143,9 +172,9 @@ def run(binary: Path, target: Path, root: Path, devices: int, threads: int, runs
     print()
     print("| Path | fleetlab | DuckDB (Python) | fleetlab faster by | peak RSS fleetlab / DuckDB |")
     print("|---|---|---|---|---|")
-    for name, fw, fr, dw, dr in rows:
-        print(f"| {name} | {fw:.2f} s, {fr / 2**20:.0f} MiB | {dw:.2f} s, {dr / 2**20:.0f} MiB | "
-              f"{dw / fw:.1f}x | {fr / max(dr, 1):.2f} |")
+    for name, fw, fr, fc, dw, dr, dc in rows:
+        print(f"| {name} | {fw:.2f} s ({fc:.2f} CPU s), {fr / 2**20:.0f} MiB | {dw:.2f} s ({dc:.2f} CPU s), "
+              f"{dr / 2**20:.0f} MiB | {dw / fw:.1f}x | {fr / max(dr, 1):.2f} |")
     write = max(wall - base, 1e-9)
     print(f"| 50 groups, --format json -o ({size / 1e9:.2f} GB) | {wall:.2f} s, {rss / 2**20:.0f} MiB: "
           f"{size / 1e6 / wall:.0f} MB/s whole process, {size / 1e6 / write:.0f} MB/s writing "

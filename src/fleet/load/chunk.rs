@@ -125,7 +125,7 @@ pub(super) struct Context<'c> {
 }
 
 /// Parses `block[start..end]` (whole lines); `file_start` when it holds the
-/// file's first line (which may start with byte-order marks).
+/// file's first line (which may start with a byte-order mark).
 pub(super) fn parse(block: &[u8], start: usize, end: usize, file_start: bool, cx: &Context<'_>) -> Chunk {
     let raw = block.get(start..end).unwrap_or(&[]);
     let mut p = Parser::new(block, cx);
@@ -145,25 +145,25 @@ pub(super) fn parse(block: &[u8], start: usize, end: usize, file_start: bool, cx
             b -= 1;
         }
         let bytes = raw.get(a..b).unwrap_or(&[]);
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
         let text = match whole {
             Some(t) => t.get(a..b),
             None => std::str::from_utf8(bytes).ok(),
         };
-        let fail = Failed { line, record: records, start: start + a, end: start + b };
-        records += 1;
         let Some(mut text) = text else {
-            p.chunk.failed = Some(fail);
+            p.chunk.failed = Some(Failed { line, record: records, start: start + a, end: start + b });
             break;
         };
         if file_start && line == 0 {
-            text = text.trim_start_matches('\u{feff}');
-            if text.trim().is_empty() {
-                continue;
-            }
+            text = text.strip_prefix('\u{feff}').unwrap_or(text);
         }
+        // Blank lines are skipped as the row loader skips them: Unicode
+        // whitespace, and a first line that held only the byte-order mark.
+        // They are not records, so they do not count in "record N".
+        if !text.starts_with('{') && text.trim().is_empty() {
+            continue;
+        }
+        let fail = Failed { line, record: records, start: start + a, end: start + b };
+        records += 1;
         if scan::record(text, cx.targets, &mut rec).is_some() {
             p.push_record(&rec);
         } else {

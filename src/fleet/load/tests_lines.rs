@@ -391,3 +391,30 @@ fn repeated_ids_keep_their_lane_bits() -> Result<(), Box<dyn std::error::Error>>
     assert_eq!(members(&index, &autopilot), vec![0, 1]);
     Ok(())
 }
+
+/// Lines the row loader skips (Unicode whitespace, a first line holding
+/// only the byte-order mark) are skipped here too, and are not counted as
+/// records when an error names one.
+#[test]
+fn blank_lines_are_skipped_and_not_numbered_as_the_row_loader_does() {
+    let path = std::path::Path::new("devices.jsonl");
+    for text in [
+        "\u{feff}\n{\"id\": \"a\"}\n{\"id\": 5}\n",
+        "\u{feff}  \n \u{a0}\u{2028}\n\u{b}\n{\"id\": \"a\"}\n\u{3000}\n{\"id\": 5}\n",
+        "{\"id\": \"a\"}\r\n\u{85}\r\n{\"id\": \"b\", \"model\": 1}\r\n",
+    ] {
+        let want =
+            crate::inventory::load::parse_records::<Device>(text, path).map(|_| 0).map_err(|e| e.to_string());
+        let ok = text.replace("{\"id\": 5}", "{\"id\": \"c\"}").replace("\"model\": 1", "\"model\": \"m\"");
+        let want_ok = crate::inventory::load::parse_records::<Device>(&ok, path).map(|(d, _)| d.len());
+        for block in [1, 7, 64, 1 << 20] {
+            let got = load(text, &Projection::all(), block).map(|_| 0).map_err(|e| e.to_string());
+            let tail = |r: Result<usize, String>| {
+                r.map_err(|e| e.rsplit_once("devices.jsonl").map(|(_, m)| m.to_string()))
+            };
+            assert_eq!(tail(got), tail(want.clone()), "{block}: {text:?}");
+            let got_ok = load(&ok, &Projection::all(), block).map(|i| i.len()).ok();
+            assert_eq!(got_ok, want_ok.as_ref().ok().copied(), "{block}: {ok:?}");
+        }
+    }
+}
