@@ -18,6 +18,16 @@
 //! dictionary as it is, so nothing looks a value up by text expecting a
 //! single code.
 //!
+//! Values of those unique columns are copied into a run of the chunk's
+//! own while the record is in cache ([`Distinct::Run`]), and the merge
+//! appends each run with one copy: interning them one by one from a block
+//! parsed a pipeline stage earlier cost a cache miss per value, on the one
+//! sequential stage.
+//!
+//! `devicePhysicalIds` items of a lane the projection does not keep (see
+//! `CompiledSet::projection`) only set the device's mask bit: their text is
+//! never copied, hashed or merged.
+//!
 //! Values live in the block, which the chunk does not borrow (so blocks
 //! and their parsed chunks can be handed between threads and loop turns):
 //! a [`Span`] is a byte range of the block, or, past the block's length, of
