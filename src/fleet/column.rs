@@ -176,13 +176,31 @@ pub(crate) enum Codes {
 }
 
 impl Codes {
-    pub(crate) fn narrow(wide: Vec<u32>, max: u32) -> Codes {
+    /// The codes of `len` devices, the first `wide.len()` given and the
+    /// rest null, in the narrowest width that holds `max`.
+    ///
+    /// Why padding is added after narrowing: a projected load leaves most
+    /// columns null for every device, and a column of nulls is then zeroed
+    /// memory the allocator gets fresh from the system, which costs no page
+    /// until it is read, where widening it to `u32` first wrote four bytes
+    /// per device per column.
+    pub(crate) fn narrow(wide: Vec<u32>, len: usize, max: u32) -> Codes {
+        fn padded<T: Clone + Default>(wide: &[u32], len: usize, cast: impl Fn(u32) -> T) -> Vec<T> {
+            if wide.is_empty() {
+                return vec![T::default(); len];
+            }
+            let mut out = Vec::with_capacity(len.max(wide.len()));
+            out.extend(wide.iter().map(|&c| cast(c)));
+            out.resize(len.max(wide.len()), T::default());
+            out
+        }
         if max <= u32::from(u8::MAX) {
-            Codes::U8(wide.into_iter().map(|c| c as u8).collect::<Vec<_>>().into())
+            Codes::U8(padded(&wide, len, |c| c as u8).into())
         } else if max <= u32::from(u16::MAX) {
-            Codes::U16(wide.into_iter().map(|c| c as u16).collect::<Vec<_>>().into())
+            Codes::U16(padded(&wide, len, |c| c as u16).into())
         } else {
             let mut wide = wide;
+            wide.resize(len.max(wide.len()), 0);
             wide.shrink_to_fit();
             Codes::U32(wide.into())
         }
@@ -291,9 +309,7 @@ impl ScalarBuilder {
     pub(crate) fn finish(self) -> ScalarColumn {
         let dict = self.dict.finish();
         let max = dict.len() as u32;
-        let mut codes = self.codes;
-        codes.resize(self.len, 0);
-        ScalarColumn { dict, codes: Codes::narrow(codes, max) }
+        ScalarColumn { dict, codes: Codes::narrow(self.codes, self.len, max) }
     }
 }
 
@@ -496,12 +512,11 @@ impl CollectionBuilder {
             .zip(self.first)
             .zip(self.extra)
             .zip(prefixes)
-            .map(|(((dict, mut first), mut extra), prefix)| {
-                first.resize(devices, 0);
+            .map(|(((dict, first), mut extra), prefix)| {
                 let dict = dict.finish();
                 let max = dict.len() as u32;
                 extra.shrink_to_fit();
-                Lane { prefix, dict, first: Codes::narrow(first, max), extra: extra.into() }
+                Lane { prefix, dict, first: Codes::narrow(first, devices, max), extra: extra.into() }
             })
             .collect();
         let mut mask = self.mask;
