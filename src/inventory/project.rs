@@ -105,11 +105,10 @@ impl Projection {
         p.add("id");
         p.add("displayName");
         for property in properties {
-            match property {
-                Property::Device(DeviceProperty::ExtensionAttribute(_)) => p.add("extensionAttributes"),
-                Property::Device(d) => p.add(&d.graph_field()),
-                Property::Extension { .. } => p.extensions = true,
-                Property::User(_) => {}
+            match source(&property) {
+                Source::Field(k) => p.fields |= 1 << k,
+                Source::Extensions => p.extensions = true,
+                Source::Nothing => {}
             }
         }
         p
@@ -161,13 +160,33 @@ impl Projection {
     /// from what this projection loads (for `devicePhysicalIds`, only as
     /// far as the kept lanes go: see `fleet::CompiledSet::compile`).
     pub fn reads_property(&self, property: &Property) -> bool {
-        match property {
-            Property::Device(DeviceProperty::ExtensionAttribute(_)) => self.reads("extensionAttributes"),
-            Property::Device(d) => self.reads(&d.graph_field()),
-            Property::Extension { .. } => self.extensions,
-            // Users are not loaded through a projection.
-            Property::User(_) => true,
+        match source(property) {
+            Source::Field(k) => self.reads_field(k),
+            Source::Extensions => self.extensions,
+            Source::Nothing => true,
         }
+    }
+}
+
+/// What a device record decodes for a rule property: one test of it serves
+/// both [`Projection::for_properties`] and [`Projection::reads_property`],
+/// so what a projection loads and what it claims to answer cannot differ.
+enum Source {
+    /// Field `k` of [`FIELDS`].
+    Field(usize),
+    /// The custom directory extensions.
+    Extensions,
+    /// Nothing (user properties: users are not loaded through a projection).
+    Nothing,
+}
+
+fn source(property: &Property) -> Source {
+    let field = |name: &str| FIELDS.iter().position(|f| *f == name).map_or(Source::Nothing, Source::Field);
+    match property {
+        Property::Device(DeviceProperty::ExtensionAttribute(_)) => field("extensionAttributes"),
+        Property::Device(d) => field(&d.graph_field()),
+        Property::Extension { .. } => Source::Extensions,
+        Property::User(_) => Source::Nothing,
     }
 }
 
@@ -397,4 +416,19 @@ pub(crate) fn parse_record(text: &str, projection: &Projection) -> Option<(Devic
     let parsed = ProjectedDevice(projection).deserialize(&mut de).ok()?;
     de.end().ok()?;
     Some(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{source, Source};
+    use crate::rule::{DeviceProperty, Property};
+
+    /// Every device property is read from a Graph field a projection can
+    /// name, so no device rule is answered from a field no load decodes.
+    #[test]
+    fn every_device_property_has_a_field() {
+        for d in DeviceProperty::all() {
+            assert!(matches!(source(&Property::Device(d)), Source::Field(_)), "{d:?}");
+        }
+    }
 }
