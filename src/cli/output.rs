@@ -77,7 +77,7 @@ pub(crate) fn rule_json(
     all.extend(warnings.iter().cloned());
     let timings = t.json();
     let extras = write::Extras { timings: &timings, warnings: &all };
-    write::rule_json(w, rule, hits, records, extras)
+    write::rule_json(w, rule, hits, &records.records(), extras)
 }
 
 /// One id per line for each of `hits`, streamed
@@ -87,7 +87,7 @@ pub(crate) fn id_lines(
     hits: &[usize],
     records: &Inventory,
 ) -> std::io::Result<()> {
-    write::id_lines(w, hits, records)
+    write::id_lines(w, hits, &records.records())
 }
 
 pub(crate) fn rule_csv(
@@ -95,7 +95,7 @@ pub(crate) fn rule_csv(
     hits: &[usize],
     records: &Inventory,
 ) -> std::io::Result<()> {
-    write::rule_csv(w, hits, records)
+    write::rule_csv(w, hits, &records.records())
 }
 
 pub(crate) fn rule_table(rule: &Rule, hits: &[usize], records: &Inventory) -> String {
@@ -122,7 +122,7 @@ pub(crate) fn groups_json(
     shape: write::Shape,
     extras: write::Extras<'_>,
 ) -> std::io::Result<()> {
-    write::groups_json(w, set, m, records, object, shape, extras)
+    write::groups_json(w, set, m, &records.records(), object, shape, extras)
 }
 
 /// Long format, one row per (group, member): what spreadsheets pivot best.
@@ -132,7 +132,7 @@ pub(crate) fn groups_csv(
     m: &Membership,
     records: &Inventory,
 ) -> std::io::Result<()> {
-    write::groups_csv(w, set, m, records)
+    write::groups_csv(w, set, m, &records.records())
 }
 
 pub(crate) fn groups_table(set: &GroupSet, m: &Membership, total: usize, object: ObjectType) -> String {

@@ -30,6 +30,15 @@ impl Dict {
         std::str::from_utf8(self.text.get(start..end)?).ok()
     }
 
+    /// The dictionary with its text checked as UTF-8 once, for callers
+    /// that look up millions of values (report writers): each lookup is
+    /// then a slice, where [`Dict::get`] checks its value every time.
+    pub(crate) fn view(&self) -> DictView<'_> {
+        // The text is UTF-8 by construction (built from `&str`s, or
+        // verified when a pack is opened), so this never falls back.
+        DictView { text: std::str::from_utf8(&self.text).unwrap_or(""), offsets: &self.offsets }
+    }
+
     /// Every value in code order (code 1 first).
     pub(crate) fn values(&self) -> impl Iterator<Item = &str> {
         let text: &[u8] = &self.text;
@@ -52,6 +61,23 @@ impl Dict {
                 Err("dictionary offsets are inconsistent".into())
             }
         })
+    }
+}
+
+/// A [`Dict`] whose text was checked once ([`Dict::view`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DictView<'a> {
+    text: &'a str,
+    offsets: &'a [u32],
+}
+
+impl<'a> DictView<'a> {
+    /// The value with code `code`, as [`Dict::get`] gives it.
+    pub(crate) fn get(&self, code: u32) -> Option<&'a str> {
+        let k = (code as usize).checked_sub(1)?;
+        let start = *self.offsets.get(k)? as usize;
+        let end = *self.offsets.get(k + 1)? as usize;
+        self.text.get(start..end)
     }
 }
 

@@ -1,7 +1,8 @@
 //! [`FleetIndex`]: a device inventory laid out for rule evaluation.
 
 use crate::fleet::column::{
-    CollectionBuilder, CollectionColumn, ColumnOverflow, ScalarBuilder, ScalarColumn, PHYSICAL_ID_LANES,
+    Codes, CollectionBuilder, CollectionColumn, ColumnOverflow, DictView, ScalarBuilder, ScalarColumn,
+    PHYSICAL_ID_LANES,
 };
 use std::path::Path;
 use std::sync::Arc;
@@ -115,6 +116,26 @@ pub struct FleetIndex {
     /// Compiling a rule that reads more is refused, and such an index is
     /// never packed, so a projected load cannot answer from missing data.
     pub(crate) loaded: Projection,
+}
+
+/// Ids and display names of an index, read without checking each value
+/// ([`FleetIndex::labels`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Labels<'a> {
+    ids: Option<(DictView<'a>, &'a Codes)>,
+    names: Option<(DictView<'a>, &'a Codes)>,
+}
+
+impl<'a> Labels<'a> {
+    /// As [`FleetIndex::id`].
+    pub(crate) fn id(&self, i: usize) -> &'a str {
+        self.ids.and_then(|(dict, codes)| dict.get(codes.get(i))).unwrap_or("")
+    }
+
+    /// As [`FleetIndex::display_name`].
+    pub(crate) fn name(&self, i: usize) -> Option<&'a str> {
+        self.names.and_then(|(dict, codes)| dict.get(codes.get(i)))
+    }
 }
 
 /// The packed file behind an index's views. Two indexes are equal when
@@ -443,6 +464,14 @@ impl FleetIndex {
     /// The display name of device `i`.
     pub fn display_name(&self, i: usize) -> Option<&str> {
         self.scalar_str(DISPLAY_NAME, i)
+    }
+
+    /// Ids and display names with each dictionary's text checked once:
+    /// report writers read them millions of times, and [`FleetIndex::id`]
+    /// checks the value it returns every time.
+    pub(crate) fn labels(&self) -> Labels<'_> {
+        let view = |slot: usize| self.column(slot).map(|c| (c.dict.view(), &c.codes));
+        Labels { ids: view(OBJECT_ID), names: view(DISPLAY_NAME) }
     }
 
     /// Device `i` as a Graph record, rebuilt from the columns (collection

@@ -282,6 +282,29 @@ impl Inventory {
         self.len() == 0
     }
 
+    /// Ids and names for a report writer ([`crate::groups::write`]): the
+    /// same values as [`Inventory::id`] and [`Inventory::name`], with each
+    /// device dictionary checked once instead of at every lookup, which
+    /// was a fifth of the time of writing a 50-group report.
+    ///
+    /// ```
+    /// use fleetlab::fleet::{FleetIndex, Inventory};
+    /// use fleetlab::groups::write::id_lines;
+    /// let devices: Vec<fleetlab::inventory::Device> =
+    ///     serde_json::from_str(r#"[{"id": "a"}, {"id": "b"}]"#)?;
+    /// let inventory = Inventory::Devices(Box::new(FleetIndex::from_devices(&devices)?));
+    /// let mut out = Vec::new();
+    /// id_lines(&mut out, &[1], &inventory.records())?;
+    /// assert_eq!(out, b"b\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn records(&self) -> ReportRecords<'_> {
+        ReportRecords(match self {
+            Inventory::Devices(d) => Labels::Devices(d.labels(), d.len()),
+            Inventory::Users(_) => Labels::Users(self),
+        })
+    }
+
     /// The id of record `i` (empty past the end).
     pub fn id(&self, i: usize) -> &str {
         match self {
@@ -387,6 +410,37 @@ impl crate::groups::write::Records for Inventory {
     }
     fn name(&self, i: usize) -> &str {
         Inventory::name(self, i)
+    }
+}
+
+/// What [`Inventory::records`] gives a report writer.
+#[derive(Clone, Copy)]
+pub struct ReportRecords<'a>(Labels<'a>);
+
+#[derive(Clone, Copy)]
+enum Labels<'a> {
+    Devices(crate::fleet::index::Labels<'a>, usize),
+    Users(&'a Inventory),
+}
+
+impl crate::groups::write::Records for ReportRecords<'_> {
+    fn count(&self) -> usize {
+        match self.0 {
+            Labels::Devices(_, len) => len,
+            Labels::Users(u) => u.len(),
+        }
+    }
+    fn id(&self, i: usize) -> &str {
+        match self.0 {
+            Labels::Devices(l, _) => l.id(i),
+            Labels::Users(u) => u.id(i),
+        }
+    }
+    fn name(&self, i: usize) -> &str {
+        match self.0 {
+            Labels::Devices(l, _) => l.name(i).unwrap_or(""),
+            Labels::Users(u) => u.name(i),
+        }
     }
 }
 

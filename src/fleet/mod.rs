@@ -49,7 +49,7 @@ pub use column::{Bitmap, ColumnOverflow};
 pub use index::{FleetBuilder, FleetIndex};
 pub use inventory::{
     Inventory, InventoryLoadError, InventoryOptions, InventorySource, InventoryWarning, MembershipError,
-    UndecidedError,
+    ReportRecords, UndecidedError,
 };
 pub use load::{load_index, load_index_projected};
 pub use plan::{CompileError, CompiledSet};
