@@ -40,6 +40,7 @@
 mod chunk;
 mod lines;
 mod scan;
+mod stops;
 #[cfg(test)]
 mod tests_lines;
 

@@ -38,6 +38,7 @@ use std::borrow::Cow;
 use rustc_hash::FxHashMap;
 
 use super::scan::{self, Record, Targets};
+use super::stops::StopMap;
 use crate::fleet::column::{lane_of, ColumnOverflow, DictBuilder, PHYSICAL_ID_LANES};
 use crate::fleet::index::scalar_value;
 use crate::fleet::{FleetBuilder, FleetIndex};
@@ -141,7 +142,10 @@ pub(super) fn parse(block: &[u8], start: usize, end: usize, file_start: bool, cx
     let mut p = Parser::new(block, cx);
     // One validation for the whole chunk; only a chunk with invalid UTF-8
     // is checked line by line (to find the line).
-    let whole = std::str::from_utf8(raw).ok();
+    // `basic` gives no error position: a failed chunk is re-checked line
+    // by line with the standard library, which names the line.
+    let whole = simdutf8::basic::from_utf8(raw).ok();
+    let stops = StopMap::new(raw);
     let mut rec = Record::new();
     let mut from = 0;
     let mut records = 0;
@@ -174,7 +178,10 @@ pub(super) fn parse(block: &[u8], start: usize, end: usize, file_start: bool, cx
         }
         let fail = Failed { line, record: records, start: start + a, end: start + b };
         records += 1;
-        if scan::record(text, cx.targets, &mut rec).is_some() {
+        // `text` ends where the line does; only a byte-order mark may
+        // have been cut from its front.
+        let base = b - text.len();
+        if scan::record(text, stops.at(base), cx.targets, &mut rec).is_some() {
             p.push_record(&rec);
         } else {
             match project::parse_record(text, cx.projection) {
