@@ -219,7 +219,7 @@ pub(super) fn record<'a>(
     if c.eat(b'}').is_none() {
         let mut state = START;
         loop {
-            let field = match predicted(&c, rec.next.get(state), targets) {
+            let field = match predicted(&c, rec.next.get_mut(state), targets) {
                 Some((k, len)) => {
                     c.i += len;
                     c.ws();
@@ -272,15 +272,21 @@ pub(super) fn record<'a>(
 }
 
 /// The field whose `"name":` is at the cursor, if it is one of the two
-/// `expected` after the previous key (and its length).
-fn predicted(c: &Cursor<'_, '_>, expected: Option<&[u8; 2]>, targets: &Targets) -> Option<(usize, usize)> {
+/// `expected` after the previous key (and its length); a hit on the second
+/// makes it the first, so the latest is tried first.
+fn predicted(c: &Cursor<'_, '_>, expected: Option<&mut [u8; 2]>, targets: &Targets) -> Option<(usize, usize)> {
     let rest = c.b.get(c.i..)?;
-    let &[a, b] = expected?;
+    let expected = expected?;
+    let [a, b] = *expected;
     let hit = |k: u8| {
         let key = targets.keys.get(usize::from(k))?;
         key.matches(rest).then_some((usize::from(k), key.len()))
     };
-    hit(a).or_else(|| hit(b))
+    hit(a).or_else(|| {
+        let found = hit(b)?;
+        *expected = [b, a];
+        Some(found)
+    })
 }
 
 /// A key's bytes (`"name":`), compared with the text at the cursor in four
