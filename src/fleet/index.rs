@@ -180,14 +180,15 @@ pub(crate) fn ids_unique(index: &FleetIndex) -> bool {
         return true;
     }
     let state = rustc_hash::FxBuildHasher;
-    let mut hashes: Vec<u64> = (0..index.len).into_par_iter().map(|i| state.hash_one(index.id(i))).collect();
+    let labels = index.labels();
+    let mut hashes: Vec<u64> = (0..index.len).into_par_iter().map(|i| state.hash_one(labels.id(i))).collect();
     hashes.par_sort_unstable();
     if hashes.par_windows(2).all(|w| w[0] != w[1]) {
         return true;
     }
     let mut seen = rustc_hash::FxHashSet::default();
     seen.reserve(index.len);
-    (0..index.len).all(|i| seen.insert(index.id(i)))
+    (0..index.len).all(|i| seen.insert(labels.id(i)))
 }
 
 /// Builds a [`FleetIndex`] one device at a time (streaming loaders use it).

@@ -274,7 +274,11 @@ pub(super) fn record<'a>(
 /// The field whose `"name":` is at the cursor, if it is one of the two
 /// `expected` after the previous key (and its length); a hit on the second
 /// makes it the first, so the latest is tried first.
-fn predicted(c: &Cursor<'_, '_>, expected: Option<&mut [u8; 2]>, targets: &Targets) -> Option<(usize, usize)> {
+fn predicted(
+    c: &Cursor<'_, '_>,
+    expected: Option<&mut [u8; 2]>,
+    targets: &Targets,
+) -> Option<(usize, usize)> {
     let rest = c.b.get(c.i..)?;
     let expected = expected?;
     let [a, b] = *expected;
