@@ -22,15 +22,20 @@ pub(crate) mod prelude {
         }
     }
 
-    /// `par_chunks_mut` on slices.
+    /// `par_chunks_mut` and `par_iter_mut` on slices.
     pub(crate) trait ParallelSliceMut<T> {
         /// The slice's ordinary `chunks_mut`.
         fn par_chunks_mut(&mut self, size: usize) -> std::slice::ChunksMut<'_, T>;
+        /// The slice's ordinary `iter_mut`.
+        fn par_iter_mut(&mut self) -> std::slice::IterMut<'_, T>;
     }
 
     impl<T> ParallelSliceMut<T> for [T] {
         fn par_chunks_mut(&mut self, size: usize) -> std::slice::ChunksMut<'_, T> {
             self.chunks_mut(size)
+        }
+        fn par_iter_mut(&mut self) -> std::slice::IterMut<'_, T> {
+            self.iter_mut()
         }
     }
 
@@ -61,30 +66,6 @@ pub(crate) mod prelude {
     }
 
     impl<T: IntoIterator> IntoParallelIterator for T {}
-
-    /// `par_windows` on slices.
-    pub(crate) trait ParallelWindows<T> {
-        /// The slice's ordinary `windows`.
-        fn par_windows(&self, size: usize) -> std::slice::Windows<'_, T>;
-    }
-
-    impl<T> ParallelWindows<T> for [T] {
-        fn par_windows(&self, size: usize) -> std::slice::Windows<'_, T> {
-            self.windows(size)
-        }
-    }
-
-    /// `par_sort_unstable` on slices.
-    pub(crate) trait ParallelSort {
-        /// The slice's ordinary `sort_unstable`.
-        fn par_sort_unstable(&mut self);
-    }
-
-    impl<T: Ord> ParallelSort for [T] {
-        fn par_sort_unstable(&mut self) {
-            self.sort_unstable();
-        }
-    }
 
     /// `with_min_len`, a splitting hint that means nothing sequentially.
     pub(crate) trait WithMinLen: Iterator + Sized {
