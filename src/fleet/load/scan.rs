@@ -16,14 +16,14 @@
 //! `inventory::project` ("skipped is not unchecked").
 //!
 //! A string ends at the first quote, backslash or control character, read
-//! from the chunk's stop bits ([`super::stops`]); the line is valid UTF-8
-//! before it gets here (the caller validates each chunk whole), so a value
-//! is a `&str` slice of it with no copy.
+//! from the window's stop bits ([`super::stops`]); the line is valid UTF-8
+//! before it gets here (the caller validates each window of lines whole),
+//! so a value is a `&str` slice of it with no copy.
 //!
 //! Decision: each key is first matched against the keys that followed the
 //! previous one lately, as the bytes `"name":` compared whole. Exports
 //! write every record's fields in one order, with optional fields
-//! (`extensionAttributes` in a third of a real tenant's records, say)
+//! (`extensionAttributes` in a third of the generated fleet's records)
 //! present or absent, so after a given field one of two keys nearly always
 //! comes next; predicting from the previous record's key *at the same
 //! position* instead missed every key after an optional field, a third of

@@ -1,6 +1,6 @@
-//! Where a JSON string can end: one bit per byte of a chunk, set on every
-//! `"`, `\\` and control character (U+0000–U+001F, which RFC 8259 §7
-//! forbids raw inside a string), computed for the whole chunk before its
+//! Where a JSON string can end: one bit per byte of a window of lines, set
+//! on every `"`, `\` and control character (U+0000–U+001F, which RFC 8259
+//! §7 forbids raw inside a string), computed for the window before its
 //! records are scanned.
 //!
 //! Decision: the scanner used to search each string for its end eight bytes
@@ -8,10 +8,10 @@
 //! (ids, names, `[ZTDId]` items), so that search was a quarter of a load's
 //! instructions, and a per-string vector search was slower still: its
 //! set-up and its dependency chain sit on every string's critical path. One
-//! streaming pass over the chunk with 16-byte compares (simdjson's "stage
-//! 1", without its structural characters) costs under a tenth of that, and
-//! a string's end is then a shift and a count of trailing zeros in a word
-//! that is nearly always already in a register's reach. What counts as a
+//! streaming pass over the window with 16-byte compares (simdjson's "stage
+//! 1", without its structural characters) costs a fraction of that, and
+//! a string's end is then a shift and a count of trailing zeros, nearly
+//! always in the word where the string starts. What counts as a
 //! stop is exactly what the old search stopped at, so the scanner accepts
 //! the same records.
 //!
@@ -19,7 +19,7 @@
 //! runtime detection), through `safe_arch`'s safe wrappers; other targets
 //! compute the same bits a byte at a time.
 
-/// The stop bits of one chunk.
+/// The stop bits of one window.
 pub(super) struct StopMap {
     /// Bit `k % 64` of word `k / 64` is set when byte `k` is a stop.
     bits: Vec<u64>,
@@ -54,7 +54,7 @@ impl StopMap {
         }
     }
 
-    /// A view whose offset 0 is byte `base` of the chunk (a line's start).
+    /// A view whose offset 0 is byte `base` of the window (a line's start).
     pub(super) fn at(&self, base: usize) -> Stops<'_> {
         Stops { bits: &self.bits, base }
     }
