@@ -24,10 +24,7 @@ impl Dict {
 
     /// The value with code `code` (`None` for 0, the null code).
     pub(crate) fn get(&self, code: u32) -> Option<&str> {
-        let k = (code as usize).checked_sub(1)?;
-        let start = *self.offsets.get(k)? as usize;
-        let end = *self.offsets.get(k + 1)? as usize;
-        std::str::from_utf8(self.text.get(start..end)?).ok()
+        std::str::from_utf8(self.text.get(span(&self.offsets, code)?)?).ok()
     }
 
     /// The dictionary with its text checked as UTF-8 once, for callers
@@ -74,11 +71,15 @@ pub(crate) struct DictView<'a> {
 impl<'a> DictView<'a> {
     /// The value with code `code`, as [`Dict::get`] gives it.
     pub(crate) fn get(&self, code: u32) -> Option<&'a str> {
-        let k = (code as usize).checked_sub(1)?;
-        let start = *self.offsets.get(k)? as usize;
-        let end = *self.offsets.get(k + 1)? as usize;
-        self.text.get(start..end)
+        self.text.get(span(self.offsets, code)?)
     }
+}
+
+/// Where the value with code `code` lies in a dictionary's text (`None`
+/// for 0, the null code, or a code past the end).
+fn span(offsets: &[u32], code: u32) -> Option<std::ops::Range<usize>> {
+    let k = (code as usize).checked_sub(1)?;
+    Some(*offsets.get(k)? as usize..*offsets.get(k + 1)? as usize)
 }
 
 /// Interns strings into a [`Dict`].

@@ -214,14 +214,15 @@ fn hash_repeats(hashes: &[u64]) -> bool {
         sorted[*slot] = h;
         *slot += 1;
     }
-    let ranges: Vec<(usize, usize)> = starts.windows(2).map(|w| (w[0], w[1])).collect();
-    let mut buckets: Vec<&mut [u64]> = Vec::with_capacity(ranges.len());
     let mut rest = sorted.as_mut_slice();
-    for &(a, b) in &ranges {
-        let (head, tail) = std::mem::take(&mut rest).split_at_mut(b - a);
-        buckets.push(head);
-        rest = tail;
-    }
+    let mut buckets: Vec<&mut [u64]> = starts
+        .windows(2)
+        .map(|w| {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(w[1] - w[0]);
+            rest = tail;
+            head
+        })
+        .collect();
     buckets.par_iter_mut().any(|b| {
         b.sort_unstable();
         b.windows(2).any(|w| w[0] == w[1])

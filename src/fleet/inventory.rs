@@ -300,8 +300,8 @@ impl Inventory {
     /// ```
     pub fn records(&self) -> ReportRecords<'_> {
         ReportRecords(match self {
-            Inventory::Devices(d) => Labels::Devices(d.labels(), d.len()),
-            Inventory::Users(_) => Labels::Users(self),
+            Inventory::Devices(d) => RecordsOf::Devices(d.labels(), d.len()),
+            Inventory::Users(_) => RecordsOf::Users(self),
         })
     }
 
@@ -415,10 +415,11 @@ impl crate::groups::write::Records for Inventory {
 
 /// What [`Inventory::records`] gives a report writer.
 #[derive(Clone, Copy)]
-pub struct ReportRecords<'a>(Labels<'a>);
+pub struct ReportRecords<'a>(RecordsOf<'a>);
 
+/// Whose ids and names a [`ReportRecords`] reads.
 #[derive(Clone, Copy)]
-enum Labels<'a> {
+enum RecordsOf<'a> {
     Devices(crate::fleet::index::Labels<'a>, usize),
     Users(&'a Inventory),
 }
@@ -426,20 +427,20 @@ enum Labels<'a> {
 impl crate::groups::write::Records for ReportRecords<'_> {
     fn count(&self) -> usize {
         match self.0 {
-            Labels::Devices(_, len) => len,
-            Labels::Users(u) => u.len(),
+            RecordsOf::Devices(_, len) => len,
+            RecordsOf::Users(u) => u.len(),
         }
     }
     fn id(&self, i: usize) -> &str {
         match self.0 {
-            Labels::Devices(l, _) => l.id(i),
-            Labels::Users(u) => u.id(i),
+            RecordsOf::Devices(l, _) => l.id(i),
+            RecordsOf::Users(u) => u.id(i),
         }
     }
     fn name(&self, i: usize) -> &str {
         match self.0 {
-            Labels::Devices(l, _) => l.name(i).unwrap_or(""),
-            Labels::Users(u) => u.name(i),
+            RecordsOf::Devices(l, _) => l.name(i).unwrap_or(""),
+            RecordsOf::Users(u) => u.name(i),
         }
     }
 }

@@ -151,14 +151,10 @@ const WINDOW: usize = 200;
 pub(super) fn parse(block: &[u8], start: usize, end: usize, file_start: bool, cx: &Context<'_>) -> Chunk {
     let raw = block.get(start..end).unwrap_or(&[]);
     let mut p = Parser::new(block, cx);
-    let mut lines = Lines { rec: Record::new(), stops: StopMap::new(&[]), line: 0, records: 0 };
+    let mut lines = Lines { rec: Record::new(), stops: StopMap::new(&[]), records: 0 };
     let mut from = 0;
     while from < raw.len() && p.chunk.failed.is_none() {
-        let want = (from + WINDOW).min(raw.len()) - 1;
-        let to = match memchr::memchr(b'\n', raw.get(want..).unwrap_or(&[])) {
-            Some(k) => want + k + 1,
-            None => raw.len(),
-        };
+        let to = line_end(raw, from + WINDOW);
         let window = Window {
             bytes: raw.get(from..to).unwrap_or(&[]),
             at: start + from,
@@ -168,6 +164,18 @@ pub(super) fn parse(block: &[u8], start: usize, end: usize, file_start: bool, cx
         from = to;
     }
     p.chunk
+}
+
+/// The end of the line holding byte `want - 1` of `bytes` (just past its
+/// newline), or the end of `bytes`: where a block's chunks and a chunk's
+/// windows are cut, so each holds whole lines. At least `want` when `want`
+/// is in `1..=bytes.len()`.
+pub(super) fn line_end(bytes: &[u8], want: usize) -> usize {
+    let from = want.min(bytes.len()).saturating_sub(1);
+    match memchr::memchr(b'\n', bytes.get(from..).unwrap_or(&[])) {
+        Some(k) => from + k + 1,
+        None => bytes.len(),
+    }
 }
 
 /// Whole lines of a chunk, `at` bytes into the block.
@@ -182,8 +190,8 @@ struct Window<'a> {
 struct Lines<'a> {
     rec: Record<'a>,
     stops: StopMap,
-    /// Lines and records of the chunk so far (for [`Failed`]).
-    line: usize,
+    /// Records of the chunk so far (for [`Failed`]; its lines are
+    /// `Chunk::lines`).
     records: usize,
 }
 
@@ -200,8 +208,7 @@ impl<'a> Lines<'a> {
         let ends = memchr::memchr_iter(b'\n', raw)
             .chain((raw.last().is_some_and(|b| *b != b'\n')).then_some(raw.len()));
         for to in ends {
-            let line = self.line;
-            self.line += 1;
+            let line = p.chunk.lines;
             p.chunk.lines += 1;
             let (a, mut b) = (from, to);
             from = to + 1;

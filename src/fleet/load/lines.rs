@@ -126,11 +126,7 @@ fn parse_block(block: &[u8], size: usize, file_start: bool, cx: &Context<'_>) ->
     let mut ranges = Vec::new();
     let mut start = 0;
     while start < block.len() {
-        let want = (start + target).min(block.len());
-        let end = match memchr::memchr(b'\n', block.get(want.saturating_sub(1)..).unwrap_or(&[])) {
-            Some(k) => want.saturating_sub(1) + k + 1,
-            None => block.len(),
-        };
+        let end = chunk::line_end(block, start + target);
         ranges.push((start, end));
         start = end;
     }

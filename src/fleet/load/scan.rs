@@ -303,8 +303,9 @@ fn predicted(
 /// end of a line) is compared as a slice.
 pub(super) struct KeyPattern {
     text: Vec<u8>,
-    words: [u64; 4],
-    masks: [u64; 4],
+    /// The key's bytes as four words, and masks of the bytes it has
+    /// (`None` for a key longer than 32 bytes).
+    words: Option<([u64; 4], [u64; 4])>,
 }
 
 impl KeyPattern {
@@ -316,12 +317,8 @@ impl KeyPattern {
             mask[k] = 0xff;
         }
         let words = |a: [u8; 32]| bytemuck::cast::<[u8; 32], [[u8; 8]; 4]>(a).map(u64::from_le_bytes);
-        let (words, mut masks) = (words(bytes), words(mask));
-        if text.len() > 32 {
-            // Never matched by words: see `matches`.
-            masks = [0; 4];
-        }
-        KeyPattern { text, words, masks }
+        let words = (text.len() <= 32).then(|| (words(bytes), words(mask)));
+        KeyPattern { text, words }
     }
 
     fn len(&self) -> usize {
@@ -330,10 +327,10 @@ impl KeyPattern {
 
     /// `rest.starts_with(key)`.
     fn matches(&self, rest: &[u8]) -> bool {
-        match rest.get(..32).and_then(|w| <[u8; 32]>::try_from(w).ok()) {
-            Some(w) if self.masks[0] != 0 => {
+        match (&self.words, rest.get(..32).and_then(|w| <[u8; 32]>::try_from(w).ok())) {
+            (Some((words, masks)), Some(w)) => {
                 let w = bytemuck::cast::<[u8; 32], [[u8; 8]; 4]>(w).map(u64::from_le_bytes);
-                let differ = |k: usize| (w[k] ^ self.words[k]) & self.masks[k];
+                let differ = |k: usize| (w[k] ^ words[k]) & masks[k];
                 (differ(0) | differ(1) | differ(2) | differ(3)) == 0
             }
             _ => rest.starts_with(&self.text),
