@@ -33,7 +33,7 @@ impl Dict {
     pub(crate) fn view(&self) -> DictView<'_> {
         // The text is UTF-8 by construction (built from `&str`s, or
         // verified when a pack is opened), so this never falls back.
-        DictView { text: std::str::from_utf8(&self.text).unwrap_or(""), offsets: &self.offsets }
+        DictView { text: simdutf8::basic::from_utf8(&self.text).unwrap_or(""), offsets: &self.offsets }
     }
 
     /// Every value in code order (code 1 first).
@@ -47,8 +47,13 @@ impl Dict {
     /// Verifies a packed dictionary's sections: text is UTF-8, offsets are
     /// ordered, start at 0, end inside the text and on character boundaries.
     pub(crate) fn verify(&self) -> Result<(), std::sync::Arc<str>> {
-        self.text.verify(&|t| std::str::from_utf8(t).map(|_| ()).map_err(|e| e.to_string()))?;
-        let text = std::str::from_utf8(&self.text).unwrap_or("");
+        // The vector check first; the standard library's only to say where
+        // the text is broken.
+        self.text.verify(&|t| match simdutf8::basic::from_utf8(t) {
+            Ok(_) => Ok(()),
+            Err(_) => std::str::from_utf8(t).map(|_| ()).map_err(|e| e.to_string()),
+        })?;
+        let text = simdutf8::basic::from_utf8(&self.text).unwrap_or("");
         self.offsets.verify(&|o| {
             let ordered = o.windows(2).all(|w| w[0] <= w[1]);
             let fits = o.last().is_some_and(|&e| e as usize <= text.len()) && o.first() == Some(&0);
@@ -401,11 +406,60 @@ impl CollectionColumn {
 
 /// Item prefixes of `devicePhysicalIds` that get a lane of their own
 /// (folded). None is a prefix of another, so each item has one lane.
-pub(crate) const PHYSICAL_ID_LANES: &[&str] =
-    &["[ztdid]", "[orderid]", "[purchaseorderid]", "[hwid]", "[gid]", "[user-hwid]", "[user-gid]"];
+pub(crate) const PHYSICAL_ID_LANES: &[LanePrefix] = &[
+    LanePrefix::new("[ztdid]"),
+    LanePrefix::new("[orderid]"),
+    LanePrefix::new("[purchaseorderid]"),
+    LanePrefix::new("[hwid]"),
+    LanePrefix::new("[gid]"),
+    LanePrefix::new("[user-hwid]"),
+    LanePrefix::new("[user-gid]"),
+];
+
+/// A lane's prefix (folded) and its first eight bytes as a little-endian
+/// word with the mask of the bytes it has.
+///
+/// Decision: every item of every device is classified while a load runs,
+/// and comparing the prefix byte by byte, ASCII case aside, was a twentieth
+/// of a JSON Lines load; folding the item's first eight bytes once and
+/// comparing a word per prefix costs a few instructions.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LanePrefix {
+    pub(crate) text: &'static str,
+    head: u64,
+    mask: u64,
+}
+
+impl LanePrefix {
+    /// `text` must be folded already (no ASCII upper-case letter), as
+    /// items are folded before they are compared with it.
+    pub(crate) const fn new(text: &'static str) -> LanePrefix {
+        let bytes = text.as_bytes();
+        let (mut head, mut mask, mut k) = (0u64, 0u64, 0);
+        while k < bytes.len() && k < 8 {
+            head |= (bytes[k] as u64) << (8 * k);
+            mask |= 0xff << (8 * k);
+            k += 1;
+        }
+        LanePrefix { text, head, mask }
+    }
+}
+
+/// `word` with each byte in `A..=Z` lower-cased and every other byte as
+/// it is (bytes from 0x80 too): `to_ascii_lowercase` on eight bytes at once.
+fn fold_ascii(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let low = word & (0x7f * ONES);
+    // Bit 7 of each byte: its low seven bits are at least `A` / above `Z`.
+    // No byte carries into the next: `low` is at most 0x7f per byte.
+    let from_a = low + (0x80 - u64::from(b'A')) * ONES;
+    let past_z = low + (0x80 - u64::from(b'Z') - 1) * ONES;
+    let upper = from_a & !past_z & !word & (0x80 * ONES);
+    word | (upper >> 2)
+}
 
 pub(crate) struct CollectionBuilder {
-    prefixes: &'static [&'static str],
+    prefixes: &'static [LanePrefix],
     /// Lanes whose items' text is kept (see [`CollectionColumn::loaded`]).
     keep: u16,
     dicts: Vec<DictBuilder>,
@@ -423,16 +477,24 @@ pub(crate) struct CollectionBuilder {
 /// comparisons on its `to_lowercase` form, and the only non-ASCII letters
 /// that lower-case to ASCII are the Kelvin sign (to `k`) — no lane prefix
 /// contains a `k`.
-pub(crate) fn lane_of(prefixes: &[&str], item: &str) -> usize {
-    let head = item.as_bytes();
-    // Lanes are classified for every item of every device: the second
-    // byte (prefixes are folded) rules out all prefixes but one or two
-    // before any is compared.
-    let second = head.get(1).map_or(0, u8::to_ascii_lowercase);
+pub(crate) fn lane_of(prefixes: &[LanePrefix], item: &str) -> usize {
+    let bytes = item.as_bytes();
+    let head = match bytes.first_chunk::<8>() {
+        Some(h) => *h,
+        None => {
+            let mut h = [0u8; 8];
+            h.iter_mut().zip(bytes).for_each(|(d, s)| *d = *s);
+            h
+        }
+    };
+    let head = fold_ascii(u64::from_le_bytes(head));
     for (k, p) in prefixes.iter().enumerate() {
-        let p = p.as_bytes();
-        if p.get(1).is_none_or(|&b| b == second)
-            && head.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p))
+        let p_bytes = p.text.as_bytes();
+        if head & p.mask == p.head
+            && bytes.len() >= p_bytes.len()
+            && bytes
+                .get(8..p_bytes.len())
+                .is_none_or(|rest| rest.eq_ignore_ascii_case(p_bytes.get(8..).unwrap_or(&[])))
         {
             return k;
         }
@@ -441,12 +503,12 @@ pub(crate) fn lane_of(prefixes: &[&str], item: &str) -> usize {
 }
 
 impl CollectionBuilder {
-    pub(crate) fn new(prefixes: &'static [&'static str]) -> Self {
+    pub(crate) fn new(prefixes: &'static [LanePrefix]) -> Self {
         CollectionBuilder::keeping(prefixes, u16::MAX)
     }
 
     /// A builder that keeps the text of lanes `keep` only.
-    pub(crate) fn keeping(prefixes: &'static [&'static str], keep: u16) -> Self {
+    pub(crate) fn keeping(prefixes: &'static [LanePrefix], keep: u16) -> Self {
         let lanes = prefixes.len() + 1;
         CollectionBuilder {
             prefixes,
@@ -531,7 +593,7 @@ impl CollectionBuilder {
 
     pub(crate) fn finish(self) -> CollectionColumn {
         let devices = self.mask.len();
-        let mut prefixes: Vec<&'static str> = self.prefixes.to_vec();
+        let mut prefixes: Vec<&'static str> = self.prefixes.iter().map(|p| p.text).collect();
         prefixes.push("");
         let lanes = self
             .dicts
@@ -554,32 +616,47 @@ impl CollectionBuilder {
 
 #[cfg(test)]
 mod tests {
-    use super::{lane_of, PHYSICAL_ID_LANES};
+    use super::{fold_ascii, lane_of, LanePrefix, PHYSICAL_ID_LANES};
 
     /// The classification as written: the first prefix the item starts
     /// with, ASCII case aside.
-    fn reference(prefixes: &[&str], item: &str) -> usize {
-        let starts =
-            |p: &str| item.len() >= p.len() && item.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes());
-        prefixes.iter().position(|p| starts(p)).unwrap_or(prefixes.len())
+    fn reference(prefixes: &[LanePrefix], item: &str) -> usize {
+        let starts = |p: &LanePrefix| {
+            item.len() >= p.text.len()
+                && item.as_bytes()[..p.text.len()].eq_ignore_ascii_case(p.text.as_bytes())
+        };
+        prefixes.iter().position(starts).unwrap_or(prefixes.len())
     }
 
     #[test]
     fn lanes_agree_with_the_plain_prefix_test() {
         let mut items = vec![String::new(), "[".into(), "x".into(), "[ſ".into(), "[K".into()];
         for p in PHYSICAL_ID_LANES {
-            for cut in 0..=p.len() {
-                let head = &p[..cut];
+            for cut in 0..=p.text.len() {
+                let head = &p.text[..cut];
                 items.push(head.to_string());
                 items.push(head.to_ascii_uppercase());
                 items.push(format!("{head}:1"));
                 items.push(format!("{}x", head.to_ascii_uppercase()));
             }
         }
-        let prefixes: [&[&str]; 3] = [PHYSICAL_ID_LANES, &[], &["a", "[b"]];
+        let custom = [LanePrefix::new("a"), LanePrefix::new("[b"), LanePrefix::new("0123456789")];
+        items.extend(["0123456789", "012345678", "01234567", "0123456789x", "[B]"].map(String::from));
+        let prefixes: [&[LanePrefix]; 3] = [PHYSICAL_ID_LANES, &[], &custom];
         for prefixes in prefixes {
             for item in &items {
                 assert_eq!(lane_of(prefixes, item), reference(prefixes, item), "{item:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn folding_a_word_lowers_ascii_letters_only() {
+        for b in 0..=255u8 {
+            for at in 0..8 {
+                let word = u64::from_le_bytes([b'@'; 8]) & !(0xff << (8 * at)) | (u64::from(b) << (8 * at));
+                let want = u64::from_le_bytes(word.to_le_bytes().map(|x| x.to_ascii_lowercase()));
+                assert_eq!(fold_ascii(word), want, "byte {b:#x} at {at}");
             }
         }
     }

@@ -39,6 +39,7 @@
 
 mod chunk;
 mod lines;
+mod piece;
 mod scan;
 mod stops;
 #[cfg(test)]
@@ -78,6 +79,15 @@ pub fn load_index_projected(
 ) -> Result<FleetIndex, InventoryError> {
     let io = |source| InventoryError::Io { path: path.to_path_buf(), source };
     let mut file = File::open(path).map_err(io)?;
+    // A pipe would be emptied by the first of the reads below and then
+    // look like an empty inventory: refuse it by name instead.
+    if !file.metadata().map_err(io)?.is_file() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a pipe, device or socket): a device inventory is read more than once \
+             and by position, so save it to a file first",
+        )));
+    }
     let mut head = [0u8; 8];
     let got = read_up_to(&mut file, &mut head).map_err(io)?;
     if pack::is_pack(&head[..got]) {
@@ -93,7 +103,7 @@ pub fn load_index_projected(
         Some(b'[') | Some(b'{') if !is_json_lines(path).map_err(io)? => {
             stream_json(path, progress, projection)?.map_err(|()| locate_error(path))
         }
-        _ => lines::stream(path, progress, projection, lines::BLOCK),
+        _ => lines::stream(path, progress, projection, lines::PIECE),
     }
 }
 

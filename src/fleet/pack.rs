@@ -48,7 +48,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::fleet::column::{Codes, CollectionColumn, Dict, Lane, ScalarColumn, PHYSICAL_ID_LANES};
+use crate::fleet::column::{
+    Codes, CollectionColumn, Dict, Lane, LanePrefix, ScalarColumn, PHYSICAL_ID_LANES,
+};
 use crate::fleet::index::FleetIndex;
 use crate::fleet::store::{Arr, Backing, Bytes, Section};
 use crate::inventory::InventoryError;
@@ -326,7 +328,7 @@ impl Cursor<'_> {
     fn scalar(&mut self) -> Result<ScalarColumn, Bad> {
         Ok(ScalarColumn { dict: self.dict()?, codes: self.codes()? })
     }
-    fn collection(&mut self, lanes: usize, prefixes: &[&'static str]) -> Result<CollectionColumn, Bad> {
+    fn collection(&mut self, lanes: usize, prefixes: &[LanePrefix]) -> Result<CollectionColumn, Bad> {
         let (mask, _, n) = self.take(&[2])?;
         if n != self.devices {
             return Err(format!("section {mask}: a collection mask does not cover every device"));
@@ -336,7 +338,7 @@ impl Cursor<'_> {
             let dict = self.dict()?;
             let first = self.codes()?;
             let (extra, _, _) = self.take(&[8])?;
-            let prefix = prefixes.get(k).copied().unwrap_or("");
+            let prefix = prefixes.get(k).map_or("", |p| p.text);
             out.push(Lane { prefix, dict, first, extra: self.view(extra) });
         }
         Ok(CollectionColumn { lanes: out, mask: self.view(mask), loaded: u16::MAX })

@@ -325,7 +325,7 @@ fn check_loaded(k: usize, rule: &Rule, index: &FleetIndex) -> Result<(), Compile
 fn lane_names(lanes: u16) -> String {
     let names: Vec<String> = (0..=PHYSICAL_ID_LANES.len())
         .filter(|k| lanes & (1 << k) != 0)
-        .map(|k| PHYSICAL_ID_LANES.get(k).map_or("other".to_string(), |p| p.to_string()))
+        .map(|k| PHYSICAL_ID_LANES.get(k).map_or("other".to_string(), |p| p.text.to_string()))
         .collect();
     format!("the text of `physicalIds` items of the classes {}", names.join(", "))
 }
@@ -597,11 +597,11 @@ fn starts_with_lanes(c: &str) -> (u16, u16) {
     let mut all_true = 0u16;
     let mut inside_known = false;
     for (k, p) in PHYSICAL_ID_LANES.iter().enumerate() {
-        if c.starts_with(p) {
+        if c.starts_with(p.text) {
             possible |= 1 << k;
             inside_known = true;
         }
-        if p.starts_with(c) {
+        if p.text.starts_with(c) {
             possible |= 1 << k;
             all_true |= 1 << k;
         }

@@ -1,9 +1,9 @@
 //! One chunk of JSON Lines as columns of its own, and their merge into the
 //! index's builder.
 //!
-//! A chunk (about a megabyte of whole lines) is parsed on any thread into
-//! chunk-local dictionaries: each column keeps its distinct values as
-//! spans of the block (no copy, no allocation per value) and one local code
+//! A chunk (the lines of a piece of about a megabyte) is parsed on any
+//! thread into chunk-local dictionaries: each column keeps its distinct
+//! values as spans of the piece (no copy, no allocation per value) and one local code
 //! per device. The merge, in file order, interns each *distinct* local
 //! value into the global dictionary once and rewrites the local codes
 //! through that table, so the sequential part of a load costs one hash
@@ -20,7 +20,7 @@
 //!
 //! Values of those unique columns are copied into a run of the chunk's
 //! own while the record is in cache ([`Distinct::Run`]), and the merge
-//! appends each run with one copy: interning them one by one from a block
+//! appends each run with one copy: interning them one by one from a piece
 //! parsed a pipeline stage earlier cost a cache miss per value, on the one
 //! sequential stage.
 //!
@@ -28,10 +28,10 @@
 //! `CompiledSet::projection`) only set the device's mask bit: their text is
 //! never copied, hashed or merged.
 //!
-//! Values live in the block, which the chunk does not borrow (so blocks
-//! and their parsed chunks can be handed between threads and loop turns):
-//! a [`Span`] is a byte range of the block, or, past the block's length, of
-//! the chunk's own text, which holds the values of records serde parsed.
+//! A chunk owns the bytes of its piece of the file (see `piece.rs`), and
+//! a [`Span`] is a byte range of them, or, past their length, of the
+//! chunk's own text, which holds the values of records serde parsed; the
+//! merge reads values from there, and the buffer is then recycled.
 
 use std::borrow::Cow;
 
@@ -39,14 +39,14 @@ use rustc_hash::FxHashMap;
 
 use super::scan::{self, Record, Targets};
 use super::stops::StopMap;
-use crate::fleet::column::{lane_of, ColumnOverflow, DictBuilder, PHYSICAL_ID_LANES};
+use crate::fleet::column::{lane_of, ColumnOverflow, DictBuilder, LanePrefix, PHYSICAL_ID_LANES};
 use crate::fleet::index::scalar_value;
 use crate::fleet::{FleetBuilder, FleetIndex};
 use crate::inventory::project::{self, Projection};
 use crate::inventory::Device;
 
-/// A value: bytes `start..end` of the block, or (from the block's length
-/// on) of the chunk's own text.
+/// A value: bytes `start..end` of the chunk's piece, or (from the piece's
+/// length on) of the chunk's own text.
 #[derive(Clone, Copy)]
 struct Span {
     start: usize,
@@ -55,13 +55,13 @@ struct Span {
 
 /// A column's distinct values in one chunk; code `k + 1` is value `k`.
 enum Distinct {
-    /// Spans of the block (or of the chunk's own text), for a column that
+    /// Spans of the piece (or of the chunk's own text), for a column that
     /// deduplicates: the merge interns each distinct value once.
     Spans(Vec<Span>),
     /// For a column of unique values (see the module doc): their text,
     /// copied while the record is in cache, and where each value ends. The
     /// merge appends the run with one copy, where interning value by value
-    /// from a block parsed long before cost a cache miss per value.
+    /// from a piece parsed long before cost a cache miss per value.
     Run { text: Vec<u8>, ends: Vec<usize> },
 }
 
@@ -94,7 +94,7 @@ struct LocalLane {
 }
 
 struct LocalCollection {
-    prefixes: &'static [&'static str],
+    prefixes: &'static [LanePrefix],
     /// Lanes whose items' text is kept (the rest only set mask bits).
     keep: u16,
     lanes: Vec<LocalLane>,
@@ -110,7 +110,7 @@ pub(super) struct Failed {
     pub(super) line: usize,
     /// Record within the chunk (0-based, counting non-blank lines).
     pub(super) record: usize,
-    /// The line's bytes in the block.
+    /// The line's bytes in the chunk's piece ([`Chunk::bytes`]).
     pub(super) start: usize,
     pub(super) end: usize,
 }
@@ -125,7 +125,20 @@ pub(super) struct Chunk {
     extensions: Vec<(String, Local)>,
     misnamed: Vec<&'static str>,
     own: String,
-    block_len: usize,
+    /// The piece the chunk was parsed from (its spans point into it).
+    bytes: Vec<u8>,
+}
+
+impl Chunk {
+    /// The piece's bytes.
+    pub(super) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The piece's buffer, for the next piece to read into.
+    pub(super) fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
 }
 
 /// What a chunk's parse needs besides its bytes.
@@ -146,31 +159,36 @@ const WINDOW: usize = 64 << 10;
 #[cfg(test)]
 const WINDOW: usize = 200;
 
-/// Parses `block[start..end]` (whole lines); `file_start` when it holds the
-/// file's first line (which may start with a byte-order mark).
-pub(super) fn parse(block: &[u8], start: usize, end: usize, file_start: bool, cx: &Context<'_>) -> Chunk {
-    let raw = block.get(start..end).unwrap_or(&[]);
-    let mut p = Parser::new(block, cx);
-    let mut lines = Lines { rec: Record::new(), stops: StopMap::new(&[]), records: 0 };
-    let mut from = 0;
-    while from < raw.len() && p.chunk.failed.is_none() {
-        let to = line_end(raw, from + WINDOW);
-        let window = Window {
-            bytes: raw.get(from..to).unwrap_or(&[]),
-            at: start + from,
-            file_start: file_start && from == 0,
-        };
-        lines.parse(&mut p, window, cx);
-        from = to;
-    }
-    p.chunk
+/// Parses the whole lines `bytes[first..]` of a piece; `file_start` when
+/// they start the file (which may start with a byte-order mark). The chunk
+/// keeps `bytes`.
+pub(super) fn parse(bytes: Vec<u8>, first: usize, file_start: bool, cx: &Context<'_>) -> Chunk {
+    let mut chunk = {
+        let raw = bytes.get(first..).unwrap_or(&[]);
+        let mut p = Parser::new(&bytes, cx);
+        let mut lines = Lines { rec: Record::new(), stops: StopMap::new(&[]), records: 0 };
+        let mut from = 0;
+        while from < raw.len() && p.chunk.failed.is_none() {
+            let to = line_end(raw, from + WINDOW);
+            let window = Window {
+                bytes: raw.get(from..to).unwrap_or(&[]),
+                at: first + from,
+                file_start: file_start && from == 0,
+            };
+            lines.parse(&mut p, window, cx);
+            from = to;
+        }
+        p.chunk
+    };
+    chunk.bytes = bytes;
+    chunk
 }
 
 /// The end of the line holding byte `want - 1` of `bytes` (just past its
-/// newline), or the end of `bytes`: where a block's chunks and a chunk's
-/// windows are cut, so each holds whole lines. At least `want` when `want`
-/// is in `1..=bytes.len()`.
-pub(super) fn line_end(bytes: &[u8], want: usize) -> usize {
+/// newline), or the end of `bytes`: where a chunk's windows are cut, so
+/// each holds whole lines. At least `want` when `want` is in
+/// `1..=bytes.len()`.
+fn line_end(bytes: &[u8], want: usize) -> usize {
     let from = want.min(bytes.len()).saturating_sub(1);
     match memchr::memchr(b'\n', bytes.get(from..).unwrap_or(&[])) {
         Some(k) => from + k + 1,
@@ -178,7 +196,7 @@ pub(super) fn line_end(bytes: &[u8], want: usize) -> usize {
     }
 }
 
-/// Whole lines of a chunk, `at` bytes into the block.
+/// Whole lines of a chunk, `at` bytes into its piece.
 struct Window<'a> {
     bytes: &'a [u8],
     at: usize,
@@ -256,7 +274,7 @@ struct Parser<'a> {
     chunk: Chunk,
 }
 
-fn collection(prefixes: &'static [&'static str], keep: u16, dedup: &[bool]) -> LocalCollection {
+fn collection(prefixes: &'static [LanePrefix], keep: u16, dedup: &[bool]) -> LocalCollection {
     LocalCollection {
         prefixes,
         keep,
@@ -293,12 +311,12 @@ impl<'a> Parser<'a> {
                 extensions: Vec::new(),
                 misnamed: Vec::new(),
                 own: String::new(),
-                block_len: block.len(),
+                bytes: Vec::new(),
             },
         }
     }
 
-    /// The span of a value, borrowed from the block or copied into the
+    /// The span of a value, borrowed from the piece or copied into the
     /// chunk's own text.
     fn span(&mut self, v: Cow<'a, str>) -> Span {
         match v {
@@ -307,7 +325,7 @@ impl<'a> Parser<'a> {
                 Span { start, end: start + s.len() }
             }
             Cow::Owned(s) => {
-                let start = self.chunk.block_len + self.chunk.own.len();
+                let start = self.block.len() + self.chunk.own.len();
                 self.chunk.own.push_str(&s);
                 Span { start, end: start + s.len() }
             }
@@ -322,7 +340,7 @@ impl<'a> Parser<'a> {
     }
 
     /// The local code of a value (interned when the column deduplicates
-    /// and the value is in the block).
+    /// and the value is in the piece).
     fn code(&mut self, values: Values, v: Cow<'a, str>) -> u32 {
         if let Distinct::Run { text, ends } = self.distinct(values) {
             text.extend_from_slice(v.as_bytes());
@@ -449,15 +467,15 @@ enum Values {
 /// Names of the collections, for overflow errors.
 const COLLECTIONS: [&str; 3] = ["devicePhysicalIds", "systemLabels", "memberOf"];
 
-/// Appends `chunk` (parsed from `block`) to `builder`, in order.
-pub(super) fn merge(builder: &mut FleetBuilder, block: &[u8], chunk: &Chunk) -> Result<(), ColumnOverflow> {
+/// Appends `chunk` to `builder`, in order.
+pub(super) fn merge(builder: &mut FleetBuilder, chunk: &Chunk) -> Result<(), ColumnOverflow> {
     // Bytes of validated chunks, cut at quotes: UTF-8 without a new check.
     let text = |s: &Span| -> Result<&[u8], ColumnOverflow> {
-        let bytes = match s.start.checked_sub(chunk.block_len) {
-            None => block.get(s.start..s.end),
+        let bytes = match s.start.checked_sub(chunk.bytes.len()) {
+            None => chunk.bytes.get(s.start..s.end),
             Some(k) => chunk.own.as_bytes().get(k..k + (s.end - s.start)),
         };
-        bytes.ok_or_else(|| ColumnOverflow { column: "a value outside its block".into() })
+        bytes.ok_or_else(|| ColumnOverflow { column: "a value outside its piece".into() })
     };
     for (slot, local) in chunk.scalars.iter().enumerate() {
         let Some(col) = builder.scalar_mut(slot) else { continue };

@@ -418,3 +418,15 @@ fn blank_lines_are_skipped_and_not_numbered_as_the_row_loader_does() {
         }
     }
 }
+
+/// A pipe would be emptied by the format sniff and then read as an empty
+/// inventory; a device or pipe is refused by name instead.
+#[cfg(unix)]
+#[test]
+fn devices_and_pipes_are_refused_by_name() {
+    let e = crate::fleet::load::load_index(std::path::Path::new("/dev/null"), &|_| {})
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    let e = e.err().unwrap_or_default();
+    assert!(e.contains("/dev/null") && e.contains("not a regular file"), "{e}");
+}
