@@ -268,7 +268,7 @@ impl<'a> Lines<'a> {
 }
 
 struct Parser<'a> {
-    block: &'a [u8],
+    piece: &'a [u8],
     scalar_maps: Vec<FxHashMap<&'a str, u32>>,
     lane_maps: [Vec<FxHashMap<&'a str, u32>>; 3],
     chunk: Chunk,
@@ -290,10 +290,10 @@ fn collection(prefixes: &'static [LanePrefix], keep: u16, dedup: &[bool]) -> Loc
 }
 
 impl<'a> Parser<'a> {
-    fn new(block: &'a [u8], cx: &Context<'_>) -> Self {
+    fn new(piece: &'a [u8], cx: &Context<'_>) -> Self {
         let maps = |n: usize| (0..n).map(|_| FxHashMap::default()).collect::<Vec<_>>();
         Parser {
-            block,
+            piece,
             scalar_maps: maps(FleetIndex::COLUMNS),
             lane_maps: [maps(PHYSICAL_ID_LANES.len() + 1), maps(1), maps(1)],
             chunk: Chunk {
@@ -321,11 +321,11 @@ impl<'a> Parser<'a> {
     fn span(&mut self, v: Cow<'a, str>) -> Span {
         match v {
             Cow::Borrowed(s) => {
-                let start = (s.as_ptr() as usize).wrapping_sub(self.block.as_ptr() as usize);
+                let start = (s.as_ptr() as usize).wrapping_sub(self.piece.as_ptr() as usize);
                 Span { start, end: start + s.len() }
             }
             Cow::Owned(s) => {
-                let start = self.block.len() + self.chunk.own.len();
+                let start = self.piece.len() + self.chunk.own.len();
                 self.chunk.own.push_str(&s);
                 Span { start, end: start + s.len() }
             }

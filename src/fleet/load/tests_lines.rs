@@ -1,5 +1,5 @@
 //! The chunked JSON Lines path against serde and the row reference, with
-//! blocks cut at every position.
+//! pieces cut at every position.
 
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
@@ -102,11 +102,11 @@ fn file(records: &[Value], crlf: bool, blank: bool, bom: bool, pad: bool) -> Str
     out
 }
 
-fn load(text: &str, projection: &Projection, block: usize) -> Result<FleetIndex, InventoryError> {
+fn load(text: &str, projection: &Projection, piece: usize) -> Result<FleetIndex, InventoryError> {
     let dir = tempfile::tempdir().map_err(|source| InventoryError::Io { path: "tmp".into(), source })?;
     let path = dir.path().join("devices.jsonl");
     std::fs::write(&path, text).map_err(|source| InventoryError::Io { path: path.clone(), source })?;
-    lines::stream(&path, &|_| {}, projection, block)
+    lines::stream(&path, &|_| {}, projection, piece)
 }
 
 fn members(index: &FleetIndex, rule: &Rule) -> Vec<usize> {
@@ -123,7 +123,7 @@ proptest! {
     fn chunked_loads_equal_serde_and_the_reference(
         records in prop::collection::vec(record(), 0..12),
         crlf: bool, blank: bool, bom: bool, pad: bool,
-        block in 1usize..400,
+        piece in 1usize..400,
         pick in 0..RULES.len(),
     ) {
         let text = file(&records, crlf, blank, bom, pad);
@@ -132,7 +132,7 @@ proptest! {
             .map(|r| serde_json::from_value(r.clone()))
             .collect::<Result<_, _>>()
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let full = load(&text, &Projection::all(), block).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let full = load(&text, &Projection::all(), piece).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let reference = FleetIndex::from_devices(&devices).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(full.len(), devices.len());
         for i in 0..devices.len() {
@@ -140,7 +140,7 @@ proptest! {
         }
         let rule = Rule::new(RULES[pick]).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let want: Vec<usize> = devices.iter().enumerate().filter(|(_, d)| rule.matches(*d)).map(|(i, _)| i).collect();
-        let projected = load(&text, &CompiledSet::projection(&[&rule]), block)
+        let projected = load(&text, &CompiledSet::projection(&[&rule]), piece)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(members(&projected, &rule), want.clone());
         prop_assert_eq!(members(&full, &rule), want);
@@ -165,7 +165,7 @@ proptest! {
     #[test]
     fn repeated_ids_keep_the_last_record_in_projected_loads(
         records in prop::collection::vec((0u8..4, any::<bool>(), prop::collection::vec(text(), 0..3), record()), 0..12),
-        block in 1usize..400,
+        piece in 1usize..400,
     ) {
         // Few distinct ids, so most files repeat some; half the devices
         // Windows, so the lane rules select some.
@@ -181,11 +181,11 @@ proptest! {
             })
             .collect();
         let text = file(&records, false, false, false, false);
-        let full = load(&text, &Projection::all(), block).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let full = load(&text, &Projection::all(), piece).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let (full, _) = full.last_record_wins().map_err(|e| TestCaseError::fail(e.to_string()))?;
         for pick in RULES {
             let rule = Rule::new(pick).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let projected = load(&text, &CompiledSet::projection(&[&rule]), block)
+            let projected = load(&text, &CompiledSet::projection(&[&rule]), piece)
                 .map_err(|e| TestCaseError::fail(e.to_string()))?;
             let (projected, _) = projected.last_record_wins().map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(members(&projected, &rule), members(&full, &rule), "{}", pick);
@@ -197,7 +197,7 @@ proptest! {
         records in prop::collection::vec(record(), 1..8),
         bad in 0usize..8,
         kind in 0usize..6,
-        block in 1usize..300,
+        piece in 1usize..300,
     ) {
         let bad = bad % records.len();
         let mut lines: Vec<String> = records.iter().map(Value::to_string).collect();
@@ -211,7 +211,7 @@ proptest! {
         };
         lines[bad] = broken.clone();
         let text = lines.join("\n");
-        let got = load(&text, &Projection::all(), block).map(|i| i.len()).map_err(|e| e.to_string());
+        let got = load(&text, &Projection::all(), piece).map(|i| i.len()).map_err(|e| e.to_string());
         let path = "devices.jsonl";
         let want = crate::inventory::load::parse_line::<Device>(&broken, bad + 1, bad, std::path::Path::new(path))
             .map(|_| 0)
@@ -255,7 +255,7 @@ proptest! {
     fn a_mutated_record_is_accepted_exactly_when_serde_accepts_it(
         line in mutated(),
         before in prop::collection::vec(record(), 0..3),
-        block in prop::sample::select(vec![7usize, 64, 1 << 20]),
+        piece in prop::sample::select(vec![7usize, 64, 1 << 20]),
     ) {
         let path = std::path::Path::new("devices.jsonl");
         let reference = std::str::from_utf8(&line)
@@ -274,7 +274,7 @@ proptest! {
         std::fs::write(&file, &bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let rule = Rule::new(RULES[0]).map_err(|e| TestCaseError::fail(e.to_string()))?;
         for projection in [Projection::all(), Projection::for_rules(&[&rule])] {
-            let got = lines::stream(&file, &|_| {}, &projection, block);
+            let got = lines::stream(&file, &|_| {}, &projection, piece);
             match (&reference, &got) {
                 // A line of whitespace only (a deleted byte) is skipped.
                 (None, _) if std::str::from_utf8(&line).is_ok() => {
@@ -298,26 +298,26 @@ proptest! {
 }
 
 #[test]
-fn invalid_utf8_names_its_line_at_any_block_size() {
+fn invalid_utf8_names_its_line_at_any_piece_size() {
     let mut bytes = b"{\"id\": \"a\"}\n{\"id\": \"b\xff\"}\n".to_vec();
     bytes.extend_from_slice(b"{\"id\": \"c\"}\n");
-    for block in [1, 5, 13, 64, 1 << 20] {
+    for piece in [1, 5, 13, 64, 1 << 20] {
         let dir = tempfile::tempdir().ok();
         let Some(path) = dir.as_ref().map(|d| d.path().join("d.jsonl")) else { return };
         assert!(std::fs::write(&path, &bytes).is_ok());
         let e =
-            lines::stream(&path, &|_| {}, &Projection::all(), block).map(|_| ()).map_err(|e| e.to_string());
+            lines::stream(&path, &|_| {}, &Projection::all(), piece).map(|_| ()).map_err(|e| e.to_string());
         let e = e.err().unwrap_or_default();
-        assert!(e.contains(":2:") && e.contains("invalid UTF-8 (byte 0xFF)"), "{block}: {e}");
+        assert!(e.contains(":2:") && e.contains("invalid UTF-8 (byte 0xFF)"), "{piece}: {e}");
     }
 }
 
 /// Past `column::PROBE` values, columns of unique values stop
 /// deduplicating and chunks stop hashing them (a value seen again gets a
 /// second code): the index still answers as the row reference, whatever
-/// the block size.
+/// the piece size.
 #[test]
-fn unique_columns_keep_every_value_at_any_block_size() -> Result<(), Box<dyn std::error::Error>> {
+fn unique_columns_keep_every_value_at_any_piece_size() -> Result<(), Box<dyn std::error::Error>> {
     let mut text = String::new();
     let mut devices = Vec::new();
     for i in 0..20_000u32 {
@@ -332,11 +332,11 @@ fn unique_columns_keep_every_value_at_any_block_size() -> Result<(), Box<dyn std
         devices.push(serde_json::from_value::<Device>(r)?);
     }
     let reference = FleetIndex::from_devices(&devices)?;
-    for block in [4_000, 100_000, 1 << 24] {
-        let index = load(&text, &Projection::all(), block)?;
+    for piece in [4_000, 100_000, 1 << 24] {
+        let index = load(&text, &Projection::all(), piece)?;
         assert_eq!(index.len(), devices.len());
         for i in (0..devices.len()).step_by(97).chain([devices.len() - 1]) {
-            assert_eq!(index.device(i), reference.device(i), "{block}: {i}");
+            assert_eq!(index.device(i), reference.device(i), "{piece}: {i}");
         }
         for rule in [
             RULES[0],
@@ -345,7 +345,7 @@ fn unique_columns_keep_every_value_at_any_block_size() -> Result<(), Box<dyn std
         ] {
             let rule = Rule::new(rule)?;
             let want: Vec<usize> = (0..devices.len()).filter(|&i| rule.matches(&devices[i])).collect();
-            assert_eq!(members(&index, &rule), want, "{block}");
+            assert_eq!(members(&index, &rule), want, "{piece}");
         }
     }
     Ok(())
@@ -407,14 +407,14 @@ fn blank_lines_are_skipped_and_not_numbered_as_the_row_loader_does() {
             crate::inventory::load::parse_records::<Device>(text, path).map(|_| 0).map_err(|e| e.to_string());
         let ok = text.replace("{\"id\": 5}", "{\"id\": \"c\"}").replace("\"model\": 1", "\"model\": \"m\"");
         let want_ok = crate::inventory::load::parse_records::<Device>(&ok, path).map(|(d, _)| d.len());
-        for block in [1, 7, 64, 1 << 20] {
-            let got = load(text, &Projection::all(), block).map(|_| 0).map_err(|e| e.to_string());
+        for piece in [1, 7, 64, 1 << 20] {
+            let got = load(text, &Projection::all(), piece).map(|_| 0).map_err(|e| e.to_string());
             let tail = |r: Result<usize, String>| {
                 r.map_err(|e| e.rsplit_once("devices.jsonl").map(|(_, m)| m.to_string()))
             };
-            assert_eq!(tail(got), tail(want.clone()), "{block}: {text:?}");
-            let got_ok = load(&ok, &Projection::all(), block).map(|i| i.len()).ok();
-            assert_eq!(got_ok, want_ok.as_ref().ok().copied(), "{block}: {ok:?}");
+            assert_eq!(tail(got), tail(want.clone()), "{piece}: {text:?}");
+            let got_ok = load(&ok, &Projection::all(), piece).map(|i| i.len()).ok();
+            assert_eq!(got_ok, want_ok.as_ref().ok().copied(), "{piece}: {ok:?}");
         }
     }
 }
