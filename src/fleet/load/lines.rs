@@ -59,10 +59,10 @@ pub(super) fn stream(
     let mut pending: Vec<Chunk> = Vec::new();
     let mut next = 0u64;
     while next < size {
-        let turn_end = size.min(next.saturating_add(piece * PIECES_PER_TURN));
+        let turn_end = size.min(next.saturating_add(piece.saturating_mul(PIECES_PER_TURN)));
         let ranges: Vec<(u64, u64)> = (next..turn_end)
             .step_by(usize::try_from(piece).unwrap_or(usize::MAX))
-            .map(|a| (a, turn_end.min(a + piece)))
+            .map(|a| (a, turn_end.min(a.saturating_add(piece))))
             .collect();
         let buffers: Vec<Vec<u8>> = ranges.iter().map(|_| spare.pop().unwrap_or_default()).collect();
         let dedup = builder.dedup_flags();
