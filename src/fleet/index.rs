@@ -4,6 +4,7 @@ use crate::fleet::column::{
     Codes, CollectionBuilder, CollectionColumn, ColumnOverflow, DictView, ScalarBuilder, ScalarColumn,
     PHYSICAL_ID_LANES,
 };
+use crate::fleet::unique::IdHashes;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -32,7 +33,7 @@ const BASE: [DeviceProperty; 16] = [
     DeviceProperty::ProfileType,
 ];
 const COLUMNS: usize = BASE.len() + 15;
-const OBJECT_ID: usize = 0;
+pub(crate) const OBJECT_ID: usize = 0;
 const DEVICE_ID: usize = 3;
 const DISPLAY_NAME: usize = 7;
 
@@ -138,18 +139,22 @@ impl<'a> Labels<'a> {
     }
 }
 
-/// The packed file behind an index's views. Two indexes are equal when
-/// their contents are, wherever the bytes live.
+/// Where an index came from: the packed file behind its views, if any,
+/// and what is known of its ids. Two indexes are equal when their contents
+/// are, wherever the bytes live.
 #[derive(Clone, Default)]
-pub(crate) struct Origin(pub(crate) Option<Packed>);
+pub(crate) struct Origin {
+    pub(crate) packed: Option<Packed>,
+    /// Object ids are known to be unique: the pack was written after
+    /// duplicate ids were resolved, or the loader checked them as it read
+    /// (see `fleet/unique.rs`).
+    pub(crate) unique_ids: bool,
+}
 
 /// An opened packed file.
 #[derive(Clone)]
 pub(crate) struct Packed {
     pub(crate) backing: Arc<Backing>,
-    /// Object ids are known to be unique (the pack was written after
-    /// duplicate ids were resolved).
-    pub(crate) unique_ids: bool,
 }
 
 impl PartialEq for Origin {
@@ -162,71 +167,11 @@ impl Eq for Origin {}
 
 impl std::fmt::Debug for Origin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.0 {
+        match &self.packed {
             Some(p) => write!(f, "Origin({})", p.backing.name),
             None => f.write_str("Origin(memory)"),
         }
     }
-}
-
-/// True when no two devices of `index` share an object id.
-///
-/// Ids are hashed in parallel, and the hashes are bucketed by their top
-/// bits (one counting pass) and each bucket sorted on its own, in
-/// parallel: buckets of about a thousand hashes sort inside the core's
-/// cache, where one parallel sort of two million keys was most of this
-/// check's time. Only when two hashes are equal are the ids themselves
-/// compared (a borrowed hash set).
-pub(crate) fn ids_unique(index: &FleetIndex) -> bool {
-    use crate::par::prelude::*;
-    use std::hash::BuildHasher;
-    if index.origin.0.as_ref().is_some_and(|o| o.unique_ids) {
-        return true;
-    }
-    let state = rustc_hash::FxBuildHasher;
-    let labels = index.labels();
-    let hashes: Vec<u64> = (0..index.len).into_par_iter().map(|i| state.hash_one(labels.id(i))).collect();
-    if !hash_repeats(&hashes) {
-        return true;
-    }
-    let mut seen = rustc_hash::FxHashSet::default();
-    seen.reserve(index.len);
-    (0..index.len).all(|i| seen.insert(labels.id(i)))
-}
-
-/// True when some value occurs twice in `hashes`.
-fn hash_repeats(hashes: &[u64]) -> bool {
-    use crate::par::prelude::*;
-    // About a thousand hashes a bucket.
-    let bits = (usize::BITS - (hashes.len() >> 10).leading_zeros()).min(16);
-    let bucket = |h: u64| if bits == 0 { 0 } else { (h >> (64 - bits)) as usize };
-    let mut starts = vec![0usize; (1 << bits) + 1];
-    for &h in hashes {
-        starts[bucket(h) + 1] += 1;
-    }
-    for k in 1..starts.len() {
-        starts[k] += starts[k - 1];
-    }
-    let mut sorted = vec![0u64; hashes.len()];
-    let mut next = starts.clone();
-    for &h in hashes {
-        let slot = &mut next[bucket(h)];
-        sorted[*slot] = h;
-        *slot += 1;
-    }
-    let mut rest = sorted.as_mut_slice();
-    let mut buckets: Vec<&mut [u64]> = starts
-        .windows(2)
-        .map(|w| {
-            let (head, tail) = std::mem::take(&mut rest).split_at_mut(w[1] - w[0]);
-            rest = tail;
-            head
-        })
-        .collect();
-    buckets.par_iter_mut().any(|b| {
-        b.sort_unstable();
-        b.windows(2).any(|w| w[0] == w[1])
-    })
 }
 
 /// Builds a [`FleetIndex`] one device at a time (streaming loaders use it).
@@ -239,6 +184,9 @@ pub struct FleetBuilder {
     misnamed: Vec<&'static str>,
     len: usize,
     projection: Projection,
+    /// Hashes of the ids of devices appended directly, while every device
+    /// came with one ([`FleetBuilder::push`] ends that).
+    id_hashes: Option<IdHashes>,
 }
 
 impl Default for FleetBuilder {
@@ -266,11 +214,14 @@ impl FleetBuilder {
             extensions: Vec::new(),
             misnamed: Vec::new(),
             len: 0,
+            // Bucket count for millions of ids; the number to come is unknown.
+            id_hashes: Some(IdHashes::with_bits(12)),
         }
     }
 
     /// Appends one device.
     pub fn push(&mut self, d: &Device) -> Result<(), ColumnOverflow> {
+        self.id_hashes = None;
         for (slot, col) in self.scalars.iter_mut().enumerate() {
             col.push(scalar_value(d, slot)).map_err(|_| overflow(slot))?;
         }
@@ -353,6 +304,15 @@ impl FleetBuilder {
         self.len += devices;
     }
 
+    /// Adds the id hashes ([`IdHashes::hash`]) of devices appended
+    /// directly, in order: when every device came with its hash, the
+    /// finished index knows whether its ids repeat.
+    pub(crate) fn extend_id_hashes(&mut self, hashes: &[u64]) {
+        if let Some(h) = &mut self.id_hashes {
+            h.extend(hashes);
+        }
+    }
+
     /// Records that rule-style field names were used (`deviceOSType` for
     /// `operatingSystem`), as a projected parser saw them.
     pub fn note_misnamed(&mut self, names: &[&'static str]) {
@@ -375,6 +335,10 @@ impl FleetBuilder {
 
     /// The finished index.
     pub fn finish(self) -> FleetIndex {
+        let unique_ids = match self.id_hashes {
+            Some(mut h) if h.len() == self.len => !h.any_repeat(),
+            _ => false,
+        };
         FleetIndex {
             len: self.len,
             scalars: self.scalars.into_iter().map(ScalarBuilder::finish).collect(),
@@ -383,7 +347,7 @@ impl FleetBuilder {
             member_of: self.member_of.finish(),
             extensions: self.extensions.into_iter().map(|(n, c)| (n, c.finish())).collect(),
             misnamed: self.misnamed,
-            origin: Origin::default(),
+            origin: Origin { packed: None, unique_ids },
             loaded: self.projection,
         }
     }
@@ -472,7 +436,7 @@ impl FleetIndex {
     }
 
     fn damaged(&self, message: &str) -> InventoryError {
-        let path = self.origin.0.as_ref().map(|o| o.backing.name.clone()).unwrap_or_default();
+        let path = self.origin.packed.as_ref().map(|o| o.backing.name.clone()).unwrap_or_default();
         InventoryError::Damaged { path: path.into(), message: message.to_string() }
     }
 
@@ -651,7 +615,7 @@ impl FleetIndex {
     pub fn last_record_wins(
         self,
     ) -> Result<(FleetIndex, Vec<crate::inventory::dedup::Duplicate>), ColumnOverflow> {
-        if ids_unique(&self) {
+        if crate::fleet::unique::ids_unique(&self) {
             return Ok((self, Vec::new()));
         }
         let (keep, duplicates) = crate::inventory::dedup::last_wins((0..self.len).map(|i| self.id(i)));
@@ -711,24 +675,5 @@ impl FleetIndex {
             + coll(&self.physical_ids)
             + coll(&self.system_labels)
             + coll(&self.member_of)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-
-    proptest! {
-        /// Bucketing finds a repeat exactly when one exists, at sizes
-        /// from one bucket to many, with hashes that share top bits.
-        #[test]
-        fn hash_repeats_finds_exactly_the_repeats(
-            values in prop::collection::vec(prop_oneof![any::<u64>(), 0u64..64, (0u64..64).prop_map(|v| v << 58)], 0..5000),
-        ) {
-            let mut sorted = values.clone();
-            sorted.sort_unstable();
-            sorted.dedup();
-            prop_assert_eq!(super::hash_repeats(&values), sorted.len() != values.len());
-        }
     }
 }

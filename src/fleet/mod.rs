@@ -44,6 +44,7 @@ pub mod pack;
 mod plan;
 mod split;
 mod store;
+mod unique;
 
 pub use column::{Bitmap, ColumnOverflow};
 pub use index::{FleetBuilder, FleetIndex};

@@ -159,7 +159,7 @@ pub fn to_bytes(index: &FleetIndex) -> Result<Vec<u8>, PartialIndex> {
         table.extend_from_slice(&width.to_le_bytes());
         table.extend_from_slice(&crc.to_le_bytes());
     }
-    let unique = crate::fleet::index::ids_unique(index);
+    let unique = crate::fleet::unique::ids_unique(index);
     let mut header = Vec::with_capacity(HEADER);
     header.extend_from_slice(MAGIC);
     header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -384,10 +384,10 @@ pub(crate) fn open_bytes(bytes: Bytes, name: &Path) -> Result<FleetIndex, Invent
         }
         let mut index = FleetIndex::from_parts(h.devices, scalars, [physical_ids, system_labels, member_of]);
         index.extensions = extensions;
-        index.origin = crate::fleet::index::Origin(Some(crate::fleet::index::Packed {
-            backing: Arc::clone(&backing),
+        index.origin = crate::fleet::index::Origin {
+            packed: Some(crate::fleet::index::Packed { backing: Arc::clone(&backing) }),
             unique_ids: h.flags & UNIQUE_IDS != 0,
-        }));
+        };
         Ok(index)
     };
     parse(&mut c).map_err(|m| bad(format!("packed index is malformed: {m}")))
@@ -447,7 +447,7 @@ pub(crate) fn verify_all(index: &FleetIndex) -> Result<(), Arc<str>> {
         }
     }
     jobs.par_iter().map(|job| job()).collect::<Result<Vec<()>, _>>()?;
-    if let Some(origin) = &index.origin.0 {
+    if let Some(origin) = &index.origin.packed {
         origin.backing.verify_padding()?;
     }
     Ok(())

@@ -40,7 +40,8 @@ use rustc_hash::FxHashMap;
 use super::scan::{self, Record, Targets};
 use super::stops::StopMap;
 use crate::fleet::column::{lane_of, ColumnOverflow, DictBuilder, LanePrefix, PHYSICAL_ID_LANES};
-use crate::fleet::index::scalar_value;
+use crate::fleet::index::{scalar_value, OBJECT_ID};
+use crate::fleet::unique::IdHashes;
 use crate::fleet::{FleetBuilder, FleetIndex};
 use crate::inventory::project::{self, Projection};
 use crate::inventory::Device;
@@ -125,6 +126,9 @@ pub(super) struct Chunk {
     extensions: Vec<(String, Local)>,
     misnamed: Vec<&'static str>,
     own: String,
+    /// The hash of each device's id (see `fleet/unique.rs`), taken while
+    /// the record is in cache.
+    id_hashes: Vec<u64>,
     /// The piece the chunk was parsed from (its spans point into it).
     bytes: Vec<u8>,
 }
@@ -311,6 +315,7 @@ impl<'a> Parser<'a> {
                 extensions: Vec::new(),
                 misnamed: Vec::new(),
                 own: String::new(),
+                id_hashes: Vec::new(),
                 bytes: Vec::new(),
             },
         }
@@ -414,13 +419,18 @@ impl<'a> Parser<'a> {
     }
 
     fn push_record(&mut self, rec: &Record<'a>) {
+        let mut id = "";
         for (slot, v) in rec.scalars() {
+            if slot == OBJECT_ID {
+                id = v.unwrap_or("");
+            }
             self.scalar(slot, v.map(Cow::Borrowed));
         }
         self.items(0, rec.physical_ids.iter().map(|s| Cow::Borrowed(*s)));
         self.items(1, rec.system_labels.iter().map(|s| Cow::Borrowed(*s)));
         self.items(2, std::iter::empty());
         self.note(&rec.misnamed);
+        self.chunk.id_hashes.push(IdHashes::hash(id));
         self.chunk.devices += 1;
     }
 
@@ -454,6 +464,7 @@ impl<'a> Parser<'a> {
         }
         self.note(misnamed);
         self.note(d.extensions.misnamed());
+        self.chunk.id_hashes.push(IdHashes::hash(scalar_value(d, OBJECT_ID).unwrap_or("")));
         self.chunk.devices += 1;
     }
 }
@@ -507,6 +518,7 @@ pub(super) fn merge(builder: &mut FleetBuilder, chunk: &Chunk) -> Result<(), Col
         }
     }
     builder.note_misnamed(&chunk.misnamed);
+    builder.extend_id_hashes(&chunk.id_hashes);
     builder.grow(chunk.devices);
     Ok(())
 }

@@ -430,3 +430,23 @@ fn devices_and_pipes_are_refused_by_name() {
     let e = e.err().unwrap_or_default();
     assert!(e.contains("/dev/null") && e.contains("not a regular file"), "{e}");
 }
+
+/// The loader hashes ids as it reads: an index whose ids repeat (across
+/// pieces too, and written with an escape) is never marked unique, and one
+/// whose ids do not is.
+#[test]
+fn the_loader_knows_whether_ids_repeat_at_any_piece_size() {
+    let unique = "{\"id\": \"a\"}\n{\"id\": \"b\"}\n{\"id\": \"c\"}\n";
+    let repeats = [
+        "{\"id\": \"a\"}\n{\"id\": \"b\"}\n{\"id\": \"a\"}\n",
+        "{\"id\": \"a\"}\n{\"id\": \"b\\u0061\"}\n{\"id\": \"ba\"}\n",
+    ];
+    for piece in [1, 5, 13, 1 << 20] {
+        let index = load(unique, &Projection::all(), piece);
+        assert_eq!(index.map(|i| i.origin.unique_ids).ok(), Some(true), "{piece}");
+        for text in repeats {
+            let index = load(text, &Projection::all(), piece);
+            assert_eq!(index.map(|i| i.origin.unique_ids).ok(), Some(false), "{piece}: {text:?}");
+        }
+    }
+}
