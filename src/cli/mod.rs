@@ -556,8 +556,12 @@ fn eval(
     // Even with --format json, a broken rule is a diagnostic on stderr: stdout stays empty.
     let (rule, name) = compile(&rule_args, Some(object), false)?;
     let checked = started.elapsed();
-    let (inventory, mut warnings) =
-        load::inventory(inv_args, load_options, &CompiledSet::projection(&[&rule]))?;
+    let mut projection = CompiledSet::projection(&[&rule]);
+    if format == EvalFormat::Ids {
+        // The answer prints ids alone: names would be read for nothing.
+        projection = projection.without_display_names(&[&rule]);
+    }
+    let (inventory, mut warnings) = load::inventory(inv_args, load_options, &projection)?;
     let loaded = started.elapsed();
     warnings.extend(inventory.unread(inventory_path(inv_args), &[&rule]));
     load::print(&warnings);

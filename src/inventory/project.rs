@@ -18,7 +18,9 @@
 //!   are skipped, as the full loader skips them. On any error the loaders
 //!   parse the record again with the derived deserializer to name the field.
 //! * **Always read:** `id` (duplicate ids, output) and `displayName`
-//!   (output); rule-style field names are noticed whatever is projected.
+//!   (output), unless the answer prints ids alone
+//!   ([`Projection::without_display_names`]); rule-style field names are
+//!   noticed whatever is projected.
 //! * **Lanes of `physicalIds`.** A projection can also name which classes
 //!   of `devicePhysicalIds` items (`[ZTDId]`, `[OrderId]`, …: the lanes of
 //!   `fleet::column`) keep their text; the columnar loader still records,
@@ -112,6 +114,32 @@ impl Projection {
             }
         }
         p
+    }
+
+    /// This projection without `displayName`, unless `rules` read it: for
+    /// an answer that prints ids alone, where decoding and keeping two
+    /// million names was a tenth of a load.
+    ///
+    /// ```
+    /// use fleetlab::inventory::Projection;
+    /// use fleetlab::rule::Rule;
+    ///
+    /// let os = Rule::new(r#"device.deviceOSType -eq "Windows""#)?;
+    /// assert!(!Projection::for_rules(&[&os]).without_display_names(&[&os]).reads("displayName"));
+    /// let name = Rule::new(r#"device.displayName -startsWith "KIOSK""#)?;
+    /// assert!(Projection::for_rules(&[&name]).without_display_names(&[&name]).reads("displayName"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn without_display_names(mut self, rules: &[&crate::rule::Rule]) -> Projection {
+        let Some(k) = FIELDS.iter().position(|f| *f == "displayName") else { return self };
+        let read = rules
+            .iter()
+            .flat_map(|r| r.properties())
+            .any(|p| matches!(source(&p), Source::Field(f) if f == k));
+        if !read {
+            self.fields &= !(1 << k);
+        }
+        self
     }
 
     fn add(&mut self, field: &str) {

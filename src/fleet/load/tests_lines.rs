@@ -143,6 +143,13 @@ proptest! {
         let projected = load(&text, &CompiledSet::projection(&[&rule]), piece)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(members(&projected, &rule), want.clone());
+        // Without names (an answer of ids alone): the same members and ids.
+        let ids_only = CompiledSet::projection(&[&rule]).without_display_names(&[&rule]);
+        let ids_only = load(&text, &ids_only, piece).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(members(&ids_only, &rule), want.clone());
+        for i in 0..devices.len() {
+            prop_assert_eq!(ids_only.id(i), full.id(i));
+        }
         prop_assert_eq!(members(&full, &rule), want);
         prop_assert_eq!(full.misnamed_fields(), projected.misnamed_fields());
         // A projected index answers every other rule exactly or refuses it.
