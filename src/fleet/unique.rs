@@ -32,10 +32,10 @@ impl IdHashes {
         IdHashes::with_bits((usize::BITS - (n >> 10).leading_zeros()).min(16))
     }
 
-    /// `2^bits` buckets (at most 2^16).
+    /// `2^bits` buckets (at most 2^16), made when the first hashes come:
+    /// every `FleetBuilder` starts with one, and most never see a hash.
     pub(crate) fn with_bits(bits: u32) -> IdHashes {
-        let bits = bits.min(16);
-        IdHashes { bits, buckets: (0..1usize << bits).map(|_| Vec::new()).collect(), len: 0 }
+        IdHashes { bits: bits.min(16), buckets: Vec::new(), len: 0 }
     }
 
     /// The hash of an id (the empty string for a device without one).
@@ -45,6 +45,9 @@ impl IdHashes {
 
     /// Adds hashes.
     pub(crate) fn extend(&mut self, hashes: &[u64]) {
+        if self.buckets.is_empty() {
+            self.buckets = (0..1usize << self.bits).map(|_| Vec::new()).collect();
+        }
         for &h in hashes {
             let k = if self.bits == 0 { 0 } else { (h >> (64 - self.bits)) as usize };
             if let Some(b) = self.buckets.get_mut(k) {

@@ -12,9 +12,8 @@
 //! would save one copy from the page cache, but the file would have to
 //! stay unmodified while mapped (see `fleet/mapped.rs`), mapping needs the
 //! one `unsafe` call the crate allows in that file alone, and the
-//! non-`mmap` build must load the same way; the copy lands in a piece the
-//! size of the core's cache, which the parse then reads (see
-//! `piece.rs`).
+//! non-`mmap` build must load the same way; the copy is about a sixth of
+//! a load's time, spread over every thread (see `piece.rs`).
 //!
 //! Line and record numbers are only needed for an error, so chunks count
 //! their own lines and records and the merge, which runs in order, turns
