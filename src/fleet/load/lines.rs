@@ -47,10 +47,35 @@ pub(super) fn stream(
     projection: &Projection,
     piece: usize,
 ) -> Result<FleetIndex, InventoryError> {
-    let piece = piece.max(1) as u64;
     let io = |source| InventoryError::Io { path: path.to_path_buf(), source };
     let file = File::open(path).map_err(io)?;
-    let size = file.metadata().map_err(io)?.len();
+    let before = file.metadata().map_err(io)?;
+    let index = read_all(&file, before.len(), path, progress, projection, piece);
+    // Pieces are read out of order: a file rewritten in place meanwhile
+    // would give parts of two exports (or, cut short, fewer devices) with
+    // no parse error to show it. Replacing the file by a rename, as
+    // fleetlab's own writers do, leaves this open file as it was.
+    let now = file.metadata().map_err(io)?;
+    if now.len() != before.len() || now.modified().ok() != before.modified().ok() {
+        return Err(io(std::io::Error::other(
+            "the file changed while it was read (its size or modification time moved); \
+             load it again once it is written",
+        )));
+    }
+    index
+}
+
+/// The devices of the first `size` bytes of `file`.
+fn read_all(
+    file: &File,
+    size: u64,
+    path: &Path,
+    progress: &(dyn Fn(u64) + Sync),
+    projection: &Projection,
+    piece: usize,
+) -> Result<FleetIndex, InventoryError> {
+    let piece = piece.max(1) as u64;
+    let io = |source| InventoryError::Io { path: path.to_path_buf(), source };
     let targets = Targets::new(projection);
     let mut builder = FleetBuilder::projected(projection);
     let mut tally = Tally::default();
@@ -67,7 +92,7 @@ pub(super) fn stream(
         let dedup = builder.dedup_flags();
         let cx = Context { targets: &targets, projection, dedup: &dedup };
         let (parsed, merged) = crate::par::join(
-            || read_and_parse(&file, ranges, buffers, &cx),
+            || read_and_parse(file, ranges, buffers, &cx),
             || merge_all(&mut builder, std::mem::take(&mut pending), &mut tally, path),
         );
         spare.extend(merged?);

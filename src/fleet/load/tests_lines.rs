@@ -457,3 +457,23 @@ fn the_loader_knows_whether_ids_repeat_at_any_piece_size() {
         }
     }
 }
+
+/// A file rewritten in place while its pieces are read is an error, not an
+/// answer from parts of two files.
+#[test]
+fn a_file_changed_while_it_is_read_is_an_error() {
+    let dir = tempfile::tempdir().ok();
+    let Some(path) = dir.as_ref().map(|d| d.path().join("d.jsonl")) else { return };
+    let text: String = (0..50).map(|k| format!("{{\"id\": \"d{k}\"}}\n")).collect();
+    assert!(std::fs::write(&path, &text).is_ok());
+    let append = |_: u64| {
+        use std::io::Write;
+        let file = std::fs::OpenOptions::new().append(true).open(&path);
+        assert!(file.and_then(|mut f| f.write_all(b"{\"id\": \"late\"}\n")).is_ok());
+    };
+    let e = lines::stream(&path, &append, &Projection::all(), 64).map(|_| ()).map_err(|e| e.to_string());
+    let e = e.err().unwrap_or_default();
+    assert!(e.contains("d.jsonl") && e.contains("changed while it was read"), "{e}");
+    // Left alone, the same file loads.
+    assert!(lines::stream(&path, &|_| {}, &Projection::all(), 64).is_ok_and(|i| i.len() > 50));
+}
