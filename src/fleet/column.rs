@@ -435,14 +435,20 @@ impl LanePrefix {
     /// items are folded before they are compared with it.
     pub(crate) const fn new(text: &'static str) -> LanePrefix {
         let bytes = text.as_bytes();
-        let (mut head, mut mask, mut k) = (0u64, 0u64, 0);
-        while k < bytes.len() && k < 8 {
-            head |= (bytes[k] as u64) << (8 * k);
-            mask |= 0xff << (8 * k);
-            k += 1;
-        }
-        LanePrefix { text, head, mask }
+        let mask = if bytes.len() >= 8 { u64::MAX } else { (1u64 << (8 * bytes.len())) - 1 };
+        LanePrefix { text, head: head_word(bytes), mask }
     }
+}
+
+/// The first eight bytes of `bytes` as a little-endian word, zero-padded
+/// when there are fewer.
+const fn head_word(bytes: &[u8]) -> u64 {
+    let (mut word, mut k) = (0u64, 0);
+    while k < bytes.len() && k < 8 {
+        word |= (bytes[k] as u64) << (8 * k);
+        k += 1;
+    }
+    word
 }
 
 /// `word` with each byte in `A..=Z` lower-cased and every other byte as
@@ -479,15 +485,9 @@ pub(crate) struct CollectionBuilder {
 /// contains a `k`.
 pub(crate) fn lane_of(prefixes: &[LanePrefix], item: &str) -> usize {
     let bytes = item.as_bytes();
-    let head = match bytes.first_chunk::<8>() {
-        Some(h) => *h,
-        None => {
-            let mut h = [0u8; 8];
-            h.iter_mut().zip(bytes).for_each(|(d, s)| *d = *s);
-            h
-        }
-    };
-    let head = fold_ascii(u64::from_le_bytes(head));
+    // Most items have eight bytes: one load; shorter ones are padded.
+    let head =
+        fold_ascii(bytes.first_chunk::<8>().map_or_else(|| head_word(bytes), |h| u64::from_le_bytes(*h)));
     for (k, p) in prefixes.iter().enumerate() {
         let p_bytes = p.text.as_bytes();
         if head & p.mask == p.head
